@@ -1,0 +1,154 @@
+#include "conf/daemon_config.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
+
+namespace quasar::conf {
+namespace {
+
+absl::Status fieldError(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("daemon config field \"", field, "\": ", what));
+}
+
+constexpr std::pair<absl::string_view, RoutingMode> kModes[] = {
+    {"ipip-crosssubnet", RoutingMode::kIpipCrossSubnet},
+    {"ipip-always", RoutingMode::kIpipAlways},
+    {"host-gw", RoutingMode::kHostGw},
+    {"vxlan-crosssubnet", RoutingMode::kVxlanCrossSubnet},
+    {"vxlan-always", RoutingMode::kVxlanAlways},
+};
+
+const std::set<absl::string_view>& knownKeys() {
+  static const auto* keys = new std::set<absl::string_view>{
+      "nodeName", "socket",      "stateDir", "podCIDRs", "reserved", "releaseCooldownSeconds",
+      "uplink",   "routingMode", "mtu",      "logLevel"};
+  return *keys;
+}
+
+// yaml-cpp reports type errors by throwing; this keeps them inside the adapter.
+absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
+  DaemonConfig c;
+  if (!root.IsMap()) return absl::InvalidArgumentError("daemon config must be a YAML mapping");
+  for (const auto& kv : root) {
+    const auto key = kv.first.as<std::string>();
+    if (!knownKeys().contains(key)) return fieldError(key, "unknown field");
+  }
+  auto str = [&](const char* key, std::string& out) {
+    if (root[key]) out = root[key].as<std::string>();
+  };
+  str("nodeName", c.node_name);
+  str("socket", c.socket);
+  str("stateDir", c.state_dir);
+  str("uplink", c.uplink);
+  str("logLevel", c.log_level);
+  if (c.node_name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    c.node_name = host;
+  }
+  if (c.socket.empty() || c.socket[0] != '/')
+    return fieldError("socket", "must be an absolute path");
+  if (c.state_dir.empty() || c.state_dir[0] != '/') {
+    return fieldError("stateDir", "must be an absolute path");
+  }
+  if (!root["podCIDRs"] || !root["podCIDRs"].IsSequence() || root["podCIDRs"].size() == 0) {
+    return fieldError("podCIDRs", "is required: a list of at least one prefix");
+  }
+  for (const auto& n : root["podCIDRs"]) {
+    auto p = IpPrefix::parse(n.as<std::string>());
+    if (!p.ok()) return fieldError("podCIDRs", p.status().message());
+    if (p->family() != Family::kV4)
+      return fieldError("podCIDRs", "only IPv4 prefixes are supported so far");
+    if (p->length() > 30) return fieldError("podCIDRs", "a prefix must be /30 or larger");
+    for (const auto& q : c.pod_cidrs) {
+      if (q.overlaps(*p))
+        return fieldError("podCIDRs", absl::StrCat(p->toString(), " overlaps ", q.toString()));
+    }
+    c.pod_cidrs.push_back(p->network());
+  }
+  if (root["reserved"]) {
+    for (const auto& n : root["reserved"]) {
+      auto a = IpAddress::parse(n.as<std::string>());
+      if (!a.ok()) return fieldError("reserved", a.status().message());
+      c.reserved.push_back(*a);
+    }
+  }
+  if (root["releaseCooldownSeconds"]) {
+    const auto v = root["releaseCooldownSeconds"].as<double>();
+    if (v < 0 || v > 3600) return fieldError("releaseCooldownSeconds", "must be in [0, 3600]");
+    c.release_cooldown = std::chrono::milliseconds(static_cast<int64_t>(v * 1000));
+  }
+  if (root["routingMode"]) {
+    auto m = parseRoutingMode(root["routingMode"].as<std::string>());
+    if (!m.ok()) return fieldError("routingMode", m.status().message());
+    c.routing_mode = *m;
+  }
+  if (root["mtu"]) {
+    c.mtu = root["mtu"].as<int>();
+    if (c.mtu != 0 && (c.mtu < 576 || c.mtu > 65535)) {
+      return fieldError("mtu", "must be 0 (automatic) or in [576, 65535]");
+    }
+  }
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error") {
+    return fieldError("logLevel", "must be one of debug, info, warn, error");
+  }
+  return c;
+}
+
+}  // namespace
+
+absl::StatusOr<RoutingMode> parseRoutingMode(absl::string_view text) {
+  for (const auto& [name, mode] : kModes) {
+    if (name == text) return mode;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "\"", text,
+      "\" is not a routing mode (ipip-crosssubnet, ipip-always, host-gw, vxlan-crosssubnet, "
+      "vxlan-always)"));
+}
+
+absl::string_view routingModeName(RoutingMode mode) {
+  for (const auto& [name, m] : kModes) {
+    if (m == mode) return name;
+  }
+  return "unknown";
+}
+
+int encapsulationOverhead(RoutingMode mode) {
+  switch (mode) {
+    case RoutingMode::kIpipCrossSubnet:
+    case RoutingMode::kIpipAlways:
+      return 20;
+    case RoutingMode::kVxlanCrossSubnet:
+    case RoutingMode::kVxlanAlways:
+      return 50;
+    case RoutingMode::kHostGw:
+      return 0;
+  }
+  return 0;
+}
+
+absl::StatusOr<DaemonConfig> parseDaemonConfig(absl::string_view yaml) {
+  try {
+    return parseNode(YAML::Load(std::string(yaml)));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("daemon config: ", e.what()));
+  }
+}
+
+absl::StatusOr<DaemonConfig> loadDaemonConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read daemon config ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parseDaemonConfig(ss.str());
+}
+
+}  // namespace quasar::conf

@@ -1,0 +1,43 @@
+#include "conf/daemon_config.h"
+
+#include <gtest/gtest.h>
+
+namespace quasar::conf {
+namespace {
+
+TEST(DaemonConfig, ParsesFullConfig) {
+  auto c = parseDaemonConfig(R"(
+nodeName: n1
+podCIDRs: [10.244.1.7/24]
+reserved: [10.244.1.1]
+releaseCooldownSeconds: 0.5
+routingMode: vxlan-always
+uplink: eth9
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->node_name, "n1");
+  ASSERT_EQ(c->pod_cidrs.size(), 1u);
+  EXPECT_EQ(c->pod_cidrs[0].toString(), "10.244.1.0/24");
+  EXPECT_EQ(c->release_cooldown, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->routing_mode, RoutingMode::kVxlanAlways);
+  EXPECT_EQ(encapsulationOverhead(c->routing_mode), 50);
+  EXPECT_EQ(c->socket, kDefaultSocket);
+}
+
+TEST(DaemonConfig, RejectsWithFieldNames) {
+  auto expect_field = [](const char* yaml, const char* field) {
+    auto c = parseDaemonConfig(yaml);
+    ASSERT_FALSE(c.ok()) << yaml;
+    EXPECT_NE(c.status().message().find(field), std::string::npos) << c.status();
+  };
+  expect_field("nodeName: x\n", "podCIDRs");
+  expect_field("podCIDRs: [10.0.0.0/24, 10.0.0.128/25]\n", "overlaps");
+  expect_field("podCIDRs: [fd00::/64]\n", "podCIDRs");
+  expect_field("podCIDRs: [10.0.0.0/24]\nroutingMode: bgp\n", "routingMode");
+  expect_field("podCIDRs: [10.0.0.0/24]\npodCidr: 10.0.0.0/24\n", "podCidr");
+  expect_field("podCIDRs: [10.0.0.0/24]\nmtu: [1]\n", "daemon config");
+  expect_field("podCIDRs: [10.0.0.0/24\n", "daemon config");
+}
+
+}  // namespace
+}  // namespace quasar::conf

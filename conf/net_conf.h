@@ -1,0 +1,56 @@
+#pragma once
+// The CNI network configuration quasar's plugin reads on stdin, parsed and validated.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "conf/ip.h"
+#include "nlohmann/json.hpp"
+
+namespace quasar::conf {
+
+using Mac = std::array<uint8_t, 6>;
+absl::StatusOr<Mac> parseMac(absl::string_view text);
+std::string macToString(const Mac& mac);
+
+// One (container, interface) pair: the key of everything quasar records about a pod's interface.
+struct Attachment {
+  std::string container_id;
+  std::string ifname;
+  auto operator<=>(const Attachment&) const = default;
+};
+
+inline constexpr char kDefaultSocket[] = "/run/quasar/quasard.sock";
+
+struct NetConf {
+  std::string cni_version;
+  std::string name;
+  std::string type;
+  // quasard's gRPC socket.
+  std::string socket = kDefaultSocket;
+  // Pod MTU; 0 means the MTU quasard derives from the uplink and the routing mode.
+  int mtu = 0;
+  // Where the plugin appends its log lines (besides stderr); empty for none.
+  std::string log_file;
+  std::string log_level = "info";
+  // Deadline of each call to quasard.
+  int timeout_ms = 10000;
+  // runtimeConfig capabilities: "ips" (static IPs) and "mac".
+  std::vector<IpAddress> requested_ips;
+  std::optional<Mac> requested_mac;
+  // The previous plugin's result in a chain; null when absent.
+  nlohmann::json prev_result;
+  // GC: cni.dev/valid-attachments.
+  std::vector<Attachment> valid_attachments;
+};
+
+// Validates a decoded configuration. Errors are InvalidArgument and name the offending field.
+// The cniVersion is only checked for presence: which versions are supported is the plugin's call.
+absl::StatusOr<NetConf> parseNetConf(const nlohmann::json& j);
+
+}  // namespace quasar::conf

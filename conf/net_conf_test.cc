@@ -1,0 +1,63 @@
+#include "conf/net_conf.h"
+
+#include <gtest/gtest.h>
+
+namespace quasar::conf {
+namespace {
+
+using nlohmann::json;
+
+TEST(NetConf, ParsesDefaultsAndCapabilities) {
+  auto c = parseNetConf(json::parse(R"({
+    "cniVersion": "1.1.0", "name": "quasar", "type": "quasar",
+    "runtimeConfig": {"ips": ["10.244.1.9/24"], "mac": "0a:58:0a:f4:01:09"}
+  })"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->socket, kDefaultSocket);
+  EXPECT_EQ(c->mtu, 0);
+  ASSERT_EQ(c->requested_ips.size(), 1u);
+  EXPECT_EQ(c->requested_ips[0].toString(), "10.244.1.9");
+  ASSERT_TRUE(c->requested_mac.has_value());
+  EXPECT_EQ(macToString(*c->requested_mac), "0a:58:0a:f4:01:09");
+  EXPECT_TRUE(c->prev_result.is_null());
+}
+
+TEST(NetConf, ErrorsNameTheField) {
+  auto missing_name = parseNetConf(json::parse(R"({"cniVersion": "1.0.0"})"));
+  ASSERT_FALSE(missing_name.ok());
+  EXPECT_NE(missing_name.status().message().find("\"name\""), std::string::npos);
+
+  auto bad_mtu = parseNetConf(json::parse(R"({"cniVersion": "1.0.0", "name": "n", "mtu": 100})"));
+  ASSERT_FALSE(bad_mtu.ok());
+  EXPECT_NE(bad_mtu.status().message().find("\"mtu\""), std::string::npos);
+
+  auto bad_ip = parseNetConf(
+      json::parse(R"({"cniVersion": "1.0.0", "name": "n", "runtimeConfig": {"ips": ["x"]}})"));
+  ASSERT_FALSE(bad_ip.ok());
+  EXPECT_NE(bad_ip.status().message().find("runtimeConfig.ips"), std::string::npos);
+
+  auto relative_socket =
+      parseNetConf(json::parse(R"({"cniVersion": "1.0.0", "name": "n", "socket": "q.sock"})"));
+  EXPECT_FALSE(relative_socket.ok());
+}
+
+TEST(NetConf, ReadsValidAttachments) {
+  auto c = parseNetConf(json::parse(R"({"cniVersion": "1.1.0", "name": "n",
+    "cni.dev/valid-attachments": [{"containerID": "abc", "ifname": "eth0"}]})"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->valid_attachments.size(), 1u);
+  EXPECT_EQ(c->valid_attachments[0], (Attachment{"abc", "eth0"}));
+  EXPECT_FALSE(parseNetConf(json::parse(R"({"cniVersion": "1.1.0", "name": "n",
+    "cni.dev/valid-attachments": [{"containerID": 5}]})"))
+                   .ok());
+}
+
+TEST(Mac, RejectsMulticastAndGarbage) {
+  EXPECT_FALSE(parseMac("01:00:5e:00:00:01").ok());
+  EXPECT_FALSE(parseMac("0a:58:0a:f4:01").ok());
+  EXPECT_FALSE(parseMac("0a:58:0a:f4:01:09:").ok());
+  EXPECT_TRUE(parseMac("ee:ee:ee:ee:ee:ee").ok());
+}
+
+}  // namespace
+}  // namespace quasar::conf

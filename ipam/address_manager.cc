@@ -1,0 +1,205 @@
+#include "ipam/address_manager.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace quasar::ipam {
+
+AddressManager::AddressManager(const Options& options, AllocationStore& store, Clock clock)
+    : clock_(std::move(clock)), committer_(store) {
+  for (const auto& cidr : options.pod_cidrs) {
+    ranges_.emplace_back(cidr, options.reserved, options.release_cooldown_ms);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<AddressManager>> AddressManager::create(const Options& options,
+                                                                       AllocationStore& store,
+                                                                       Clock clock) {
+  if (options.pod_cidrs.empty()) return absl::InvalidArgumentError("no pod CIDR configured");
+  std::unique_ptr<AddressManager> m(new AddressManager(options, store, std::move(clock)));
+  const int64_t now = m->clock_();
+  auto snap = store.load(now - options.release_cooldown_ms);
+  if (!snap.ok()) return snap.status();
+  for (auto& a : snap->allocations) {
+    for (const auto& ip : a.ips) {
+      // An address outside today's CIDRs stays recorded (and releasable) but is not tracked by
+      // any allocator: the CIDRs changed under existing pods.
+      if (auto* r = m->rangeFor(ip)) r->restoreUsed(ip);
+    }
+    Attachment key = a.attachment;
+    m->entries_.emplace(std::move(key), Entry{std::move(a), State::kCommitted});
+  }
+  for (const auto& [ip, at] : snap->releases) {
+    if (auto* r = m->rangeFor(ip)) r->restoreRelease(ip, at);
+  }
+  return m;
+}
+
+RangeAllocator* AddressManager::rangeFor(const conf::IpAddress& a) {
+  for (auto& r : ranges_) {
+    if (r.contains(a)) return &r;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::take(
+    const std::vector<conf::IpAddress>& requested, int64_t now_ms) {
+  std::vector<conf::IpAddress> taken;
+  auto undo = [&] {
+    for (const auto& ip : taken) rangeFor(ip)->unallocate(ip);
+  };
+  std::set<conf::Family> families;
+  for (const auto& r : ranges_) families.insert(r.range().family());
+  for (const auto& ip : requested) {
+    if (!families.contains(ip.family())) {
+      undo();
+      return absl::InvalidArgumentError(
+          absl::StrCat("requested ", ip.toString(), " but the node has no pod CIDR of its family"));
+    }
+  }
+  std::set<conf::Family> done;
+  for (const auto& ip : requested) {
+    if (done.contains(ip.family())) {
+      undo();
+      return absl::InvalidArgumentError("at most one requested address per family");
+    }
+    RangeAllocator* r = rangeFor(ip);
+    absl::Status s = r ? r->allocate(ip, now_ms)
+                       : absl::InvalidArgumentError(
+                             absl::StrCat(ip.toString(), " is outside the node's pod CIDRs"));
+    if (!s.ok()) {
+      undo();
+      return s;
+    }
+    taken.push_back(ip);
+    done.insert(ip.family());
+  }
+  for (auto& r : ranges_) {
+    const auto family = r.range().family();
+    if (done.contains(family)) continue;
+    auto ip = r.allocateNext(now_ms);
+    if (ip.ok()) {
+      taken.push_back(*ip);
+      done.insert(family);
+      continue;
+    }
+    // Another range of the same family may still have room; fail only after the last one.
+    bool later_range_of_family = false;
+    for (auto it = ranges_.rbegin(); &*it != &r; ++it) {
+      if (it->range().family() == family) later_range_of_family = true;
+    }
+    if (!later_range_of_family) {
+      undo();
+      return ip.status();
+    }
+  }
+  return taken;
+}
+
+absl::StatusOr<AllocateResult> AddressManager::allocate(const AllocateRequest& request) {
+  const int64_t now = clock_();
+  Allocation allocation;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = entries_.find(request.attachment); it != entries_.end()) {
+      if (it->second.state != State::kCommitted) {
+        return absl::UnavailableError(absl::StrCat("attachment ", request.attachment.container_id,
+                                                   "/", request.attachment.ifname,
+                                                   " is being changed by another request; retry"));
+      }
+      return AllocateResult{it->second.allocation, false};
+    }
+    auto ips = take(request.requested_ips, now);
+    if (!ips.ok()) return ips.status();
+    allocation = {request.attachment, request.network, request.netns,
+                  request.pod,        std::move(*ips), now};
+    entries_.emplace(request.attachment, Entry{allocation, State::kPending});
+  }
+  absl::Status s = committer_.commit({Mutation::Kind::kPut, allocation, 0});
+  std::lock_guard lock(mu_);
+  if (!s.ok()) {
+    for (const auto& ip : allocation.ips) rangeFor(ip)->unallocate(ip);
+    entries_.erase(request.attachment);
+    return s;
+  }
+  entries_.at(request.attachment).state = State::kCommitted;
+  return AllocateResult{std::move(allocation), true};
+}
+
+absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::release(const Attachment& attachment) {
+  Allocation allocation;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(attachment);
+    if (it == entries_.end()) return std::vector<conf::IpAddress>{};
+    if (it->second.state != State::kCommitted) {
+      return absl::UnavailableError(absl::StrCat("attachment ", attachment.container_id, "/",
+                                                 attachment.ifname,
+                                                 " is being changed by another request; retry"));
+    }
+    it->second.state = State::kReleasing;
+    allocation = it->second.allocation;
+  }
+  const int64_t now = clock_();
+  absl::Status s = committer_.commit({Mutation::Kind::kDelete, allocation, now});
+  std::lock_guard lock(mu_);
+  if (!s.ok()) {
+    entries_.at(attachment).state = State::kCommitted;
+    return s;
+  }
+  // Only now, with the release durable, may the addresses be handed out again (after cool-down).
+  for (const auto& ip : allocation.ips) {
+    if (auto* r = rangeFor(ip)) r->release(ip, now);
+  }
+  entries_.erase(attachment);
+  return allocation.ips;
+}
+
+absl::StatusOr<Allocation> AddressManager::get(const Attachment& attachment) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(attachment);
+  if (it == entries_.end() || it->second.state == State::kPending) {
+    return absl::NotFoundError(
+        absl::StrCat("no allocation for ", attachment.container_id, "/", attachment.ifname));
+  }
+  return it->second.allocation;
+}
+
+std::vector<Allocation> AddressManager::list(const std::string& network) const {
+  std::lock_guard lock(mu_);
+  std::vector<Allocation> out;
+  for (const auto& [key, e] : entries_) {
+    if (e.state == State::kPending) continue;
+    if (!network.empty() && e.allocation.network != network) continue;
+    out.push_back(e.allocation);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Allocation>> AddressManager::gc(const std::string& network,
+                                                           const std::vector<Attachment>& valid) {
+  const std::set<Attachment> keep(valid.begin(), valid.end());
+  std::vector<Allocation> stale;
+  for (auto& a : list(network)) {
+    if (!keep.contains(a.attachment)) stale.push_back(std::move(a));
+  }
+  std::vector<Allocation> released;
+  for (auto& a : stale) {
+    auto r = release(a.attachment);
+    // An attachment changed since list() (Unavailable) is simply left to the next GC.
+    if (!r.ok() && !absl::IsUnavailable(r.status())) return r.status();
+    if (r.ok() && !r->empty()) released.push_back(std::move(a));
+  }
+  return released;
+}
+
+std::vector<PoolStats> AddressManager::stats() {
+  const int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  std::vector<PoolStats> out;
+  for (auto& r : ranges_) out.push_back({r.range(), r.stats(now)});
+  return out;
+}
+
+}  // namespace quasar::ipam

@@ -1,0 +1,96 @@
+#pragma once
+// The node's IPAM: allocators for its pod CIDRs, the durable record of every attachment, and the
+// rules that keep an address from ever being handed out twice:
+//  - an address is marked used in memory before its commit starts and freed only after its
+//    release is durable, so no interleaving of calls hands it out twice;
+//  - an allocation is durable before allocate() returns (group commit), and memory is rebuilt
+//    from the store at start-up, so a crash loses nothing that a caller was told.
+// Thread-safe: calls from many gRPC threads; the store commit runs outside the lock.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ipam/allocation.h"
+#include "ipam/allocation_store.h"
+#include "ipam/group_committer.h"
+#include "ipam/range_allocator.h"
+
+namespace quasar::ipam {
+
+struct AllocateRequest {
+  Attachment attachment;
+  std::string network;
+  std::string netns;
+  PodRef pod;
+  std::vector<conf::IpAddress> requested_ips;
+};
+
+struct AllocateResult {
+  Allocation allocation;
+  bool created = false;
+};
+
+struct PoolStats {
+  conf::IpPrefix cidr;
+  RangeStats stats;
+};
+
+class AddressManager {
+ public:
+  // Unix time in milliseconds; injected so tests control the cool-down.
+  using Clock = std::function<int64_t()>;
+
+  struct Options {
+    std::vector<conf::IpPrefix> pod_cidrs;
+    std::vector<conf::IpAddress> reserved;
+    int64_t release_cooldown_ms = 30000;
+  };
+
+  // Loads the store's allocations. `store` must outlive the manager.
+  static absl::StatusOr<std::unique_ptr<AddressManager>> create(const Options& options,
+                                                                AllocationStore& store,
+                                                                Clock clock);
+
+  // One address per family of the pod CIDRs (or the requested ones). Idempotent per attachment.
+  // Unavailable (retry later): the attachment is mid-change, or free addresses are cooling down.
+  // ResourceExhausted: no free address. InvalidArgument/AlreadyExists: a requested address is
+  // outside the CIDRs, reserved or taken.
+  absl::StatusOr<AllocateResult> allocate(const AllocateRequest& request);
+  // Returns the released addresses; an unknown attachment releases nothing and succeeds.
+  absl::StatusOr<std::vector<conf::IpAddress>> release(const Attachment& attachment);
+  // NotFound when the attachment holds nothing.
+  absl::StatusOr<Allocation> get(const Attachment& attachment) const;
+  // Every committed allocation, of `network` or of all networks when empty.
+  std::vector<Allocation> list(const std::string& network) const;
+  // Releases the allocations of `network` whose attachment is not in `valid`; returns them.
+  absl::StatusOr<std::vector<Allocation>> gc(const std::string& network,
+                                             const std::vector<Attachment>& valid);
+  std::vector<PoolStats> stats();
+  const GroupCommitter& committer() const { return committer_; }
+
+ private:
+  enum class State { kPending, kCommitted, kReleasing };
+  struct Entry {
+    Allocation allocation;
+    State state;
+  };
+
+  AddressManager(const Options& options, AllocationStore& store, Clock clock);
+  // Takes one address per family; on failure nothing stays taken. Caller holds mu_.
+  absl::StatusOr<std::vector<conf::IpAddress>> take(const std::vector<conf::IpAddress>& requested,
+                                                    int64_t now_ms);
+  RangeAllocator* rangeFor(const conf::IpAddress& a);
+
+  Clock clock_;
+  GroupCommitter committer_;
+  mutable std::mutex mu_;
+  std::vector<RangeAllocator> ranges_;
+  std::map<Attachment, Entry> entries_;
+};
+
+}  // namespace quasar::ipam

@@ -1,0 +1,134 @@
+#include "ipam/address_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "ipam/sqlite_store.h"
+
+namespace quasar::ipam {
+namespace {
+
+class AddressManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/quasar-am-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    reopen();
+  }
+  void TearDown() override {
+    manager_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void reopen(const char* cidr = "10.0.0.0/24") {
+    manager_.reset();
+    store_.reset();
+    auto s = SqliteStore::open(dir_ + "/ipam.db");
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    AddressManager::Options o{{*conf::IpPrefix::parse(cidr)}, {}, 1000};
+    auto m = AddressManager::create(o, *store_, [this] { return now_.load(); });
+    ASSERT_TRUE(m.ok()) << m.status();
+    manager_ = std::move(*m);
+  }
+  AllocateRequest req(const std::string& cid) { return {{cid, "eth0"}, "quasar", "/ns", {}, {}}; }
+
+  std::string dir_;
+  std::atomic<int64_t> now_{1'000'000};
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<AddressManager> manager_;
+};
+
+TEST_F(AddressManagerTest, AllocateIsIdempotentPerAttachment) {
+  auto a = manager_->allocate(req("c1"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(a->created);
+  auto again = manager_->allocate(req("c1"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->allocation.ips, a->allocation.ips);
+}
+
+TEST_F(AddressManagerTest, StateSurvivesRestartIncludingCooldown) {
+  auto a = manager_->allocate(req("c1"));
+  auto b = manager_->allocate(req("c2"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(manager_->release({"c1", "eth0"}).ok());
+  reopen();
+  auto got = manager_->get({"c2", "eth0"});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->ips, b->allocation.ips);
+  EXPECT_TRUE(absl::IsNotFound(manager_->get({"c1", "eth0"}).status()));
+  // c1's address is still cooling down after the restart.
+  AllocateRequest want_a = req("c3");
+  want_a.requested_ips = a->allocation.ips;
+  EXPECT_TRUE(absl::IsUnavailable(manager_->allocate(want_a).status()));
+  now_ += 1000;
+  EXPECT_TRUE(manager_->allocate(want_a).ok());
+}
+
+TEST_F(AddressManagerTest, ReleaseOfUnknownAttachmentSucceeds) {
+  auto r = manager_->release({"nobody", "eth0"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+}
+
+TEST_F(AddressManagerTest, ConcurrentAllocationsAreUniqueAndBatched) {
+  constexpr int kThreads = 16, kPerThread = 12;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<conf::IpAddress> seen;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = manager_->allocate(req("c" + std::to_string(t) + "-" + std::to_string(i)));
+        if (!r.ok()) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard lock(mu);
+        if (!seen.insert(r->allocation.ips[0]).second) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(seen.size(), size_t{kThreads * kPerThread});
+  EXPECT_EQ(manager_->committer().mutations(), uint64_t{kThreads * kPerThread});
+  reopen();
+  EXPECT_EQ(manager_->list("").size(), size_t{kThreads * kPerThread});
+}
+
+TEST_F(AddressManagerTest, GcReleasesOnlyInvalidAttachmentsOfTheNetwork) {
+  ASSERT_TRUE(manager_->allocate(req("keep")).ok());
+  ASSERT_TRUE(manager_->allocate(req("stale")).ok());
+  AllocateRequest other = req("other-net");
+  other.network = "other";
+  ASSERT_TRUE(manager_->allocate(other).ok());
+  auto released = manager_->gc("quasar", {{"keep", "eth0"}});
+  ASSERT_TRUE(released.ok());
+  ASSERT_EQ(released->size(), 1u);
+  EXPECT_EQ((*released)[0].attachment.container_id, "stale");
+  EXPECT_EQ(manager_->list("").size(), 2u);
+}
+
+TEST_F(AddressManagerTest, ExhaustionIsReportedAndNothingLeaks) {
+  reopen("10.9.0.0/30");
+  ASSERT_TRUE(manager_->allocate(req("a")).ok());
+  ASSERT_TRUE(manager_->allocate(req("b")).ok());
+  auto full = manager_->allocate(req("c"));
+  EXPECT_TRUE(absl::IsResourceExhausted(full.status())) << full.status();
+  EXPECT_TRUE(absl::IsNotFound(manager_->get({"c", "eth0"}).status()));
+  AllocateRequest outside = req("d");
+  outside.requested_ips = {*conf::IpAddress::parse("10.8.0.1")};
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->allocate(outside).status()));
+}
+
+}  // namespace
+}  // namespace quasar::ipam

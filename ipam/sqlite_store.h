@@ -1,0 +1,36 @@
+#pragma once
+// AllocationStore on an embedded SQLite database (WAL, synchronous=FULL): the single-node default.
+// One row per allocated address; the address column is UNIQUE, so even a bug above cannot make
+// the database hold one address twice.
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "ipam/allocation_store.h"
+
+namespace quasar::ipam {
+
+class SqliteStore final : public AllocationStore {
+ public:
+  // Opens (creating if needed) the database at `path`; the directory must exist.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> open(const std::string& path);
+
+  absl::StatusOr<StoreSnapshot> load(int64_t released_since_unix_ms) override;
+  absl::Status commit(std::span<const Mutation> batch) override;
+  std::string describe() const override { return "sqlite:" + path_; }
+
+ private:
+  using Db = std::unique_ptr<sqlite3, decltype(&sqlite3_close)>;
+  SqliteStore(std::string path, Db db) : path_(std::move(path)), db_(std::move(db)) {}
+  absl::Status exec(const char* sql);
+  absl::Status apply(const Mutation& m);
+
+  const std::string path_;
+  std::mutex mu_;  // serialises use of db_
+  Db db_;
+};
+
+}  // namespace quasar::ipam

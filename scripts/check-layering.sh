@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Fails when a folder includes a header its layer may not use (docs/architecture.md, STYLE.md).
+set -euo pipefail
+root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$root"
+fail=0
+check() {  # folder, forbidden include pattern, why
+  local hits
+  hits=$(grep -rnE "^#include [<\"]($2)" "$1" --include='*.h' --include='*.cc' 2>/dev/null || true)
+  if [ -n "$hits" ]; then
+    echo "layering: $1 may not include ($2): $3"; echo "$hits"; fail=1
+  fi
+}
+check conf    'routing/|ipam/|netpolicy/|daemon/|cni/' 'conf/ is the bottom layer'
+check routing 'ipam/|netpolicy/|daemon/|cni/|sqlite3|grpc' 'routing/ may use only conf/'
+check ipam    'routing/|netpolicy/|daemon/|cni/|libmnl|linux/netlink|netlink/' 'ipam/ may use only conf/'
+check netpolicy 'routing/|ipam/|daemon/|cni/|libmnl|sqlite3' 'netpolicy/ may use only conf/'
+check cni     'daemon/|netpolicy/|sqlite3|ipam/[a-z_]+\.h' 'cni/ may use conf/, routing/ and the daemon API stubs (ipam/ipam.grpc.pb.h)'
+for d in conf ipam netpolicy daemon cni; do
+  check "$d" 'libmnl|linux/rtnetlink|linux/netlink|linux/if_link' 'only routing/ speaks netlink'
+done
+for d in conf routing netpolicy daemon cni; do
+  check "$d" 'sqlite3' 'only the store backends see SQLite'
+done
+[ "$fail" -eq 0 ] && echo "layering: ok"
+exit "$fail"
