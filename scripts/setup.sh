@@ -17,7 +17,7 @@ packages=(
   nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev
   # run and test
-  iproute2 iptables ipset procps sqlite3 psmisc
+  iproute2 iptables ipset procps sqlite3 psmisc iputils-ping strace
   containernetworking-plugins podman runc busybox-static
 )
 

@@ -1,0 +1,205 @@
+#include "cni/commands.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "cni/daemon_client.h"
+#include "cni/errors.h"
+#include "cni/result.h"
+#include "routing/pod_link.h"
+
+namespace quasar::cni {
+namespace {
+
+namespace pb = quasar::ipam::v1;
+
+absl::StatusOr<std::vector<conf::IpAddress>> allocationIps(const pb::Allocation& a) {
+  std::vector<conf::IpAddress> ips;
+  for (const auto& text : a.ips()) {
+    auto p = conf::IpPrefix::parse(text);
+    if (!p.ok()) return absl::InternalError(absl::StrCat("quasard returned ", text));
+    ips.push_back(p->address());
+  }
+  return ips;
+}
+
+routing::PodLinkSpec podSpec(const Invocation& inv, const std::vector<conf::IpAddress>& ips,
+                             int mtu) {
+  routing::PodLinkSpec spec;
+  spec.netns_path = inv.env.netns;
+  spec.host_ifname = routing::hostVethName({inv.env.container_id, inv.env.ifname});
+  spec.pod_ifname = inv.env.ifname;
+  spec.ips = ips;
+  spec.mtu = mtu;
+  spec.pod_mac = inv.conf.requested_mac ? *inv.conf.requested_mac : routing::podMacFor(ips.at(0));
+  return spec;
+}
+
+Result ourResult(const routing::PodLinkSpec& spec) {
+  Result r;
+  r.interfaces.push_back(
+      {spec.host_ifname, conf::macToString(routing::kHostVethMac), spec.mtu, ""});
+  r.interfaces.push_back(
+      {spec.pod_ifname, conf::macToString(spec.pod_mac), spec.mtu, spec.netns_path});
+  const auto gw = *conf::IpAddress::parse(routing::kPodGatewayV4);
+  for (const auto& ip : spec.ips) r.ips.push_back({conf::IpPrefix::host(ip), gw, 1});
+  r.routes.push_back({*conf::IpPrefix::parse("0.0.0.0/0"), gw});
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
+  Result result;
+  if (!inv.conf.prev_result.is_null()) {
+    auto prev = parseResult(inv.conf.prev_result);
+    if (!prev.ok()) return withCode(prev.status(), kInvalidConfig);
+    result = *prev;
+  }
+  DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
+  pb::AllocateRequest req;
+  req.mutable_attachment()->set_container_id(inv.env.container_id);
+  req.mutable_attachment()->set_ifname(inv.env.ifname);
+  req.set_network(inv.conf.name);
+  req.set_netns(inv.env.netns);
+  req.mutable_pod()->set_namespace_(inv.env.pod_namespace);
+  req.mutable_pod()->set_name(inv.env.pod_name);
+  req.mutable_pod()->set_uid(inv.env.pod_uid);
+  for (const auto& ip : inv.conf.requested_ips) req.add_requested_ips(ip.toString());
+  auto alloc = daemon.allocate(req);
+  if (!alloc.ok()) return alloc.status();
+  auto ips = allocationIps(alloc->allocation());
+  if (!ips.ok()) return ips.status();
+  // Release only what this ADD allocated: a repeated ADD of a live attachment must not take
+  // its address away.
+  absl::Cleanup release = [&] {
+    if (!alloc->created()) return;
+    if (auto r = daemon.release(inv.env.container_id, inv.env.ifname); !r.ok()) {
+      spdlog::error("event=add-rollback-release-failed container={} ifname={} error=\"{}\"",
+                    inv.env.container_id, inv.env.ifname, std::string(r.status().message()));
+    }
+  };
+  const int mtu = inv.conf.mtu ? inv.conf.mtu : static_cast<int>(alloc->mtu());
+  const auto spec = podSpec(inv, *ips, mtu);
+  if (auto s = routing::createPodLink(spec); !s.ok()) {
+    if (absl::IsAlreadyExists(s)) {
+      return withCode(absl::AlreadyExistsError(absl::StrCat("attachment ", inv.env.container_id,
+                                                            "/", inv.env.ifname,
+                                                            " already exists (", s.message(), ")")),
+                      kAttachmentExists);
+    }
+    if (absl::IsNotFound(s)) return withCode(s, kUnknownContainer);
+    return s;
+  }
+  std::move(release).Cancel();
+  result.append(ourResult(spec));
+  spdlog::info("event=add container={} netns={} ifname={} host_ifname={} ips={} mtu={}",
+               inv.env.container_id, inv.env.netns, inv.env.ifname, spec.host_ifname,
+               alloc->allocation().ips(0), mtu);
+  return renderResult(result, inv.conf.cni_version);
+}
+
+absl::Status cmdDel(const Invocation& inv) {
+  const auto host = routing::hostVethName({inv.env.container_id, inv.env.ifname});
+  // The veth goes first: once the address is released it may go to another pod, and must not be
+  // live here any more.
+  if (auto s = routing::deletePodLink(host); !s.ok()) return s;
+  DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
+  auto r = daemon.release(inv.env.container_id, inv.env.ifname);
+  if (!r.ok()) return r.status();
+  spdlog::info("event=del container={} ifname={} host_ifname={} released={}", inv.env.container_id,
+               inv.env.ifname, host, r->released_ips_size());
+  return absl::OkStatus();
+}
+
+absl::Status cmdCheck(const Invocation& inv) {
+  if (inv.conf.prev_result.is_null()) {
+    return withCode(absl::InvalidArgumentError("CHECK needs prevResult"), kInvalidConfig);
+  }
+  auto prev = parseResult(inv.conf.prev_result);
+  if (!prev.ok()) return withCode(prev.status(), kInvalidConfig);
+  DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
+  auto alloc = daemon.get(inv.env.container_id, inv.env.ifname);
+  if (absl::IsNotFound(alloc.status())) {
+    return withCode(
+        absl::FailedPreconditionError(absl::StrCat("quasard holds no address for ",
+                                                   inv.env.container_id, "/", inv.env.ifname)),
+        kCheckFailed);
+  }
+  if (!alloc.ok()) return alloc.status();
+  auto ips = allocationIps(*alloc);
+  if (!ips.ok()) return ips.status();
+  for (const auto& ip : *ips) {
+    bool in_prev = false;
+    for (const auto& p : prev->ips) in_prev |= p.address.address() == ip;
+    if (!in_prev) {
+      return withCode(absl::FailedPreconditionError(absl::StrCat(
+                          "quasard's address ", ip.toString(), " is not in prevResult")),
+                      kCheckFailed);
+    }
+  }
+  int mtu = inv.conf.mtu;
+  if (mtu == 0) {
+    for (const auto& i : prev->interfaces) {
+      if (i.name == inv.env.ifname && i.mtu) mtu = *i.mtu;
+    }
+  }
+  auto spec = podSpec(inv, *ips, mtu);
+  if (mtu == 0) {
+    auto st = daemon.status();
+    if (!st.ok()) return st.status();
+    spec.mtu = static_cast<int>(st->mtu());
+  }
+  if (auto s = routing::checkPodLink(spec); !s.ok()) return withCode(s, kCheckFailed);
+  return absl::OkStatus();
+}
+
+absl::Status cmdGc(const Invocation& inv) {
+  DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
+  pb::GcRequest req;
+  req.set_network(inv.conf.name);
+  for (const auto& a : inv.conf.valid_attachments) {
+    auto* v = req.add_valid();
+    v->set_container_id(a.container_id);
+    v->set_ifname(a.ifname);
+  }
+  auto released = daemon.gc(req);
+  if (!released.ok()) return released.status();
+  // Veths to keep: every valid attachment, and every attachment quasard still holds (it may
+  // belong to another network's GC).
+  auto held = daemon.list();
+  if (!held.ok()) return held.status();
+  std::set<std::string> keep;
+  for (const auto& a : inv.conf.valid_attachments) keep.insert(routing::hostVethName(a));
+  for (const auto& a : held->allocations()) {
+    keep.insert(routing::hostVethName({a.attachment().container_id(), a.attachment().ifname()}));
+  }
+  auto veths = routing::listHostVeths();
+  if (!veths.ok()) return veths.status();
+  int removed = 0;
+  for (const auto& name : *veths) {
+    if (keep.contains(name)) continue;
+    if (auto s = routing::deletePodLink(name); !s.ok()) return s;
+    ++removed;
+  }
+  spdlog::info("event=gc network={} valid={} released={} veths_removed={}", inv.conf.name,
+               inv.conf.valid_attachments.size(), released->released_size(), removed);
+  return absl::OkStatus();
+}
+
+absl::Status cmdStatus(const Invocation& inv) {
+  DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
+  auto st = daemon.status();
+  if (!st.ok()) return withCode(st.status(), kNotAvailable);
+  if (!st->ready()) {
+    return withCode(absl::UnavailableError(absl::StrCat("quasard on node ", st->node_name(),
+                                                        " has no free pod address")),
+                    kNotAvailable);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace quasar::cni

@@ -1,0 +1,38 @@
+#pragma once
+// The one place where a failure becomes a CNI error code. Codes 1-99 are the spec's; quasar's own
+// start at 100 and are documented in docs/cni-errors.md.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+
+namespace quasar::cni {
+
+enum CniCode : int {
+  kIncompatibleVersion = 1,
+  kUnsupportedField = 2,
+  kUnknownContainer = 3,
+  kInvalidEnvironment = 4,
+  kIoFailure = 5,
+  kDecodeFailure = 6,
+  kInvalidConfig = 7,
+  kTryAgainLater = 11,
+  kNotAvailable = 50,
+  // quasar's own.
+  kInternal = 100,
+  kAddressesExhausted = 101,
+  kAttachmentExists = 102,
+  kCheckFailed = 103,
+  kAddressUnavailable = 104,
+};
+
+// Pins `code` on a status, overriding the mapping by status code.
+absl::Status withCode(absl::Status s, CniCode code);
+int codeFor(const absl::Status& s);
+
+// The spec's error object. `details` carries the full status text when `msg` is shortened.
+nlohmann::json errorJson(const std::string& cni_version, const absl::Status& s);
+
+}  // namespace quasar::cni

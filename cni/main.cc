@@ -1,0 +1,113 @@
+// quasar: the CNI plugin binary. The runtime runs it with CNI_* in the environment and the
+// network config on stdin; it answers with a result or the spec's error JSON on stdout and logs
+// to stderr (and the config's logFile).
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cni/commands.h"
+#include "cni/env.h"
+#include "cni/errors.h"
+#include "cni/result.h"
+
+namespace quasar::cni {
+namespace {
+
+using nlohmann::json;
+
+void print(const json& j) {
+  const std::string s = j.dump();
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+void setUpLogging(const conf::NetConf& c) {
+  std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_sink_st>()};
+  if (!c.log_file.empty()) {
+    try {
+      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_st>(c.log_file));
+    } catch (const spdlog::spdlog_ex& e) {
+      std::fprintf(stderr, "quasar: cannot open log file %s: %s\n", c.log_file.c_str(), e.what());
+    }
+  }
+  auto logger = std::make_shared<spdlog::logger>("quasar", sinks.begin(), sinks.end());
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l quasar[%P] %v");
+  logger->set_level(spdlog::level::from_str(c.log_level));
+  spdlog::set_default_logger(logger);
+}
+
+int fail(const std::string& version, const absl::Status& s, const CniEnv* env) {
+  const json err = errorJson(version, s);
+  spdlog::error("event=error command={} container={} ifname={} code={} error=\"{}\"",
+                env ? env->command : "", env ? env->container_id : "", env ? env->ifname : "",
+                err["code"].get<int>(), std::string(s.message()));
+  print(err);
+  return 1;
+}
+
+int run() {
+  const std::string input(std::istreambuf_iterator<char>(std::cin), {});
+  // The config's version, if it can be read at all, is the version errors are reported in.
+  json parsed = json::parse(input, nullptr, /*allow_exceptions=*/false);
+  std::string version = supportedVersions().back();
+  if (parsed.is_object() && parsed.contains("cniVersion") && parsed["cniVersion"].is_string() &&
+      isSupportedVersion(parsed["cniVersion"].get<std::string>())) {
+    version = parsed["cniVersion"].get<std::string>();
+  }
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "quasar", std::make_shared<spdlog::sinks::stderr_sink_st>()));
+
+  auto env = readEnv([](const char* k) { return std::getenv(k); });
+  if (!env.ok()) return fail(version, env.status(), nullptr);
+  if (env->command == "VERSION") {
+    print({{"cniVersion", version}, {"supportedVersions", supportedVersions()}});
+    return 0;
+  }
+  if (parsed.is_discarded()) {
+    return fail(
+        version,
+        withCode(absl::InvalidArgumentError("config on stdin is not valid JSON"), kDecodeFailure),
+        &*env);
+  }
+  auto conf = conf::parseNetConf(parsed);
+  if (!conf.ok()) return fail(version, withCode(conf.status(), kInvalidConfig), &*env);
+  if (!isSupportedVersion(conf->cni_version)) {
+    return fail(version,
+                withCode(absl::InvalidArgumentError(absl::StrCat(
+                             "cniVersion ", conf->cni_version, " is not supported (supported: ",
+                             absl::StrJoin(supportedVersions(), ", "), ")")),
+                         kIncompatibleVersion),
+                &*env);
+  }
+  setUpLogging(*conf);
+  Invocation inv{*env, *conf};
+  const auto& cmd = env->command;
+  if (cmd == "ADD") {
+    auto result = cmdAdd(inv);
+    if (!result.ok()) return fail(version, result.status(), &*env);
+    print(*result);
+    return 0;
+  }
+  absl::Status s = cmd == "DEL"     ? cmdDel(inv)
+                   : cmd == "CHECK" ? cmdCheck(inv)
+                   : cmd == "GC"    ? cmdGc(inv)
+                                    : cmdStatus(inv);
+  if (!s.ok()) return fail(version, s, &*env);
+  return 0;
+}
+
+}  // namespace
+}  // namespace quasar::cni
+
+int main() { return quasar::cni::run(); }

@@ -1,0 +1,144 @@
+#include "daemon/ipam_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_join.h"
+
+namespace quasar::daemon {
+namespace {
+
+namespace pb = quasar::ipam::v1;
+
+grpc::Status toGrpc(const absl::Status& s) {
+  // absl and gRPC share the canonical code numbering.
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+grpc::Status checkAttachment(const pb::Attachment& a) {
+  if (a.container_id().empty() || a.ifname().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "attachment needs container_id and ifname");
+  }
+  return grpc::Status::OK;
+}
+
+ipam::Attachment fromPb(const pb::Attachment& a) { return {a.container_id(), a.ifname()}; }
+
+void toPb(const ipam::Allocation& a, pb::Allocation* out) {
+  out->mutable_attachment()->set_container_id(a.attachment.container_id);
+  out->mutable_attachment()->set_ifname(a.attachment.ifname);
+  out->set_network(a.network);
+  out->set_netns(a.netns);
+  out->mutable_pod()->set_namespace_(a.pod.namespace_);
+  out->mutable_pod()->set_name(a.pod.name);
+  out->mutable_pod()->set_uid(a.pod.uid);
+  for (const auto& ip : a.ips) out->add_ips(conf::IpPrefix::host(ip).toString());
+  out->set_created_unix_ms(a.created_unix_ms);
+}
+
+std::string ipsText(const std::vector<conf::IpAddress>& ips) {
+  return absl::StrJoin(
+      ips, ",", [](std::string* out, const conf::IpAddress& ip) { out->append(ip.toString()); });
+}
+
+}  // namespace
+
+grpc::Status IpamService::Allocate(grpc::ServerContext*, const pb::AllocateRequest* req,
+                                   pb::AllocateReply* reply) {
+  if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
+  ipam::AllocateRequest r{fromPb(req->attachment()),
+                          req->network(),
+                          req->netns(),
+                          {req->pod().namespace_(), req->pod().name(), req->pod().uid()},
+                          {}};
+  for (const auto& text : req->requested_ips()) {
+    auto ip = conf::IpAddress::parse(text.substr(0, text.find('/')));
+    if (!ip.ok()) return toGrpc(ip.status());
+    r.requested_ips.push_back(*ip);
+  }
+  auto result = manager_.allocate(r);
+  if (!result.ok()) {
+    spdlog::warn("event=allocate-failed container={} ifname={} error=\"{}\"",
+                 r.attachment.container_id, r.attachment.ifname,
+                 std::string(result.status().message()));
+    return toGrpc(result.status());
+  }
+  if (result->created) {
+    spdlog::info("event=allocate container={} ifname={} pod={}/{} ips={}",
+                 r.attachment.container_id, r.attachment.ifname, r.pod.namespace_, r.pod.name,
+                 ipsText(result->allocation.ips));
+  }
+  toPb(result->allocation, reply->mutable_allocation());
+  reply->set_created(result->created);
+  reply->set_mtu(node_.mtu);
+  return grpc::Status::OK;
+}
+
+grpc::Status IpamService::Release(grpc::ServerContext*, const pb::ReleaseRequest* req,
+                                  pb::ReleaseReply* reply) {
+  if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
+  auto released = manager_.release(fromPb(req->attachment()));
+  if (!released.ok()) return toGrpc(released.status());
+  if (!released->empty()) {
+    spdlog::info("event=release container={} ifname={} ips={}", req->attachment().container_id(),
+                 req->attachment().ifname(), ipsText(*released));
+  }
+  for (const auto& ip : *released) reply->add_released_ips(ip.toString());
+  return grpc::Status::OK;
+}
+
+grpc::Status IpamService::Get(grpc::ServerContext*, const pb::GetRequest* req,
+                              pb::Allocation* reply) {
+  if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
+  auto a = manager_.get(fromPb(req->attachment()));
+  if (!a.ok()) return toGrpc(a.status());
+  toPb(*a, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status IpamService::List(grpc::ServerContext*, const pb::ListRequest* req,
+                               pb::ListReply* reply) {
+  for (const auto& a : manager_.list(req->network())) toPb(a, reply->add_allocations());
+  return grpc::Status::OK;
+}
+
+grpc::Status IpamService::Gc(grpc::ServerContext*, const pb::GcRequest* req, pb::GcReply* reply) {
+  if (req->network().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gc needs the network name");
+  }
+  std::vector<ipam::Attachment> valid;
+  for (const auto& a : req->valid()) valid.push_back(fromPb(a));
+  auto released = manager_.gc(req->network(), valid);
+  if (!released.ok()) return toGrpc(released.status());
+  for (const auto& a : *released) {
+    spdlog::info("event=gc-release container={} ifname={} ips={}", a.attachment.container_id,
+                 a.attachment.ifname, ipsText(a.ips));
+    toPb(a, reply->add_released());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status IpamService::Status(grpc::ServerContext*, const pb::StatusRequest*,
+                                 pb::StatusReply* reply) {
+  reply->set_node_name(node_.node_name);
+  reply->set_version(QUASAR_VERSION);
+  reply->set_mtu(node_.mtu);
+  reply->set_routing_mode(node_.routing_mode);
+  reply->set_uplink(node_.uplink);
+  reply->set_store_path(node_.store);
+  reply->set_started_unix_ms(node_.started_unix_ms);
+  bool any_free = false;
+  for (const auto& p : manager_.stats()) {
+    auto* ps = reply->add_pools();
+    ps->set_cidr(p.cidr.toString());
+    ps->set_capacity(absl::Uint128Low64(p.stats.capacity));
+    ps->set_used(p.stats.used);
+    ps->set_cooling(p.stats.cooling);
+    any_free |= p.stats.capacity > p.stats.used + p.stats.cooling;
+  }
+  reply->set_allocations(manager_.list("").size());
+  reply->set_ready(any_free);
+  return grpc::Status::OK;
+}
+
+}  // namespace quasar::daemon

@@ -1,0 +1,45 @@
+#pragma once
+// quasard's gRPC IPAM service: translates the wire API (ipam/ipam.proto) to the AddressManager.
+// Thread-safe: gRPC calls it from its worker threads; all state lives in the manager.
+
+#include <cstdint>
+#include <string>
+
+#include "ipam/address_manager.h"
+#include "ipam/ipam.grpc.pb.h"
+
+namespace quasar::daemon {
+
+struct NodeInfo {
+  std::string node_name;
+  std::string routing_mode;
+  std::string uplink;
+  uint32_t mtu = 1500;
+  std::string store;
+  int64_t started_unix_ms = 0;
+};
+
+class IpamService final : public quasar::ipam::v1::Ipam::Service {
+ public:
+  IpamService(ipam::AddressManager& manager, NodeInfo node)
+      : manager_(manager), node_(std::move(node)) {}
+
+  grpc::Status Allocate(grpc::ServerContext*, const quasar::ipam::v1::AllocateRequest* req,
+                        quasar::ipam::v1::AllocateReply* reply) override;
+  grpc::Status Release(grpc::ServerContext*, const quasar::ipam::v1::ReleaseRequest* req,
+                       quasar::ipam::v1::ReleaseReply* reply) override;
+  grpc::Status Get(grpc::ServerContext*, const quasar::ipam::v1::GetRequest* req,
+                   quasar::ipam::v1::Allocation* reply) override;
+  grpc::Status List(grpc::ServerContext*, const quasar::ipam::v1::ListRequest* req,
+                    quasar::ipam::v1::ListReply* reply) override;
+  grpc::Status Gc(grpc::ServerContext*, const quasar::ipam::v1::GcRequest* req,
+                  quasar::ipam::v1::GcReply* reply) override;
+  grpc::Status Status(grpc::ServerContext*, const quasar::ipam::v1::StatusRequest* req,
+                      quasar::ipam::v1::StatusReply* reply) override;
+
+ private:
+  ipam::AddressManager& manager_;
+  const NodeInfo node_;
+};
+
+}  // namespace quasar::daemon

@@ -1,0 +1,208 @@
+// quasarctl: the operator's CLI. Talks to quasard over its unix socket.
+
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "conf/net_conf.h"
+#include "ipam/ipam.grpc.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace {
+
+namespace pb = quasar::ipam::v1;
+using nlohmann::json;
+
+struct Options {
+  std::string socket = quasar::conf::kDefaultSocket;
+  std::string output = "table";
+  int timeout_ms = 5000;
+};
+
+json toJson(const pb::Allocation& a) {
+  return {{"containerID", a.attachment().container_id()},
+          {"ifname", a.attachment().ifname()},
+          {"network", a.network()},
+          {"netns", a.netns()},
+          {"pod",
+           {{"namespace", a.pod().namespace_()}, {"name", a.pod().name()}, {"uid", a.pod().uid()}}},
+          {"ips", a.ips()},
+          {"createdUnixMs", a.created_unix_ms()}};
+}
+
+std::string join(const google::protobuf::RepeatedPtrField<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::string podName(const pb::Allocation& a) {
+  if (a.pod().name().empty()) return "-";
+  return a.pod().namespace_() + "/" + a.pod().name();
+}
+
+class Ctl {
+ public:
+  explicit Ctl(const Options& o) : o_(o) {
+    stub_ = pb::Ipam::NewStub(
+        grpc::CreateChannel("unix:" + o.socket, grpc::InsecureChannelCredentials()));
+  }
+
+  // Each call gets a deadline; a daemon that is not there fails at once (no wait_for_ready).
+  std::unique_ptr<grpc::ClientContext> ctx() {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(o_.timeout_ms));
+    return c;
+  }
+
+  int failed(const grpc::Status& s) {
+    std::cerr << "quasarctl: " << s.error_message();
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      std::cerr << " (is quasard running and serving on " << o_.socket << "?)";
+    }
+    std::cerr << "\n";
+    return 1;
+  }
+
+  int status() {
+    pb::StatusReply r;
+    if (auto s = stub_->Status(ctx().get(), {}, &r); !s.ok()) return failed(s);
+    if (o_.output == "json") {
+      json pools = json::array();
+      for (const auto& p : r.pools()) {
+        pools.push_back({{"cidr", p.cidr()},
+                         {"capacity", p.capacity()},
+                         {"used", p.used()},
+                         {"cooling", p.cooling()}});
+      }
+      std::cout << json{{"node", r.node_name()},
+                        {"version", r.version()},
+                        {"ready", r.ready()},
+                        {"mtu", r.mtu()},
+                        {"routingMode", r.routing_mode()},
+                        {"uplink", r.uplink()},
+                        {"store", r.store_path()},
+                        {"allocations", r.allocations()},
+                        {"pools", pools}}
+                       .dump(2)
+                << "\n";
+      return 0;
+    }
+    const auto up = std::chrono::system_clock::now().time_since_epoch() / std::chrono::seconds(1) -
+                    r.started_unix_ms() / 1000;
+    std::printf(
+        "node:         %s\nversion:      %s\nready:        %s\nuptime:       %llds\n"
+        "routing mode: %s\nuplink:       %s\npod MTU:      %u\nstore:        %s\n"
+        "allocations:  %llu\n",
+        r.node_name().c_str(), r.version().c_str(), r.ready() ? "yes" : "NO",
+        static_cast<long long>(up), r.routing_mode().c_str(),
+        r.uplink().empty() ? "(unknown)" : r.uplink().c_str(), r.mtu(), r.store_path().c_str(),
+        static_cast<unsigned long long>(r.allocations()));
+    std::printf("\n%-20s %10s %10s %10s %10s\n", "POD CIDR", "CAPACITY", "USED", "COOLING", "FREE");
+    for (const auto& p : r.pools()) {
+      std::printf("%-20s %10llu %10llu %10llu %10llu\n", p.cidr().c_str(),
+                  static_cast<unsigned long long>(p.capacity()),
+                  static_cast<unsigned long long>(p.used()),
+                  static_cast<unsigned long long>(p.cooling()),
+                  static_cast<unsigned long long>(p.capacity() - p.used() - p.cooling()));
+    }
+    return 0;
+  }
+
+  int list(const std::string& network) {
+    pb::ListRequest req;
+    req.set_network(network);
+    pb::ListReply r;
+    if (auto s = stub_->List(ctx().get(), req, &r); !s.ok()) return failed(s);
+    if (o_.output == "json") {
+      json out = json::array();
+      for (const auto& a : r.allocations()) out.push_back(toJson(a));
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::printf("%-18s %-16s %-8s %-10s %-30s\n", "IP", "CONTAINER", "IFNAME", "NETWORK", "POD");
+    for (const auto& a : r.allocations()) {
+      std::printf("%-18s %-16s %-8s %-10s %-30s\n", join(a.ips()).c_str(),
+                  a.attachment().container_id().substr(0, 16).c_str(),
+                  a.attachment().ifname().c_str(), a.network().c_str(), podName(a).c_str());
+    }
+    return 0;
+  }
+
+  // `key` is a container ID (or a unique prefix of one) or an IP address.
+  int show(const std::string& key) {
+    pb::ListReply r;
+    if (auto s = stub_->List(ctx().get(), {}, &r); !s.ok()) return failed(s);
+    std::vector<const pb::Allocation*> hits;
+    for (const auto& a : r.allocations()) {
+      bool match = a.attachment().container_id().rfind(key, 0) == 0;
+      for (const auto& ip : a.ips()) match |= ip == key || ip.substr(0, ip.find('/')) == key;
+      if (match) hits.push_back(&a);
+    }
+    if (hits.empty()) {
+      std::cerr << "quasarctl: no allocation matches " << key << "\n";
+      return 1;
+    }
+    json out = json::array();
+    for (const auto* a : hits) out.push_back(toJson(*a));
+    std::cout << (hits.size() == 1 ? out[0] : out).dump(2) << "\n";
+    return 0;
+  }
+
+  int release(const std::string& container, const std::string& ifname) {
+    pb::ReleaseRequest req;
+    req.mutable_attachment()->set_container_id(container);
+    req.mutable_attachment()->set_ifname(ifname);
+    pb::ReleaseReply r;
+    if (auto s = stub_->Release(ctx().get(), req, &r); !s.ok()) return failed(s);
+    if (r.released_ips().empty()) {
+      std::cout << "nothing was allocated to " << container << "/" << ifname << "\n";
+    } else {
+      std::cout << "released " << join(r.released_ips()) << "\n";
+    }
+    return 0;
+  }
+
+ private:
+  Options o_;
+  std::unique_ptr<pb::Ipam::Stub> stub_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"quasarctl: inspect and operate quasar on this node"};
+  app.require_subcommand(1);
+  app.add_option("--socket", o.socket, "quasard's socket")->capture_default_str();
+  app.add_option("-o,--output", o.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.add_option("--timeout-ms", o.timeout_ms, "deadline of each call")->capture_default_str();
+
+  auto* status = app.add_subcommand("status", "quasard's health, configuration and pool usage");
+  auto* ipam = app.add_subcommand("ipam", "IP allocations");
+  ipam->require_subcommand(1);
+  std::string network;
+  auto* list = ipam->add_subcommand("list", "every allocation on this node");
+  list->add_option("--network", network, "only this CNI network");
+  std::string key;
+  auto* show = ipam->add_subcommand("show", "one allocation, by container ID (prefix) or IP");
+  show->add_option("key", key)->required();
+  std::string container, ifname = "eth0";
+  auto* release = ipam->add_subcommand(
+      "release", "release an attachment's IPs by hand (the pod loses its addresses' lease)");
+  release->add_option("container-id", container)->required();
+  release->add_option("--ifname", ifname)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  Ctl ctl(o);
+  if (*status) return ctl.status();
+  if (*list) return ctl.list(network);
+  if (*show) return ctl.show(key);
+  if (*release) return ctl.release(container, ifname);
+  return 2;
+}

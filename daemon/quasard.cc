@@ -1,0 +1,155 @@
+// quasard: the node daemon. Serves IPAM over gRPC on a unix socket from the node's pod CIDRs,
+// with durable state in SQLite under the state directory.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_join.h"
+#include "conf/daemon_config.h"
+#include "daemon/ipam_service.h"
+#include "ipam/address_manager.h"
+#include "ipam/sqlite_store.h"
+#include "routing/uplink.h"
+
+namespace quasar::daemon {
+namespace {
+
+int64_t nowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// True when something accepts connections on `path`: another quasard is serving there.
+bool socketInUse(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  const bool in_use = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return in_use;
+}
+
+int fail(const std::string& what) {
+  spdlog::critical("event=exit error=\"{}\"", what);
+  return 1;
+}
+
+int run(const std::string& config_path) {
+  auto cfg = conf::loadDaemonConfig(config_path);
+  if (!cfg.ok()) return fail(std::string(cfg.status().message()));
+  spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg->state_dir, ec);
+  if (ec) return fail("create state dir " + cfg->state_dir + ": " + ec.message());
+  std::filesystem::create_directories(std::filesystem::path(cfg->socket).parent_path(), ec);
+  if (ec) return fail("create socket dir for " + cfg->socket + ": " + ec.message());
+
+  // One daemon per state directory: two writers would each believe they own every address.
+  const std::string lock_path = cfg->state_dir + "/quasard.lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) return fail("open " + lock_path + ": " + strerror(errno));
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return fail("another quasard holds " + lock_path);
+  }
+
+  auto store = ipam::SqliteStore::open(cfg->state_dir + "/ipam.db");
+  if (!store.ok()) return fail(std::string(store.status().message()));
+  ipam::AddressManager::Options opts{cfg->pod_cidrs, cfg->reserved, cfg->release_cooldown.count()};
+  auto manager = ipam::AddressManager::create(opts, **store, nowUnixMs);
+  if (!manager.ok()) return fail(std::string(manager.status().message()));
+
+  NodeInfo node;
+  node.node_name = cfg->node_name;
+  node.routing_mode = std::string(conf::routingModeName(cfg->routing_mode));
+  node.store = (*store)->describe();
+  node.started_unix_ms = nowUnixMs();
+  const int overhead = conf::encapsulationOverhead(cfg->routing_mode);
+  auto uplink = routing::findUplink(cfg->uplink);
+  if (uplink.ok()) {
+    node.uplink = uplink->name;
+    node.mtu = cfg->mtu ? cfg->mtu : uplink->mtu - overhead;
+  } else {
+    node.mtu = cfg->mtu ? cfg->mtu : 1500 - overhead;
+    spdlog::warn("event=uplink-unknown error=\"{}\" mtu={}", std::string(uplink.status().message()),
+                 node.mtu);
+  }
+
+  if (socketInUse(cfg->socket)) return fail("another quasard is serving on " + cfg->socket);
+  ::unlink(cfg->socket.c_str());
+
+  IpamService service(**manager, node);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + cfg->socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  // The socket is created by BuildAndStart; a umask keeps it private from its first moment.
+  const mode_t old_umask = ::umask(0077);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ::umask(old_umask);
+  if (!server) return fail("cannot listen on unix:" + cfg->socket);
+  ::chmod(cfg->socket.c_str(), 0600);
+
+  std::vector<std::string> cidrs;
+  for (const auto& p : cfg->pod_cidrs) cidrs.push_back(p.toString());
+  spdlog::info(
+      "event=ready node={} socket={} store={} podCIDRs={} allocations={} mtu={} mode={} uplink={}",
+      node.node_name, cfg->socket, node.store, absl::StrJoin(cidrs, ","),
+      (*manager)->list("").size(), node.mtu, node.routing_mode, node.uplink);
+
+  // SIGTERM/SIGINT end the daemon cleanly: a dedicated thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("event=shutdown signal={}", sig);
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
+  server->Wait();
+  waiter.join();
+  ::unlink(cfg->socket.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace quasar::daemon
+
+int main(int argc, char** argv) {
+  // Blocked before any thread starts, so every thread inherits the mask and sigwait gets them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"quasard: quasar's node daemon (IPAM over gRPC on a unix socket)"};
+  std::string config = "/etc/quasar/quasard.yaml";
+  app.add_option("-c,--config", config, "daemon config file (YAML)");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("quasard"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  return quasar::daemon::run(config);
+}

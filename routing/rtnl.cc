@@ -1,0 +1,287 @@
+#include "routing/rtnl.h"
+
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace quasar::routing {
+namespace {
+
+int af(conf::Family f) { return f == conf::Family::kV4 ? AF_INET : AF_INET6; }
+
+void putAddress(NlMessage& m, uint16_t type, const conf::IpAddress& a) {
+  m.putBytes(type, a.data(), a.byteLength());
+}
+
+std::optional<conf::IpAddress> attrAddress(const nlattr* attr, int family) {
+  const auto len = mnl_attr_get_payload_len(attr);
+  const auto* p = static_cast<const uint8_t*>(mnl_attr_get_payload(attr));
+  if (family == AF_INET && len == 4) return conf::IpAddress::fromBytes(conf::Family::kV4, p);
+  if (family == AF_INET6 && len == 16) return conf::IpAddress::fromBytes(conf::Family::kV6, p);
+  return std::nullopt;
+}
+
+// Collects a message's top-level attributes by type.
+template <size_t N>
+void collect(const nlmsghdr* nlh, size_t header_len, const nlattr* (&tb)[N]) {
+  mnl_attr_parse(
+      nlh, header_len,
+      [](const nlattr* attr, void* data) -> int {
+        auto* t = static_cast<const nlattr**>(data);
+        const auto type = mnl_attr_get_type(attr);
+        if (type < N) t[type] = attr;
+        return MNL_CB_OK;
+      },
+      tb);
+}
+
+}  // namespace
+
+NlMessage vethCreateMessage(const VethSpec& spec) {
+  NlMessage m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+  auto* ifi = m.putHeader<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  // This end comes up at creation (saving a round trip). The peer cannot: the kernel opens it
+  // before the pair is linked and veth_open() then fails with ENOTCONN.
+  ifi->ifi_flags = IFF_UP;
+  ifi->ifi_change = IFF_UP;
+  m.putString(IFLA_IFNAME, spec.name);
+  m.putBytes(IFLA_ADDRESS, spec.mac.data(), spec.mac.size());
+  m.putU32(IFLA_MTU, spec.mtu);
+  auto* linkinfo = m.nestStart(IFLA_LINKINFO);
+  m.putString(IFLA_INFO_KIND, "veth");
+  auto* data = m.nestStart(IFLA_INFO_DATA);
+  auto* peer = m.nestStart(VETH_INFO_PEER);
+  auto* peer_ifi = m.putRaw<ifinfomsg>();
+  peer_ifi->ifi_family = AF_UNSPEC;
+  m.putString(IFLA_IFNAME, spec.peer_name);
+  m.putBytes(IFLA_ADDRESS, spec.peer_mac.data(), spec.peer_mac.size());
+  m.putU32(IFLA_MTU, spec.mtu);
+  m.putU32(IFLA_NET_NS_FD, spec.peer_netns_fd);
+  m.nestEnd(peer);
+  m.nestEnd(data);
+  m.nestEnd(linkinfo);
+  return m;
+}
+
+NlMessage linkDeleteMessage(const std::string& name) {
+  NlMessage m(RTM_DELLINK, 0);
+  m.putHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  m.putString(IFLA_IFNAME, name);
+  return m;
+}
+
+NlMessage linkUpMessage(int ifindex) {
+  NlMessage m(RTM_NEWLINK, 0);
+  auto* ifi = m.putHeader<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  ifi->ifi_flags = IFF_UP;
+  ifi->ifi_change = IFF_UP;
+  return m;
+}
+
+NlMessage linkGetMessage(const std::string& name) {
+  NlMessage m(RTM_GETLINK, 0);
+  m.putHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  m.putString(IFLA_IFNAME, name);
+  return m;
+}
+
+NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix) {
+  NlMessage m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+  auto* ifa = m.putHeader<ifaddrmsg>();
+  ifa->ifa_family = af(prefix.family());
+  ifa->ifa_prefixlen = prefix.length();
+  ifa->ifa_index = ifindex;
+  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+  putAddress(m, IFA_LOCAL, prefix.address());
+  putAddress(m, IFA_ADDRESS, prefix.address());
+  return m;
+}
+
+NlMessage routeAddMessage(const Route& r) {
+  NlMessage m(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+  auto* rtm = m.putHeader<rtmsg>();
+  rtm->rtm_family = af(r.dst.family());
+  rtm->rtm_dst_len = r.dst.length();
+  rtm->rtm_table = r.table < 256 ? r.table : RT_TABLE_UNSPEC;
+  rtm->rtm_protocol = r.protocol;
+  rtm->rtm_scope = r.scope;
+  rtm->rtm_type = RTN_UNICAST;
+  if (r.onlink) rtm->rtm_flags |= RTNH_F_ONLINK;
+  if (r.table >= 256) m.putU32(RTA_TABLE, r.table);
+  putAddress(m, RTA_DST, r.dst.network().address());
+  if (r.gateway) putAddress(m, RTA_GATEWAY, *r.gateway);
+  if (r.ifindex) m.putU32(RTA_OIF, r.ifindex);
+  return m;
+}
+
+NlMessage neighbourAddMessage(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac) {
+  NlMessage m(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE);
+  auto* nd = m.putHeader<ndmsg>();
+  nd->ndm_family = af(ip.family());
+  nd->ndm_ifindex = ifindex;
+  nd->ndm_state = NUD_PERMANENT;
+  putAddress(m, NDA_DST, ip);
+  m.putBytes(NDA_LLADDR, mac.data(), mac.size());
+  return m;
+}
+
+std::optional<LinkInfo> parseLink(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_type != RTM_NEWLINK) return std::nullopt;
+  const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  const nlattr* tb[IFLA_MAX + 1] = {};
+  collect(nlh, sizeof(*ifi), tb);
+  LinkInfo l;
+  l.index = ifi->ifi_index;
+  l.up = ifi->ifi_flags & IFF_UP;
+  if (tb[IFLA_IFNAME]) l.name = mnl_attr_get_str(tb[IFLA_IFNAME]);
+  if (tb[IFLA_MTU]) l.mtu = static_cast<int>(mnl_attr_get_u32(tb[IFLA_MTU]));
+  if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6) {
+    conf::Mac mac;
+    std::memcpy(mac.data(), mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
+    l.mac = mac;
+  }
+  if (tb[IFLA_LINKINFO]) {
+    mnl_attr_parse_nested(
+        tb[IFLA_LINKINFO],
+        [](const nlattr* attr, void* data) -> int {
+          if (mnl_attr_get_type(attr) == IFLA_INFO_KIND) {
+            *static_cast<std::string*>(data) = mnl_attr_get_str(attr);
+          }
+          return MNL_CB_OK;
+        },
+        &l.kind);
+  }
+  return l;
+}
+
+std::optional<AddressInfo> parseAddress(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_type != RTM_NEWADDR) return std::nullopt;
+  const auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(nlh));
+  const nlattr* tb[IFA_MAX + 1] = {};
+  collect(nlh, sizeof(*ifa), tb);
+  const nlattr* a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+  if (!a) return std::nullopt;
+  auto ip = attrAddress(a, ifa->ifa_family);
+  if (!ip) return std::nullopt;
+  return AddressInfo{static_cast<int>(ifa->ifa_index), conf::IpPrefix(*ip, ifa->ifa_prefixlen)};
+}
+
+std::optional<RouteInfo> parseRoute(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_type != RTM_NEWROUTE) return std::nullopt;
+  const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  const nlattr* tb[RTA_MAX + 1] = {};
+  collect(nlh, sizeof(*rtm), tb);
+  RouteInfo r;
+  const conf::Family family = rtm->rtm_family == AF_INET ? conf::Family::kV4 : conf::Family::kV6;
+  conf::IpAddress dst = conf::IpAddress::fromInt(family, 0);
+  if (tb[RTA_DST]) {
+    auto d = attrAddress(tb[RTA_DST], rtm->rtm_family);
+    if (!d) return std::nullopt;
+    dst = *d;
+  }
+  r.dst = conf::IpPrefix(dst, rtm->rtm_dst_len);
+  if (tb[RTA_GATEWAY]) r.gateway = attrAddress(tb[RTA_GATEWAY], rtm->rtm_family);
+  if (tb[RTA_OIF]) r.oif = static_cast<int>(mnl_attr_get_u32(tb[RTA_OIF]));
+  r.protocol = rtm->rtm_protocol;
+  r.scope = rtm->rtm_scope;
+  r.type = rtm->rtm_type;
+  r.flags = rtm->rtm_flags;
+  r.table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+  return r;
+}
+
+absl::Status Rtnl::createVeth(const VethSpec& spec) {
+  auto m = vethCreateMessage(spec);
+  return sock_.request(m, absl::StrCat("create veth ", spec.name, " (peer ", spec.peer_name, ")"));
+}
+
+absl::Status Rtnl::deleteLink(const std::string& name) {
+  auto m = linkDeleteMessage(name);
+  return sock_.request(m, absl::StrCat("delete link ", name));
+}
+
+absl::Status Rtnl::setLinkUp(int ifindex) {
+  auto m = linkUpMessage(ifindex);
+  return sock_.request(m, absl::StrCat("set link ", ifindex, " up"));
+}
+
+absl::StatusOr<LinkInfo> Rtnl::getLink(const std::string& name) {
+  auto m = linkGetMessage(name);
+  std::optional<LinkInfo> found;
+  auto s = sock_.request(m, absl::StrCat("get link ", name),
+                         [&](const nlmsghdr* nlh) { found = parseLink(nlh); });
+  if (!s.ok()) return s;
+  if (!found) return absl::NotFoundError(absl::StrCat("get link ", name, ": no answer"));
+  return *found;
+}
+
+absl::StatusOr<std::vector<LinkInfo>> Rtnl::listLinks() {
+  NlMessage m(RTM_GETLINK, 0);
+  m.putHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  std::vector<LinkInfo> out;
+  auto s = sock_.dump(
+      m,
+      [&](const nlmsghdr* nlh) {
+        if (auto l = parseLink(nlh)) out.push_back(std::move(*l));
+      },
+      "list links");
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status Rtnl::addAddress(int ifindex, const conf::IpPrefix& prefix) {
+  auto m = addressAddMessage(ifindex, prefix);
+  return sock_.request(m, absl::StrCat("add address ", prefix.toString()));
+}
+
+absl::Status Rtnl::addRoute(const Route& route) {
+  auto m = routeAddMessage(route);
+  return sock_.request(m, absl::StrCat("add route ", route.dst.toString(),
+                                       route.gateway ? " via " + route.gateway->toString() : ""));
+}
+
+absl::Status Rtnl::addPermanentNeighbour(int ifindex, const conf::IpAddress& ip,
+                                         const conf::Mac& mac) {
+  auto m = neighbourAddMessage(ifindex, ip, mac);
+  return sock_.request(m, absl::StrCat("add neighbour ", ip.toString()));
+}
+
+absl::StatusOr<std::vector<AddressInfo>> Rtnl::listAddresses(conf::Family family) {
+  NlMessage m(RTM_GETADDR, 0);
+  m.putHeader<ifaddrmsg>()->ifa_family = af(family);
+  std::vector<AddressInfo> out;
+  auto s = sock_.dump(
+      m,
+      [&](const nlmsghdr* nlh) {
+        if (auto a = parseAddress(nlh)) out.push_back(*a);
+      },
+      "list addresses");
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<RouteInfo>> Rtnl::listRoutes(conf::Family family) {
+  NlMessage m(RTM_GETROUTE, 0);
+  m.putHeader<rtmsg>()->rtm_family = af(family);
+  std::vector<RouteInfo> out;
+  auto s = sock_.dump(
+      m,
+      [&](const nlmsghdr* nlh) {
+        if (auto r = parseRoute(nlh)) out.push_back(*r);
+      },
+      "list routes");
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace quasar::routing

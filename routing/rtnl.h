@@ -1,0 +1,100 @@
+#pragma once
+// rtnetlink requests quasar needs (links, addresses, routes, neighbours): builders that produce
+// bytes (unit-tested without a kernel), parsers of the kernel's replies, and thin operations that
+// send them over a NetlinkSocket.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "conf/ip.h"
+#include "conf/net_conf.h"
+#include "routing/netlink_socket.h"
+
+namespace quasar::routing {
+
+// Route protocol number of every route quasar installs (see /etc/iproute2/rt_protos.d). Lets
+// reconciliation tell its own routes from everyone else's.
+inline constexpr uint8_t kRouteProtocol = 113;
+
+struct VethSpec {
+  std::string name;  // in the calling socket's namespace
+  conf::Mac mac;
+  int mtu = 1500;
+  std::string peer_name;  // created directly in the namespace of peer_netns_fd
+  conf::Mac peer_mac;
+  int peer_netns_fd = -1;
+};
+
+struct Route {
+  conf::IpPrefix dst;
+  std::optional<conf::IpAddress> gateway;
+  int ifindex = 0;
+  uint8_t scope = 0;  // RT_SCOPE_UNIVERSE; RT_SCOPE_LINK for on-link destinations
+  bool onlink = false;
+  uint8_t protocol = kRouteProtocol;
+  uint32_t table = 254;  // RT_TABLE_MAIN
+};
+
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  std::optional<conf::Mac> mac;
+  int mtu = 0;
+  bool up = false;
+  std::string kind;  // "veth", "bridge", ...; empty for none
+};
+
+struct AddressInfo {
+  int ifindex = 0;
+  conf::IpPrefix prefix;
+};
+
+struct RouteInfo {
+  conf::IpPrefix dst;
+  std::optional<conf::IpAddress> gateway;
+  int oif = 0;
+  uint8_t protocol = 0;
+  uint8_t scope = 0;
+  uint8_t type = 0;
+  uint32_t table = 0;
+  uint32_t flags = 0;
+};
+
+// Builders.
+NlMessage vethCreateMessage(const VethSpec& spec);
+NlMessage linkDeleteMessage(const std::string& name);
+NlMessage linkUpMessage(int ifindex);
+NlMessage linkGetMessage(const std::string& name);
+NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix);
+NlMessage routeAddMessage(const Route& route);
+NlMessage neighbourAddMessage(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac);
+
+// Parsers; nullopt for messages of another type or malformed ones.
+std::optional<LinkInfo> parseLink(const nlmsghdr* nlh);
+std::optional<AddressInfo> parseAddress(const nlmsghdr* nlh);
+std::optional<RouteInfo> parseRoute(const nlmsghdr* nlh);
+
+// Operations on the socket's namespace. Errors carry the kernel's reason; "not found" is
+// NotFound and "exists" is AlreadyExists, so callers decide what is benign.
+class Rtnl {
+ public:
+  explicit Rtnl(NetlinkSocket& sock) : sock_(sock) {}
+  absl::Status createVeth(const VethSpec& spec);
+  absl::Status deleteLink(const std::string& name);
+  absl::Status setLinkUp(int ifindex);
+  absl::StatusOr<LinkInfo> getLink(const std::string& name);
+  absl::StatusOr<std::vector<LinkInfo>> listLinks();
+  absl::Status addAddress(int ifindex, const conf::IpPrefix& prefix);
+  absl::Status addRoute(const Route& route);
+  absl::Status addPermanentNeighbour(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac);
+  absl::StatusOr<std::vector<AddressInfo>> listAddresses(conf::Family family);
+  absl::StatusOr<std::vector<RouteInfo>> listRoutes(conf::Family family);
+
+ private:
+  NetlinkSocket& sock_;
+};
+
+}  // namespace quasar::routing
