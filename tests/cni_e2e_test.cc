@@ -1,0 +1,300 @@
+// End-to-end tests of the plugin and quasard on the real kernel (label: netns, needs root).
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "tests/testbed.h"
+
+namespace quasar::tests {
+namespace {
+
+using nlohmann::json;
+
+std::string podIp(const CmdResult& add) {
+  auto j = add.json();
+  std::string a = j["ips"][0]["address"].get<std::string>();
+  return a.substr(0, a.find('/'));
+}
+
+class CniE2E : public ::testing::Test {
+ protected:
+  void SetUp() override { bed_.startDaemon(); }
+  Testbed bed_;
+};
+
+TEST_F(CniE2E, PodsReachEachOtherAndTheNode) {
+  bed_.addPod("a");
+  bed_.addPod("b");
+  auto a = bed_.cni("ADD", "ca", "a", bed_.netConf());
+  auto b = bed_.cni("ADD", "cb", "b", bed_.netConf());
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  EXPECT_NE(podIp(a), podIp(b));
+  EXPECT_EQ(bed_.inNs(bed_.podNs("a"), "ping -c1 -W2 " + podIp(b)).exit_code, 0);
+  EXPECT_EQ(bed_.inNs(bed_.podNs("b"), "ping -c1 -W2 " + podIp(a)).exit_code, 0);
+  EXPECT_EQ(bed_.inNs(bed_.podNs("a"), "ping -c1 -W2 " + bed_.nodeIp()).exit_code, 0);
+  // The uplink is 1500, IPIP overhead 20: the pod MTU follows.
+  EXPECT_EQ(a.json()["interfaces"][1]["mtu"], 1480);
+  auto mtu = bed_.inNs(bed_.podNs("a"), "cat /sys/class/net/eth0/mtu");
+  EXPECT_EQ(mtu.out, "1480\n");
+}
+
+TEST_F(CniE2E, ResultIsRenderedInTheRequestedVersion) {
+  int i = 0;
+  for (const char* v : {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}) {
+    const std::string pod = "v" + std::to_string(i++);
+    bed_.addPod(pod);
+    auto r = bed_.cni("ADD", "c" + pod, pod, bed_.netConf(v));
+    ASSERT_EQ(r.exit_code, 0) << v << r.out << r.err;
+    auto j = r.json();
+    EXPECT_EQ(j["cniVersion"], v);
+    EXPECT_EQ(j["ips"][0].contains("version"), std::string(v) < "1.0.0") << v;
+    EXPECT_EQ(j["interfaces"][1]["sandbox"], "/run/netns/" + bed_.podNs(pod));
+    EXPECT_EQ(bed_.cni("DEL", "c" + pod, pod, bed_.netConf(v)).exit_code, 0);
+  }
+}
+
+TEST_F(CniE2E, VersionReportsEverySupportedVersion) {
+  auto r = bed_.cniRaw(R"({"cniVersion":"0.4.0"})", {{"CNI_COMMAND", "VERSION"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.json()["supportedVersions"],
+            json::parse(R"(["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"])"));
+}
+
+TEST_F(CniE2E, BadInputGetsSpecErrorCodes) {
+  bed_.addPod("p");
+  std::map<std::string, std::string> env{{"CNI_COMMAND", "ADD"},
+                                         {"CNI_CONTAINERID", "c1"},
+                                         {"CNI_NETNS", "/run/netns/" + bed_.podNs("p")},
+                                         {"CNI_IFNAME", "eth0"}};
+  auto expect_code = [&](const CmdResult& r, int code, const char* what) {
+    EXPECT_EQ(r.exit_code, 1) << what;
+    auto j = r.json();
+    ASSERT_TRUE(j.is_object()) << what << ": stdout must be the error JSON: " << r.out;
+    EXPECT_EQ(j["code"], code) << what << ": " << r.out;
+    EXPECT_FALSE(j["msg"].get<std::string>().empty()) << what;
+  };
+  expect_code(bed_.cniRaw("{not json", env), 6, "undecodable config");
+  expect_code(bed_.cniRaw(R"({"cniVersion":"1.0.0"})", env), 7, "config without name");
+  expect_code(bed_.cniRaw(bed_.netConf("0.2.0").dump(), env), 1, "unsupported version");
+  auto no_ifname = env;
+  no_ifname.erase("CNI_IFNAME");
+  no_ifname["CNI_IFNAME"] = "";
+  expect_code(bed_.cniRaw(bed_.netConf().dump(), no_ifname), 4, "missing CNI_IFNAME");
+  auto gone = env;
+  gone["CNI_NETNS"] = "/run/netns/does-not-exist";
+  expect_code(bed_.cniRaw(bed_.netConf().dump(), gone), 3, "netns does not exist");
+  // Nothing of the failed ADDs stays: no address, no veth.
+  EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
+  EXPECT_TRUE(bed_.hostVeths().empty());
+}
+
+TEST_F(CniE2E, FailedAddInsidePodRollsBackVethAndAddress) {
+  bed_.addPod("p");
+  // An eth0 already in the pod makes the veth creation fail after the address was allocated.
+  ASSERT_EQ(sh("ip -n " + bed_.podNs("p") + " link add eth0 type veth peer name x0").exit_code, 0);
+  auto r = bed_.cni("ADD", "c1", "p", bed_.netConf());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.json()["code"], 102) << r.out;
+  EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
+  EXPECT_TRUE(bed_.hostVeths().empty());
+}
+
+TEST_F(CniE2E, SecondAddOfSameAttachmentFailsAndKeepsTheFirst) {
+  bed_.addPod("p");
+  bed_.addPod("q");
+  auto first = bed_.cni("ADD", "c1", "p", bed_.netConf());
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto again = bed_.cni("ADD", "c1", "p", bed_.netConf());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.json()["code"], 102) << again.out;
+  auto allocs = bed_.allocations();
+  ASSERT_EQ(allocs.size(), 1u);
+  EXPECT_EQ(allocs[0]["ips"][0], podIp(first) + "/32");
+  ASSERT_EQ(bed_.cni("ADD", "c2", "q", bed_.netConf()).exit_code, 0);
+  EXPECT_EQ(bed_.inNs(bed_.podNs("q"), "ping -c1 -W2 " + podIp(first)).exit_code, 0);
+}
+
+TEST_F(CniE2E, DelIsIdempotentAndWorksWithoutNetns) {
+  bed_.addPod("p");
+  ASSERT_EQ(bed_.cni("ADD", "c1", "p", bed_.netConf()).exit_code, 0);
+  bed_.deletePodNs("p");
+  auto del = bed_.cni("DEL", "c1", "p", bed_.netConf());
+  EXPECT_EQ(del.exit_code, 0) << del.out << del.err;
+  EXPECT_TRUE(del.out.empty());
+  EXPECT_TRUE(bed_.allocations().empty());
+  EXPECT_TRUE(bed_.hostVeths().empty());
+  EXPECT_EQ(bed_.cni("DEL", "c1", "", bed_.netConf()).exit_code, 0);
+  EXPECT_EQ(bed_.cni("DEL", "never-added", "", bed_.netConf()).exit_code, 0);
+}
+
+TEST_F(CniE2E, DaemonDownMeansTryAgainLaterAndNothingIsLost) {
+  bed_.addPod("p");
+  bed_.addPod("q");
+  ASSERT_EQ(bed_.cni("ADD", "c1", "p", bed_.netConf()).exit_code, 0);
+  bed_.stopDaemon(SIGTERM);
+  auto add = bed_.cni("ADD", "c2", "q", bed_.netConf());
+  EXPECT_EQ(add.json()["code"], 11) << add.out;
+  EXPECT_TRUE(bed_.inNs(bed_.podNs("q"), "ip -o link show eth0").exit_code != 0);
+  auto del = bed_.cni("DEL", "c1", "p", bed_.netConf());
+  EXPECT_EQ(del.json()["code"], 11) << del.out;
+  auto status = bed_.cni("STATUS", "", "", bed_.netConf());
+  EXPECT_EQ(status.json()["code"], 50) << status.out;
+  bed_.startDaemon();
+  // The runtime retries the DEL: now it releases the address.
+  ASSERT_EQ(bed_.allocations().size(), 1u);
+  EXPECT_EQ(bed_.cni("DEL", "c1", "p", bed_.netConf()).exit_code, 0);
+  EXPECT_TRUE(bed_.allocations().empty());
+  EXPECT_EQ(bed_.cni("STATUS", "", "", bed_.netConf()).exit_code, 0);
+}
+
+TEST_F(CniE2E, CheckPassesAndThenDetectsTampering) {
+  bed_.addPod("p");
+  auto add = bed_.cni("ADD", "c1", "p", bed_.netConf());
+  ASSERT_EQ(add.exit_code, 0);
+  json conf = bed_.netConf("1.1.0", {{"prevResult", add.json()}});
+  auto ok = bed_.cni("CHECK", "c1", "p", conf);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  ASSERT_EQ(bed_.inNs(bed_.podNs("p"), "ip route del default").exit_code, 0);
+  auto bad = bed_.cni("CHECK", "c1", "p", conf);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.json()["code"], 103) << bad.out;
+  EXPECT_NE(bad.out.find("default route"), std::string::npos) << bad.out;
+}
+
+TEST_F(CniE2E, GcReleasesEverythingNotValid) {
+  for (const char* p : {"a", "b", "c"}) {
+    bed_.addPod(p);
+    ASSERT_EQ(bed_.cni("ADD", std::string("c") + p, p, bed_.netConf()).exit_code, 0);
+  }
+  json conf = bed_.netConf(
+      "1.1.0", {{"cni.dev/valid-attachments", {{{"containerID", "cb"}, {"ifname", "eth0"}}}}});
+  auto gc = bed_.cni("GC", "", "", conf);
+  ASSERT_EQ(gc.exit_code, 0) << gc.out << gc.err;
+  auto allocs = bed_.allocations();
+  ASSERT_EQ(allocs.size(), 1u);
+  EXPECT_EQ(allocs[0]["containerID"], "cb");
+  EXPECT_EQ(bed_.hostVeths().size(), 1u);
+}
+
+TEST_F(CniE2E, HonoursIpsAndMacCapabilities) {
+  bed_.addPod("p");
+  json conf = bed_.netConf(
+      "1.1.0", {{"runtimeConfig", {{"ips", {"10.244.1.77/24"}}, {"mac", "02:00:00:00:00:42"}}}});
+  auto r = bed_.cni("ADD", "c1", "p", conf);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(podIp(r), "10.244.1.77");
+  EXPECT_EQ(r.json()["interfaces"][1]["mac"], "02:00:00:00:00:42");
+  EXPECT_NE(bed_.inNs(bed_.podNs("p"), "ip link show eth0").out.find("02:00:00:00:00:42"),
+            std::string::npos);
+  bed_.addPod("q");
+  auto taken = bed_.cni("ADD", "c2", "q",
+                        bed_.netConf("1.1.0", {{"runtimeConfig", {{"ips", {"10.244.1.77"}}}}}));
+  EXPECT_EQ(taken.json()["code"], 102) << taken.out;
+  EXPECT_EQ(bed_.allocations().size(), 1u);
+}
+
+TEST_F(CniE2E, PrevResultIsPassedThroughWhenChained) {
+  bed_.addPod("p");
+  json prev = json::parse(R"({"cniVersion":"1.0.0","interfaces":[{"name":"lo0"}],
+    "ips":[],"dns":{"nameservers":["10.96.0.10"]}})");
+  auto r = bed_.cni("ADD", "c1", "p", bed_.netConf("1.0.0", {{"prevResult", prev}}));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto j = r.json();
+  EXPECT_EQ(j["interfaces"][0]["name"], "lo0");
+  EXPECT_EQ(j["interfaces"].size(), 3u);
+  EXPECT_EQ(j["ips"][0]["interface"], 2);
+  EXPECT_EQ(j["dns"]["nameservers"][0], "10.96.0.10");
+}
+
+// 100 ADDs at once (as many pods start on a fresh GPU node), then 100 DELs.
+TEST_F(CniE2E, HundredConcurrentAddsThenDelsNoDuplicateNoLeak) {
+  constexpr int kPods = 100;
+  for (int i = 0; i < kPods; ++i) bed_.addPod("p" + std::to_string(i));
+  std::mutex mu;
+  std::set<std::string> ips;
+  int failures = 0;
+  auto burst = [&](const std::string& cmd) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 10; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = t; i < kPods; i += 10) {
+          auto r = bed_.cni(cmd, "c" + std::to_string(i), "p" + std::to_string(i), bed_.netConf());
+          std::lock_guard lock(mu);
+          if (r.exit_code != 0) {
+            ++failures;
+            ADD_FAILURE() << cmd << " " << i << ": " << r.out << r.err;
+          } else if (cmd == "ADD") {
+            EXPECT_TRUE(ips.insert(podIp(r)).second) << "duplicate " << podIp(r);
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+  burst("ADD");
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(ips.size(), size_t{kPods});
+  EXPECT_EQ(bed_.allocations().size(), size_t{kPods});
+  EXPECT_EQ(bed_.hostVeths().size(), size_t{kPods});
+  burst("DEL");
+  EXPECT_EQ(failures, 0);
+  EXPECT_TRUE(bed_.allocations().empty());
+  EXPECT_TRUE(bed_.hostVeths().empty());
+}
+
+// quasard is killed -9 in the middle of a burst of ADDs and restarted: every address a
+// successful ADD returned is unique and still recorded, and after the runtime's DELs (retried
+// while the daemon was down) nothing is left.
+TEST_F(CniE2E, DaemonKilledMidBurstNeitherDuplicatesNorLeaks) {
+  constexpr int kPods = 60;
+  for (int i = 0; i < kPods; ++i) bed_.addPod("p" + std::to_string(i));
+  std::mutex mu;
+  std::map<std::string, std::string> ok_ips;  // container -> ip
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kPods; i += 6) {
+        const std::string c = "c" + std::to_string(i);
+        auto r = bed_.cni("ADD", c, "p" + std::to_string(i), bed_.netConf());
+        if (r.exit_code == 0) {
+          std::lock_guard lock(mu);
+          ok_ips[c] = podIp(r);
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  bed_.stopDaemon(SIGKILL);
+  for (auto& t : threads) t.join();
+  bed_.startDaemon();
+  std::set<std::string> unique;
+  for (const auto& [c, ip] : ok_ips) EXPECT_TRUE(unique.insert(ip).second) << "duplicate " << ip;
+  auto allocs = bed_.allocations();
+  std::map<std::string, std::string> recorded;
+  std::set<std::string> recorded_ips;
+  for (const auto& a : allocs) {
+    recorded[a["containerID"]] = a["ips"][0].get<std::string>();
+    EXPECT_TRUE(recorded_ips.insert(a["ips"][0].get<std::string>()).second);
+  }
+  for (const auto& [c, ip] : ok_ips) {
+    ASSERT_TRUE(recorded.contains(c)) << c << " got " << ip << " but quasard forgot it";
+    EXPECT_EQ(recorded[c], ip + "/32");
+  }
+  // What the runtime does after failed ADDs and at pod removal: DEL everything.
+  for (int i = 0; i < kPods; ++i) {
+    auto r = bed_.cni("DEL", "c" + std::to_string(i), "p" + std::to_string(i), bed_.netConf());
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
+  EXPECT_TRUE(bed_.hostVeths().empty());
+  RecordProperty("successful_adds_before_kill", static_cast<int>(ok_ips.size()));
+}
+
+}  // namespace
+}  // namespace quasar::tests
