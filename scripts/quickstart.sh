@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The main job in one command: quasard on the embedded store in a "node" namespace, three pods
+# (namespaces) getting addresses from it through the real CNI plugin and pinging each other and
+# the node, then `quasarctl status` and the allocations. Tears everything down at the end unless
+# --keep is given. Never touches the root namespace. Needs root.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+quasar_need_root "$0" "$@"
+
+keep=0
+[ "${1:-}" = "--keep" ] && keep=1
+
+"$quasar_root/scripts/setup.sh" >/dev/null
+echo "==> building"
+"$quasar_root/scripts/build.sh" >/dev/null
+
+bin=$quasar_build/bin
+node=quasar-demo-node
+gw=quasar-demo-gw
+pods=(quasar-demo-pod1 quasar-demo-pod2 quasar-demo-pod3)
+state=/run/quasar-demo
+sock=$state/quasard.sock
+conf='{"cniVersion":"1.1.0","name":"quasar","type":"quasar","socket":"'$sock'","logFile":"'$state'/cni.log"}'
+
+teardown() {
+  if ip netns list | grep -qw "$node"; then
+    for i in "${!pods[@]}"; do
+      echo "$conf" | ip netns exec "$node" env CNI_COMMAND=DEL CNI_CONTAINERID="demo$i" \
+        CNI_IFNAME=eth0 "$bin/quasar" >/dev/null 2>&1 || true
+    done
+  fi
+  [ -f "$state/quasard.pid" ] && kill "$(cat "$state/quasard.pid")" 2>/dev/null && sleep 0.3
+  for ns in "${pods[@]}" "$node" "$gw"; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$state"
+}
+
+if ip netns list | grep -qw "$node"; then
+  echo "==> removing the previous demo"
+  teardown
+fi
+if [ "$keep" -eq 0 ]; then trap teardown EXIT; else trap '[ $? -ne 0 ] && teardown' EXIT; fi
+
+echo "==> node namespace $node with uplink 10.250.0.1/24 (gateway namespace $gw)"
+mkdir -p "$state"
+ip netns add "$node"
+ip netns add "$gw"
+ip -n "$node" link set lo up
+ip -n "$node" link add up0 type veth peer name down0 netns "$gw"
+ip -n "$node" addr add 10.250.0.1/24 dev up0
+ip -n "$node" link set up0 up
+ip -n "$gw" addr add 10.250.0.254/24 dev down0
+ip -n "$gw" link set down0 up
+ip -n "$node" route add default via 10.250.0.254
+
+cat > "$state/quasard.yaml" <<YAML
+nodeName: demo-node
+socket: $sock
+stateDir: $state/state
+podCIDRs: [10.244.1.0/24]
+YAML
+echo "==> starting quasard (embedded SQLite store in $state/state)"
+ip netns exec "$node" "$bin/quasard" -c "$state/quasard.yaml" 2>"$state/quasard.log" &
+echo $! >"$state/quasard.pid"
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+[ -S "$sock" ] || { cat "$state/quasard.log"; exit 1; }
+
+ips=()
+for i in "${!pods[@]}"; do
+  ip netns add "${pods[$i]}"
+  out=$(echo "$conf" | ip netns exec "$node" env CNI_COMMAND=ADD CNI_CONTAINERID="demo$i" \
+    CNI_NETNS="/run/netns/${pods[$i]}" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+    CNI_ARGS="K8S_POD_NAMESPACE=demo;K8S_POD_NAME=pod$((i + 1))" "$bin/quasar" 2>>"$state/cni.stderr")
+  ip=$(echo "$out" | grep -o '"address":"[0-9.]*' | cut -d'"' -f4)
+  ips+=("$ip")
+  echo "==> ${pods[$i]} got $ip"
+done
+
+echo "==> traffic"
+ping_ok() {
+  if ip netns exec "$1" ping -c1 -W2 "$2" >/dev/null; then echo "    $1 -> $2 ok"; else echo "    $1 -> $2 FAILED"; return 1; fi
+}
+ping_ok "${pods[0]}" "${ips[1]}"
+ping_ok "${pods[1]}" "${ips[2]}"
+ping_ok "${pods[2]}" "${ips[0]}"
+ping_ok "${pods[0]}" 10.250.0.1
+
+echo "==> quasarctl status"
+ip netns exec "$node" "$bin/quasarctl" --socket "$sock" status
+echo
+echo "==> quasarctl ipam list"
+ip netns exec "$node" "$bin/quasarctl" --socket "$sock" ipam list
+
+if [ "$keep" -eq 1 ]; then
+  cat <<MSG
+
+The demo is still running. Look around:
+  ip netns exec $node $bin/quasarctl --socket $sock status
+  ip -n $node route                 # a /32 per pod through its qsr* veth
+  ip -n ${pods[0]} addr; ip -n ${pods[0]} route
+  cat $state/quasard.log $state/cni.log
+Tear it down with: $0   (it removes the previous demo first), or by hand:
+  kill \$(cat $state/quasard.pid); for n in ${pods[*]} $node $gw; do ip netns del \$n; done; rm -rf $state
+MSG
+else
+  echo
+  echo "==> tearing down (run with --keep to look around)"
+fi
