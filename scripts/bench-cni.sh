@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# CNI latency benchmark: quasar against Debian's reference ptp + host-local, interleaved in the
+# same run, on pod namespaces created outside the timed part. Writes docs/benchmarks.md.
+# usage: scripts/bench-cni.sh [CYCLES=500] [BURST=32]    (needs root; never touches the root netns)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+quasar_need_root "$0" "$@"
+cycles=${1:-500}
+burst=${2:-32}
+
+"$quasar_root/scripts/setup.sh" >/dev/null
+"$quasar_root/scripts/build.sh" >/dev/null
+bin=$quasar_build/bin
+tag=qb$$
+node=$tag-node
+gw=$tag-gw
+dir=$(mktemp -d /tmp/quasar-bench-XXXXXX)
+
+cleanup() {
+  [ -f "$dir/quasard.pid" ] && kill "$(cat "$dir/quasard.pid")" 2>/dev/null && sleep 0.3
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$tag-" || true); do ip netns del "$ns"; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ip netns add "$node"
+ip netns add "$gw"
+ip -n "$node" link set lo up
+ip -n "$node" link add up0 type veth peer name down0 netns "$gw"
+ip -n "$node" addr add 10.251.0.1/24 dev up0
+ip -n "$node" link set up0 up
+ip -n "$gw" link set down0 up
+ip -n "$node" route add default via 10.251.0.254
+for k in 0 1; do
+  for i in $(seq 0 "$burst"); do ip netns add "$tag-pod$k-$i"; done
+done
+
+cat >"$dir/quasard.yaml" <<YAML
+socket: $dir/quasard.sock
+stateDir: $dir/state
+podCIDRs: [10.244.0.0/16]
+logLevel: warn
+YAML
+ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" 2>"$dir/quasard.log" &
+echo $! >"$dir/quasard.pid"
+for _ in $(seq 100); do [ -S "$dir/quasard.sock" ] && break; sleep 0.05; done
+
+echo '{"cniVersion":"1.0.0","name":"quasar","type":"quasar","socket":"'"$dir"'/quasard.sock"}' >"$dir/quasar.json"
+echo '{"cniVersion":"1.0.0","name":"refnet","type":"ptp","mtu":1480,"ipam":{"type":"host-local","subnet":"10.245.0.0/16","dataDir":"'"$dir"'/host-local"}}' >"$dir/ref.json"
+
+echo "running $cycles interleaved ADD/DEL cycles and 5 rounds of $burst-way bursts per plugin..." >&2
+table=$(ip netns exec "$node" "$bin/bench_cni" "$bin/quasar" "$dir/quasar.json" \
+  /usr/lib/cni/ptp "$dir/ref.json" "/$tag-pod" "$cycles" "$burst")
+echo "$table"
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+static=$(ldd "$bin/quasar" | wc -l)
+{
+  cat <<MD
+# Benchmarks
+
+## CNI ADD/DEL latency: quasar vs ptp + host-local
+
+Command: \`scripts/bench-cni.sh $cycles $burst\` (as root), on $(date -u +%Y-%m-%d).
+Machine: $(nproc) cores, $cpu, kernel $(uname -r), Debian $(cat /etc/debian_version).
+quasar: the routed veth data path, addresses from quasard (SQLite, WAL, synchronous=FULL), plugin
+linked against static gRPC/protobuf/abseil ($static entries in \`ldd\`). Reference: Debian's
+containernetworking-plugins \`ptp\` with \`host-local\` IPAM, same MTU, same run, interleaved
+(quasar ADD, quasar DEL, ptp ADD, ptp DEL, ...), each plugin on its own pre-created pod
+namespaces. Times are wall-clock from spawning the plugin to its exit, measured inside the node
+namespace (no \`ip netns exec\` in the timed part). Ratios are quasar / reference: below 1 is
+faster for latencies, above 1 is better for throughput.
+
+$table
+MD
+} >"$quasar_root/docs/benchmarks.md.new"
+echo "wrote docs/benchmarks.md" >&2

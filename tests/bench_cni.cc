@@ -1,0 +1,172 @@
+// Benchmark driver for scripts/bench-cni.sh. Runs inside the node namespace and spawns the
+// plugins itself, so only the plugin's own time is measured. quasar and the reference plugin
+// (ptp + host-local) run interleaved in the same run, on pod namespaces created beforehand.
+//
+// usage: bench_cni PLUGIN_A CONF_A PLUGIN_B CONF_B POD_NS_PREFIX CYCLES BURST
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Plugin {
+  std::string label;
+  std::string binary;
+  std::string conf_path;
+};
+
+// Runs the plugin once; returns milliseconds, or -1 when it failed.
+double invoke(const Plugin& p, const std::string& cmd, const std::string& container,
+              const std::string& netns) {
+  std::vector<std::string> env{"CNI_COMMAND=" + cmd,    "CNI_CONTAINERID=" + container,
+                               "CNI_NETNS=" + netns,    "CNI_IFNAME=eth0",
+                               "CNI_PATH=/usr/lib/cni", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  std::vector<char*> cenv;
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  char* argv[] = {const_cast<char*>(p.binary.c_str()), nullptr};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, p.conf_path.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  const auto start = Clock::now();
+  pid_t pid;
+  int status = 0;
+  const bool spawned = posix_spawn(&pid, argv[0], &fa, nullptr, argv, cenv.data()) == 0;
+  if (spawned) waitpid(pid, &status, 0);
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  posix_spawn_file_actions_destroy(&fa);
+  if (!spawned || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+  return ms;
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t idx = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
+  return v[idx];
+}
+
+struct Stats {
+  std::vector<double> add, del, cycle, version, status;
+  std::vector<double> burst_pods_per_s;
+  int failures = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 8) {
+    std::fprintf(stderr, "usage: %s BIN_A CONF_A BIN_B CONF_B POD_NS_PREFIX CYCLES BURST\n",
+                 argv[0]);
+    return 2;
+  }
+  Plugin plugins[2] = {{"quasar", argv[1], argv[2]}, {"ptp+host-local", argv[3], argv[4]}};
+  const std::string prefix = argv[5];
+  const int cycles = std::atoi(argv[6]);
+  const int burst = std::atoi(argv[7]);
+  Stats stats[2];
+  auto ns = [&](int plugin, int i) {
+    return "/run/netns" + prefix + std::to_string(plugin) + "-" + std::to_string(i);
+  };
+
+  // Warm-up: page cache, daemon connections.
+  for (int k = 0; k < 2; ++k) {
+    for (int i = 0; i < 5; ++i) {
+      invoke(plugins[k], "ADD", "warm" + std::to_string(i), ns(k, 0));
+      invoke(plugins[k], "DEL", "warm" + std::to_string(i), ns(k, 0));
+    }
+  }
+  // Sequential cycles, interleaved: A add, A del, B add, B del, ...
+  for (int i = 0; i < cycles; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      const std::string c = "cyc" + std::to_string(i);
+      const double a = invoke(plugins[k], "ADD", c, ns(k, 0));
+      const double d = invoke(plugins[k], "DEL", c, ns(k, 0));
+      if (a < 0 || d < 0) {
+        ++stats[k].failures;
+        continue;
+      }
+      stats[k].add.push_back(a);
+      stats[k].del.push_back(d);
+      stats[k].cycle.push_back(a + d);
+    }
+  }
+  // Start-up and one daemon round trip, for the breakdown (quasar only: VERSION needs no daemon,
+  // STATUS is one gRPC call).
+  for (int i = 0; i < std::min(cycles, 200); ++i) {
+    stats[0].version.push_back(invoke(plugins[0], "VERSION", "v", ""));
+    stats[0].status.push_back(invoke(plugins[0], "STATUS", "s", ""));
+    stats[1].version.push_back(invoke(plugins[1], "VERSION", "v", ""));
+  }
+  // Bursts: `burst` ADDs at once on distinct namespaces; pods per second of wall time.
+  for (int round = 0; round < 5; ++round) {
+    for (int k = 0; k < 2; ++k) {
+      std::vector<std::thread> threads;
+      std::vector<double> res(burst);
+      const auto start = Clock::now();
+      for (int i = 0; i < burst; ++i) {
+        threads.emplace_back([&, i] {
+          res[i] = invoke(plugins[k], "ADD", "b" + std::to_string(round) + "-" + std::to_string(i),
+                          ns(k, i + 1));
+        });
+      }
+      for (auto& t : threads) t.join();
+      const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+      int ok = 0;
+      for (double r : res) ok += r >= 0;
+      stats[k].failures += burst - ok;
+      stats[k].burst_pods_per_s.push_back(ok / secs);
+      threads.clear();
+      for (int i = 0; i < burst; ++i) {
+        threads.emplace_back([&, i] {
+          invoke(plugins[k], "DEL", "b" + std::to_string(round) + "-" + std::to_string(i),
+                 ns(k, i + 1));
+        });
+      }
+      for (auto& t : threads) t.join();
+    }
+  }
+
+  auto row = [&](const char* what, const std::vector<double>& a, const std::vector<double>& b,
+                 bool lower_is_better) {
+    const double ma = percentile(a, 0.5), mb = percentile(b, 0.5);
+    const double pa = percentile(a, 0.99), pb = percentile(b, 0.99);
+    std::printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2fx | %.2fx |\n", what, ma, pa, mb, pb,
+                lower_is_better ? ma / mb : ma / mb, lower_is_better ? pa / pb : pa / pb);
+  };
+  std::printf(
+      "| measure | quasar median | quasar p99 | ptp+host-local median | ptp+host-local p99 "
+      "| ratio median (quasar/ref) | ratio p99 |\n|---|---|---|---|---|---|---|\n");
+  row("ADD (ms)", stats[0].add, stats[1].add, true);
+  row("DEL (ms)", stats[0].del, stats[1].del, true);
+  row("ADD+DEL cycle (ms)", stats[0].cycle, stats[1].cycle, true);
+  row("VERSION: exec + start-up (ms)", stats[0].version, stats[1].version, true);
+  const double bq = percentile(stats[0].burst_pods_per_s, 0.5);
+  const double br = percentile(stats[1].burst_pods_per_s, 0.5);
+  std::printf("| %d-way burst of ADDs (pods/s, median of 5) | %.0f | | %.0f | | %.2fx | |\n", burst,
+              bq, br, bq / br);
+  std::printf(
+      "\nquasar STATUS (exec + start-up + one gRPC call to quasard): median %.2f ms, "
+      "p99 %.2f ms\n",
+      percentile(stats[0].status, 0.5), percentile(stats[0].status, 0.99));
+  std::printf("cycles: %zu quasar, %zu reference; failed invocations: quasar %d, reference %d\n",
+              stats[0].cycle.size(), stats[1].cycle.size(), stats[0].failures, stats[1].failures);
+  return stats[0].failures + stats[1].failures == 0 ? 0 : 1;
+}
