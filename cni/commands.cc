@@ -104,11 +104,11 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
 
 absl::Status cmdDel(const Invocation& inv) {
   const auto host = routing::hostVethName({inv.env.container_id, inv.env.ifname});
-  // The veth goes first: once the address is released it may go to another pod, and must not be
-  // live here any more.
-  if (auto s = routing::deletePodLink(host); !s.ok()) return s;
+  // quasard removes the veth after answering and holds the address until it is gone, so the
+  // kernel's slow veth teardown stays out of the runtime's DEL and the address is never live
+  // twice. With quasard down nothing is done and the runtime retries (code 11).
   DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
-  auto r = daemon.release(inv.env.container_id, inv.env.ifname);
+  auto r = daemon.release(inv.env.container_id, inv.env.ifname, host);
   if (!r.ok()) return r.status();
   spdlog::info("event=del container={} ifname={} host_ifname={} released={}", inv.env.container_id,
                inv.env.ifname, host, r->released_ips_size());

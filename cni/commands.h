@@ -2,8 +2,10 @@
 // The plugin's commands. Each returns a Status whose code cni/errors.h maps to the spec's code.
 // Contracts:
 //  ADD   creates the data path or leaves nothing behind: no veth, and no address it allocated.
-//  DEL   is idempotent and needs neither the netns nor a previous ADD. While quasard is down it
-//        fails with "try again later" (11) so the runtime retries; the release is never dropped.
+//  DEL   is idempotent and needs neither the netns nor a previous ADD. quasard releases the
+//        address and removes the node-side veth after answering (the address is held until the
+//        veth is gone). While quasard is down DEL fails with "try again later" (11) so the
+//        runtime retries; the release is never dropped.
 //  CHECK compares the kernel and quasard's record with prevResult.
 //  GC    releases what is not in cni.dev/valid-attachments, and removes its veths.
 //  STATUS is OK when quasard answers and has a free address; otherwise code 50.

@@ -40,10 +40,12 @@ absl::StatusOr<pb::AllocateReply> DaemonClient::allocate(const pb::AllocateReque
 }
 
 absl::StatusOr<pb::ReleaseReply> DaemonClient::release(const std::string& container_id,
-                                                       const std::string& ifname) {
+                                                       const std::string& ifname,
+                                                       const std::string& host_ifname) {
   pb::ReleaseRequest req;
   req.mutable_attachment()->set_container_id(container_id);
   req.mutable_attachment()->set_ifname(ifname);
+  req.set_host_ifname(host_ifname);
   pb::ReleaseReply r;
   if (auto s = convert(stub_->Release(context().get(), req, &r), "Release"); !s.ok()) return s;
   return r;

@@ -18,8 +18,10 @@ class DaemonClient {
 
   absl::StatusOr<quasar::ipam::v1::AllocateReply> allocate(
       const quasar::ipam::v1::AllocateRequest& req);
+  // With `host_ifname`, quasard also removes that node-side veth (after answering).
   absl::StatusOr<quasar::ipam::v1::ReleaseReply> release(const std::string& container_id,
-                                                         const std::string& ifname);
+                                                         const std::string& ifname,
+                                                         const std::string& host_ifname = "");
   absl::StatusOr<quasar::ipam::v1::Allocation> get(const std::string& container_id,
                                                    const std::string& ifname);
   absl::StatusOr<quasar::ipam::v1::ListReply> list();

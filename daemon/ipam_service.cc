@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_join.h"
+#include "routing/pod_link.h"
 
 namespace quasar::daemon {
 namespace {
@@ -77,8 +78,16 @@ grpc::Status IpamService::Allocate(grpc::ServerContext*, const pb::AllocateReque
 grpc::Status IpamService::Release(grpc::ServerContext*, const pb::ReleaseRequest* req,
                                   pb::ReleaseReply* reply) {
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
-  auto released = manager_.release(fromPb(req->attachment()));
+  const bool reap = !req->host_ifname().empty();
+  if (reap && (req->host_ifname().rfind(routing::kHostVethPrefix, 0) != 0 ||
+               req->host_ifname().size() > 15)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "host_ifname must be a quasar veth name (qsr...)");
+  }
+  auto released = manager_.release(fromPb(req->attachment()), /*hold=*/reap);
   if (!released.ok()) return toGrpc(released.status());
+  // Also with nothing released: a half-done ADD may have left the veth.
+  if (reap) reaper_.enqueue(req->host_ifname(), *released);
   if (!released->empty()) {
     spdlog::info("event=release container={} ifname={} ips={}", req->attachment().container_id(),
                  req->attachment().ifname(), ipsText(*released));

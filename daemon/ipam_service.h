@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "daemon/veth_reaper.h"
 #include "ipam/address_manager.h"
 #include "ipam/ipam.grpc.pb.h"
 
@@ -21,8 +22,8 @@ struct NodeInfo {
 
 class IpamService final : public quasar::ipam::v1::Ipam::Service {
  public:
-  IpamService(ipam::AddressManager& manager, NodeInfo node)
-      : manager_(manager), node_(std::move(node)) {}
+  IpamService(ipam::AddressManager& manager, VethReaper& reaper, NodeInfo node)
+      : manager_(manager), reaper_(reaper), node_(std::move(node)) {}
 
   grpc::Status Allocate(grpc::ServerContext*, const quasar::ipam::v1::AllocateRequest* req,
                         quasar::ipam::v1::AllocateReply* reply) override;
@@ -39,6 +40,7 @@ class IpamService final : public quasar::ipam::v1::Ipam::Service {
 
  private:
   ipam::AddressManager& manager_;
+  VethReaper& reaper_;
   const NodeInfo node_;
 };
 

@@ -97,7 +97,14 @@ int run(const std::string& config_path) {
   if (socketInUse(cfg->socket)) return fail("another quasard is serving on " + cfg->socket);
   ::unlink(cfg->socket.c_str());
 
-  IpamService service(**manager, node);
+  VethReaper reaper(**manager);
+  auto orphans = reaper.reconcile();
+  if (!orphans.ok()) {
+    spdlog::warn("event=reconcile-failed error=\"{}\"", std::string(orphans.status().message()));
+  } else if (*orphans > 0) {
+    spdlog::info("event=reconcile removed_orphan_veths={}", *orphans);
+  }
+  IpamService service(**manager, reaper, node);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + cfg->socket, grpc::InsecureServerCredentials());

@@ -127,7 +127,8 @@ absl::StatusOr<AllocateResult> AddressManager::allocate(const AllocateRequest& r
   return AllocateResult{std::move(allocation), true};
 }
 
-absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::release(const Attachment& attachment) {
+absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::release(const Attachment& attachment,
+                                                                     bool hold) {
   Allocation allocation;
   {
     std::lock_guard lock(mu_);
@@ -150,10 +151,24 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::release(const Attac
   }
   // Only now, with the release durable, may the addresses be handed out again (after cool-down).
   for (const auto& ip : allocation.ips) {
-    if (auto* r = rangeFor(ip)) r->release(ip, now);
+    auto* r = rangeFor(ip);
+    if (!r) continue;
+    if (hold) {
+      r->releaseHeld(ip);
+    } else {
+      r->release(ip, now);
+    }
   }
   entries_.erase(attachment);
   return allocation.ips;
+}
+
+void AddressManager::endHold(const std::vector<conf::IpAddress>& ips) {
+  const int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  for (const auto& ip : ips) {
+    if (auto* r = rangeFor(ip)) r->endHold(ip, now);
+  }
 }
 
 absl::StatusOr<Allocation> AddressManager::get(const Attachment& attachment) const {

@@ -62,7 +62,11 @@ class AddressManager {
   // outside the CIDRs, reserved or taken.
   absl::StatusOr<AllocateResult> allocate(const AllocateRequest& request);
   // Returns the released addresses; an unknown attachment releases nothing and succeeds.
-  absl::StatusOr<std::vector<conf::IpAddress>> release(const Attachment& attachment);
+  // With `hold`, the addresses are not handed out again until endHold() (their interface is
+  // still being removed); the release itself is durable either way.
+  absl::StatusOr<std::vector<conf::IpAddress>> release(const Attachment& attachment,
+                                                       bool hold = false);
+  void endHold(const std::vector<conf::IpAddress>& ips);
   // NotFound when the attachment holds nothing.
   absl::StatusOr<Allocation> get(const Attachment& attachment) const;
   // Every committed allocation, of `network` or of all networks when empty.

@@ -39,7 +39,12 @@ absl::StatusOr<conf::IpAddress> RangeAllocator::allocateNext(int64_t now_ms) {
         absl::StrCat("pod CIDR ", range_.toString(), " is exhausted: all ",
                      absl::Uint128Low64(capacity), " addresses are in use"));
   }
-  if (used_.size() + cooling_.size() >= capacity) {
+  if (used_.size() + held_.size() >= capacity) {
+    return absl::UnavailableError(
+        absl::StrCat("pod CIDR ", range_.toString(),
+                     ": every free address is held while its old interface ", "is torn down"));
+  }
+  if (used_.size() + held_.size() + cooling_.size() >= capacity) {
     int64_t soonest = cooldown_ms_;
     for (const auto& [off, at] : cooling_)
       soonest = std::min(soonest, cooldown_ms_ - (now_ms - at));
@@ -50,10 +55,12 @@ absl::StatusOr<conf::IpAddress> RangeAllocator::allocateNext(int64_t now_ms) {
   // At most used + cooling + reserved occupied offsets stand in the way, so a free one is found
   // within that many steps plus one: the scan is bounded even for an IPv6 /64.
   absl::uint128 off = cursor_;
-  const uint64_t bound = used_.size() + cooling_.size() + reserved_.size() + 1;
+  const uint64_t bound = used_.size() + held_.size() + cooling_.size() + reserved_.size() + 1;
   for (uint64_t step = 0; step <= bound; ++step) {
     off = (off >= last_) ? first_ : off + 1;
-    if (excluded(off) || used_.contains(off) || cooling_.contains(off)) continue;
+    if (excluded(off) || used_.contains(off) || held_.contains(off) || cooling_.contains(off)) {
+      continue;
+    }
     used_.insert(off);
     cursor_ = off;
     return range_.at(off);
@@ -74,6 +81,10 @@ absl::Status RangeAllocator::allocate(const conf::IpAddress& a, int64_t now_ms) 
   if (used_.contains(off)) {
     return absl::AlreadyExistsError(absl::StrCat(a.toString(), " is already in use"));
   }
+  if (held_.contains(off)) {
+    return absl::UnavailableError(
+        absl::StrCat(a.toString(), " is free once its old interface is removed; retry"));
+  }
   pruneCooling(now_ms);
   if (auto it = cooling_.find(off); it != cooling_.end()) {
     return absl::UnavailableError(absl::StrCat(a.toString(),
@@ -88,6 +99,18 @@ void RangeAllocator::release(const conf::IpAddress& a, int64_t released_ms) {
   if (!range_.contains(a)) return;
   const auto off = range_.offsetOf(a);
   if (used_.erase(off) > 0 && cooldown_ms_ > 0) cooling_[off] = released_ms;
+}
+
+void RangeAllocator::releaseHeld(const conf::IpAddress& a) {
+  if (!range_.contains(a)) return;
+  const auto off = range_.offsetOf(a);
+  if (used_.erase(off) > 0) held_.insert(off);
+}
+
+void RangeAllocator::endHold(const conf::IpAddress& a, int64_t now_ms) {
+  if (!range_.contains(a)) return;
+  const auto off = range_.offsetOf(a);
+  if (held_.erase(off) > 0 && cooldown_ms_ > 0) cooling_[off] = now_ms;
 }
 
 void RangeAllocator::unallocate(const conf::IpAddress& a) {
@@ -113,7 +136,7 @@ bool RangeAllocator::isUsed(const conf::IpAddress& a) const {
 
 RangeStats RangeAllocator::stats(int64_t now_ms) {
   pruneCooling(now_ms);
-  return {last_ - first_ + 1 - reserved_.size(), used_.size(), cooling_.size()};
+  return {last_ - first_ + 1 - reserved_.size(), used_.size(), cooling_.size() + held_.size()};
 }
 
 }  // namespace quasar::ipam

@@ -40,6 +40,10 @@ class RangeAllocator {
   absl::Status allocate(const conf::IpAddress& a, int64_t now_ms);
   // Used -> cooling down since `released_ms`. Unknown addresses are ignored.
   void release(const conf::IpAddress& a, int64_t released_ms);
+  // Used -> held: not handed out until endHold(), then cooling down from that moment. For an
+  // address whose interface is still being torn down.
+  void releaseHeld(const conf::IpAddress& a);
+  void endHold(const conf::IpAddress& a, int64_t now_ms);
   // Used -> free at once: for an address that was never handed out (its commit failed).
   void unallocate(const conf::IpAddress& a);
   // Restores state at start-up: a used address, or a release still cooling down.
@@ -61,6 +65,7 @@ class RangeAllocator {
   std::map<absl::uint128, int64_t> cooling_;  // offset -> released at
   absl::uint128 cursor_ = 0;                  // last offset handed out
   int64_t cooldown_ms_;
+  std::set<absl::uint128> held_;
 };
 
 }  // namespace quasar::ipam

@@ -85,3 +85,23 @@ TEST(RangeAllocator, FillsEveryAddressExactlyOnce) {
 
 }  // namespace
 }  // namespace quasar::ipam
+
+namespace quasar::ipam {
+namespace {
+
+TEST(RangeAllocator, HeldAddressIsNotReusedUntilTheHoldEnds) {
+  RangeAllocator r(*conf::IpPrefix::parse("10.0.0.0/30"), {}, 0);  // .1 and .2
+  auto a = r.allocateNext(0);
+  auto b = r.allocateNext(0);
+  ASSERT_TRUE(a.ok() && b.ok());
+  r.releaseHeld(*a);
+  EXPECT_TRUE(absl::IsUnavailable(r.allocateNext(1000000).status()));
+  EXPECT_TRUE(absl::IsUnavailable(r.allocate(*a, 1000000)));
+  r.endHold(*a, 1000000);
+  auto again = r.allocateNext(1000000);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *a);
+}
+
+}  // namespace
+}  // namespace quasar::ipam

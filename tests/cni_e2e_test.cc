@@ -91,7 +91,7 @@ TEST_F(CniE2E, BadInputGetsSpecErrorCodes) {
   expect_code(bed_.cniRaw(bed_.netConf().dump(), gone), 3, "netns does not exist");
   // Nothing of the failed ADDs stays: no address, no veth.
   EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
-  EXPECT_TRUE(bed_.hostVeths().empty());
+  EXPECT_TRUE(bed_.hostVethsSettled().empty());
 }
 
 TEST_F(CniE2E, FailedAddInsidePodRollsBackVethAndAddress) {
@@ -102,7 +102,7 @@ TEST_F(CniE2E, FailedAddInsidePodRollsBackVethAndAddress) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.json()["code"], 102) << r.out;
   EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
-  EXPECT_TRUE(bed_.hostVeths().empty());
+  EXPECT_TRUE(bed_.hostVethsSettled().empty());
 }
 
 TEST_F(CniE2E, SecondAddOfSameAttachmentFailsAndKeepsTheFirst) {
@@ -128,7 +128,7 @@ TEST_F(CniE2E, DelIsIdempotentAndWorksWithoutNetns) {
   EXPECT_EQ(del.exit_code, 0) << del.out << del.err;
   EXPECT_TRUE(del.out.empty());
   EXPECT_TRUE(bed_.allocations().empty());
-  EXPECT_TRUE(bed_.hostVeths().empty());
+  EXPECT_TRUE(bed_.hostVethsSettled().empty());
   EXPECT_EQ(bed_.cni("DEL", "c1", "", bed_.netConf()).exit_code, 0);
   EXPECT_EQ(bed_.cni("DEL", "never-added", "", bed_.netConf()).exit_code, 0);
 }
@@ -179,7 +179,7 @@ TEST_F(CniE2E, GcReleasesEverythingNotValid) {
   auto allocs = bed_.allocations();
   ASSERT_EQ(allocs.size(), 1u);
   EXPECT_EQ(allocs[0]["containerID"], "cb");
-  EXPECT_EQ(bed_.hostVeths().size(), 1u);
+  EXPECT_EQ(bed_.hostVethsSettled(1).size(), 1u);
 }
 
 TEST_F(CniE2E, HonoursIpsAndMacCapabilities) {
@@ -245,7 +245,7 @@ TEST_F(CniE2E, HundredConcurrentAddsThenDelsNoDuplicateNoLeak) {
   burst("DEL");
   EXPECT_EQ(failures, 0);
   EXPECT_TRUE(bed_.allocations().empty());
-  EXPECT_TRUE(bed_.hostVeths().empty());
+  EXPECT_TRUE(bed_.hostVethsSettled().empty());
 }
 
 // quasard is killed -9 in the middle of a burst of ADDs and restarted: every address a
@@ -292,8 +292,30 @@ TEST_F(CniE2E, DaemonKilledMidBurstNeitherDuplicatesNorLeaks) {
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   }
   EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
-  EXPECT_TRUE(bed_.hostVeths().empty());
+  EXPECT_TRUE(bed_.hostVethsSettled().empty());
   RecordProperty("successful_adds_before_kill", static_cast<int>(ok_ips.size()));
+}
+
+}  // namespace
+}  // namespace quasar::tests
+
+namespace quasar::tests {
+namespace {
+
+TEST_F(CniE2E, RestartedDaemonRemovesVethsNoAllocationOwns) {
+  bed_.addPod("p");
+  ASSERT_EQ(bed_.cni("ADD", "c1", "p", bed_.netConf()).exit_code, 0);
+  bed_.stopDaemon(SIGKILL);
+  // As if quasard died between answering a DEL and removing the veth: the release is on disk,
+  // the veth is still there.
+  ASSERT_EQ(sh("sqlite3 " + bed_.socket().substr(0, bed_.socket().rfind('/')) +
+               "/state/ipam.db 'DELETE FROM allocations'")
+                .exit_code,
+            0);
+  ASSERT_EQ(bed_.hostVeths().size(), 1u);
+  bed_.startDaemon();
+  EXPECT_TRUE(bed_.hostVeths().empty());
+  EXPECT_NE(bed_.daemonLog().find("removed_orphan_veths=1"), std::string::npos);
 }
 
 }  // namespace

@@ -199,6 +199,15 @@ std::vector<std::string> Testbed::hostVeths() {
   return out;
 }
 
+std::vector<std::string> Testbed::hostVethsSettled(size_t n) {
+  auto veths = hostVeths();
+  for (int i = 0; i < 100 && veths.size() != n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    veths = hostVeths();
+  }
+  return veths;
+}
+
 std::string Testbed::daemonLog() const { return slurp(dir_ + "/quasard.log"); }
 
 }  // namespace quasar::tests

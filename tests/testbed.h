@@ -68,6 +68,8 @@ class Testbed {
   nlohmann::json allocations();
   // Node-side veths (quasar's prefix) in the node namespace.
   std::vector<std::string> hostVeths();
+  // quasard removes veths after answering DEL: waits (up to 5 s) until `n` are left.
+  std::vector<std::string> hostVethsSettled(size_t n = 0);
   std::string daemonLog() const;
 
  private:
