@@ -23,14 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$node"
-ip netns add "$gw"
-ip -n "$node" link set lo up
-ip -n "$node" link add up0 type veth peer name down0 netns "$gw"
-ip -n "$node" addr add 10.251.0.1/24 dev up0
-ip -n "$node" link set up0 up
-ip -n "$gw" link set down0 up
-ip -n "$node" route add default via 10.251.0.254
+quasar_node_netns "$node" "$gw" 10.251.0
 echo "creating $((2 * (cycles + 5 + 5 * burst))) pod namespaces (outside the timed part)..." >&2
 for k in 0 1; do
   for i in $(seq 0 4); do ip netns add "$tag-pod$k-w$i"; done

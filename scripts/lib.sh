@@ -9,3 +9,20 @@ quasar_need_root() {
     exit 1
   fi
 }
+
+# quasar_node_netns NODE GW SUBNET: a "node" namespace whose uplink up0 (SUBNET.1/24) is a veth
+# to a "gateway" namespace (SUBNET.254), with the default route through it. Used by the
+# quickstart, the benchmarks and the podman test; nothing outside the two namespaces changes.
+quasar_node_netns() {
+  local node=$1 gw=$2 subnet=$3
+  ip netns add "$node"
+  ip netns add "$gw"
+  ip -n "$node" link set lo up
+  ip -n "$gw" link set lo up
+  ip -n "$node" link add up0 type veth peer name down0 netns "$gw"
+  ip -n "$node" addr add "$subnet.1/24" dev up0
+  ip -n "$node" link set up0 up
+  ip -n "$gw" addr add "$subnet.254/24" dev down0
+  ip -n "$gw" link set down0 up
+  ip -n "$node" route add default via "$subnet.254"
+}

@@ -42,15 +42,7 @@ if [ "$keep" -eq 0 ]; then trap teardown EXIT; else trap '[ $? -ne 0 ] && teardo
 
 echo "==> node namespace $node with uplink 10.250.0.1/24 (gateway namespace $gw)"
 mkdir -p "$state"
-ip netns add "$node"
-ip netns add "$gw"
-ip -n "$node" link set lo up
-ip -n "$node" link add up0 type veth peer name down0 netns "$gw"
-ip -n "$node" addr add 10.250.0.1/24 dev up0
-ip -n "$node" link set up0 up
-ip -n "$gw" addr add 10.250.0.254/24 dev down0
-ip -n "$gw" link set down0 up
-ip -n "$node" route add default via 10.250.0.254
+quasar_node_netns "$node" "$gw" 10.250.0
 
 cat > "$state/quasard.yaml" <<YAML
 nodeName: demo-node

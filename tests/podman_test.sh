@@ -7,6 +7,7 @@
 set -euo pipefail
 bin=$1
 root=$2
+source "$root/scripts/lib.sh"
 tag=qp$$
 node=$tag-node
 gw=$tag-gw
@@ -44,16 +45,7 @@ for tool in podman runc nsenter; do
   command -v "$tool" >/dev/null || { echo "podman_test: $tool is missing (scripts/setup.sh installs it)"; exit 1; }
 done
 
-ip netns add "$node"
-ip netns add "$gw"
-ip -n "$node" link set lo up
-ip -n "$gw" link set lo up
-ip -n "$node" link add up0 type veth peer name down0 netns "$gw"
-ip -n "$node" addr add 10.252.0.1/24 dev up0
-ip -n "$node" link set up0 up
-ip -n "$gw" addr add 10.252.0.254/24 dev down0
-ip -n "$gw" link set down0 up
-ip -n "$node" route add default via 10.252.0.254
+quasar_node_netns "$node" "$gw" 10.252.0
 
 printf 'socket: %s/quasard.sock\nstateDir: %s/state\npodCIDRs: [10.244.7.0/24]\n' "$dir" "$dir" >"$dir/quasard.yaml"
 ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" 2>"$dir/quasard.log" &
