@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
@@ -53,6 +54,10 @@ Result ourResult(const routing::PodLinkSpec& spec) {
 }  // namespace
 
 absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
   Result result;
   if (!inv.conf.prev_result.is_null()) {
     auto prev = parseResult(inv.conf.prev_result);
@@ -73,6 +78,8 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   if (!alloc.ok()) return alloc.status();
   auto ips = allocationIps(alloc->allocation());
   if (!ips.ok()) return ips.status();
+  const double alloc_ms = ms_since(t0);
+  const auto t1 = std::chrono::steady_clock::now();
   // Release only what this ADD allocated: a repeated ADD of a live attachment must not take
   // its address away.
   absl::Cleanup release = [&] {
@@ -96,9 +103,11 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   }
   std::move(release).Cancel();
   result.append(ourResult(spec));
-  spdlog::info("event=add container={} netns={} ifname={} host_ifname={} ips={} mtu={}",
-               inv.env.container_id, inv.env.netns, inv.env.ifname, spec.host_ifname,
-               alloc->allocation().ips(0), mtu);
+  spdlog::info(
+      "event=add container={} netns={} ifname={} host_ifname={} ips={} mtu={} allocate_ms={:.2f} "
+      "link_ms={:.2f}",
+      inv.env.container_id, inv.env.netns, inv.env.ifname, spec.host_ifname,
+      alloc->allocation().ips(0), mtu, alloc_ms, ms_since(t1));
   return renderResult(result, inv.conf.cni_version);
 }
 

@@ -1,82 +1,113 @@
 #include "cni/daemon_client.h"
 
-#include <grpcpp/grpcpp.h>
-
-#include <chrono>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "absl/strings/str_cat.h"
+#include "ipam/plugin_wire.h"
 
 namespace quasar::cni {
 
 namespace pb = quasar::ipam::v1;
 
-DaemonClient::DaemonClient(const std::string& socket, int timeout_ms)
-    : socket_(socket), timeout_ms_(timeout_ms) {
-  stub_ =
-      pb::Ipam::NewStub(grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
-}
-
-std::unique_ptr<grpc::ClientContext> DaemonClient::context() const {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_));
-  return c;
-}
-
-absl::Status DaemonClient::convert(const grpc::Status& s, const char* call) const {
-  if (s.ok()) return absl::OkStatus();
-  const auto code = static_cast<absl::StatusCode>(s.error_code());
-  if (code == absl::StatusCode::kUnavailable &&
-      s.error_message().find("connect") != std::string::npos) {
-    return absl::UnavailableError(absl::StrCat("quasard is not reachable on ", socket_, " (", call,
-                                               ": ", s.error_message(), ")"));
+absl::Status DaemonClient::connect() {
+  sockaddr_un addr{};
+  if (socket_.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", socket_));
   }
-  return absl::Status(code, absl::StrCat("quasard ", call, ": ", s.error_message()));
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_.c_str(), socket_.size());
+  routing::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("quasard is not reachable on ", socket_, ": ", strerror(errno)));
+  }
+  conn_ = std::move(fd);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pb::PluginReply> DaemonClient::call(const pb::PluginRequest& req, const char* what) {
+  if (!conn_.valid()) {
+    if (auto s = connect(); !s.ok()) return s;
+  }
+  pb::PluginReply reply;
+  absl::Status s = ipam::writeFrame(conn_.get(), req);
+  if (s.ok()) s = ipam::readFrame(conn_.get(), reply);
+  if (!s.ok()) {
+    conn_.reset();
+    // quasard went away mid-call (or never answered): the outcome is unknown, the call is
+    // idempotent, so "try again later" is right.
+    const auto code = absl::IsDeadlineExceeded(s) ? s.code() : absl::StatusCode::kUnavailable;
+    return absl::Status(code,
+                        absl::StrCat("quasard ", what, " on ", socket_, ": ",
+                                     absl::IsNotFound(s) ? "connection closed" : s.message()));
+  }
+  if (reply.code() != 0) {
+    return absl::Status(static_cast<absl::StatusCode>(reply.code()),
+                        absl::StrCat("quasard ", what, ": ", reply.message()));
+  }
+  return reply;
 }
 
 absl::StatusOr<pb::AllocateReply> DaemonClient::allocate(const pb::AllocateRequest& req) {
-  pb::AllocateReply r;
-  if (auto s = convert(stub_->Allocate(context().get(), req, &r), "Allocate"); !s.ok()) return s;
-  return r;
+  pb::PluginRequest r;
+  *r.mutable_allocate() = req;
+  auto reply = call(r, "Allocate");
+  if (!reply.ok()) return reply.status();
+  return reply->allocate();
 }
 
 absl::StatusOr<pb::ReleaseReply> DaemonClient::release(const std::string& container_id,
                                                        const std::string& ifname,
                                                        const std::string& host_ifname) {
-  pb::ReleaseRequest req;
-  req.mutable_attachment()->set_container_id(container_id);
-  req.mutable_attachment()->set_ifname(ifname);
-  req.set_host_ifname(host_ifname);
-  pb::ReleaseReply r;
-  if (auto s = convert(stub_->Release(context().get(), req, &r), "Release"); !s.ok()) return s;
-  return r;
+  pb::PluginRequest r;
+  auto* req = r.mutable_release();
+  req->mutable_attachment()->set_container_id(container_id);
+  req->mutable_attachment()->set_ifname(ifname);
+  req->set_host_ifname(host_ifname);
+  auto reply = call(r, "Release");
+  if (!reply.ok()) return reply.status();
+  return reply->release();
 }
 
 absl::StatusOr<pb::Allocation> DaemonClient::get(const std::string& container_id,
                                                  const std::string& ifname) {
-  pb::GetRequest req;
-  req.mutable_attachment()->set_container_id(container_id);
-  req.mutable_attachment()->set_ifname(ifname);
-  pb::Allocation r;
-  if (auto s = convert(stub_->Get(context().get(), req, &r), "Get"); !s.ok()) return s;
-  return r;
+  pb::PluginRequest r;
+  r.mutable_get()->mutable_attachment()->set_container_id(container_id);
+  r.mutable_get()->mutable_attachment()->set_ifname(ifname);
+  auto reply = call(r, "Get");
+  if (!reply.ok()) return reply.status();
+  return reply->get();
 }
 
 absl::StatusOr<pb::ListReply> DaemonClient::list() {
-  pb::ListReply r;
-  if (auto s = convert(stub_->List(context().get(), {}, &r), "List"); !s.ok()) return s;
-  return r;
+  pb::PluginRequest r;
+  r.mutable_list();
+  auto reply = call(r, "List");
+  if (!reply.ok()) return reply.status();
+  return reply->list();
 }
 
 absl::StatusOr<pb::GcReply> DaemonClient::gc(const pb::GcRequest& req) {
-  pb::GcReply r;
-  if (auto s = convert(stub_->Gc(context().get(), req, &r), "Gc"); !s.ok()) return s;
-  return r;
+  pb::PluginRequest r;
+  *r.mutable_gc() = req;
+  auto reply = call(r, "Gc");
+  if (!reply.ok()) return reply.status();
+  return reply->gc();
 }
 
 absl::StatusOr<pb::StatusReply> DaemonClient::status() {
-  pb::StatusReply r;
-  if (auto s = convert(stub_->Status(context().get(), {}, &r), "Status"); !s.ok()) return s;
-  return r;
+  pb::PluginRequest r;
+  r.mutable_status();
+  auto reply = call(r, "Status");
+  if (!reply.ok()) return reply.status();
+  return reply->status();
 }
 
 }  // namespace quasar::cni

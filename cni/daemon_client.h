@@ -1,20 +1,22 @@
 #pragma once
-// The plugin's side of quasard's API: one channel over the unix socket, a deadline per call, and
-// gRPC statuses turned into absl ones (a daemon that is not there is Unavailable, which the
-// plugin reports as "try again later").
+// The plugin's side of quasard's API, over the plugin transport (PluginRequest/PluginReply in
+// ipam/ipam.proto on quasard's cniSocket) rather than gRPC: a gRPC client would cost the plugin
+// more start-up time than the rest of an ADD (see docs/benchmarks.md). One connection, opened on
+// the first call and reused; each call has the config's deadline. A daemon that is not there is
+// Unavailable, which the plugin reports as "try again later".
 
-#include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
-#include "ipam/ipam.grpc.pb.h"
+#include "ipam/ipam.pb.h"
+#include "routing/fd.h"
 
 namespace quasar::cni {
 
 class DaemonClient {
  public:
-  DaemonClient(const std::string& socket, int timeout_ms);
+  DaemonClient(std::string socket, int timeout_ms)
+      : socket_(std::move(socket)), timeout_ms_(timeout_ms) {}
 
   absl::StatusOr<quasar::ipam::v1::AllocateReply> allocate(
       const quasar::ipam::v1::AllocateRequest& req);
@@ -29,12 +31,13 @@ class DaemonClient {
   absl::StatusOr<quasar::ipam::v1::StatusReply> status();
 
  private:
-  std::unique_ptr<grpc::ClientContext> context() const;
-  absl::Status convert(const grpc::Status& s, const char* call) const;
+  absl::StatusOr<quasar::ipam::v1::PluginReply> call(const quasar::ipam::v1::PluginRequest& req,
+                                                     const char* what);
+  absl::Status connect();
 
   std::string socket_;
   int timeout_ms_;
-  std::unique_ptr<quasar::ipam::v1::Ipam::Stub> stub_;
+  routing::Fd conn_;
 };
 
 }  // namespace quasar::cni

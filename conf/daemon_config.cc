@@ -25,9 +25,17 @@ constexpr std::pair<absl::string_view, RoutingMode> kModes[] = {
 };
 
 const std::set<absl::string_view>& knownKeys() {
-  static const auto* keys = new std::set<absl::string_view>{
-      "nodeName", "socket",      "stateDir", "podCIDRs", "reserved", "releaseCooldownSeconds",
-      "uplink",   "routingMode", "mtu",      "logLevel"};
+  static const auto* keys = new std::set<absl::string_view>{"nodeName",
+                                                            "socket",
+                                                            "cniSocket",
+                                                            "stateDir",
+                                                            "podCIDRs",
+                                                            "reserved",
+                                                            "releaseCooldownSeconds",
+                                                            "uplink",
+                                                            "routingMode",
+                                                            "mtu",
+                                                            "logLevel"};
   return *keys;
 }
 
@@ -44,6 +52,7 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
   };
   str("nodeName", c.node_name);
   str("socket", c.socket);
+  str("cniSocket", c.cni_socket);
   str("stateDir", c.state_dir);
   str("uplink", c.uplink);
   str("logLevel", c.log_level);
@@ -54,6 +63,10 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
   }
   if (c.socket.empty() || c.socket[0] != '/')
     return fieldError("socket", "must be an absolute path");
+  if (c.cni_socket.empty() || c.cni_socket[0] != '/') {
+    return fieldError("cniSocket", "must be an absolute path");
+  }
+  if (c.cni_socket == c.socket) return fieldError("cniSocket", "must differ from socket");
   if (c.state_dir.empty() || c.state_dir[0] != '/') {
     return fieldError("stateDir", "must be an absolute path");
   }

@@ -25,7 +25,10 @@ int encapsulationOverhead(RoutingMode mode);
 struct DaemonConfig {
   // Defaults to the host name.
   std::string node_name;
+  // gRPC API (quasarctl and tools).
   std::string socket = kDefaultSocket;
+  // The CNI plugin's transport (see ipam/ipam.proto, PluginRequest).
+  std::string cni_socket = kDefaultCniSocket;
   std::string state_dir = "/var/lib/quasar";
   // The node's pod CIDRs. IPv4 only for now; the allocator itself is family-agnostic.
   std::vector<IpPrefix> pod_cidrs;

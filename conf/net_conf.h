@@ -25,14 +25,16 @@ struct Attachment {
   auto operator<=>(const Attachment&) const = default;
 };
 
+// quasard's gRPC API, and the socket the CNI plugin talks to.
 inline constexpr char kDefaultSocket[] = "/run/quasar/quasard.sock";
+inline constexpr char kDefaultCniSocket[] = "/run/quasar/cni.sock";
 
 struct NetConf {
   std::string cni_version;
   std::string name;
   std::string type;
-  // quasard's gRPC socket.
-  std::string socket = kDefaultSocket;
+  // quasard's plugin socket (its cniSocket).
+  std::string socket = kDefaultCniSocket;
   // Pod MTU; 0 means the MTU quasard derives from the uplink and the routing mode.
   int mtu = 0;
   // Where the plugin appends its log lines (besides stderr); empty for none.

@@ -13,7 +13,7 @@ TEST(NetConf, ParsesDefaultsAndCapabilities) {
     "runtimeConfig": {"ips": ["10.244.1.9/24"], "mac": "0a:58:0a:f4:01:09"}
   })"));
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->socket, kDefaultSocket);
+  EXPECT_EQ(c->socket, kDefaultCniSocket);
   EXPECT_EQ(c->mtu, 0);
   ASSERT_EQ(c->requested_ips.size(), 1u);
   EXPECT_EQ(c->requested_ips[0].toString(), "10.244.1.9");

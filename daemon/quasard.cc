@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "conf/daemon_config.h"
 #include "daemon/ipam_service.h"
+#include "daemon/plugin_server.h"
 #include "ipam/address_manager.h"
 #include "ipam/sqlite_store.h"
 #include "routing/uplink.h"
@@ -115,12 +116,18 @@ int run(const std::string& config_path) {
   ::umask(old_umask);
   if (!server) return fail("cannot listen on unix:" + cfg->socket);
   ::chmod(cfg->socket.c_str(), 0600);
+  if (socketInUse(cfg->cni_socket)) return fail("another quasard is serving on " + cfg->cni_socket);
+  PluginServer plugin_server(service);
+  if (auto s = plugin_server.start(cfg->cni_socket); !s.ok()) {
+    return fail(std::string(s.message()));
+  }
 
   std::vector<std::string> cidrs;
   for (const auto& p : cfg->pod_cidrs) cidrs.push_back(p.toString());
   spdlog::info(
-      "event=ready node={} socket={} store={} podCIDRs={} allocations={} mtu={} mode={} uplink={}",
-      node.node_name, cfg->socket, node.store, absl::StrJoin(cidrs, ","),
+      "event=ready node={} socket={} cni_socket={} store={} podCIDRs={} allocations={} mtu={} "
+      "mode={} uplink={}",
+      node.node_name, cfg->socket, cfg->cni_socket, node.store, absl::StrJoin(cidrs, ","),
       (*manager)->list("").size(), node.mtu, node.routing_mode, node.uplink);
 
   // SIGTERM/SIGINT end the daemon cleanly: a dedicated thread waits for them.
@@ -136,6 +143,7 @@ int run(const std::string& config_path) {
   });
   server->Wait();
   waiter.join();
+  plugin_server.stop();
   ::unlink(cfg->socket.c_str());
   return 0;
 }

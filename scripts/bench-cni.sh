@@ -35,6 +35,7 @@ done
 
 cat >"$dir/quasard.yaml" <<YAML
 socket: $dir/quasard.sock
+cniSocket: $dir/cni.sock
 stateDir: $dir/state
 podCIDRs: [10.244.0.0/16]
 logLevel: warn
@@ -43,7 +44,7 @@ ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" 2>"$dir/quasard.log"
 echo $! >"$dir/quasard.pid"
 for _ in $(seq 100); do [ -S "$dir/quasard.sock" ] && break; sleep 0.05; done
 
-echo '{"cniVersion":"1.0.0","name":"quasar","type":"quasar","socket":"'"$dir"'/quasard.sock"}' >"$dir/quasar.json"
+echo '{"cniVersion":"1.0.0","name":"quasar","type":"quasar","socket":"'"$dir"'/cni.sock"}' >"$dir/quasar.json"
 echo '{"cniVersion":"1.0.0","name":"refnet","type":"ptp","mtu":1480,"ipam":{"type":"host-local","subnet":"10.245.0.0/16","dataDir":"'"$dir"'/host-local"}}' >"$dir/ref.json"
 
 echo "running $cycles interleaved ADD/DEL cycles and 5 rounds of $burst-way bursts per plugin..." >&2

@@ -15,7 +15,7 @@ check conf    'routing/|ipam/|netpolicy/|daemon/|cni/' 'conf/ is the bottom laye
 check routing 'ipam/|netpolicy/|daemon/|cni/|sqlite3|grpc' 'routing/ may use only conf/'
 check ipam    'routing/|netpolicy/|daemon/|cni/|libmnl|linux/netlink|netlink/' 'ipam/ may use only conf/'
 check netpolicy 'routing/|ipam/|daemon/|cni/|libmnl|sqlite3' 'netpolicy/ may use only conf/'
-check cni     'daemon/|netpolicy/|sqlite3|ipam/[a-z_]+\.h' 'cni/ may use conf/, routing/ and the daemon API stubs (ipam/ipam.grpc.pb.h)'
+check cni     'daemon/|netpolicy/|sqlite3|grpc|ipam/(allocation|address|range|group|sqlite)[a-z_]*\.h' 'cni/ may use conf/, routing/ and the daemon API (ipam/ipam.pb.h, ipam/plugin_wire.h), not gRPC'
 for d in conf ipam netpolicy daemon cni; do
   check "$d" 'libmnl|linux/rtnetlink|linux/netlink|linux/if_link' 'only routing/ speaks netlink'
 done

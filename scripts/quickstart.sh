@@ -20,7 +20,7 @@ gw=quasar-demo-gw
 pods=(quasar-demo-pod1 quasar-demo-pod2 quasar-demo-pod3)
 state=/run/quasar-demo
 sock=$state/quasard.sock
-conf='{"cniVersion":"1.1.0","name":"quasar","type":"quasar","socket":"'$sock'","logFile":"'$state'/cni.log"}'
+conf='{"cniVersion":"1.1.0","name":"quasar","type":"quasar","socket":"'$state/cni.sock'","logFile":"'$state'/cni.log"}'
 
 teardown() {
   if ip netns list | grep -qw "$node"; then
@@ -47,6 +47,7 @@ quasar_node_netns "$node" "$gw" 10.250.0
 cat > "$state/quasard.yaml" <<YAML
 nodeName: demo-node
 socket: $sock
+cniSocket: $state/cni.sock
 stateDir: $state/state
 podCIDRs: [10.244.1.0/24]
 YAML

@@ -47,14 +47,15 @@ done
 
 quasar_node_netns "$node" "$gw" 10.252.0
 
-printf 'socket: %s/quasard.sock\nstateDir: %s/state\npodCIDRs: [10.244.7.0/24]\n' "$dir" "$dir" >"$dir/quasard.yaml"
+printf 'socket: %s/quasard.sock\ncniSocket: %s/cni.sock\nstateDir: %s/state\npodCIDRs: [10.244.7.0/24]\n' \
+  "$dir" "$dir" "$dir" >"$dir/quasard.yaml"
 ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" 2>"$dir/quasard.log" &
 echo $! >"$dir/quasard.pid"
 for _ in $(seq 100); do [ -S "$dir/quasard.sock" ] && break; sleep 0.05; done
 
 # The shipped conflist, pointed at this test's quasard.
 mkdir -p "$dir/net.d" "$dir/plugins"
-sed -e "s#/run/quasar/quasard.sock#$dir/quasard.sock#; s#/var/log/quasar/cni.log#$dir/cni.log#" \
+sed -e "s#/run/quasar/cni.sock#$dir/cni.sock#; s#/var/log/quasar/cni.log#$dir/cni.log#" \
   "$root/conf/10-quasar.conflist" >"$dir/net.d/10-quasar.conflist"
 ln -s "$bin/quasar" "$dir/plugins/quasar"
 ln -s /usr/lib/cni/portmap "$dir/plugins/portmap"

@@ -97,8 +97,8 @@ Testbed::Testbed(Options options) : options_(std::move(options)) {
          gw_ns_ + " link set down0 up && ip -n " + node_ns_ + " route add default via " + gw_ip);
   if (setup.exit_code != 0) throw std::runtime_error("node uplink: " + setup.err);
   std::ofstream(dir_ + "/quasard.yaml")
-      << "nodeName: " << prefix_ << "\nsocket: " << socket_ << "\nstateDir: " << dir_
-      << "/state\npodCIDRs: [" << options_.pod_cidr
+      << "nodeName: " << prefix_ << "\nsocket: " << socket_ << "\ncniSocket: " << dir_
+      << "/cni.sock\nstateDir: " << dir_ << "/state\npodCIDRs: [" << options_.pod_cidr
       << "]\nreleaseCooldownSeconds: " << options_.cooldown_seconds << "\n";
 }
 
@@ -150,7 +150,7 @@ nlohmann::json Testbed::netConf(const std::string& version, const nlohmann::json
   nlohmann::json c{{"cniVersion", version},
                    {"name", "quasar"},
                    {"type", "quasar"},
-                   {"socket", socket_},
+                   {"socket", dir_ + "/cni.sock"},
                    {"logFile", dir_ + "/cni.log"}};
   c.update(extra);
   return c;

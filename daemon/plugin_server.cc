@@ -1,0 +1,133 @@
+#include "daemon/plugin_server.h"
+
+#include <errno.h>
+#include <spdlog/spdlog.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "ipam/plugin_wire.h"
+
+namespace quasar::daemon {
+
+namespace pb = quasar::ipam::v1;
+
+absl::Status PluginServer::start(const std::string& path) {
+  path_ = path;
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", path));
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  listener_ = routing::Fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener_.valid()) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  ::unlink(path.c_str());
+  // The umask keeps the socket private from its first moment; chmod states it.
+  const mode_t old = ::umask(0077);
+  const int rc = ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  const int err = errno;
+  ::umask(old);
+  if (rc != 0) return absl::InternalError(absl::StrCat("bind ", path, ": ", strerror(err)));
+  ::chmod(path.c_str(), 0600);
+  if (::listen(listener_.get(), 512) != 0) {
+    return absl::InternalError(absl::StrCat("listen ", path, ": ", strerror(errno)));
+  }
+  acceptor_ = std::thread([this] { acceptLoop(); });
+  return absl::OkStatus();
+}
+
+void PluginServer::stop() {
+  if (stopping_.exchange(true)) return;
+  if (listener_.valid()) ::shutdown(listener_.get(), SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  std::unique_lock lock(mu_);
+  idle_.wait_for(lock, std::chrono::seconds(10), [this] { return active_ == 0; });
+  listener_.reset();
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+void PluginServer::acceptLoop() {
+  while (!stopping_) {
+    routing::Fd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn.valid()) {
+      if (stopping_) return;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      spdlog::error("event=plugin-accept-failed error=\"{}\"", strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (active_ >= kMaxConnections) {
+        spdlog::warn("event=plugin-connection-refused active={}", active_);
+        continue;  // closing it makes the plugin answer "try again later"
+      }
+      ++active_;
+    }
+    std::thread([this, c = std::move(conn)]() mutable { serve(std::move(c)); }).detach();
+  }
+}
+
+void PluginServer::serve(routing::Fd conn) {
+  timeval tv{10, 0};
+  ::setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(conn.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  while (true) {
+    pb::PluginRequest req;
+    if (auto s = ipam::readFrame(conn.get(), req); !s.ok()) {
+      if (!absl::IsNotFound(s)) {
+        spdlog::warn("event=plugin-read-failed error=\"{}\"", std::string(s.message()));
+      }
+      break;
+    }
+    if (auto s = ipam::writeFrame(conn.get(), dispatch(req)); !s.ok()) {
+      spdlog::warn("event=plugin-write-failed error=\"{}\"", std::string(s.message()));
+      break;
+    }
+  }
+  conn.reset();
+  std::lock_guard lock(mu_);
+  if (--active_ == 0) idle_.notify_all();
+}
+
+pb::PluginReply PluginServer::dispatch(const pb::PluginRequest& req) {
+  pb::PluginReply reply;
+  grpc::Status s;
+  switch (req.call_case()) {
+    case pb::PluginRequest::kAllocate:
+      s = service_.Allocate(nullptr, &req.allocate(), reply.mutable_allocate());
+      break;
+    case pb::PluginRequest::kRelease:
+      s = service_.Release(nullptr, &req.release(), reply.mutable_release());
+      break;
+    case pb::PluginRequest::kGet:
+      s = service_.Get(nullptr, &req.get(), reply.mutable_get());
+      break;
+    case pb::PluginRequest::kList:
+      s = service_.List(nullptr, &req.list(), reply.mutable_list());
+      break;
+    case pb::PluginRequest::kGc:
+      s = service_.Gc(nullptr, &req.gc(), reply.mutable_gc());
+      break;
+    case pb::PluginRequest::kStatus:
+      s = service_.Status(nullptr, &req.status(), reply.mutable_status());
+      break;
+    case pb::PluginRequest::CALL_NOT_SET:
+      s = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty plugin request");
+      break;
+  }
+  if (!s.ok()) {
+    reply.Clear();
+    reply.set_code(s.error_code());
+    reply.set_message(s.error_message());
+  }
+  return reply;
+}
+
+}  // namespace quasar::daemon

@@ -1,0 +1,49 @@
+#pragma once
+// quasard's listener for the CNI plugin (the length-prefixed PluginRequest transport described
+// in ipam/ipam.proto). Each call goes to the same IpamService methods the gRPC API uses, so both
+// transports behave alike by construction.
+//
+// Threading: one accept thread; each connection is served on its own thread (at most
+// kMaxConnections at once; beyond that a connection is closed and the plugin reports "try again
+// later"). A connection that sends nothing for 10 s is closed. stop() closes the listener and
+// waits for the connections in flight.
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "daemon/ipam_service.h"
+#include "routing/fd.h"
+
+namespace quasar::daemon {
+
+class PluginServer {
+ public:
+  static constexpr int kMaxConnections = 256;
+
+  explicit PluginServer(IpamService& service) : service_(service) {}
+  ~PluginServer() { stop(); }
+
+  // Binds `path` (mode 0600, a stale socket file is replaced) and starts accepting.
+  absl::Status start(const std::string& path);
+  void stop();
+
+ private:
+  void acceptLoop();
+  void serve(routing::Fd conn);
+  quasar::ipam::v1::PluginReply dispatch(const quasar::ipam::v1::PluginRequest& req);
+
+  IpamService& service_;
+  std::string path_;
+  routing::Fd listener_;
+  std::thread acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int active_ = 0;
+};
+
+}  // namespace quasar::daemon
