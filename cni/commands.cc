@@ -74,7 +74,7 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   req.mutable_pod()->set_name(inv.env.pod_name);
   req.mutable_pod()->set_uid(inv.env.pod_uid);
   for (const auto& ip : inv.conf.requested_ips) req.add_requested_ips(ip.toString());
-  auto alloc = daemon.allocate(req);
+  auto alloc = daemon.beginAllocate(req);
   if (!alloc.ok()) return alloc.status();
   auto ips = allocationIps(alloc->allocation());
   if (!ips.ok()) return ips.status();
@@ -84,6 +84,9 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   // its address away.
   absl::Cleanup release = [&] {
     if (!alloc->created()) return;
+    // The commit's answer comes first on the connection. Not committed (or quasard gone):
+    // nothing to release.
+    if (!daemon.awaitDurable().ok()) return;
     if (auto r = daemon.release(inv.env.container_id, inv.env.ifname); !r.ok()) {
       spdlog::error("event=add-rollback-release-failed container={} ifname={} error=\"{}\"",
                     inv.env.container_id, inv.env.ifname, std::string(r.status().message()));
@@ -99,6 +102,11 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
                       kAttachmentExists);
     }
     if (absl::IsNotFound(s)) return withCode(s, kUnknownContainer);
+    return s;
+  }
+  // quasard committed while the interfaces were built; only a durable address is reported.
+  if (auto s = daemon.awaitDurable(); !s.ok()) {
+    routing::deletePodLink(spec.host_ifname).IgnoreError();
     return s;
   }
   std::move(release).Cancel();

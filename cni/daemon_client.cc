@@ -36,10 +36,17 @@ absl::StatusOr<pb::PluginReply> DaemonClient::call(const pb::PluginRequest& req,
   if (!conn_.valid()) {
     if (auto s = connect(); !s.ok()) return s;
   }
+  if (auto s = ipam::writeFrame(conn_.get(), req); !s.ok()) {
+    conn_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("quasard ", what, " on ", socket_, ": ", s.message()));
+  }
+  return receive(what);
+}
+
+absl::StatusOr<pb::PluginReply> DaemonClient::receive(const char* what) {
   pb::PluginReply reply;
-  absl::Status s = ipam::writeFrame(conn_.get(), req);
-  if (s.ok()) s = ipam::readFrame(conn_.get(), reply);
-  if (!s.ok()) {
+  if (auto s = ipam::readFrame(conn_.get(), reply); !s.ok()) {
     conn_.reset();
     // quasard went away mid-call (or never answered): the outcome is unknown, the call is
     // idempotent, so "try again later" is right.
@@ -55,12 +62,23 @@ absl::StatusOr<pb::PluginReply> DaemonClient::call(const pb::PluginRequest& req,
   return reply;
 }
 
-absl::StatusOr<pb::AllocateReply> DaemonClient::allocate(const pb::AllocateRequest& req) {
+absl::StatusOr<pb::AllocateReply> DaemonClient::beginAllocate(pb::AllocateRequest req) {
+  req.set_reply_before_commit(true);
   pb::PluginRequest r;
-  *r.mutable_allocate() = req;
+  *r.mutable_allocate() = std::move(req);
   auto reply = call(r, "Allocate");
   if (!reply.ok()) return reply.status();
+  awaiting_durable_ = !reply->allocate().durable();
   return reply->allocate();
+}
+
+absl::Status DaemonClient::awaitDurable() {
+  if (!awaiting_durable_) return absl::OkStatus();
+  awaiting_durable_ = false;
+  auto reply = receive("Allocate (commit)");
+  if (!reply.ok()) return reply.status();
+  if (!reply->allocate().durable()) return absl::InternalError("quasard: allocation not durable");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<pb::ReleaseReply> DaemonClient::release(const std::string& container_id,

@@ -46,6 +46,13 @@ std::string ipsText(const std::vector<conf::IpAddress>& ips) {
 
 grpc::Status IpamService::Allocate(grpc::ServerContext*, const pb::AllocateRequest* req,
                                    pb::AllocateReply* reply) {
+  return allocate(*req, reply, nullptr);
+}
+
+grpc::Status IpamService::allocate(
+    const pb::AllocateRequest& request, pb::AllocateReply* reply,
+    const std::function<void(const pb::AllocateReply&)>& on_reserved) {
+  const pb::AllocateRequest* req = &request;
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
   ipam::AllocateRequest r{fromPb(req->attachment()),
                           req->network(),
@@ -57,7 +64,18 @@ grpc::Status IpamService::Allocate(grpc::ServerContext*, const pb::AllocateReque
     if (!ip.ok()) return toGrpc(ip.status());
     r.requested_ips.push_back(*ip);
   }
-  auto result = manager_.allocate(r);
+  std::function<void(const ipam::AllocateResult&)> hook;
+  if (on_reserved) {
+    hook = [&](const ipam::AllocateResult& reserved) {
+      pb::AllocateReply early;
+      toPb(reserved.allocation, early.mutable_allocation());
+      early.set_created(reserved.created);
+      early.set_mtu(node_.mtu);
+      early.set_durable(false);
+      on_reserved(early);
+    };
+  }
+  auto result = manager_.allocate(r, hook);
   if (!result.ok()) {
     spdlog::warn("event=allocate-failed container={} ifname={} error=\"{}\"",
                  r.attachment.container_id, r.attachment.ifname,
@@ -72,6 +90,7 @@ grpc::Status IpamService::Allocate(grpc::ServerContext*, const pb::AllocateReque
   toPb(result->allocation, reply->mutable_allocation());
   reply->set_created(result->created);
   reply->set_mtu(node_.mtu);
+  reply->set_durable(true);
   return grpc::Status::OK;
 }
 

@@ -3,6 +3,7 @@
 // Thread-safe: gRPC calls it from its worker threads; all state lives in the manager.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "daemon/veth_reaper.h"
@@ -27,6 +28,11 @@ class IpamService final : public quasar::ipam::v1::Ipam::Service {
 
   grpc::Status Allocate(grpc::ServerContext*, const quasar::ipam::v1::AllocateRequest* req,
                         quasar::ipam::v1::AllocateReply* reply) override;
+  // Allocate with an early answer: `on_reserved` gets the reply (durable = false) once the
+  // address is reserved, before the commit (see reply_before_commit in ipam.proto).
+  grpc::Status allocate(
+      const quasar::ipam::v1::AllocateRequest& req, quasar::ipam::v1::AllocateReply* reply,
+      const std::function<void(const quasar::ipam::v1::AllocateReply&)>& on_reserved);
   grpc::Status Release(grpc::ServerContext*, const quasar::ipam::v1::ReleaseRequest* req,
                        quasar::ipam::v1::ReleaseReply* reply) override;
   grpc::Status Get(grpc::ServerContext*, const quasar::ipam::v1::GetRequest* req,

@@ -86,7 +86,7 @@ void PluginServer::serve(routing::Fd conn) {
       }
       break;
     }
-    if (auto s = ipam::writeFrame(conn.get(), dispatch(req)); !s.ok()) {
+    if (auto s = ipam::writeFrame(conn.get(), dispatch(req, conn.get())); !s.ok()) {
       spdlog::warn("event=plugin-write-failed error=\"{}\"", std::string(s.message()));
       break;
     }
@@ -96,12 +96,23 @@ void PluginServer::serve(routing::Fd conn) {
   if (--active_ == 0) idle_.notify_all();
 }
 
-pb::PluginReply PluginServer::dispatch(const pb::PluginRequest& req) {
+pb::PluginReply PluginServer::dispatch(const pb::PluginRequest& req, int conn) {
   pb::PluginReply reply;
   grpc::Status s;
   switch (req.call_case()) {
     case pb::PluginRequest::kAllocate:
-      s = service_.Allocate(nullptr, &req.allocate(), reply.mutable_allocate());
+      if (req.allocate().reply_before_commit()) {
+        s = service_.allocate(req.allocate(), reply.mutable_allocate(),
+                              [conn](const pb::AllocateReply& early) {
+                                pb::PluginReply r;
+                                *r.mutable_allocate() = early;
+                                // A lost early answer shows as a broken connection to the
+                                // plugin, which then rolls back; the commit goes on regardless.
+                                ipam::writeFrame(conn, r).IgnoreError();
+                              });
+      } else {
+        s = service_.Allocate(nullptr, &req.allocate(), reply.mutable_allocate());
+      }
       break;
     case pb::PluginRequest::kRelease:
       s = service_.Release(nullptr, &req.release(), reply.mutable_release());

@@ -34,7 +34,8 @@ class PluginServer {
  private:
   void acceptLoop();
   void serve(routing::Fd conn);
-  quasar::ipam::v1::PluginReply dispatch(const quasar::ipam::v1::PluginRequest& req);
+  // `conn` receives the early answer of an allocate with reply_before_commit.
+  quasar::ipam::v1::PluginReply dispatch(const quasar::ipam::v1::PluginRequest& req, int conn);
 
   IpamService& service_;
   std::string path_;

@@ -97,9 +97,11 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::take(
   return taken;
 }
 
-absl::StatusOr<AllocateResult> AddressManager::allocate(const AllocateRequest& request) {
+absl::StatusOr<AllocateResult> AddressManager::allocate(
+    const AllocateRequest& request, const std::function<void(const AllocateResult&)>& on_reserved) {
   const int64_t now = clock_();
   Allocation allocation;
+  std::optional<AllocateResult> existing;
   {
     std::lock_guard lock(mu_);
     if (auto it = entries_.find(request.attachment); it != entries_.end()) {
@@ -108,7 +110,21 @@ absl::StatusOr<AllocateResult> AddressManager::allocate(const AllocateRequest& r
                                                    "/", request.attachment.ifname,
                                                    " is being changed by another request; retry"));
       }
-      return AllocateResult{it->second.allocation, false};
+      existing = AllocateResult{it->second.allocation, false};
+    }
+  }
+  // The hook may do I/O: never under the lock.
+  if (existing) {
+    if (on_reserved) on_reserved(*existing);
+    return *existing;
+  }
+  {
+    std::lock_guard lock(mu_);
+    // Between the two locks another request may have taken the attachment.
+    if (entries_.contains(request.attachment)) {
+      return absl::UnavailableError(absl::StrCat("attachment ", request.attachment.container_id,
+                                                 "/", request.attachment.ifname,
+                                                 " is being changed by another request; retry"));
     }
     auto ips = take(request.requested_ips, now);
     if (!ips.ok()) return ips.status();
@@ -116,6 +132,7 @@ absl::StatusOr<AllocateResult> AddressManager::allocate(const AllocateRequest& r
                   request.pod,        std::move(*ips), now};
     entries_.emplace(request.attachment, Entry{allocation, State::kPending});
   }
+  if (on_reserved) on_reserved(AllocateResult{allocation, true});
   absl::Status s = committer_.commit({Mutation::Kind::kPut, allocation, 0});
   std::lock_guard lock(mu_);
   if (!s.ok()) {

@@ -60,7 +60,12 @@ class AddressManager {
   // Unavailable (retry later): the attachment is mid-change, or free addresses are cooling down.
   // ResourceExhausted: no free address. InvalidArgument/AlreadyExists: a requested address is
   // outside the CIDRs, reserved or taken.
-  absl::StatusOr<AllocateResult> allocate(const AllocateRequest& request);
+  // `on_reserved`, when given, is called once the addresses are reserved in memory and before
+  // the commit starts (for an existing allocation: before returning it), so a caller can start
+  // using them while the commit runs; it must not report them as durable.
+  absl::StatusOr<AllocateResult> allocate(
+      const AllocateRequest& request,
+      const std::function<void(const AllocateResult&)>& on_reserved = nullptr);
   // Returns the released addresses; an unknown attachment releases nothing and succeeds.
   // With `hold`, the addresses are not handed out again until endHold() (their interface is
   // still being removed); the release itself is durable either way.

@@ -18,19 +18,28 @@ absl::StatusOr<Fd> openNetns(const std::string& path) {
   return fd;
 }
 
+NetnsThread::NetnsThread(const Fd& netns, std::function<absl::Status()> fn)
+    : thread_([this, fd = netns.get(), fn = std::move(fn)] {
+        if (::setns(fd, CLONE_NEWNET) != 0) {
+          const int err = errno;
+          result_ = err == EINVAL ? absl::InvalidArgumentError("setns: not a network namespace")
+                                  : errnoStatus(err, "setns");
+          return;
+        }
+        result_ = fn();
+      }) {}
+
+NetnsThread::~NetnsThread() {
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status NetnsThread::wait() {
+  if (thread_.joinable()) thread_.join();
+  return result_;
+}
+
 absl::Status runInNetns(const Fd& netns, absl::FunctionRef<absl::Status()> fn) {
-  absl::Status result;
-  std::thread worker([&] {
-    if (::setns(netns.get(), CLONE_NEWNET) != 0) {
-      const int err = errno;
-      result = err == EINVAL ? absl::InvalidArgumentError("setns: not a network namespace")
-                             : errnoStatus(err, "setns");
-      return;
-    }
-    result = fn();
-  });
-  worker.join();
-  return result;
+  return NetnsThread(netns, [&] { return fn(); }).wait();
 }
 
 }  // namespace quasar::routing

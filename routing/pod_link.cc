@@ -47,6 +47,32 @@ absl::Status configurePodSide(const PodLinkSpec& spec) {
   return rtnl.addRoute(def);
 }
 
+absl::Status ensureForwarding();
+
+// Node side: proxy ARP and forwarding, and a /32 route to each pod address through the veth.
+absl::Status configureNodeSide(const PodLinkSpec& spec) {
+  auto sock = NetlinkSocket::open();
+  if (!sock.ok()) return sock.status();
+  Rtnl rtnl(*sock);
+  auto host_idx = ifindexOf(spec.host_ifname);
+  if (!host_idx.ok()) return host_idx.status();
+  // Proxy ARP answers a pod that ARPs for its gateway anyway (e.g. after flushing its
+  // neighbours); forwarding makes the node route between pods and out.
+  if (auto s = writeSysctl(absl::StrCat("net/ipv4/conf/", spec.host_ifname, "/proxy_arp"), "1");
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = ensureForwarding(); !s.ok()) return s;
+  for (const auto& ip : spec.ips) {
+    Route r;
+    r.dst = conf::IpPrefix::host(ip);
+    r.ifindex = *host_idx;
+    r.scope = RT_SCOPE_LINK;
+    if (auto s = rtnl.addRoute(r); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ensureForwarding() {
   auto v = readSysctl("net/ipv4/ip_forward");
   if (v.ok() && *v == "1") return absl::OkStatus();
@@ -86,25 +112,14 @@ absl::Status createPodLink(const PodLinkSpec& spec) {
   if (auto s = rtnl.createVeth(veth); !s.ok()) return s;
   absl::Cleanup remove_veth = [&] { rtnl.deleteLink(spec.host_ifname).IgnoreError(); };
 
-  auto host_idx = ifindexOf(spec.host_ifname);
-  if (!host_idx.ok()) return host_idx.status();
-  // Proxy ARP answers a pod that ARPs for its gateway anyway (e.g. after flushing its
-  // neighbours); forwarding makes the node route between pods and out.
-  if (auto s = writeSysctl(absl::StrCat("net/ipv4/conf/", spec.host_ifname, "/proxy_arp"), "1");
-      !s.ok()) {
-    return s;
-  }
-  if (auto s = ensureForwarding(); !s.ok()) return s;
-  for (const auto& ip : spec.ips) {
-    Route r;
-    r.dst = conf::IpPrefix::host(ip);
-    r.ifindex = *host_idx;
-    r.scope = RT_SCOPE_LINK;
-    if (auto s = rtnl.addRoute(r); !s.ok()) return s;
-  }
-  if (auto s = runInNetns(*netns, [&] { return configurePodSide(spec); }); !s.ok()) {
-    return absl::Status(s.code(),
-                        absl::StrCat("in pod netns ", spec.netns_path, ": ", s.message()));
+  // The pod side (in its own namespace, on its own thread) and the node side go in parallel.
+  NetnsThread pod_side(*netns, [&] { return configurePodSide(spec); });
+  absl::Status node_side = configureNodeSide(spec);
+  absl::Status pod_result = pod_side.wait();
+  if (!node_side.ok()) return node_side;
+  if (!pod_result.ok()) {
+    return absl::Status(pod_result.code(),
+                        absl::StrCat("in pod netns ", spec.netns_path, ": ", pod_result.message()));
   }
   std::move(remove_veth).Cancel();
   return absl::OkStatus();

@@ -175,8 +175,8 @@ int main(int argc, char** argv) {
       "| part | ms | how it is measured |\n|---|---|---|\n"
       "| exec + dynamic loading + static initialisers | %.2f | VERSION median |\n"
       "| connect + one call to quasard (plugin socket) | %.2f | STATUS median - VERSION median |\n"
-      "| allocation (group commit, fsync) + netlink + setns thread | %.2f | ADD median - "
-      "STATUS median |\n| total ADD | %.2f | |\n\n",
+      "| veth pair, node and pod side (the allocation's commit runs meanwhile) | %.2f | "
+      "ADD median - STATUS median |\n| total ADD | %.2f | |\n\n",
       v, s - v, a - s, a);
   std::printf("cycles: %zu quasar, %zu reference; failed invocations: quasar %d, reference %d\n",
               stats[0].cycle.size(), stats[1].cycle.size(), stats[0].failures, stats[1].failures);
