@@ -35,7 +35,9 @@ routing::PodLinkSpec podSpec(const Invocation& inv, const std::vector<conf::IpAd
   spec.pod_ifname = inv.env.ifname;
   spec.ips = ips;
   spec.mtu = mtu;
-  spec.pod_mac = inv.conf.requested_mac ? *inv.conf.requested_mac : routing::podMacFor(ips.at(0));
+  spec.pod_mac = inv.conf.requested_mac
+                     ? *inv.conf.requested_mac
+                     : routing::podMacFor({inv.env.container_id, inv.env.ifname});
   return spec;
 }
 
@@ -55,15 +57,23 @@ Result ourResult(const routing::PodLinkSpec& spec) {
 
 absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto ms_since = [](std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
-  };
   Result result;
   if (!inv.conf.prev_result.is_null()) {
     auto prev = parseResult(inv.conf.prev_result);
     if (!prev.ok()) return withCode(prev.status(), kInvalidConfig);
     result = *prev;
   }
+  const conf::Attachment attachment{inv.env.container_id, inv.env.ifname};
+  const std::string host_ifname = routing::hostVethName(attachment);
+  const conf::Mac pod_mac =
+      inv.conf.requested_mac ? *inv.conf.requested_mac : routing::podMacFor(attachment);
+  // A namespace that is gone fails here, before anything is allocated.
+  auto link = routing::PodLinkBuilder::start(inv.env.netns, host_ifname, inv.env.ifname, pod_mac);
+  if (!link.ok()) {
+    return absl::IsNotFound(link.status()) ? withCode(link.status(), kUnknownContainer)
+                                           : link.status();
+  }
+
   DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
   pb::AllocateRequest req;
   req.mutable_attachment()->set_container_id(inv.env.container_id);
@@ -74,12 +84,13 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   req.mutable_pod()->set_name(inv.env.pod_name);
   req.mutable_pod()->set_uid(inv.env.pod_uid);
   for (const auto& ip : inv.conf.requested_ips) req.add_requested_ips(ip.toString());
-  auto alloc = daemon.beginAllocate(req);
+  if (auto s = daemon.sendAllocate(req); !s.ok()) return s;
+  // While quasard reserves the address: the veth pair. Its MTU is corrected in configure() when
+  // quasard's differs.
+  constexpr int kProvisionalMtu = 1500;
+  const absl::Status created = (*link)->create(inv.conf.mtu ? inv.conf.mtu : kProvisionalMtu);
+  auto alloc = daemon.receiveAllocate();
   if (!alloc.ok()) return alloc.status();
-  auto ips = allocationIps(alloc->allocation());
-  if (!ips.ok()) return ips.status();
-  const double alloc_ms = ms_since(t0);
-  const auto t1 = std::chrono::steady_clock::now();
   // Release only what this ADD allocated: a repeated ADD of a live attachment must not take
   // its address away.
   absl::Cleanup release = [&] {
@@ -92,30 +103,33 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
                     inv.env.container_id, inv.env.ifname, std::string(r.status().message()));
     }
   };
-  const int mtu = inv.conf.mtu ? inv.conf.mtu : static_cast<int>(alloc->mtu());
-  const auto spec = podSpec(inv, *ips, mtu);
-  if (auto s = routing::createPodLink(spec); !s.ok()) {
-    if (absl::IsAlreadyExists(s)) {
-      return withCode(absl::AlreadyExistsError(absl::StrCat("attachment ", inv.env.container_id,
-                                                            "/", inv.env.ifname,
-                                                            " already exists (", s.message(), ")")),
+  if (!created.ok()) {
+    if (absl::IsAlreadyExists(created)) {
+      return withCode(absl::AlreadyExistsError(
+                          absl::StrCat("attachment ", inv.env.container_id, "/", inv.env.ifname,
+                                       " already exists (", created.message(), ")")),
                       kAttachmentExists);
     }
-    if (absl::IsNotFound(s)) return withCode(s, kUnknownContainer);
-    return s;
+    return created;
   }
+  auto ips = allocationIps(alloc->allocation());
+  if (!ips.ok()) return ips.status();
+  const double alloc_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const int mtu = inv.conf.mtu ? inv.conf.mtu : static_cast<int>(alloc->mtu());
+  if (auto s = (*link)->configure(*ips, mtu); !s.ok()) return s;
   // quasard committed while the interfaces were built; only a durable address is reported.
-  if (auto s = daemon.awaitDurable(); !s.ok()) {
-    routing::deletePodLink(spec.host_ifname).IgnoreError();
-    return s;
-  }
+  if (auto s = daemon.awaitDurable(); !s.ok()) return s;
+  (*link)->commit();
   std::move(release).Cancel();
-  result.append(ourResult(spec));
+  result.append(ourResult(podSpec(inv, *ips, mtu)));
   spdlog::info(
-      "event=add container={} netns={} ifname={} host_ifname={} ips={} mtu={} allocate_ms={:.2f} "
-      "link_ms={:.2f}",
-      inv.env.container_id, inv.env.netns, inv.env.ifname, spec.host_ifname,
-      alloc->allocation().ips(0), mtu, alloc_ms, ms_since(t1));
+      "event=add container={} netns={} ifname={} host_ifname={} ips={} mtu={} "
+      "allocated_at_ms={:.2f} "
+      "total_ms={:.2f}",
+      inv.env.container_id, inv.env.netns, inv.env.ifname, host_ifname, alloc->allocation().ips(0),
+      mtu, alloc_ms,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   return renderResult(result, inv.conf.cni_version);
 }
 

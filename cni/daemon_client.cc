@@ -32,7 +32,7 @@ absl::Status DaemonClient::connect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<pb::PluginReply> DaemonClient::call(const pb::PluginRequest& req, const char* what) {
+absl::Status DaemonClient::send(const pb::PluginRequest& req, const char* what) {
   if (!conn_.valid()) {
     if (auto s = connect(); !s.ok()) return s;
   }
@@ -41,6 +41,11 @@ absl::StatusOr<pb::PluginReply> DaemonClient::call(const pb::PluginRequest& req,
     return absl::UnavailableError(
         absl::StrCat("quasard ", what, " on ", socket_, ": ", s.message()));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pb::PluginReply> DaemonClient::call(const pb::PluginRequest& req, const char* what) {
+  if (auto s = send(req, what); !s.ok()) return s;
   return receive(what);
 }
 
@@ -62,11 +67,15 @@ absl::StatusOr<pb::PluginReply> DaemonClient::receive(const char* what) {
   return reply;
 }
 
-absl::StatusOr<pb::AllocateReply> DaemonClient::beginAllocate(pb::AllocateRequest req) {
+absl::Status DaemonClient::sendAllocate(pb::AllocateRequest req) {
   req.set_reply_before_commit(true);
   pb::PluginRequest r;
   *r.mutable_allocate() = std::move(req);
-  auto reply = call(r, "Allocate");
+  return send(r, "Allocate");
+}
+
+absl::StatusOr<pb::AllocateReply> DaemonClient::receiveAllocate() {
+  auto reply = receive("Allocate");
   if (!reply.ok()) return reply.status();
   awaiting_durable_ = !reply->allocate().durable();
   return reply->allocate();

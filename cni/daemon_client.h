@@ -18,11 +18,12 @@ class DaemonClient {
   DaemonClient(std::string socket, int timeout_ms)
       : socket_(std::move(socket)), timeout_ms_(timeout_ms) {}
 
-  // Allocation in two steps (reply_before_commit): beginAllocate() returns as soon as quasard
-  // has reserved the address; awaitDurable() returns once it is on disk, or the commit's error.
-  // Success may be reported to the runtime only after awaitDurable().
-  absl::StatusOr<quasar::ipam::v1::AllocateReply> beginAllocate(
-      quasar::ipam::v1::AllocateRequest req);
+  // Allocation in steps (reply_before_commit): sendAllocate() only sends, so the caller can work
+  // meanwhile; receiveAllocate() returns as soon as quasard has reserved the address;
+  // awaitDurable() returns once it is on disk, or the commit's error. Success may be reported
+  // to the runtime only after awaitDurable().
+  absl::Status sendAllocate(quasar::ipam::v1::AllocateRequest req);
+  absl::StatusOr<quasar::ipam::v1::AllocateReply> receiveAllocate();
   absl::Status awaitDurable();
   // With `host_ifname`, quasard also removes that node-side veth (after answering).
   absl::StatusOr<quasar::ipam::v1::ReleaseReply> release(const std::string& container_id,
@@ -38,6 +39,7 @@ class DaemonClient {
   absl::StatusOr<quasar::ipam::v1::PluginReply> call(const quasar::ipam::v1::PluginRequest& req,
                                                      const char* what);
   absl::Status connect();
+  absl::Status send(const quasar::ipam::v1::PluginRequest& req, const char* what);
   absl::StatusOr<quasar::ipam::v1::PluginReply> receive(const char* what);
 
   std::string socket_;

@@ -26,15 +26,15 @@ absl::StatusOr<int> ifindexOf(const std::string& name) {
   return static_cast<int>(idx);
 }
 
-// Pod side, run inside the pod's namespace: address, gateway neighbour, default route.
-absl::Status configurePodSide(const PodLinkSpec& spec) {
-  auto sock = NetlinkSocket::open();
-  if (!sock.ok()) return sock.status();
-  Rtnl rtnl(*sock);
-  auto idx = ifindexOf(spec.pod_ifname);
+// Pod side, run inside the pod's namespace: up with its MTU, addresses, gateway neighbour,
+// default route.
+absl::Status configurePodSide(NetlinkSocket& sock, const std::string& pod_ifname,
+                              const std::vector<conf::IpAddress>& ips, int mtu) {
+  Rtnl rtnl(sock);
+  auto idx = ifindexOf(pod_ifname);
   if (!idx.ok()) return idx.status();
-  if (auto s = rtnl.setLinkUp(*idx); !s.ok()) return s;
-  for (const auto& ip : spec.ips) {
+  if (auto s = rtnl.setLinkUp(*idx, mtu); !s.ok()) return s;
+  for (const auto& ip : ips) {
     if (auto s = rtnl.addAddress(*idx, conf::IpPrefix::host(ip)); !s.ok()) return s;
   }
   if (auto s = rtnl.addPermanentNeighbour(*idx, podGateway(), kHostVethMac); !s.ok()) return s;
@@ -49,21 +49,24 @@ absl::Status configurePodSide(const PodLinkSpec& spec) {
 
 absl::Status ensureForwarding();
 
-// Node side: proxy ARP and forwarding, and a /32 route to each pod address through the veth.
-absl::Status configureNodeSide(const PodLinkSpec& spec) {
-  auto sock = NetlinkSocket::open();
-  if (!sock.ok()) return sock.status();
-  Rtnl rtnl(*sock);
-  auto host_idx = ifindexOf(spec.host_ifname);
+// Node side: MTU, proxy ARP and forwarding, and a /32 route to each pod address through the
+// veth.
+absl::Status configureNodeSide(NetlinkSocket& sock, const std::string& host_ifname,
+                               const std::vector<conf::IpAddress>& ips, int mtu, int created_mtu) {
+  Rtnl rtnl(sock);
+  auto host_idx = ifindexOf(host_ifname);
   if (!host_idx.ok()) return host_idx.status();
+  if (mtu != created_mtu) {
+    if (auto s = rtnl.setLinkMtu(*host_idx, mtu); !s.ok()) return s;
+  }
   // Proxy ARP answers a pod that ARPs for its gateway anyway (e.g. after flushing its
   // neighbours); forwarding makes the node route between pods and out.
-  if (auto s = writeSysctl(absl::StrCat("net/ipv4/conf/", spec.host_ifname, "/proxy_arp"), "1");
+  if (auto s = writeSysctl(absl::StrCat("net/ipv4/conf/", host_ifname, "/proxy_arp"), "1");
       !s.ok()) {
     return s;
   }
   if (auto s = ensureForwarding(); !s.ok()) return s;
-  for (const auto& ip : spec.ips) {
+  for (const auto& ip : ips) {
     Route r;
     r.dst = conf::IpPrefix::host(ip);
     r.ifindex = *host_idx;
@@ -79,10 +82,9 @@ absl::Status ensureForwarding() {
   return writeSysctl("net/ipv4/ip_forward", "1");
 }
 
-}  // namespace
-
-std::string hostVethName(const conf::Attachment& a) {
-  // FNV-1a, 64 bit: stable across versions and platforms, which DEL after an upgrade relies on.
+// FNV-1a, 64 bit, of "container/ifname": stable across versions and platforms, which DEL after an
+// upgrade relies on.
+uint64_t fnv1a(const conf::Attachment& a) {
   uint64_t h = 14695981039346656037ULL;
   auto mix = [&h](absl::string_view s) {
     for (unsigned char c : s) {
@@ -93,35 +95,89 @@ std::string hostVethName(const conf::Attachment& a) {
   mix(a.container_id);
   mix("/");
   mix(a.ifname);
-  return absl::StrCat(kHostVethPrefix, absl::StrFormat("%011x", h >> 20));
+  return h;
 }
 
-conf::Mac podMacFor(const conf::IpAddress& ip) {
-  const uint8_t* b = ip.data() + (ip.isV4() ? 0 : 12);
-  return {0x0a, 0x58, b[0], b[1], b[2], b[3]};
+}  // namespace
+
+std::string hostVethName(const conf::Attachment& a) {
+  return absl::StrCat(kHostVethPrefix, absl::StrFormat("%011x", fnv1a(a) >> 20));
+}
+
+conf::Mac podMacFor(const conf::Attachment& a) {
+  const uint64_t h = fnv1a(a);
+  return {0x0a,
+          0x58,
+          static_cast<uint8_t>(h >> 24),
+          static_cast<uint8_t>(h >> 16),
+          static_cast<uint8_t>(h >> 8),
+          static_cast<uint8_t>(h)};
+}
+
+absl::StatusOr<std::unique_ptr<PodLinkBuilder>> PodLinkBuilder::start(const std::string& netns_path,
+                                                                      std::string host_ifname,
+                                                                      std::string pod_ifname,
+                                                                      conf::Mac pod_mac) {
+  auto netns = openNetns(netns_path);
+  if (!netns.ok()) return netns.status();
+  std::unique_ptr<PodLinkBuilder> b(new PodLinkBuilder());
+  b->netns_path_ = netns_path;
+  b->host_ifname_ = std::move(host_ifname);
+  b->pod_ifname_ = std::move(pod_ifname);
+  b->pod_mac_ = pod_mac;
+  b->netns_ = std::move(*netns);
+  // The thread joins the namespace and opens its socket while the veth is being created.
+  b->pod_thread_ = std::make_unique<NetnsThread>(
+      b->netns_, [future = b->task_.get_future().share(), ifname = b->pod_ifname_] {
+        auto sock = NetlinkSocket::open();
+        auto task = future.get();
+        if (!task) return absl::OkStatus();
+        if (!sock.ok()) return sock.status();
+        return configurePodSide(*sock, ifname, task->ips, task->mtu);
+      });
+  return b;
+}
+
+PodLinkBuilder::~PodLinkBuilder() {
+  if (pod_thread_) {
+    if (!configured_) task_.set_value(std::nullopt);
+    pod_thread_->wait().IgnoreError();
+  }
+  if (created_ && !committed_) deletePodLink(host_ifname_).IgnoreError();
+}
+
+absl::Status PodLinkBuilder::create(int mtu) {
+  auto sock = NetlinkSocket::open();
+  if (!sock.ok()) return sock.status();
+  VethSpec veth{host_ifname_, kHostVethMac, mtu, pod_ifname_, pod_mac_, netns_.get()};
+  if (auto s = Rtnl(*sock).createVeth(veth); !s.ok()) return s;
+  created_ = true;
+  created_mtu_ = mtu;
+  return absl::OkStatus();
+}
+
+absl::Status PodLinkBuilder::configure(const std::vector<conf::IpAddress>& ips, int mtu) {
+  if (!created_) return absl::FailedPreconditionError("configure() before create()");
+  configured_ = true;
+  task_.set_value(PodTask{ips, mtu});
+  auto sock = NetlinkSocket::open();
+  absl::Status node_side =
+      sock.ok() ? configureNodeSide(*sock, host_ifname_, ips, mtu, created_mtu_) : sock.status();
+  absl::Status pod_side = pod_thread_->wait();
+  if (!node_side.ok()) return node_side;
+  if (!pod_side.ok()) {
+    return absl::Status(pod_side.code(),
+                        absl::StrCat("in pod netns ", netns_path_, ": ", pod_side.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status createPodLink(const PodLinkSpec& spec) {
-  auto netns = openNetns(spec.netns_path);
-  if (!netns.ok()) return netns.status();
-  auto sock = NetlinkSocket::open();
-  if (!sock.ok()) return sock.status();
-  Rtnl rtnl(*sock);
-  VethSpec veth{spec.host_ifname, kHostVethMac, spec.mtu,
-                spec.pod_ifname,  spec.pod_mac, netns->get()};
-  if (auto s = rtnl.createVeth(veth); !s.ok()) return s;
-  absl::Cleanup remove_veth = [&] { rtnl.deleteLink(spec.host_ifname).IgnoreError(); };
-
-  // The pod side (in its own namespace, on its own thread) and the node side go in parallel.
-  NetnsThread pod_side(*netns, [&] { return configurePodSide(spec); });
-  absl::Status node_side = configureNodeSide(spec);
-  absl::Status pod_result = pod_side.wait();
-  if (!node_side.ok()) return node_side;
-  if (!pod_result.ok()) {
-    return absl::Status(pod_result.code(),
-                        absl::StrCat("in pod netns ", spec.netns_path, ": ", pod_result.message()));
-  }
-  std::move(remove_veth).Cancel();
+  auto b = PodLinkBuilder::start(spec.netns_path, spec.host_ifname, spec.pod_ifname, spec.pod_mac);
+  if (!b.ok()) return b.status();
+  if (auto s = (*b)->create(spec.mtu); !s.ok()) return s;
+  if (auto s = (*b)->configure(spec.ips, spec.mtu); !s.ok()) return s;
+  (*b)->commit();
   return absl::OkStatus();
 }
 

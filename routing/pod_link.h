@@ -4,6 +4,9 @@
 // a /32 and a default route via 169.254.1.1 on-link, with a permanent neighbour entry for it so
 // the pod never has to ARP for its gateway.
 
+#include <future>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +14,8 @@
 #include "absl/status/statusor.h"
 #include "conf/ip.h"
 #include "conf/net_conf.h"
+#include "routing/fd.h"
+#include "routing/netns.h"
 
 namespace quasar::routing {
 
@@ -23,8 +28,9 @@ inline constexpr char kHostVethPrefix[] = "qsr";
 // "qsr" + 11 hex digits of a hash of (container ID, ifname): unique per attachment, at most 15
 // characters (IFNAMSIZ - 1), and computable by DEL without any state.
 std::string hostVethName(const conf::Attachment& attachment);
-// A locally administered MAC derived from the pod's IPv4 address (0a:58:a.b.c.d).
-conf::Mac podMacFor(const conf::IpAddress& ip);
+// A locally administered unicast MAC derived from the attachment (0a:58 + 4 bytes of a hash), so
+// it is known before the address is: the MAC only has to be unique on the pod's own veth link.
+conf::Mac podMacFor(const conf::Attachment& attachment);
 
 struct PodLinkSpec {
   std::string netns_path;
@@ -35,8 +41,51 @@ struct PodLinkSpec {
   conf::Mac pod_mac{};
 };
 
-// Builds the data path. On failure everything it created is removed again. AlreadyExists when
-// the node-side or pod-side interface exists; NotFound when the netns is gone.
+// Builds one pod's data path in phases, so that the caller can overlap them with other work
+// (the plugin overlaps create() with quasard reserving the address):
+//   start()     opens the pod's netns (NotFound when it is gone) and starts the pod-side thread,
+//               which joins the namespace and waits;
+//   create()    makes the veth pair, the peer directly inside the pod's namespace (AlreadyExists
+//               when either name is taken);
+//   configure() gives the node side proxy ARP and a /32 route per address, and (on the pod-side
+//               thread, in parallel) the pod side its MTU, addresses, gateway neighbour and
+//               default route;
+//   commit()    keeps the result.
+// Until commit(), the destructor removes whatever create() made. Not thread-safe.
+class PodLinkBuilder {
+ public:
+  static absl::StatusOr<std::unique_ptr<PodLinkBuilder>> start(const std::string& netns_path,
+                                                               std::string host_ifname,
+                                                               std::string pod_ifname,
+                                                               conf::Mac pod_mac);
+  ~PodLinkBuilder();
+  absl::Status create(int mtu);
+  // `mtu` may differ from create()'s (it is then corrected on both ends).
+  absl::Status configure(const std::vector<conf::IpAddress>& ips, int mtu);
+  void commit() { committed_ = true; }
+
+ private:
+  struct PodTask {
+    std::vector<conf::IpAddress> ips;
+    int mtu = 0;
+  };
+  PodLinkBuilder() = default;
+
+  std::string netns_path_;
+  std::string host_ifname_;
+  std::string pod_ifname_;
+  conf::Mac pod_mac_{};
+  int created_mtu_ = 0;
+  bool created_ = false;
+  bool configured_ = false;
+  bool committed_ = false;
+  Fd netns_;
+  // Handed to the pod-side thread: its task, or nullopt to stop without doing anything.
+  std::promise<std::optional<PodTask>> task_;
+  std::unique_ptr<NetnsThread> pod_thread_;
+};
+
+// The whole data path in one call: start, create, configure, commit.
 absl::Status createPodLink(const PodLinkSpec& spec);
 // Removes the node-side veth (the kernel removes its peer and the routes through it).
 // Succeeds when it does not exist.

@@ -18,11 +18,14 @@ TEST(HostVethName, FitsIfnamsizAndIsStablePerAttachment) {
   EXPECT_EQ(names.size(), 10000u);
 }
 
-TEST(PodMac, IsLocallyAdministeredUnicastFromTheAddress) {
-  auto mac = podMacFor(*conf::IpAddress::parse("10.244.1.5"));
-  EXPECT_EQ(conf::macToString(mac), "0a:58:0a:f4:01:05");
+TEST(PodMac, IsLocallyAdministeredUnicastAndStablePerAttachment) {
+  auto mac = podMacFor({"4f2c8e1d0b9a", "eth0"});
+  EXPECT_EQ(mac[0], 0x0a);
+  EXPECT_EQ(mac[1], 0x58);
   EXPECT_EQ(mac[0] & 1, 0);
   EXPECT_EQ(mac[0] & 2, 2);
+  EXPECT_EQ(mac, podMacFor({"4f2c8e1d0b9a", "eth0"}));
+  EXPECT_NE(mac, podMacFor({"4f2c8e1d0b9b", "eth0"}));
 }
 
 }  // namespace

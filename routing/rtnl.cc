@@ -78,13 +78,23 @@ NlMessage linkDeleteMessage(const std::string& name) {
   return m;
 }
 
-NlMessage linkUpMessage(int ifindex) {
+NlMessage linkUpMessage(int ifindex, int mtu) {
   NlMessage m(RTM_NEWLINK, 0);
   auto* ifi = m.putHeader<ifinfomsg>();
   ifi->ifi_family = AF_UNSPEC;
   ifi->ifi_index = ifindex;
   ifi->ifi_flags = IFF_UP;
   ifi->ifi_change = IFF_UP;
+  if (mtu > 0) m.putU32(IFLA_MTU, mtu);
+  return m;
+}
+
+NlMessage linkMtuMessage(int ifindex, int mtu) {
+  NlMessage m(RTM_NEWLINK, 0);
+  auto* ifi = m.putHeader<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  m.putU32(IFLA_MTU, mtu);
   return m;
 }
 
@@ -210,9 +220,14 @@ absl::Status Rtnl::deleteLink(const std::string& name) {
   return sock_.request(m, absl::StrCat("delete link ", name));
 }
 
-absl::Status Rtnl::setLinkUp(int ifindex) {
-  auto m = linkUpMessage(ifindex);
+absl::Status Rtnl::setLinkUp(int ifindex, int mtu) {
+  auto m = linkUpMessage(ifindex, mtu);
   return sock_.request(m, absl::StrCat("set link ", ifindex, " up"));
+}
+
+absl::Status Rtnl::setLinkMtu(int ifindex, int mtu) {
+  auto m = linkMtuMessage(ifindex, mtu);
+  return sock_.request(m, absl::StrCat("set link ", ifindex, " mtu ", mtu));
 }
 
 absl::StatusOr<LinkInfo> Rtnl::getLink(const std::string& name) {

@@ -66,7 +66,9 @@ struct RouteInfo {
 // Builders.
 NlMessage vethCreateMessage(const VethSpec& spec);
 NlMessage linkDeleteMessage(const std::string& name);
-NlMessage linkUpMessage(int ifindex);
+// Brings a link up, setting its MTU in the same message when mtu > 0.
+NlMessage linkUpMessage(int ifindex, int mtu = 0);
+NlMessage linkMtuMessage(int ifindex, int mtu);
 NlMessage linkGetMessage(const std::string& name);
 NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix);
 NlMessage routeAddMessage(const Route& route);
@@ -84,7 +86,8 @@ class Rtnl {
   explicit Rtnl(NetlinkSocket& sock) : sock_(sock) {}
   absl::Status createVeth(const VethSpec& spec);
   absl::Status deleteLink(const std::string& name);
-  absl::Status setLinkUp(int ifindex);
+  absl::Status setLinkUp(int ifindex, int mtu = 0);
+  absl::Status setLinkMtu(int ifindex, int mtu);
   absl::StatusOr<LinkInfo> getLink(const std::string& name);
   absl::StatusOr<std::vector<LinkInfo>> listLinks();
   absl::Status addAddress(int ifindex, const conf::IpPrefix& prefix);
