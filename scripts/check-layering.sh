@@ -19,8 +19,14 @@ check cni     'daemon/|netpolicy/|sqlite3|grpc|ipam/(allocation|address|range|gr
 for d in conf ipam netpolicy daemon cni; do
   check "$d" 'libmnl|linux/rtnetlink|linux/netlink|linux/if_link' 'only routing/ speaks netlink'
 done
-for d in conf routing netpolicy daemon cni; do
+for d in conf routing netpolicy cni; do
   check "$d" 'sqlite3' 'only the store backends see SQLite'
 done
+hits=$(grep -rlE '^#include [<"]sqlite3' daemon ipam --include='*.h' --include='*.cc' |
+  grep -vE '^(daemon/sqlite_kv_store|ipam/sqlite_store)\.(h|cc)$' || true)
+if [ -n "$hits" ]; then echo "layering: only the store backends see SQLite: $hits"; fail=1; fi
+hits=$(grep -rlE '^#include [<"](daemon/etcd/|etcd)' conf routing ipam netpolicy cni daemon \
+  --include='*.h' --include='*.cc' | grep -vE '^daemon/etcd_store\.(h|cc)$' || true)
+if [ -n "$hits" ]; then echo "layering: only the etcd backend sees etcd's API: $hits"; fail=1; fi
 [ "$fail" -eq 0 ] && echo "layering: ok"
 exit "$fail"

@@ -1,0 +1,283 @@
+// The behaviour quasard relies on from its datastore, run against each backend:
+// store_sqlite_test (label unit) and store_etcd_test (label netns: a real etcd, started here
+// inside the test's own network namespace).
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "daemon/etcd_store.h"
+#include "daemon/sqlite_kv_store.h"
+
+extern char** environ;
+
+namespace quasar::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+class StoreContract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/quasar-store-contract-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+#ifdef QUASAR_STORE_BACKEND_ETCD
+    startEtcd();
+    // Wait for etcd's port before the first call, so that call's retries are not spent on a
+    // server that is still starting.
+    bool listening = false;
+    for (int i = 0; i < 200 && !listening; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(23790);
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      listening = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+      ::close(fd);
+      if (!listening) std::this_thread::sleep_for(25ms);
+    }
+    ASSERT_TRUE(listening) << "etcd does not listen on 127.0.0.1:23790";
+    EtcdOptions o;
+    o.endpoints = {"127.0.0.1:23790"};
+    o.key_prefix = "/quasar-test/";
+    auto s = EtcdStore::open(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    // Ready when a read succeeds.
+    for (int i = 0; i < 100; ++i) {
+      if (store_->get("probe").ok()) return;
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL() << "etcd did not come up";
+#else
+    auto s = SqliteKvStore::open(dir_ + "/kv.db");
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+#endif
+  }
+
+  void TearDown() override {
+    store_.reset();
+    if (etcd_pid_ > 0) {
+      kill(etcd_pid_, SIGKILL);
+      waitpid(etcd_pid_, nullptr, 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  void startEtcd() {
+    const std::string peer = "http://127.0.0.1:23800";
+    std::vector<std::string> args{"etcd",
+                                  "--name=t",
+                                  "--data-dir=" + dir_ + "/etcd",
+                                  "--listen-client-urls=http://127.0.0.1:23790",
+                                  "--advertise-client-urls=http://127.0.0.1:23790",
+                                  "--listen-peer-urls=" + peer,
+                                  "--initial-advertise-peer-urls=" + peer,
+                                  "--initial-cluster=t=" + peer,
+                                  "--log-level=error"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, (dir_ + "/etcd.log").c_str(), O_WRONLY | O_CREAT,
+                                     0600);
+    ASSERT_EQ(posix_spawnp(&etcd_pid_, "etcd", &fa, nullptr, argv.data(), environ), 0)
+        << "etcd (Debian's etcd-server) must be installed: scripts/setup.sh";
+    posix_spawn_file_actions_destroy(&fa);
+  }
+
+  // Collects watch events for assertions.
+  struct Collector {
+    std::mutex mu;
+    std::vector<WatchEvent> events;
+    absl::Status error;
+    Store::WatchCallback callback() {
+      return [this](const std::vector<WatchEvent>& batch, const absl::Status& err) {
+        std::lock_guard lock(mu);
+        events.insert(events.end(), batch.begin(), batch.end());
+        if (!err.ok()) error = err;
+      };
+    }
+    bool waitFor(size_t n) {
+      for (int i = 0; i < 100; ++i) {
+        {
+          std::lock_guard lock(mu);
+          if (events.size() >= n) return true;
+        }
+        std::this_thread::sleep_for(50ms);
+      }
+      return false;
+    }
+  };
+
+  std::string dir_;
+  pid_t etcd_pid_ = -1;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreContract, PutGetListDeleteWithRevisionsAndVersions) {
+  auto r1 = store_->put("nodes/a", "1", 0);
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  auto r2 = store_->put("nodes/a", "2", 0);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_GT(*r2, *r1);
+  ASSERT_TRUE(store_->put("nodes/b", "x", 0).ok());
+  ASSERT_TRUE(store_->put("nodesX", "not under nodes/", 0).ok());
+  auto a = store_->get("nodes/a");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->value, "2");
+  EXPECT_EQ((*a)->version, 2);
+  EXPECT_EQ((*a)->create_revision, *r1);
+  EXPECT_EQ((*a)->mod_revision, *r2);
+  auto l = store_->list("nodes/");
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->kvs.size(), 2u);
+  EXPECT_EQ(l->kvs[0].key, "nodes/a");
+  EXPECT_EQ(l->kvs[1].key, "nodes/b");
+  EXPECT_GE(l->revision, *r2);
+  EXPECT_EQ(*store_->del("nodes/a"), 1);
+  EXPECT_EQ(*store_->del("nodes/a"), 0);
+  EXPECT_FALSE(store_->get("nodes/a")->has_value());
+}
+
+TEST_F(StoreContract, CreateIfAbsentSucceedsExactlyOnceUnderRace) {
+  // Eight claimants race for one block: exactly one wins.
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store_->txn({Compare::absent("blocks/10.244.0.0-26")},
+                           {Op::put("blocks/10.244.0.0-26", "node" + std::to_string(i))}, {});
+      if (r.ok() && r->succeeded) ++winners;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+}
+
+TEST_F(StoreContract, CompareAndSwapOnModRevisionAndValue) {
+  auto rev = store_->put("k", "v1", 0);
+  ASSERT_TRUE(rev.ok());
+  auto stale =
+      store_->txn({Compare::modRevisionIs("k", *rev - 1)}, {Op::put("k", "bad")}, {Op::get("k")});
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_FALSE(stale->succeeded);
+  ASSERT_EQ(stale->gets.size(), 1u);
+  ASSERT_EQ(stale->gets[0].size(), 1u);
+  EXPECT_EQ(stale->gets[0][0].value, "v1");
+  auto ok = store_->txn({Compare::modRevisionIs("k", *rev), Compare::valueIs("k", "v1")},
+                        {Op::put("k", "v2"), Op::put("k2", "also")}, {});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->succeeded);
+  // Both keys of the transaction carry the same revision.
+  EXPECT_EQ((*store_->get("k"))->mod_revision, (*store_->get("k2"))->mod_revision);
+  EXPECT_FALSE(store_->txn({Compare::valueIs("absent", "x")}, {}, {})->succeeded);
+}
+
+TEST_F(StoreContract, LeaseExpiryDeletesItsKeysAndKeepAliveDefersIt) {
+  auto kept = store_->grantLease(2s);
+  auto dropped = store_->grantLease(2s);
+  ASSERT_TRUE(kept.ok() && dropped.ok()) << kept.status() << dropped.status();
+  ASSERT_TRUE(store_->put("live/kept", "x", *kept).ok());
+  ASSERT_TRUE(store_->put("live/dropped", "x", *dropped).ok());
+  EXPECT_EQ((*store_->get("live/kept"))->lease, *kept);
+  bool gone = false;
+  for (int i = 0; i < 60 && !gone; ++i) {
+    ASSERT_TRUE(store_->keepAlive(*kept).ok());
+    std::this_thread::sleep_for(200ms);
+    gone = !store_->get("live/dropped")->has_value();
+  }
+  EXPECT_TRUE(gone) << "a lease that is not kept alive must expire";
+  EXPECT_TRUE(store_->get("live/kept")->has_value());
+  EXPECT_TRUE(absl::IsNotFound(store_->keepAlive(*dropped))) << store_->keepAlive(*dropped);
+  EXPECT_FALSE(store_->put("live/late", "x", *dropped).ok());
+  ASSERT_TRUE(store_->revokeLease(*kept).ok());
+  EXPECT_FALSE(store_->get("live/kept")->has_value());
+}
+
+TEST_F(StoreContract, WatchDeliversInOrderAndResumesFromARevision) {
+  Collector first;
+  auto w = store_->watch("nodes/", 0, first.callback());
+  ASSERT_TRUE(w.ok()) << w.status();
+  std::this_thread::sleep_for(300ms);  // let the watch be established ("from now on")
+  ASSERT_TRUE(store_->put("nodes/a", "1", 0).ok());
+  ASSERT_TRUE(store_->put("other/x", "ignored", 0).ok());
+  ASSERT_TRUE(store_->put("nodes/b", "2", 0).ok());
+  ASSERT_TRUE(store_->del("nodes/a").ok());
+  ASSERT_TRUE(first.waitFor(3));
+  w->reset();
+  int64_t last;
+  {
+    std::lock_guard lock(first.mu);
+    ASSERT_EQ(first.events.size(), 3u);
+    EXPECT_EQ(first.events[0].kv.key, "nodes/a");
+    EXPECT_EQ(first.events[1].kv.key, "nodes/b");
+    EXPECT_EQ(first.events[2].type, WatchEvent::Type::kDelete);
+    EXPECT_LT(first.events[0].kv.mod_revision, first.events[1].kv.mod_revision);
+    last = first.events[2].kv.mod_revision;
+  }
+  // While nobody watches, two changes happen; a watch resuming after `last` sees exactly them.
+  ASSERT_TRUE(store_->put("nodes/c", "3", 0).ok());
+  ASSERT_TRUE(store_->put("nodes/b", "2b", 0).ok());
+  Collector resumed;
+  auto w2 = store_->watch("nodes/", last + 1, resumed.callback());
+  ASSERT_TRUE(w2.ok());
+  ASSERT_TRUE(resumed.waitFor(2));
+  std::this_thread::sleep_for(200ms);
+  std::lock_guard lock(resumed.mu);
+  ASSERT_EQ(resumed.events.size(), 2u);
+  EXPECT_EQ(resumed.events[0].kv.key, "nodes/c");
+  EXPECT_EQ(resumed.events[1].kv.value, "2b");
+  EXPECT_TRUE(resumed.error.ok());
+}
+
+#ifdef QUASAR_STORE_BACKEND_ETCD
+// etcd goes away (killed) and comes back on the same data: calls made meanwhile fail with
+// Unavailable after their retries, later ones succeed, and the watch resumes where it was:
+// every event once, in order, including those written before it reconnected.
+TEST_F(StoreContract, EtcdRestartKeepsDataAndTheWatchMissesNothing) {
+  Collector c;
+  auto w = store_->watch("nodes/", 0, c.callback());
+  ASSERT_TRUE(w.ok());
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(store_->put("nodes/before", "1", 0).ok());
+  ASSERT_TRUE(c.waitFor(1));
+  kill(etcd_pid_, SIGKILL);
+  waitpid(etcd_pid_, nullptr, 0);
+  auto down = store_->put("nodes/while-down", "x", 0);
+  EXPECT_TRUE(absl::IsUnavailable(down.status())) << down.status();
+  std::this_thread::sleep_for(2s);
+  startEtcd();
+  absl::StatusOr<int64_t> after = absl::UnavailableError("not tried");
+  for (int i = 0; i < 50 && !after.ok(); ++i) after = store_->put("nodes/after", "2", 0);
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_TRUE(store_->put("nodes/after", "3", 0).ok());
+  EXPECT_TRUE((*store_->get("nodes/before")).has_value());
+  ASSERT_TRUE(c.waitFor(3));
+  std::this_thread::sleep_for(300ms);
+  std::lock_guard lock(c.mu);
+  ASSERT_EQ(c.events.size(), 3u);
+  EXPECT_EQ(c.events[0].kv.key, "nodes/before");
+  EXPECT_EQ(c.events[1].kv.value, "2");
+  EXPECT_EQ(c.events[2].kv.value, "3");
+  EXPECT_TRUE(c.error.ok()) << c.error;
+}
+#endif
+
+}  // namespace
+}  // namespace quasar::daemon
