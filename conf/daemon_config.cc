@@ -30,6 +30,12 @@ const std::set<absl::string_view>& knownKeys() {
                                                             "cniSocket",
                                                             "stateDir",
                                                             "podCIDRs",
+                                                            "clusterCIDR",
+                                                            "blockSize",
+                                                            "datastore",
+                                                            "nodeIP",
+                                                            "labels",
+                                                            "nodeTTLSeconds",
                                                             "reserved",
                                                             "releaseCooldownSeconds",
                                                             "uplink",
@@ -70,10 +76,61 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
   if (c.state_dir.empty() || c.state_dir[0] != '/') {
     return fieldError("stateDir", "must be an absolute path");
   }
-  if (!root["podCIDRs"] || !root["podCIDRs"].IsSequence() || root["podCIDRs"].size() == 0) {
-    return fieldError("podCIDRs", "is required: a list of at least one prefix");
+  if (root["clusterCIDR"]) {
+    auto p = IpPrefix::parse(root["clusterCIDR"].as<std::string>());
+    if (!p.ok()) return fieldError("clusterCIDR", p.status().message());
+    if (p->family() != Family::kV4) return fieldError("clusterCIDR", "only IPv4 so far");
+    c.cluster_cidr = p->network();
+    if (root["podCIDRs"]) return fieldError("podCIDRs", "give podCIDRs or clusterCIDR, not both");
+  } else if (!root["podCIDRs"] || !root["podCIDRs"].IsSequence() || root["podCIDRs"].size() == 0) {
+    return fieldError("podCIDRs", "is required (a list of prefixes), unless clusterCIDR is given");
   }
-  for (const auto& n : root["podCIDRs"]) {
+  if (root["blockSize"]) c.block_size = root["blockSize"].as<int>();
+  if (c.cluster_cidr && (c.block_size < c.cluster_cidr->length() || c.block_size > 30)) {
+    return fieldError("blockSize", "must be a prefix length between clusterCIDR's and 30");
+  }
+  if (root["nodeIP"]) c.node_ip = root["nodeIP"].as<std::string>();
+  if (!c.node_ip.empty() && !IpAddress::parse(c.node_ip).ok()) {
+    return fieldError("nodeIP", "is not an IP address");
+  }
+  if (root["labels"]) {
+    if (!root["labels"].IsMap()) return fieldError("labels", "must be a mapping");
+    for (const auto& kv : root["labels"]) {
+      c.labels[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    }
+  }
+  if (root["nodeTTLSeconds"]) {
+    const int ttl = root["nodeTTLSeconds"].as<int>();
+    if (ttl < 2 || ttl > 3600) return fieldError("nodeTTLSeconds", "must be in [2, 3600]");
+    c.node_ttl = std::chrono::seconds(ttl);
+  }
+  if (const auto& ds = root["datastore"]) {
+    if (!ds.IsMap()) return fieldError("datastore", "must be a mapping");
+    for (const auto& kv : ds) {
+      const auto k = kv.first.as<std::string>();
+      if (k != "type" && k != "endpoints" && k != "prefix" && k != "caFile" && k != "certFile" &&
+          k != "keyFile") {
+        return fieldError("datastore." + k, "unknown field");
+      }
+    }
+    const std::string type = ds["type"] ? ds["type"].as<std::string>() : "sqlite";
+    if (type == "etcd") {
+      c.datastore.type = DatastoreConfig::Type::kEtcd;
+    } else if (type != "sqlite") {
+      return fieldError("datastore.type", "must be sqlite or etcd");
+    }
+    if (ds["endpoints"]) {
+      for (const auto& e : ds["endpoints"]) c.datastore.endpoints.push_back(e.as<std::string>());
+    }
+    if (c.datastore.type == DatastoreConfig::Type::kEtcd && c.datastore.endpoints.empty()) {
+      return fieldError("datastore.endpoints", "etcd needs at least one endpoint");
+    }
+    if (ds["prefix"]) c.datastore.prefix = ds["prefix"].as<std::string>();
+    if (ds["caFile"]) c.datastore.ca_file = ds["caFile"].as<std::string>();
+    if (ds["certFile"]) c.datastore.cert_file = ds["certFile"].as<std::string>();
+    if (ds["keyFile"]) c.datastore.key_file = ds["keyFile"].as<std::string>();
+  }
+  for (const auto& n : root["podCIDRs"] ? root["podCIDRs"] : YAML::Node(YAML::NodeType::Sequence)) {
     auto p = IpPrefix::parse(n.as<std::string>());
     if (!p.ok()) return fieldError("podCIDRs", p.status().message());
     if (p->family() != Family::kV4)

@@ -3,6 +3,8 @@
 // commented reference.
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,15 @@ absl::string_view routingModeName(RoutingMode mode);
 // cross-subnet modes count the encapsulated path, so one pod MTU fits every path.
 int encapsulationOverhead(RoutingMode mode);
 
+// Where the cluster state (nodes, blocks) lives.
+struct DatastoreConfig {
+  enum class Type { kSqlite, kEtcd };
+  Type type = Type::kSqlite;                 // sqlite: <stateDir>/cluster.db, this node only
+  std::vector<std::string> endpoints;        // etcd: host:port, tried in order
+  std::string prefix = "/quasar/";           // etcd: key prefix, one per cluster
+  std::string ca_file, cert_file, key_file;  // etcd TLS (all or none)
+};
+
 struct DaemonConfig {
   // Defaults to the host name.
   std::string node_name;
@@ -30,8 +41,16 @@ struct DaemonConfig {
   // The CNI plugin's transport (see ipam/ipam.proto, PluginRequest).
   std::string cni_socket = kDefaultCniSocket;
   std::string state_dir = "/var/lib/quasar";
-  // The node's pod CIDRs. IPv4 only for now; the allocator itself is family-agnostic.
+  // Either static pod CIDRs for this node (podCIDRs), or the cluster CIDR that nodes claim
+  // blocks of (clusterCIDR + blockSize). IPv4 only for now; the allocator is family-agnostic.
   std::vector<IpPrefix> pod_cidrs;
+  std::optional<IpPrefix> cluster_cidr;
+  int block_size = 26;
+  DatastoreConfig datastore;
+  // This node's underlay address; empty: the uplink's first address.
+  std::string node_ip;
+  std::map<std::string, std::string> labels;
+  std::chrono::seconds node_ttl{10};
   // Addresses inside the pod CIDRs that are never handed out.
   std::vector<IpAddress> reserved;
   // How long a released IP rests before it is handed out again.

@@ -24,6 +24,27 @@ uplink: eth9
   EXPECT_EQ(c->socket, kDefaultSocket);
 }
 
+TEST(DaemonConfig, ParsesClusterMode) {
+  auto c = parseDaemonConfig(R"(
+clusterCIDR: 10.244.0.0/16
+blockSize: 28
+nodeIP: 10.99.0.1
+labels: {nvidia.com/gpu.present: "true"}
+datastore:
+  type: etcd
+  endpoints: [10.99.0.100:2379, 10.99.0.101:2379]
+  prefix: /prod/
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->pod_cidrs.empty());
+  EXPECT_EQ(c->cluster_cidr->toString(), "10.244.0.0/16");
+  EXPECT_EQ(c->block_size, 28);
+  EXPECT_EQ(c->datastore.type, DatastoreConfig::Type::kEtcd);
+  EXPECT_EQ(c->datastore.endpoints.size(), 2u);
+  EXPECT_EQ(c->datastore.prefix, "/prod/");
+  EXPECT_EQ(c->labels.at("nvidia.com/gpu.present"), "true");
+}
+
 TEST(DaemonConfig, RejectsWithFieldNames) {
   auto expect_field = [](const char* yaml, const char* field) {
     auto c = parseDaemonConfig(yaml);
@@ -31,6 +52,11 @@ TEST(DaemonConfig, RejectsWithFieldNames) {
     EXPECT_NE(c.status().message().find(field), std::string::npos) << c.status();
   };
   expect_field("nodeName: x\n", "podCIDRs");
+  expect_field("clusterCIDR: 10.244.0.0/16\npodCIDRs: [10.0.0.0/24]\n", "podCIDRs");
+  expect_field("clusterCIDR: 10.244.0.0/16\nblockSize: 12\n", "blockSize");
+  expect_field("clusterCIDR: 10.244.0.0/16\ndatastore: {type: etcd}\n", "datastore.endpoints");
+  expect_field("clusterCIDR: 10.244.0.0/16\ndatastore: {type: etcd, endpoint: [a]}\n",
+               "datastore.endpoint");
   expect_field("podCIDRs: [10.0.0.0/24, 10.0.0.128/25]\n", "overlaps");
   expect_field("podCIDRs: [fd00::/64]\n", "podCIDRs");
   expect_field("podCIDRs: [10.0.0.0/24]\nroutingMode: bgp\n", "routingMode");

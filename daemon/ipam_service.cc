@@ -165,7 +165,23 @@ grpc::Status IpamService::Status(grpc::ServerContext*, const pb::StatusRequest*,
     any_free |= p.stats.capacity > p.stats.used + p.stats.cooling;
   }
   reply->set_allocations(manager_.list("").size());
-  reply->set_ready(any_free);
+  reply->set_ready(any_free || node_.claims_blocks);
+  return grpc::Status::OK;
+}
+
+grpc::Status IpamService::Nodes(grpc::ServerContext*, const pb::NodesRequest*,
+                                pb::NodesReply* reply) {
+  if (!view_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no cluster view yet");
+  for (const auto& n : view_->nodes()) {
+    auto* out = reply->add_nodes();
+    out->set_name(n.record.name);
+    out->set_ip(n.record.ip);
+    out->set_subnet(n.record.subnet);
+    out->set_uplink(n.record.uplink);
+    for (const auto& [k, v] : n.record.labels) (*out->mutable_labels())[k] = v;
+    for (const auto& b : n.blocks) out->add_blocks(b.toString());
+    out->set_ready(n.ready);
+  }
   return grpc::Status::OK;
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "daemon/cluster_view.h"
 #include "daemon/veth_reaper.h"
 #include "ipam/address_manager.h"
 #include "ipam/ipam.grpc.pb.h"
@@ -17,6 +18,8 @@ struct NodeInfo {
   std::string routing_mode;
   std::string uplink;
   uint32_t mtu = 1500;
+  // Block mode: a full node claims another block, so it is ready while the cluster has one.
+  bool claims_blocks = false;
   std::string store;
   int64_t started_unix_ms = 0;
 };
@@ -43,11 +46,16 @@ class IpamService final : public quasar::ipam::v1::Ipam::Service {
                   quasar::ipam::v1::GcReply* reply) override;
   grpc::Status Status(grpc::ServerContext*, const quasar::ipam::v1::StatusRequest* req,
                       quasar::ipam::v1::StatusReply* reply) override;
+  grpc::Status Nodes(grpc::ServerContext*, const quasar::ipam::v1::NodesRequest* req,
+                     quasar::ipam::v1::NodesReply* reply) override;
+  // The cluster view Nodes answers from; must outlive the service.
+  void setClusterView(ClusterView* view) { view_ = view; }
 
  private:
   ipam::AddressManager& manager_;
   VethReaper& reaper_;
   const NodeInfo node_;
+  ClusterView* view_ = nullptr;
 };
 
 }  // namespace quasar::daemon

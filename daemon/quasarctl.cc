@@ -152,6 +152,37 @@ class Ctl {
     return 0;
   }
 
+  int nodes() {
+    pb::NodesReply r;
+    if (auto s = stub_->Nodes(ctx().get(), {}, &r); !s.ok()) return failed(s);
+    if (o_.output == "json") {
+      json out = json::array();
+      for (const auto& n : r.nodes()) {
+        json labels = json::object();
+        for (const auto& [k, v] : n.labels()) labels[k] = v;
+        out.push_back({{"name", n.name()},
+                       {"ip", n.ip()},
+                       {"subnet", n.subnet()},
+                       {"uplink", n.uplink()},
+                       {"ready", n.ready()},
+                       {"blocks", n.blocks()},
+                       {"labels", labels}});
+      }
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::printf("%-16s %-15s %-18s %-6s %-34s %s\n", "NAME", "IP", "SUBNET", "READY", "BLOCKS",
+                "LABELS");
+    for (const auto& n : r.nodes()) {
+      std::string labels;
+      for (const auto& [k, v] : n.labels()) labels += (labels.empty() ? "" : ",") + k + "=" + v;
+      std::printf("%-16s %-15s %-18s %-6s %-34s %s\n", n.name().c_str(), n.ip().c_str(),
+                  n.subnet().c_str(), n.ready() ? "yes" : "NO", join(n.blocks()).c_str(),
+                  labels.c_str());
+    }
+    return 0;
+  }
+
   int release(const std::string& container, const std::string& ifname) {
     pb::ReleaseRequest req;
     req.mutable_attachment()->set_container_id(container);
@@ -184,6 +215,8 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-ms", o.timeout_ms, "deadline of each call")->capture_default_str();
 
   auto* status = app.add_subcommand("status", "quasard's health, configuration and pool usage");
+  auto* nodes =
+      app.add_subcommand("nodes", "the cluster's nodes: address, subnet, blocks, readiness");
   auto* ipam = app.add_subcommand("ipam", "IP allocations");
   ipam->require_subcommand(1);
   std::string network;
@@ -201,6 +234,7 @@ int main(int argc, char** argv) {
 
   Ctl ctl(o);
   if (*status) return ctl.status();
+  if (*nodes) return ctl.nodes();
   if (*list) return ctl.list(network);
   if (*show) return ctl.show(key);
   if (*release) return ctl.release(container, ifname);

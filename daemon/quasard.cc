@@ -22,8 +22,13 @@
 
 #include "absl/strings/str_join.h"
 #include "conf/daemon_config.h"
+#include "daemon/block_manager.h"
+#include "daemon/cluster_view.h"
+#include "daemon/etcd_store.h"
 #include "daemon/ipam_service.h"
+#include "daemon/node_registry.h"
 #include "daemon/plugin_server.h"
+#include "daemon/sqlite_kv_store.h"
 #include "ipam/address_manager.h"
 #include "ipam/sqlite_store.h"
 #include "routing/uplink.h"
@@ -47,6 +52,41 @@ bool socketInUse(const std::string& path) {
   const bool in_use = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
   return in_use;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> openDatastore(const conf::DaemonConfig& cfg) {
+  if (cfg.datastore.type == conf::DatastoreConfig::Type::kSqlite) {
+    auto s = SqliteKvStore::open(cfg.state_dir + "/cluster.db");
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<Store>(std::move(*s));
+  }
+  EtcdOptions o;
+  o.endpoints = cfg.datastore.endpoints;
+  o.key_prefix = cfg.datastore.prefix;
+  o.ca_file = cfg.datastore.ca_file;
+  o.cert_file = cfg.datastore.cert_file;
+  o.key_file = cfg.datastore.key_file;
+  auto s = EtcdStore::open(o);
+  if (!s.ok()) return s.status();
+  return std::unique_ptr<Store>(std::move(*s));
+}
+
+NodeRecord nodeRecord(const conf::DaemonConfig& cfg, const absl::StatusOr<routing::Uplink>& up) {
+  NodeRecord r;
+  r.name = cfg.node_name;
+  r.labels = cfg.labels;
+  r.ip = cfg.node_ip;
+  if (up.ok()) {
+    r.uplink = up->name;
+    for (const auto& a : up->addresses) {
+      if (r.ip.empty() || a.address().toString() == r.ip) {
+        r.ip = a.address().toString();
+        r.subnet = a.network().toString();
+        break;
+      }
+    }
+  }
+  return r;
 }
 
 int fail(const std::string& what) {
@@ -73,16 +113,9 @@ int run(const std::string& config_path) {
     return fail("another quasard holds " + lock_path);
   }
 
-  auto store = ipam::SqliteStore::open(cfg->state_dir + "/ipam.db");
-  if (!store.ok()) return fail(std::string(store.status().message()));
-  ipam::AddressManager::Options opts{cfg->pod_cidrs, cfg->reserved, cfg->release_cooldown.count()};
-  auto manager = ipam::AddressManager::create(opts, **store, nowUnixMs);
-  if (!manager.ok()) return fail(std::string(manager.status().message()));
-
   NodeInfo node;
   node.node_name = cfg->node_name;
   node.routing_mode = std::string(conf::routingModeName(cfg->routing_mode));
-  node.store = (*store)->describe();
   node.started_unix_ms = nowUnixMs();
   const int overhead = conf::encapsulationOverhead(cfg->routing_mode);
   auto uplink = routing::findUplink(cfg->uplink);
@@ -95,6 +128,43 @@ int run(const std::string& config_path) {
                  node.mtu);
   }
 
+  // The cluster datastore: this node's record and liveness, the blocks it owns.
+  auto datastore = openDatastore(*cfg);
+  if (!datastore.ok()) return fail(std::string(datastore.status().message()));
+  NodeRegistry registry(**datastore, nodeRecord(*cfg, uplink), cfg->node_ttl);
+  if (auto s = registry.start(); !s.ok()) return fail("register node: " + std::string(s.message()));
+  ClusterView view(**datastore);
+  if (auto s = view.start(); !s.ok()) return fail("cluster view: " + std::string(s.message()));
+  std::unique_ptr<BlockManager> blocks;
+  std::vector<conf::IpPrefix> ranges = cfg->pod_cidrs;
+  if (cfg->cluster_cidr) {
+    blocks = std::make_unique<BlockManager>(**datastore, cfg->node_name, *cfg->cluster_cidr,
+                                            cfg->block_size);
+    auto owned = blocks->owned();
+    if (!owned.ok()) return fail("read owned blocks: " + std::string(owned.status().message()));
+    ranges = *owned;
+    node.claims_blocks = true;
+  }
+
+  auto store = ipam::SqliteStore::open(cfg->state_dir + "/ipam.db");
+  if (!store.ok()) return fail(std::string(store.status().message()));
+  ipam::AddressManager::Options opts{ranges, cfg->reserved, cfg->release_cooldown.count(), nullptr};
+  if (blocks) {
+    opts.claim_range = [&blocks, &cfg]() -> absl::StatusOr<conf::IpPrefix> {
+      auto b = blocks->claim();
+      if (b.ok()) {
+        spdlog::info("event=block-claimed node={} block={}", cfg->node_name, b->toString());
+      } else {
+        spdlog::warn("event=block-claim-failed node={} error=\"{}\"", cfg->node_name,
+                     std::string(b.status().message()));
+      }
+      return b;
+    };
+  }
+  auto manager = ipam::AddressManager::create(opts, **store, nowUnixMs);
+  if (!manager.ok()) return fail(std::string(manager.status().message()));
+  node.store = (*store)->describe() + " cluster=" + (*datastore)->describe();
+
   if (socketInUse(cfg->socket)) return fail("another quasard is serving on " + cfg->socket);
   ::unlink(cfg->socket.c_str());
 
@@ -106,6 +176,7 @@ int run(const std::string& config_path) {
     spdlog::info("event=reconcile removed_orphan_veths={}", *orphans);
   }
   IpamService service(**manager, reaper, node);
+  service.setClusterView(&view);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + cfg->socket, grpc::InsecureServerCredentials());
@@ -144,6 +215,7 @@ int run(const std::string& config_path) {
   server->Wait();
   waiter.join();
   plugin_server.stop();
+  registry.stop(/*revoke=*/true);
   ::unlink(cfg->socket.c_str());
   return 0;
 }

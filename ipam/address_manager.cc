@@ -7,7 +7,7 @@
 namespace quasar::ipam {
 
 AddressManager::AddressManager(const Options& options, AllocationStore& store, Clock clock)
-    : clock_(std::move(clock)), committer_(store) {
+    : clock_(std::move(clock)), options_(options), committer_(store) {
   for (const auto& cidr : options.pod_cidrs) {
     ranges_.emplace_back(cidr, options.reserved, options.release_cooldown_ms);
   }
@@ -16,7 +16,9 @@ AddressManager::AddressManager(const Options& options, AllocationStore& store, C
 absl::StatusOr<std::unique_ptr<AddressManager>> AddressManager::create(const Options& options,
                                                                        AllocationStore& store,
                                                                        Clock clock) {
-  if (options.pod_cidrs.empty()) return absl::InvalidArgumentError("no pod CIDR configured");
+  if (options.pod_cidrs.empty() && !options.claim_range) {
+    return absl::InvalidArgumentError("no pod CIDR configured");
+  }
   std::unique_ptr<AddressManager> m(new AddressManager(options, store, std::move(clock)));
   const int64_t now = m->clock_();
   auto snap = store.load(now - options.release_cooldown_ms);
@@ -49,6 +51,9 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::take(
   auto undo = [&] {
     for (const auto& ip : taken) rangeFor(ip)->unallocate(ip);
   };
+  if (ranges_.empty()) {
+    return absl::ResourceExhaustedError("the node holds no pod CIDR block yet");
+  }
   std::set<conf::Family> families;
   for (const auto& r : ranges_) families.insert(r.range().family());
   for (const auto& ip : requested) {
@@ -98,6 +103,38 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::take(
 }
 
 absl::StatusOr<AllocateResult> AddressManager::allocate(
+    const AllocateRequest& request, const std::function<void(const AllocateResult&)>& on_reserved) {
+  auto r = allocateOnce(request, on_reserved);
+  if (!options_.claim_range || !absl::IsResourceExhausted(r.status())) return r;
+  {
+    std::lock_guard claim(claim_mu_);
+    // Another request may have claimed a range while this one waited: try again first.
+    r = allocateOnce(request, on_reserved);
+    if (!absl::IsResourceExhausted(r.status())) return r;
+    auto range = options_.claim_range();
+    if (!range.ok()) return range.status();
+    std::lock_guard lock(mu_);
+    ranges_.emplace_back(*range, options_.reserved, options_.release_cooldown_ms);
+  }
+  return allocateOnce(request, on_reserved);
+}
+
+absl::Status AddressManager::removeRangeIfIdle(const conf::IpPrefix& range) {
+  const int64_t now = clock_();
+  std::lock_guard lock(mu_);
+  for (auto it = ranges_.begin(); it != ranges_.end(); ++it) {
+    if (it->range() != range.network()) continue;
+    const auto st = it->stats(now);
+    if (st.used != 0 || st.cooling != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(range.toString(), " is in use"));
+    }
+    ranges_.erase(it);
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat(range.toString(), " is not one of this node's ranges"));
+}
+
+absl::StatusOr<AllocateResult> AddressManager::allocateOnce(
     const AllocateRequest& request, const std::function<void(const AllocateResult&)>& on_reserved) {
   const int64_t now = clock_();
   Allocation allocation;

@@ -46,9 +46,14 @@ class AddressManager {
   using Clock = std::function<int64_t()>;
 
   struct Options {
+    // The node's ranges at start: static pod CIDRs, or the blocks it already owns.
     std::vector<conf::IpPrefix> pod_cidrs;
     std::vector<conf::IpAddress> reserved;
     int64_t release_cooldown_ms = 30000;
+    // Called (outside every lock, one call at a time) when every range is full: returns a new
+    // range to allocate from (a freshly claimed block), or the reason there is none
+    // (ResourceExhausted when the cluster has no free block). Null: no growth (static CIDRs).
+    std::function<absl::StatusOr<conf::IpPrefix>()> claim_range;
   };
 
   // Loads the store's allocations. `store` must outlive the manager.
@@ -80,6 +85,9 @@ class AddressManager {
   absl::StatusOr<std::vector<Allocation>> gc(const std::string& network,
                                              const std::vector<Attachment>& valid);
   std::vector<PoolStats> stats();
+  // Removes a range that holds no used, held or cooling address (a block given back);
+  // FailedPrecondition otherwise.
+  absl::Status removeRangeIfIdle(const conf::IpPrefix& range);
   const GroupCommitter& committer() const { return committer_; }
 
  private:
@@ -90,12 +98,17 @@ class AddressManager {
   };
 
   AddressManager(const Options& options, AllocationStore& store, Clock clock);
+  absl::StatusOr<AllocateResult> allocateOnce(
+      const AllocateRequest& request,
+      const std::function<void(const AllocateResult&)>& on_reserved);
   // Takes one address per family; on failure nothing stays taken. Caller holds mu_.
   absl::StatusOr<std::vector<conf::IpAddress>> take(const std::vector<conf::IpAddress>& requested,
                                                     int64_t now_ms);
   RangeAllocator* rangeFor(const conf::IpAddress& a);
 
   Clock clock_;
+  Options options_;
+  std::mutex claim_mu_;  // one range claim at a time
   GroupCommitter committer_;
   mutable std::mutex mu_;
   std::vector<RangeAllocator> ranges_;

@@ -31,7 +31,7 @@ class AddressManagerTest : public ::testing::Test {
     auto s = SqliteStore::open(dir_ + "/ipam.db");
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
-    AddressManager::Options o{{*conf::IpPrefix::parse(cidr)}, {}, 1000};
+    AddressManager::Options o{{*conf::IpPrefix::parse(cidr)}, {}, 1000, nullptr};
     auto m = AddressManager::create(o, *store_, [this] { return now_.load(); });
     ASSERT_TRUE(m.ok()) << m.status();
     manager_ = std::move(*m);
@@ -128,6 +128,51 @@ TEST_F(AddressManagerTest, ExhaustionIsReportedAndNothingLeaks) {
   AllocateRequest outside = req("d");
   outside.requested_ips = {*conf::IpAddress::parse("10.8.0.1")};
   EXPECT_TRUE(absl::IsInvalidArgument(manager_->allocate(outside).status()));
+}
+
+}  // namespace
+}  // namespace quasar::ipam
+
+namespace quasar::ipam {
+namespace {
+
+TEST(AddressManagerBlocks, ClaimsARangeWhenFullAndRemovesIdleOnes) {
+  char tmpl[] = "/tmp/quasar-amb-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  {
+    auto store = SqliteStore::open(dir + "/ipam.db");
+    ASSERT_TRUE(store.ok());
+    std::vector<std::string> blocks{"10.1.0.0/30", "10.1.0.4/30"};
+    int claims = 0;
+    AddressManager::Options o;
+    o.release_cooldown_ms = 0;
+    o.claim_range = [&]() -> absl::StatusOr<conf::IpPrefix> {
+      if (claims >= static_cast<int>(blocks.size())) {
+        return absl::ResourceExhaustedError("no free block in the cluster CIDR");
+      }
+      return *conf::IpPrefix::parse(blocks[claims++]);
+    };
+    auto m = AddressManager::create(o, **store, [] { return int64_t{1}; });
+    ASSERT_TRUE(m.ok()) << m.status();
+    std::set<std::string> ips;
+    for (int i = 0; i < 4; ++i) {
+      auto r = (*m)->allocate({{"c" + std::to_string(i), "eth0"}, "n", "/ns", {}, {}});
+      ASSERT_TRUE(r.ok()) << r.status();
+      ips.insert(r->allocation.ips[0].toString());
+    }
+    EXPECT_EQ(claims, 2);
+    EXPECT_EQ(ips, (std::set<std::string>{"10.1.0.1", "10.1.0.2", "10.1.0.5", "10.1.0.6"}));
+    auto full = (*m)->allocate({{"c9", "eth0"}, "n", "/ns", {}, {}});
+    EXPECT_TRUE(absl::IsResourceExhausted(full.status())) << full.status();
+    EXPECT_TRUE(
+        absl::IsFailedPrecondition((*m)->removeRangeIfIdle(*conf::IpPrefix::parse("10.1.0.4/30"))));
+    ASSERT_TRUE((*m)->release({"c2", "eth0"}).ok());
+    ASSERT_TRUE((*m)->release({"c3", "eth0"}).ok());
+    EXPECT_TRUE((*m)->removeRangeIfIdle(*conf::IpPrefix::parse("10.1.0.4/30")).ok());
+    EXPECT_EQ((*m)->stats().size(), 1u);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ stateDir: $dir/state
 podCIDRs: [10.244.0.0/16]
 logLevel: warn
 YAML
-ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" 2>"$dir/quasard.log" &
+ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" >/dev/null 2>"$dir/quasard.log" &
 echo $! >"$dir/quasard.pid"
 for _ in $(seq 100); do [ -S "$dir/quasard.sock" ] && break; sleep 0.05; done
 

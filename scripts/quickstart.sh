@@ -52,7 +52,7 @@ stateDir: $state/state
 podCIDRs: [10.244.1.0/24]
 YAML
 echo "==> starting quasard (embedded SQLite store in $state/state)"
-ip netns exec "$node" "$bin/quasard" -c "$state/quasard.yaml" 2>"$state/quasard.log" &
+ip netns exec "$node" "$bin/quasard" -c "$state/quasard.yaml" >/dev/null 2>"$state/quasard.log" &
 echo $! >"$state/quasard.pid"
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 [ -S "$sock" ] || { cat "$state/quasard.log"; exit 1; }

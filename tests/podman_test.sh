@@ -49,7 +49,7 @@ quasar_node_netns "$node" "$gw" 10.252.0
 
 printf 'socket: %s/quasard.sock\ncniSocket: %s/cni.sock\nstateDir: %s/state\npodCIDRs: [10.244.7.0/24]\n' \
   "$dir" "$dir" "$dir" >"$dir/quasard.yaml"
-ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" 2>"$dir/quasard.log" &
+ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" >/dev/null 2>"$dir/quasard.log" &
 echo $! >"$dir/quasard.pid"
 for _ in $(seq 100); do [ -S "$dir/quasard.sock" ] && break; sleep 0.05; done
 

@@ -1,0 +1,275 @@
+// Clusters end to end (label netns): a real etcd in its own namespace and three quasard
+// "nodes" in three namespaces, all on a test bridge (10.99.N.0/24) in a "lan" namespace. Pods
+// are namespaces attached through the real plugin. Nothing touches the root namespace.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "conf/ip.h"
+#include "tests/testbed.h"
+
+extern char** environ;
+
+namespace quasar::tests {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+pid_t spawnDetached(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  pid_t pid = -1;
+  posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+class Cluster : public ::testing::Test {
+ protected:
+  static constexpr int kNodes = 3;
+
+  void SetUp() override {
+    prefix_ = "qt" + std::to_string(getpid() % 100000) + "x" + std::to_string(counter_++);
+    subnet_ = "10.99." + std::to_string(counter_ % 250);
+    char tmpl[] = "/tmp/quasar-cluster-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    addNs("lan");
+    ASSERT_EQ(sh("ip -n " + ns("lan") + " link add br0 type bridge && ip -n " + ns("lan") +
+                 " link set br0 up")
+                  .exit_code,
+              0);
+    attach("etcd", 100);
+    for (int i = 1; i <= kNodes; ++i) attach("n" + std::to_string(i), i);
+    startEtcd();
+    for (int i = 1; i <= kNodes; ++i) startNode(i);
+  }
+
+  void TearDown() override {
+    for (auto& [name, pid] : pids_) {
+      if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+    for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it) {
+      sh("ip netns del " + *it + " 2>/dev/null");
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string ns(const std::string& name) const { return prefix_ + "-" + name; }
+  void addNs(const std::string& name) {
+    ASSERT_EQ(
+        sh("ip netns add " + ns(name) + " && ip -n " + ns(name) + " link set lo up").exit_code, 0);
+    namespaces_.push_back(ns(name));
+  }
+  // A namespace with an uplink "up0" on the bridge, at <subnet>.<host>.
+  void attach(const std::string& name, int host) {
+    addNs(name);
+    const std::string port = "p" + std::to_string(host);
+    auto r = sh("ip -n " + ns(name) + " link add up0 type veth peer name " + port + " netns " +
+                ns("lan") + " && ip -n " + ns("lan") + " link set " + port +
+                " master br0 up && ip -n " + ns(name) + " addr add " + subnet_ + "." +
+                std::to_string(host) + "/24 dev up0 && ip -n " + ns(name) + " link set up0 up");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  void startEtcd() {
+    const std::string ip = subnet_ + ".100";
+    pids_["etcd"] = spawnDetached(
+        {"ip", "netns", "exec", ns("etcd"), "etcd", "--name=e", "--data-dir=" + dir_ + "/etcd",
+         "--listen-client-urls=http://" + ip + ":2379",
+         "--advertise-client-urls=http://" + ip + ":2379",
+         "--listen-peer-urls=http://127.0.0.1:2380",
+         "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+         "--initial-cluster=e=http://127.0.0.1:2380", "--log-level=error"},
+        dir_ + "/etcd.log");
+    for (int i = 0; i < 100; ++i) {
+      if (inNs("n1", "ETCDCTL_API=3 etcdctl --endpoints=" + ip +
+                         ":2379 --command-timeout=1s endpoint health")
+              .exit_code == 0) {
+        return;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL() << "etcd did not come up";
+  }
+
+  std::string nodeDir(int i) const { return dir_ + "/n" + std::to_string(i); }
+  std::string socket(int i) const { return nodeDir(i) + "/quasard.sock"; }
+
+  void startNode(int i, const std::string& extra = "") {
+    std::filesystem::create_directories(nodeDir(i));
+    std::ofstream(nodeDir(i) + "/quasard.yaml")
+        << "nodeName: n" << i << "\nsocket: " << socket(i) << "\ncniSocket: " << nodeDir(i)
+        << "/cni.sock\nstateDir: " << nodeDir(i) << "/state\nuplink: up0\n"
+        << "clusterCIDR: 10.244.0.0/26\nblockSize: 29\nnodeTTLSeconds: 3\n"
+        << "releaseCooldownSeconds: 0\n"
+        << (i == 1 ? "labels: {nvidia.com/gpu.present: \"true\"}\n" : "")
+        << "datastore:\n  type: etcd\n  endpoints: [" << subnet_ << ".100:2379]\n  prefix: /"
+        << prefix_ << "/\n"
+        << extra;
+    const std::string name = "n" + std::to_string(i);
+    pids_[name] = spawnDetached({"ip", "netns", "exec", ns(name), QUASAR_BIN_DIR "/quasard", "-c",
+                                 nodeDir(i) + "/quasard.yaml"},
+                                nodeDir(i) + "/quasard.log");
+    for (int t = 0; t < 100; ++t) {
+      if (ctl(i, "status").exit_code == 0) return;
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL() << "quasard n" << i << " did not come up";
+  }
+
+  CmdResult inNs(const std::string& name, const std::string& cmd) {
+    return run({"ip", "netns", "exec", ns(name), "/bin/sh", "-c", cmd});
+  }
+  CmdResult ctl(int i, const std::string& args) {
+    return inNs("n" + std::to_string(i),
+                std::string(QUASAR_BIN_DIR) + "/quasarctl --socket " + socket(i) + " " + args);
+  }
+  json nodes(int i) { return ctl(i, "-o json nodes").json(); }
+
+  // ADD of a fresh pod namespace on node i.
+  CmdResult add(int i, const std::string& pod) {
+    const std::string pod_ns = ns(pod);
+    {
+      std::lock_guard lock(mu_);
+      if (sh("ip netns add " + pod_ns).exit_code != 0) return {};
+      namespaces_.push_back(pod_ns);
+    }
+    json conf{{"cniVersion", "1.0.0"},
+              {"name", "quasar"},
+              {"type", "quasar"},
+              {"socket", nodeDir(i) + "/cni.sock"}};
+    return run({"ip", "netns", "exec", ns("n" + std::to_string(i)), QUASAR_BIN_DIR "/quasar"},
+               conf.dump(),
+               {{"CNI_COMMAND", "ADD"},
+                {"CNI_CONTAINERID", pod},
+                {"CNI_NETNS", "/run/netns/" + pod_ns},
+                {"CNI_IFNAME", "eth0"}});
+  }
+
+  static int counter_;
+  std::string prefix_, subnet_, dir_;
+  std::vector<std::string> namespaces_;
+  std::map<std::string, pid_t> pids_;
+  std::mutex mu_;
+};
+int Cluster::counter_ = 0;
+
+std::string ipOf(const CmdResult& r) {
+  auto j = r.json();
+  if (!j.is_object() || !j.contains("ips")) return "";
+  std::string a = j["ips"][0]["address"];
+  return a.substr(0, a.find('/'));
+}
+
+TEST_F(Cluster, NodesRegisterWithAddressSubnetAndLabels) {
+  auto list = nodes(2);
+  ASSERT_EQ(list.size(), 3u) << list.dump();
+  EXPECT_EQ(list[0]["name"], "n1");
+  EXPECT_EQ(list[0]["ip"], subnet_ + ".1");
+  EXPECT_EQ(list[0]["subnet"], subnet_ + ".0/24");
+  EXPECT_EQ(list[0]["labels"]["nvidia.com/gpu.present"], "true");
+  for (const auto& n : list) EXPECT_TRUE(n["ready"].get<bool>()) << n.dump();
+}
+
+// Three nodes start pods at once in one small cluster CIDR (/26 in /29 blocks: 8 blocks of 6
+// addresses), 12 each, so each claims two blocks while the others do: blocks never overlap and
+// every pod's address lies in a block its node owns. Then node 1 takes the last two blocks, and
+// the next ADD gets the plugin's "addresses exhausted" error, saying why.
+TEST_F(Cluster, BlockClaimsRaceWithoutOverlapAndExhaustionIsReported) {
+  std::mutex mu;
+  std::map<std::string, int> owner_of_ip;
+  std::vector<std::thread> threads;
+  for (int i = 1; i <= kNodes; ++i) {
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, i, t] {
+        for (int k = 0; k < 6; ++k) {
+          auto r =
+              add(i, "p" + std::to_string(i) + "x" + std::to_string(t) + "x" + std::to_string(k));
+          ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+          std::lock_guard lock(mu);
+          EXPECT_TRUE(owner_of_ip.emplace(ipOf(r), i).second) << "duplicate " << ipOf(r);
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(owner_of_ip.size(), 36u);
+  // Every node sees the same, exclusive block ownership.
+  auto list = nodes(3);
+  std::map<std::string, std::string> block_owner;
+  for (const auto& n : list) {
+    for (const auto& b : n["blocks"]) {
+      EXPECT_TRUE(block_owner.emplace(b.get<std::string>(), n["name"]).second) << b;
+    }
+  }
+  EXPECT_EQ(block_owner.size(), 6u) << list.dump();
+  for (const auto& n : list) EXPECT_EQ(n["blocks"].size(), 2u) << n.dump();
+  for (const auto& [ip, node] : owner_of_ip) {
+    auto a = *conf::IpAddress::parse(ip);
+    bool inside = false;
+    for (const auto& [block, owner] : block_owner) {
+      inside |= owner == "n" + std::to_string(node) && conf::IpPrefix::parse(block)->contains(a);
+    }
+    EXPECT_TRUE(inside) << ip << " of n" << node << " is not in one of its blocks";
+  }
+  // Two blocks (12 addresses) are left; node 1 claims both, then the cluster CIDR is full.
+  int extra = 0;
+  CmdResult last;
+  for (int k = 0; k < 20; ++k) {
+    last = add(1, "extra" + std::to_string(k));
+    if (last.exit_code != 0) break;
+    ++extra;
+  }
+  EXPECT_EQ(extra, 12);
+  EXPECT_EQ(add(2, "late").json()["code"], 101);
+  ASSERT_EQ(last.exit_code, 1);
+  EXPECT_EQ(last.json()["code"], 101) << last.out;
+  EXPECT_NE(last.out.find("no free /29 block"), std::string::npos) << last.out;
+}
+
+TEST_F(Cluster, KilledDaemonsNodeGoesNotReadyAfterTheTtl) {
+  kill(pids_["n2"], SIGKILL);
+  waitpid(pids_["n2"], nullptr, 0);
+  pids_["n2"] = -1;
+  bool not_ready = false;
+  const auto start = std::chrono::steady_clock::now();
+  while (!not_ready && std::chrono::steady_clock::now() - start < 15s) {
+    std::this_thread::sleep_for(250ms);
+    for (const auto& n : nodes(1)) {
+      if (n["name"] == "n2") not_ready = !n["ready"].get<bool>();
+    }
+  }
+  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(not_ready) << "n2 still ready 15 s after its daemon died";
+  EXPECT_GE(took, 1.5) << "not-ready came before the TTL could have run out";
+  for (const auto& n : nodes(3)) {
+    if (n["name"] != "n2") {
+      EXPECT_TRUE(n["ready"].get<bool>()) << n.dump();
+    }
+  }
+  RecordProperty("not_ready_after_seconds", std::to_string(took));
+}
+
+}  // namespace
+}  // namespace quasar::tests
