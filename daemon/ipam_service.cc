@@ -185,4 +185,42 @@ grpc::Status IpamService::Nodes(grpc::ServerContext*, const pb::NodesRequest*,
   return grpc::Status::OK;
 }
 
+namespace {
+grpc::Status objectsReply(const absl::StatusOr<std::vector<std::string>>& r,
+                          pb::ObjectsReply* reply, bool results) {
+  if (!r.ok()) return toGrpc(r.status());
+  for (const auto& s : *r) {
+    if (results) {
+      reply->add_results(s);
+    } else {
+      reply->add_objects_json(s);
+    }
+  }
+  return grpc::Status::OK;
+}
+}  // namespace
+
+grpc::Status IpamService::Apply(grpc::ServerContext*, const pb::ObjectsRequest* req,
+                                pb::ObjectsReply* reply) {
+  if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
+  auto r = objects_->apply({req->objects_json().begin(), req->objects_json().end()});
+  if (r.ok()) {
+    for (const auto& line : *r) spdlog::info("event=apply object=\"{}\"", line);
+  }
+  return objectsReply(r, reply, true);
+}
+
+grpc::Status IpamService::DeleteObjects(grpc::ServerContext*, const pb::ObjectsRequest* req,
+                                        pb::ObjectsReply* reply) {
+  if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
+  return objectsReply(objects_->remove({req->objects_json().begin(), req->objects_json().end()}),
+                      reply, true);
+}
+
+grpc::Status IpamService::GetObjects(grpc::ServerContext*, const pb::GetObjectsRequest* req,
+                                     pb::ObjectsReply* reply) {
+  if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
+  return objectsReply(objects_->get(req->kind(), req->namespace_(), req->name()), reply, false);
+}
+
 }  // namespace quasar::daemon

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "daemon/cluster_view.h"
+#include "daemon/object_store.h"
 #include "daemon/veth_reaper.h"
 #include "ipam/address_manager.h"
 #include "ipam/ipam.grpc.pb.h"
@@ -48,14 +49,22 @@ class IpamService final : public quasar::ipam::v1::Ipam::Service {
                       quasar::ipam::v1::StatusReply* reply) override;
   grpc::Status Nodes(grpc::ServerContext*, const quasar::ipam::v1::NodesRequest* req,
                      quasar::ipam::v1::NodesReply* reply) override;
-  // The cluster view Nodes answers from; must outlive the service.
+  grpc::Status Apply(grpc::ServerContext*, const quasar::ipam::v1::ObjectsRequest* req,
+                     quasar::ipam::v1::ObjectsReply* reply) override;
+  grpc::Status DeleteObjects(grpc::ServerContext*, const quasar::ipam::v1::ObjectsRequest* req,
+                             quasar::ipam::v1::ObjectsReply* reply) override;
+  grpc::Status GetObjects(grpc::ServerContext*, const quasar::ipam::v1::GetObjectsRequest* req,
+                          quasar::ipam::v1::ObjectsReply* reply) override;
+  // The cluster view Nodes answers from and the object store; must outlive the service.
   void setClusterView(ClusterView* view) { view_ = view; }
+  void setObjectStore(ObjectStore* objects) { objects_ = objects; }
 
  private:
   ipam::AddressManager& manager_;
   VethReaper& reaper_;
   const NodeInfo node_;
   ClusterView* view_ = nullptr;
+  ObjectStore* objects_ = nullptr;
 };
 
 }  // namespace quasar::daemon

@@ -5,9 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "conf/net_conf.h"
+#include "daemon/yaml_json.h"
 #include "ipam/ipam.grpc.pb.h"
 #include "nlohmann/json.hpp"
 
@@ -183,6 +186,63 @@ class Ctl {
     return 0;
   }
 
+  // apply -f / delete -f: every document of the file (YAML or JSON; "-" is stdin).
+  int changeObjects(const std::string& file, bool remove) {
+    std::string text;
+    if (file == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), {});
+    } else {
+      std::ifstream in(file);
+      if (!in) {
+        std::cerr << "quasarctl: cannot read " << file << "\n";
+        return 1;
+      }
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto docs = quasar::daemon::yamlDocumentsToJson(text);
+    if (!docs.ok()) {
+      std::cerr << "quasarctl: " << file << ": " << docs.status().message() << "\n";
+      return 1;
+    }
+    pb::ObjectsRequest req;
+    for (const auto& d : *docs) req.add_objects_json(d.dump());
+    pb::ObjectsReply r;
+    auto s =
+        remove ? stub_->DeleteObjects(ctx().get(), req, &r) : stub_->Apply(ctx().get(), req, &r);
+    if (!s.ok()) return failed(s);
+    for (const auto& line : r.results()) std::cout << line << "\n";
+    return 0;
+  }
+
+  int get(const std::string& kind, const std::string& name, const std::string& ns) {
+    pb::GetObjectsRequest req;
+    req.set_kind(kind);
+    req.set_name(name);
+    req.set_namespace_(ns);
+    pb::ObjectsReply r;
+    if (auto s = stub_->GetObjects(ctx().get(), req, &r); !s.ok()) return failed(s);
+    json items = json::array();
+    for (const auto& o : r.objects_json()) items.push_back(json::parse(o, nullptr, false));
+    if (o_.output == "json" || o_.output == "yaml") {
+      json out = name.empty() ? json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}
+                              : items.at(0);
+      std::cout << (o_.output == "json" ? out.dump(2) : quasar::daemon::jsonToYaml(out)) << "\n";
+      return 0;
+    }
+    std::printf("%-16s %-32s %s\n", "NAMESPACE", "NAME", "LABELS");
+    for (const auto& o : items) {
+      const json meta = o.value("metadata", json::object());
+      const json label_map = meta.value("labels", json::object());
+      std::string labels;
+      for (const auto& [k, v] : label_map.items()) {
+        labels += (labels.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+      }
+      std::printf("%-16s %-32s %s\n", meta.value("namespace", "").c_str(),
+                  meta.value("name", "").c_str(), labels.c_str());
+    }
+    return 0;
+  }
+
   int release(const std::string& container, const std::string& ifname) {
     pb::ReleaseRequest req;
     req.mutable_attachment()->set_container_id(container);
@@ -208,15 +268,29 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{"quasarctl: inspect and operate quasar on this node"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (-o, --socket) also after the subcommand
   app.add_option("--socket", o.socket, "quasard's socket")->capture_default_str();
-  app.add_option("-o,--output", o.output, "table or json")
-      ->check(CLI::IsMember({"table", "json"}))
+  app.add_option("-o,--output", o.output, "table, json (or yaml for get)")
+      ->check(CLI::IsMember({"table", "json", "yaml"}))
       ->capture_default_str();
   app.add_option("--timeout-ms", o.timeout_ms, "deadline of each call")->capture_default_str();
 
   auto* status = app.add_subcommand("status", "quasard's health, configuration and pool usage");
   auto* nodes =
       app.add_subcommand("nodes", "the cluster's nodes: address, subnet, blocks, readiness");
+  std::string file, kind, name, ns;
+  auto* apply = app.add_subcommand(
+      "apply", "store Kubernetes objects (Node, Namespace, Pod, NetworkPolicy) from a file");
+  apply
+      ->add_option("-f,--filename", file, "YAML or JSON, several documents, kind: List; - is stdin")
+      ->required();
+  auto* del = app.add_subcommand("delete", "remove the objects a file names");
+  del->add_option("-f,--filename", file, "YAML or JSON")->required();
+  auto* get =
+      app.add_subcommand("get", "list stored objects: nodes, namespaces, pods, networkpolicies");
+  get->add_option("kind", kind)->required();
+  get->add_option("name", name);
+  get->add_option("-n,--namespace", ns, "only this namespace (default: all)");
   auto* ipam = app.add_subcommand("ipam", "IP allocations");
   ipam->require_subcommand(1);
   std::string network;
@@ -235,6 +309,9 @@ int main(int argc, char** argv) {
   Ctl ctl(o);
   if (*status) return ctl.status();
   if (*nodes) return ctl.nodes();
+  if (*apply) return ctl.changeObjects(file, false);
+  if (*del) return ctl.changeObjects(file, true);
+  if (*get) return ctl.get(kind, name, ns);
   if (*list) return ctl.list(network);
   if (*show) return ctl.show(key);
   if (*release) return ctl.release(container, ifname);

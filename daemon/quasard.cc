@@ -27,6 +27,7 @@
 #include "daemon/etcd_store.h"
 #include "daemon/ipam_service.h"
 #include "daemon/node_registry.h"
+#include "daemon/object_store.h"
 #include "daemon/plugin_server.h"
 #include "daemon/sqlite_kv_store.h"
 #include "ipam/address_manager.h"
@@ -177,6 +178,8 @@ int run(const std::string& config_path) {
   }
   IpamService service(**manager, reaper, node);
   service.setClusterView(&view);
+  ObjectStore objects(**datastore);
+  service.setObjectStore(&objects);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + cfg->socket, grpc::InsecureServerCredentials());

@@ -310,5 +310,51 @@ TEST_F(Cluster, EtcdOutageDoesNotStopAddsAndEverythingRecovers) {
   EXPECT_TRUE(seen) << nodes(1).dump();
 }
 
+// Kubernetes objects applied on one node are stored in etcd and read back on another; a file
+// with one invalid object is refused whole, naming the field, and stores nothing.
+TEST_F(Cluster, ApplyGetDeleteObjectsAcrossNodes) {
+  const std::string good = dir_ + "/good.yaml";
+  std::ofstream(good) << R"(apiVersion: v1
+kind: Namespace
+metadata: {name: ml, labels: {team: research}}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: trainer-0, namespace: ml, labels: {app: trainer}}
+  spec: {nodeName: n1, containers: [{name: main, ports: [{containerPort: 8080}]}]}
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: allow-trainers, namespace: ml}
+  spec:
+    podSelector: {matchLabels: {app: trainer}}
+    ingress: [{from: [{namespaceSelector: {matchLabels: {team: research}}}]}]
+)";
+  auto applied = ctl(1, "apply -f " + good);
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  EXPECT_NE(applied.out.find("Pod ml/trainer-0 created"), std::string::npos) << applied.out;
+  auto pod = ctl(2, "get pod trainer-0 -n ml -o json").json();
+  EXPECT_EQ(pod["spec"]["containers"][0]["ports"][0]["containerPort"], 8080) << pod.dump();
+  EXPECT_EQ(ctl(3, "apply -f " + good).out.find("created"), std::string::npos);
+
+  const std::string bad = dir_ + "/bad.yaml";
+  std::ofstream(bad) << R"({"kind": "List", "items": [
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}},
+    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "other"},
+     "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 0}]}]}}]})";
+  auto refused = ctl(2, "apply -f " + bad);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("Pod other/web: spec.containers[0].ports[0].containerPort"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(ctl(1, "get namespaces").out.find("other"), std::string::npos) << "partially stored";
+
+  auto deleted = ctl(3, "delete -f " + good);
+  EXPECT_NE(deleted.out.find("NetworkPolicy ml/allow-trainers deleted"), std::string::npos);
+  EXPECT_EQ(ctl(1, "get pods -o json").json()["items"].size(), 0u);
+}
+
 }  // namespace
 }  // namespace quasar::tests

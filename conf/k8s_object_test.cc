@@ -1,0 +1,71 @@
+#include "conf/k8s_object.h"
+
+#include <gtest/gtest.h>
+
+namespace quasar::conf {
+namespace {
+
+using nlohmann::json;
+
+void expectRefused(const char* text, const std::string& fragment) {
+  auto r = parseK8sObjects(json::parse(text));
+  ASSERT_FALSE(r.ok()) << text;
+  EXPECT_NE(r.status().message().find(fragment), std::string::npos)
+      << r.status().message() << " should mention " << fragment;
+}
+
+TEST(K8sObject, AcceptsTheFourKindsAndFillsTheNamespace) {
+  auto r = parseK8sObjects(json::parse(R"({"kind": "List", "items": [
+    {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-1",
+      "labels": {"nvidia.com/gpu.present": "true"}}},
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml"}},
+    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "trainer-0", "namespace": "ml",
+      "labels": {"app": "trainer"}, "annotations": {"note": "free text / allowed"}},
+     "spec": {"containers": [{"name": "main", "ports": [{"containerPort": 8080}]}]}},
+    {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+     "metadata": {"name": "allow-trainers"},
+     "spec": {"podSelector": {"matchLabels": {"app": "trainer"}},
+              "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
+                           "ports": [{"protocol": "TCP", "port": 8080}]}]}}]})"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[0].key(), "k8s/node/_/gpu-1");
+  EXPECT_EQ((*r)[2].ref(), "Pod ml/trainer-0");
+  EXPECT_EQ((*r)[3].namespace_, "default");
+  EXPECT_EQ((*r)[3].body["metadata"]["namespace"], "default");
+}
+
+TEST(K8sObject, RefusalsNameTheObjectAndTheField) {
+  expectRefused(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+    "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 70000}]}]}})",
+                "Pod default/web: spec.containers[0].ports[0].containerPort");
+  expectRefused(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Web"}})",
+                "metadata.name");
+  expectRefused(R"({"apiVersion": "v2", "kind": "Node", "metadata": {"name": "n"}})", "apiVersion");
+  expectRefused(R"({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n",
+    "labels": {"bad key!": "x"}}})",
+                "metadata.labels");
+  expectRefused(R"({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+    "metadata": {"name": "p"}, "spec": {"podSelector": {"matchExpressions":
+    [{"key": "a", "operator": "In"}]}}})",
+                "spec.podSelector.matchExpressions[0].values");
+  expectRefused(R"({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+    "metadata": {"name": "p"}, "spec": {"podSelector": {}, "egress": [{"to":
+    [{"ipBlock": {"cidr": "nope"}}]}]}})",
+                "spec.egress[0].to[0].ipBlock.cidr");
+  expectRefused(R"({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}})", "kind");
+  expectRefused(R"({"kind": "List", "items": [{"apiVersion": "v1", "kind": "Namespace",
+    "metadata": {"name": "ok"}}, {"apiVersion": "v1", "kind": "Namespace",
+    "metadata": {"name": "not_ok"}}]})",
+                "Namespace not_ok: metadata.name");
+}
+
+TEST(K8sObject, CanonicalKinds) {
+  EXPECT_EQ(canonicalKind("pods"), "Pod");
+  EXPECT_EQ(canonicalKind("netpol"), "NetworkPolicy");
+  EXPECT_EQ(canonicalKind("NS"), "Namespace");
+  EXPECT_EQ(canonicalKind("secrets"), "");
+}
+
+}  // namespace
+}  // namespace quasar::conf
