@@ -56,8 +56,6 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 static=$(ldd "$bin/quasar" | wc -l)
 {
   cat <<MD
-# Benchmarks
-
 ## CNI ADD/DEL latency: quasar vs ptp + host-local
 
 Command: \`scripts/bench-cni.sh $cycles $burst\` (as root), on $(date -u +%Y-%m-%d).
@@ -88,5 +86,5 @@ $table
   in the pod's namespace; strace); exec of the plugin ~0.9 ms, of which ~0.3 ms is loading
   libc/libm/libmnl (a fully static plugin needs a static libmnl, which Debian does not ship).
 MD
-} >"$quasar_root/docs/benchmarks.md"
+} | quasar_write_section "$quasar_root/docs/benchmarks.md" bench-cni
 echo "wrote docs/benchmarks.md" >&2

@@ -26,3 +26,24 @@ quasar_node_netns() {
   ip -n "$gw" link set down0 up
   ip -n "$node" route add default via "$subnet.254"
 }
+
+# quasar_write_section FILE NAME < CONTENT: replaces the part of FILE between
+# "<!-- NAME:begin -->" and "<!-- NAME:end -->" (appending it when absent), so several
+# benchmark scripts share docs/benchmarks.md.
+quasar_write_section() {
+  local file=$1 name=$2 content tmp
+  content=$(mktemp)
+  tmp=$(mktemp)
+  { echo "<!-- $name:begin -->"; cat; echo "<!-- $name:end -->"; } >"$content"
+  [ -f "$file" ] || echo "# Benchmarks" >"$file"
+  if grep -q "<!-- $name:begin -->" "$file"; then
+    awk -v b="<!-- $name:begin -->" -v e="<!-- $name:end -->" -v c="$content" '
+      $0 == b { while ((getline line < c) > 0) print line; skip = 1; next }
+      $0 == e { skip = 0; next }
+      !skip { print }' "$file" >"$tmp"
+  else
+    { cat "$file"; echo; cat "$content"; } >"$tmp"
+  fi
+  mv "$tmp" "$file"
+  rm -f "$content"
+}
