@@ -25,23 +25,15 @@ constexpr std::pair<absl::string_view, RoutingMode> kModes[] = {
 };
 
 const std::set<absl::string_view>& knownKeys() {
-  static const auto* keys = new std::set<absl::string_view>{"nodeName",
-                                                            "socket",
-                                                            "cniSocket",
-                                                            "stateDir",
-                                                            "podCIDRs",
-                                                            "clusterCIDR",
-                                                            "blockSize",
-                                                            "datastore",
-                                                            "nodeIP",
-                                                            "labels",
-                                                            "nodeTTLSeconds",
-                                                            "reserved",
-                                                            "releaseCooldownSeconds",
-                                                            "uplink",
-                                                            "routingMode",
-                                                            "mtu",
-                                                            "logLevel"};
+  static const auto* keys = new std::set<absl::string_view>{"nodeName",  "socket",
+                                                            "cniSocket", "stateDir",
+                                                            "podCIDRs",  "clusterCIDR",
+                                                            "blockSize", "blockReleaseGraceSeconds",
+                                                            "datastore", "nodeIP",
+                                                            "labels",    "nodeTTLSeconds",
+                                                            "reserved",  "releaseCooldownSeconds",
+                                                            "uplink",    "routingMode",
+                                                            "mtu",       "logLevel"};
   return *keys;
 }
 
@@ -88,6 +80,11 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
   if (root["blockSize"]) c.block_size = root["blockSize"].as<int>();
   if (c.cluster_cidr && (c.block_size < c.cluster_cidr->length() || c.block_size > 30)) {
     return fieldError("blockSize", "must be a prefix length between clusterCIDR's and 30");
+  }
+  if (root["blockReleaseGraceSeconds"]) {
+    const int g = root["blockReleaseGraceSeconds"].as<int>();
+    if (g < 1) return fieldError("blockReleaseGraceSeconds", "must be at least 1");
+    c.block_release_grace = std::chrono::seconds(g);
   }
   if (root["nodeIP"]) c.node_ip = root["nodeIP"].as<std::string>();
   if (!c.node_ip.empty() && !IpAddress::parse(c.node_ip).ok()) {

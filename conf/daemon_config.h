@@ -46,6 +46,8 @@ struct DaemonConfig {
   std::vector<IpPrefix> pod_cidrs;
   std::optional<IpPrefix> cluster_cidr;
   int block_size = 26;
+  // A block idle (no used or cooling address) this long is given back; the last one is kept.
+  std::chrono::seconds block_release_grace{300};
   DatastoreConfig datastore;
   // This node's underlay address; empty: the uplink's first address.
   std::string node_ip;

@@ -15,14 +15,18 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_join.h"
 #include "conf/daemon_config.h"
 #include "daemon/block_manager.h"
+#include "daemon/block_reclaimer.h"
 #include "daemon/cluster_view.h"
 #include "daemon/etcd_store.h"
 #include "daemon/ipam_service.h"
@@ -204,6 +208,29 @@ int run(const std::string& config_path) {
       node.node_name, cfg->socket, cfg->cni_socket, node.store, absl::StrJoin(cidrs, ","),
       (*manager)->list("").size(), node.mtu, node.routing_mode, node.uplink);
 
+  // Housekeeping: give back blocks idle for longer than the grace period.
+  std::mutex housekeeping_mu;
+  std::condition_variable housekeeping_cv;
+  bool stopping = false;
+  std::thread housekeeping;
+  std::unique_ptr<BlockReclaimer> reclaimer;
+  if (blocks) {
+    reclaimer = std::make_unique<BlockReclaimer>(
+        **manager, *blocks,
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg->block_release_grace));
+    const auto period = std::clamp<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg->block_release_grace) / 4,
+        std::chrono::milliseconds(250), std::chrono::milliseconds(30000));
+    housekeeping = std::thread([&, period] {
+      std::unique_lock lock(housekeeping_mu);
+      while (!housekeeping_cv.wait_for(lock, period, [&] { return stopping; })) {
+        lock.unlock();
+        reclaimer->tick(nowUnixMs());
+        lock.lock();
+      }
+    });
+  }
+
   // SIGTERM/SIGINT end the daemon cleanly: a dedicated thread waits for them.
   sigset_t set;
   sigemptyset(&set);
@@ -218,6 +245,12 @@ int run(const std::string& config_path) {
   server->Wait();
   waiter.join();
   plugin_server.stop();
+  {
+    std::lock_guard lock(housekeeping_mu);
+    stopping = true;
+  }
+  housekeeping_cv.notify_all();
+  if (housekeeping.joinable()) housekeeping.join();
   registry.stop(/*revoke=*/true);
   ::unlink(cfg->socket.c_str());
   return 0;

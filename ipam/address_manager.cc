@@ -113,10 +113,14 @@ absl::StatusOr<AllocateResult> AddressManager::allocate(
     if (!absl::IsResourceExhausted(r.status())) return r;
     auto range = options_.claim_range();
     if (!range.ok()) return range.status();
-    std::lock_guard lock(mu_);
-    ranges_.emplace_back(*range, options_.reserved, options_.release_cooldown_ms);
+    addRange(*range);
   }
   return allocateOnce(request, on_reserved);
+}
+
+void AddressManager::addRange(const conf::IpPrefix& range) {
+  std::lock_guard lock(mu_);
+  ranges_.emplace_back(range, options_.reserved, options_.release_cooldown_ms);
 }
 
 absl::Status AddressManager::removeRangeIfIdle(const conf::IpPrefix& range) {

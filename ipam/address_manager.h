@@ -88,6 +88,8 @@ class AddressManager {
   // Removes a range that holds no used, held or cooling address (a block given back);
   // FailedPrecondition otherwise.
   absl::Status removeRangeIfIdle(const conf::IpPrefix& range);
+  // Adds a range back (a give-back that failed in the datastore).
+  void addRange(const conf::IpPrefix& range);
   const GroupCommitter& committer() const { return committer_; }
 
  private:

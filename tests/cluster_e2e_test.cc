@@ -122,7 +122,7 @@ class Cluster : public ::testing::Test {
         << "nodeName: n" << i << "\nsocket: " << socket(i) << "\ncniSocket: " << nodeDir(i)
         << "/cni.sock\nstateDir: " << nodeDir(i) << "/state\nuplink: up0\n"
         << "clusterCIDR: 10.244.0.0/26\nblockSize: 29\nnodeTTLSeconds: 3\n"
-        << "releaseCooldownSeconds: 0\n"
+        << "releaseCooldownSeconds: 0\nblockReleaseGraceSeconds: 2\n"
         << (i == 1 ? "labels: {nvidia.com/gpu.present: \"true\"}\n" : "")
         << "datastore:\n  type: etcd\n  endpoints: [" << subnet_ << ".100:2379]\n  prefix: /"
         << prefix_ << "/\n"
@@ -146,6 +146,16 @@ class Cluster : public ::testing::Test {
                 std::string(QUASAR_BIN_DIR) + "/quasarctl --socket " + socket(i) + " " + args);
   }
   json nodes(int i) { return ctl(i, "-o json nodes").json(); }
+
+  CmdResult del(int i, const std::string& pod) {
+    json conf{{"cniVersion", "1.0.0"},
+              {"name", "quasar"},
+              {"type", "quasar"},
+              {"socket", nodeDir(i) + "/cni.sock"}};
+    return run({"ip", "netns", "exec", ns("n" + std::to_string(i)), QUASAR_BIN_DIR "/quasar"},
+               conf.dump(),
+               {{"CNI_COMMAND", "DEL"}, {"CNI_CONTAINERID", pod}, {"CNI_IFNAME", "eth0"}});
+  }
 
   // ADD of a fresh pod namespace on node i.
   CmdResult add(int i, const std::string& pod) {
@@ -354,6 +364,28 @@ items:
   auto deleted = ctl(3, "delete -f " + good);
   EXPECT_NE(deleted.out.find("NetworkPolicy ml/allow-trainers deleted"), std::string::npos);
   EXPECT_EQ(ctl(1, "get pods -o json").json()["items"].size(), 0u);
+}
+
+// A block whose pods are all gone is given back after the grace period (2 s here); the node
+// keeps its last block.
+TEST_F(Cluster, IdleBlocksAreGivenBackAfterTheGrace) {
+  for (int k = 0; k < 12; ++k) ASSERT_EQ(add(1, "g" + std::to_string(k)).exit_code, 0);
+  auto blocks_of_n1 = [&] {
+    for (const auto& n : nodes(2)) {
+      if (n["name"] == "n1") return n["blocks"].size();
+    }
+    return size_t{0};
+  };
+  ASSERT_EQ(blocks_of_n1(), 2u);
+  for (int k = 0; k < 12; ++k) ASSERT_EQ(del(1, "g" + std::to_string(k)).exit_code, 0);
+  size_t left = 2;
+  for (int t = 0; t < 40 && left != 1; ++t) {
+    std::this_thread::sleep_for(250ms);
+    left = blocks_of_n1();
+  }
+  EXPECT_EQ(left, 1u);
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(blocks_of_n1(), 1u) << "the last block stays";
 }
 
 }  // namespace

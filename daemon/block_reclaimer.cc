@@ -1,0 +1,33 @@
+#include "daemon/block_reclaimer.h"
+
+#include <spdlog/spdlog.h>
+
+namespace quasar::daemon {
+
+std::vector<conf::IpPrefix> BlockReclaimer::tick(int64_t now_ms) {
+  std::vector<conf::IpPrefix> released;
+  const auto pools = manager_.stats();
+  size_t remaining = pools.size();
+  std::map<conf::IpPrefix, int64_t> still_idle;
+  for (const auto& p : pools) {
+    if (p.stats.used != 0 || p.stats.cooling != 0) continue;
+    const int64_t since = idle_since_.contains(p.cidr) ? idle_since_[p.cidr] : now_ms;
+    still_idle[p.cidr] = since;
+    if (now_ms - since < grace_.count() || remaining <= 1) continue;
+    if (!manager_.removeRangeIfIdle(p.cidr).ok()) continue;  // used again meanwhile
+    if (auto s = blocks_.release(p.cidr); !s.ok()) {
+      spdlog::warn("event=block-release-failed block={} error=\"{}\"", p.cidr.toString(),
+                   std::string(s.message()));
+      manager_.addRange(p.cidr);
+      continue;
+    }
+    spdlog::info("event=block-released block={} idle_ms={}", p.cidr.toString(), now_ms - since);
+    still_idle.erase(p.cidr);
+    released.push_back(p.cidr);
+    --remaining;
+  }
+  idle_since_ = std::move(still_idle);
+  return released;
+}
+
+}  // namespace quasar::daemon

@@ -1,0 +1,32 @@
+#pragma once
+// Gives back pod-CIDR blocks a node no longer needs: a block with no used, held or cooling
+// address for longer than the grace period is first removed from the allocator (so nothing can
+// be allocated from it any more) and then released in the datastore; if that fails it is added
+// back. The node keeps at least one block, so a quiet node does not claim and release the same
+// block over and over. Not thread-safe: one caller (quasard's housekeeping thread).
+
+#include <chrono>
+#include <map>
+#include <vector>
+
+#include "daemon/block_manager.h"
+#include "ipam/address_manager.h"
+
+namespace quasar::daemon {
+
+class BlockReclaimer {
+ public:
+  BlockReclaimer(ipam::AddressManager& manager, BlockManager& blocks,
+                 std::chrono::milliseconds grace)
+      : manager_(manager), blocks_(blocks), grace_(grace) {}
+  // Returns the blocks given back by this call.
+  std::vector<conf::IpPrefix> tick(int64_t now_ms);
+
+ private:
+  ipam::AddressManager& manager_;
+  BlockManager& blocks_;
+  const std::chrono::milliseconds grace_;
+  std::map<conf::IpPrefix, int64_t> idle_since_;
+};
+
+}  // namespace quasar::daemon
