@@ -17,6 +17,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/str_replace.h"
 #include "daemon/etcd_store.h"
 #include "daemon/sqlite_kv_store.h"
 
@@ -26,6 +27,22 @@ namespace quasar::daemon {
 namespace {
 
 using namespace std::chrono_literals;
+
+// True once something accepts connections on 127.0.0.1:port (up to 5 s).
+bool waitForPort(int port) {
+  for (int i = 0; i < 200; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (up) return true;
+    std::this_thread::sleep_for(25ms);
+  }
+  return false;
+}
 
 class StoreContract : public ::testing::Test {
  protected:
@@ -37,18 +54,7 @@ class StoreContract : public ::testing::Test {
     startEtcd();
     // Wait for etcd's port before the first call, so that call's retries are not spent on a
     // server that is still starting.
-    bool listening = false;
-    for (int i = 0; i < 200 && !listening; ++i) {
-      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(23790);
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      listening = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-      ::close(fd);
-      if (!listening) std::this_thread::sleep_for(25ms);
-    }
-    ASSERT_TRUE(listening) << "etcd does not listen on 127.0.0.1:23790";
+    ASSERT_TRUE(waitForPort(23790)) << "etcd does not listen on 127.0.0.1:23790";
     EtcdOptions o;
     o.endpoints = {"127.0.0.1:23790"};
     o.key_prefix = "/quasar-test/";
@@ -276,6 +282,85 @@ TEST_F(StoreContract, EtcdRestartKeepsDataAndTheWatchMissesNothing) {
   EXPECT_EQ(c.events[1].kv.value, "2");
   EXPECT_EQ(c.events[2].kv.value, "3");
   EXPECT_TRUE(c.error.ok()) << c.error;
+}
+
+// TLS with client certificates: etcd with --client-cert-auth accepts a client with a certificate
+// from its CA and refuses one without.
+TEST(EtcdTls, ClientCertificatesAreRequiredAndUsed) {
+  char tmpl[] = "/tmp/quasar-etcd-tls-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string d = tmpl;
+  const std::string script = R"(set -e
+cd ")" + d + R"("
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.pem
+for who in server client; do
+  openssl req -newkey rsa:2048 -nodes -subj /CN=$who -keyout $who.key -out $who.csr
+  printf 'subjectAltName=IP:127.0.0.1
+extendedKeyUsage=serverAuth,clientAuth
+' > $who.ext
+  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1     -extfile $who.ext -out $who.pem
+done
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=rogue-ca -keyout rogue-ca.key -out rogue-ca.pem
+openssl req -newkey rsa:2048 -nodes -subj /CN=rogue -keyout rogue.key -out rogue.csr
+openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreateserial -days 1 \
+  -extfile client.ext -out rogue.pem
+)";
+  ASSERT_EQ(std::system(
+                ("bash -c '" + absl::StrReplaceAll(script, {{"'", "'\\''"}}) + "' >/dev/null 2>&1")
+                    .c_str()),
+            0)
+      << "openssl failed";
+  std::vector<std::string> args{"etcd",
+                                "--name=tls",
+                                "--data-dir=" + d + "/data",
+                                "--listen-client-urls=https://127.0.0.1:23791",
+                                "--advertise-client-urls=https://127.0.0.1:23791",
+                                "--listen-peer-urls=http://127.0.0.1:23801",
+                                "--initial-advertise-peer-urls=http://127.0.0.1:23801",
+                                "--initial-cluster=tls=http://127.0.0.1:23801",
+                                "--cert-file=" + d + "/server.pem",
+                                "--key-file=" + d + "/server.key",
+                                "--trusted-ca-file=" + d + "/ca.pem",
+                                "--client-cert-auth",
+                                "--log-level=error"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawnp(&pid, "etcd", nullptr, nullptr, argv.data(), environ), 0);
+  ASSERT_TRUE(waitForPort(23791));
+  EtcdOptions o;
+  o.endpoints = {"127.0.0.1:23791"};
+  o.ca_file = d + "/ca.pem";
+  o.cert_file = d + "/client.pem";
+  o.key_file = d + "/client.key";
+  auto with_cert = EtcdStore::open(o);
+  ASSERT_TRUE(with_cert.ok()) << with_cert.status();
+  absl::StatusOr<int64_t> put = absl::UnavailableError("not tried");
+  for (int i = 0; i < 50 && !put.ok(); ++i) {
+    put = (*with_cert)->put("tls/k", "v", 0);
+    if (!put.ok()) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ((*(*with_cert)->get("tls/k"))->value, "v");
+  // A client certificate from a CA etcd does not trust: refused.
+  EtcdOptions rogue = o;
+  rogue.cert_file = d + "/rogue.pem";
+  rogue.key_file = d + "/rogue.key";
+  rogue.attempts = 2;
+  auto refused = EtcdStore::open(rogue);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE((*refused)->get("tls/k").ok());
+  EXPECT_FALSE(EtcdStore::open([&] {
+                 EtcdOptions half = o;
+                 half.key_file.clear();
+                 return half;
+               }())
+                   .ok())
+      << "TLS needs all three files";
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  std::filesystem::remove_all(d);
 }
 #endif
 

@@ -18,7 +18,7 @@ packages=(
   libgtest-dev libgmock-dev
   # run and test
   iproute2 iptables ipset procps sqlite3 psmisc iputils-ping strace
-  containernetworking-plugins podman runc busybox-static util-linux etcd-server etcd-client
+  containernetworking-plugins podman runc busybox-static util-linux etcd-server etcd-client openssl
 )
 
 missing=()

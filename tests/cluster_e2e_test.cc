@@ -388,5 +388,30 @@ TEST_F(Cluster, IdleBlocksAreGivenBackAfterTheGrace) {
   EXPECT_EQ(blocks_of_n1(), 1u) << "the last block stays";
 }
 
+// quasard killed and restarted on a node: it finds the blocks it owns in etcd and its
+// allocations on its own disk, and new pods get new addresses.
+TEST_F(Cluster, RestartedDaemonKeepsItsBlocksAndAllocations) {
+  std::set<std::string> ips;
+  for (int k = 0; k < 8; ++k) {
+    auto r = add(1, "r" + std::to_string(k));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    ips.insert(ipOf(r));
+  }
+  kill(pids_["n1"], SIGKILL);
+  waitpid(pids_["n1"], nullptr, 0);
+  startNode(1);
+  for (int k = 8; k < 12; ++k) {
+    auto r = add(1, "r" + std::to_string(k));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_TRUE(ips.insert(ipOf(r)).second) << "duplicate " << ipOf(r);
+  }
+  EXPECT_EQ(ctl(1, "-o json ipam list").json().size(), 12u);
+  for (const auto& n : nodes(2)) {
+    if (n["name"] == "n1") {
+      EXPECT_EQ(n["blocks"].size(), 2u) << n.dump();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace quasar::tests
