@@ -28,6 +28,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
+#ifdef QUASAR_STORE_BACKEND_ETCD
 // True once something accepts connections on 127.0.0.1:port (up to 5 s).
 bool waitForPort(int port) {
   for (int i = 0; i < 200; ++i) {
@@ -43,6 +44,7 @@ bool waitForPort(int port) {
   }
   return false;
 }
+#endif
 
 class StoreContract : public ::testing::Test {
  protected:
