@@ -16,14 +16,6 @@ absl::Status fieldError(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("daemon config field \"", field, "\": ", what));
 }
 
-constexpr std::pair<absl::string_view, RoutingMode> kModes[] = {
-    {"ipip-crosssubnet", RoutingMode::kIpipCrossSubnet},
-    {"ipip-always", RoutingMode::kIpipAlways},
-    {"host-gw", RoutingMode::kHostGw},
-    {"vxlan-crosssubnet", RoutingMode::kVxlanCrossSubnet},
-    {"vxlan-always", RoutingMode::kVxlanAlways},
-};
-
 const std::set<absl::string_view>& knownKeys() {
   static const auto* keys = new std::set<absl::string_view>{"nodeName",  "socket",
                                                             "cniSocket", "stateDir",
@@ -170,37 +162,6 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
 }
 
 }  // namespace
-
-absl::StatusOr<RoutingMode> parseRoutingMode(absl::string_view text) {
-  for (const auto& [name, mode] : kModes) {
-    if (name == text) return mode;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "\"", text,
-      "\" is not a routing mode (ipip-crosssubnet, ipip-always, host-gw, vxlan-crosssubnet, "
-      "vxlan-always)"));
-}
-
-absl::string_view routingModeName(RoutingMode mode) {
-  for (const auto& [name, m] : kModes) {
-    if (m == mode) return name;
-  }
-  return "unknown";
-}
-
-int encapsulationOverhead(RoutingMode mode) {
-  switch (mode) {
-    case RoutingMode::kIpipCrossSubnet:
-    case RoutingMode::kIpipAlways:
-      return 20;
-    case RoutingMode::kVxlanCrossSubnet:
-    case RoutingMode::kVxlanAlways:
-      return 50;
-    case RoutingMode::kHostGw:
-      return 0;
-  }
-  return 0;
-}
 
 absl::StatusOr<DaemonConfig> parseDaemonConfig(absl::string_view yaml) {
   try {

@@ -12,17 +12,9 @@
 #include "absl/strings/string_view.h"
 #include "conf/ip.h"
 #include "conf/net_conf.h"
+#include "conf/routing_mode.h"
 
 namespace quasar::conf {
-
-// How packets reach other nodes' pods. Issue 3 only uses it for the pod MTU; routing/ acts on it.
-enum class RoutingMode { kIpipCrossSubnet, kIpipAlways, kHostGw, kVxlanCrossSubnet, kVxlanAlways };
-
-absl::StatusOr<RoutingMode> parseRoutingMode(absl::string_view text);
-absl::string_view routingModeName(RoutingMode mode);
-// Bytes the mode's encapsulation adds to a packet (IPIP 20, VXLAN 50, host-gw 0). The
-// cross-subnet modes count the encapsulated path, so one pod MTU fits every path.
-int encapsulationOverhead(RoutingMode mode);
 
 // Where the cluster state (nodes, blocks) lives.
 struct DatastoreConfig {

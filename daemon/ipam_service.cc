@@ -217,6 +217,23 @@ grpc::Status IpamService::DeleteObjects(grpc::ServerContext*, const pb::ObjectsR
                       reply, true);
 }
 
+grpc::Status IpamService::Routes(grpc::ServerContext*, const pb::RoutesRequest*,
+                                 pb::RoutesReply* reply) {
+  if (!agent_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no routing agent");
+  reply->set_node(node_.node_name);
+  reply->set_mode(std::string(conf::routingModeName(agent_->mode())));
+  for (const auto& r : agent_->planned()) {
+    auto* out = reply->add_routes();
+    out->set_destination(r.dst.toString());
+    out->set_node(r.node);
+    out->set_path(std::string(routing::pathName(r.path)));
+    if (r.via) out->set_via(r.via->toString());
+    out->set_device(r.device);
+    out->set_reason(r.reason);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status IpamService::GetObjects(grpc::ServerContext*, const pb::GetObjectsRequest* req,
                                      pb::ObjectsReply* reply) {
   if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");

@@ -8,6 +8,7 @@
 
 #include "daemon/cluster_view.h"
 #include "daemon/object_store.h"
+#include "daemon/routing_agent.h"
 #include "daemon/veth_reaper.h"
 #include "ipam/address_manager.h"
 #include "ipam/ipam.grpc.pb.h"
@@ -58,6 +59,9 @@ class IpamService final : public quasar::ipam::v1::Ipam::Service {
   // The cluster view Nodes answers from and the object store; must outlive the service.
   void setClusterView(ClusterView* view) { view_ = view; }
   void setObjectStore(ObjectStore* objects) { objects_ = objects; }
+  void setRoutingAgent(RoutingAgent* agent) { agent_ = agent; }
+  grpc::Status Routes(grpc::ServerContext*, const quasar::ipam::v1::RoutesRequest* req,
+                      quasar::ipam::v1::RoutesReply* reply) override;
 
  private:
   ipam::AddressManager& manager_;
@@ -65,6 +69,7 @@ class IpamService final : public quasar::ipam::v1::Ipam::Service {
   const NodeInfo node_;
   ClusterView* view_ = nullptr;
   ObjectStore* objects_ = nullptr;
+  RoutingAgent* agent_ = nullptr;
 };
 
 }  // namespace quasar::daemon

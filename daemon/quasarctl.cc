@@ -243,6 +243,31 @@ class Ctl {
     return 0;
   }
 
+  int routes() {
+    pb::RoutesReply r;
+    if (auto s = stub_->Routes(ctx().get(), {}, &r); !s.ok()) return failed(s);
+    if (o_.output == "json") {
+      json out = json::array();
+      for (const auto& x : r.routes()) {
+        out.push_back({{"destination", x.destination()},
+                       {"node", x.node()},
+                       {"path", x.path()},
+                       {"via", x.via()},
+                       {"device", x.device()},
+                       {"reason", x.reason()}});
+      }
+      std::cout << json{{"node", r.node()}, {"mode", r.mode()}, {"routes", out}}.dump(2) << "\n";
+      return 0;
+    }
+    std::printf("node %s, routing mode %s\n\n%-18s %-12s %-12s %-15s %-14s %s\n", r.node().c_str(),
+                r.mode().c_str(), "DESTINATION", "NODE", "PATH", "VIA", "DEVICE", "WHY");
+    for (const auto& x : r.routes()) {
+      std::printf("%-18s %-12s %-12s %-15s %-14s %s\n", x.destination().c_str(), x.node().c_str(),
+                  x.path().c_str(), x.via().c_str(), x.device().c_str(), x.reason().c_str());
+    }
+    return 0;
+  }
+
   int release(const std::string& container, const std::string& ifname) {
     pb::ReleaseRequest req;
     req.mutable_attachment()->set_container_id(container);
@@ -291,6 +316,7 @@ int main(int argc, char** argv) {
   get->add_option("kind", kind)->required();
   get->add_option("name", name);
   get->add_option("-n,--namespace", ns, "only this namespace (default: all)");
+  auto* routes = app.add_subcommand("routes", "this node's routes to other nodes' blocks, and why");
   auto* ipam = app.add_subcommand("ipam", "IP allocations");
   ipam->require_subcommand(1);
   std::string network;
@@ -309,6 +335,7 @@ int main(int argc, char** argv) {
   Ctl ctl(o);
   if (*status) return ctl.status();
   if (*nodes) return ctl.nodes();
+  if (*routes) return ctl.routes();
   if (*apply) return ctl.changeObjects(file, false);
   if (*del) return ctl.changeObjects(file, true);
   if (*get) return ctl.get(kind, name, ns);

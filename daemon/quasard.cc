@@ -33,6 +33,7 @@
 #include "daemon/node_registry.h"
 #include "daemon/object_store.h"
 #include "daemon/plugin_server.h"
+#include "daemon/routing_agent.h"
 #include "daemon/sqlite_kv_store.h"
 #include "ipam/address_manager.h"
 #include "ipam/sqlite_store.h"
@@ -184,6 +185,18 @@ int run(const std::string& config_path) {
   service.setClusterView(&view);
   ObjectStore objects(**datastore);
   service.setObjectStore(&objects);
+  routing::LocalNode local{cfg->node_name, node.uplink, conf::IpPrefix(), {}};
+  if (uplink.ok()) {
+    for (const auto& a : uplink->addresses) {
+      if (cfg->node_ip.empty() || a.address().toString() == cfg->node_ip) {
+        local.uplink_subnet = a.network();
+        break;
+      }
+    }
+  }
+  RoutingAgent agent(view, local, cfg->routing_mode, std::chrono::milliseconds(500));
+  agent.start();
+  service.setRoutingAgent(&agent);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + cfg->socket, grpc::InsecureServerCredentials());
@@ -251,6 +264,7 @@ int run(const std::string& config_path) {
   }
   housekeeping_cv.notify_all();
   if (housekeeping.joinable()) housekeeping.join();
+  agent.stop();
   registry.stop(/*revoke=*/true);
   ::unlink(cfg->socket.c_str());
   return 0;

@@ -117,20 +117,34 @@ NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix) {
   return m;
 }
 
-NlMessage routeAddMessage(const Route& r) {
-  NlMessage m(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+NlMessage routeAddMessage(const Route& r, bool replace) {
+  NlMessage m(RTM_NEWROUTE, NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL));
   auto* rtm = m.putHeader<rtmsg>();
   rtm->rtm_family = af(r.dst.family());
   rtm->rtm_dst_len = r.dst.length();
   rtm->rtm_table = r.table < 256 ? r.table : RT_TABLE_UNSPEC;
   rtm->rtm_protocol = r.protocol;
   rtm->rtm_scope = r.scope;
-  rtm->rtm_type = RTN_UNICAST;
+  rtm->rtm_type = r.blackhole ? RTN_BLACKHOLE : RTN_UNICAST;
   if (r.onlink) rtm->rtm_flags |= RTNH_F_ONLINK;
   if (r.table >= 256) m.putU32(RTA_TABLE, r.table);
   putAddress(m, RTA_DST, r.dst.network().address());
   if (r.gateway) putAddress(m, RTA_GATEWAY, *r.gateway);
   if (r.ifindex) m.putU32(RTA_OIF, r.ifindex);
+  return m;
+}
+
+NlMessage routeDeleteMessage(const RouteInfo& r) {
+  NlMessage m(RTM_DELROUTE, 0);
+  auto* rtm = m.putHeader<rtmsg>();
+  rtm->rtm_family = af(r.dst.family());
+  rtm->rtm_dst_len = r.dst.length();
+  rtm->rtm_table = r.table < 256 ? r.table : RT_TABLE_UNSPEC;
+  rtm->rtm_protocol = r.protocol;
+  rtm->rtm_type = r.type;
+  rtm->rtm_scope = RT_SCOPE_NOWHERE;  // any scope
+  if (r.table >= 256) m.putU32(RTA_TABLE, r.table);
+  putAddress(m, RTA_DST, r.dst.network().address());
   return m;
 }
 
@@ -259,8 +273,13 @@ absl::Status Rtnl::addAddress(int ifindex, const conf::IpPrefix& prefix) {
   return sock_.request(m, absl::StrCat("add address ", prefix.toString()));
 }
 
-absl::Status Rtnl::addRoute(const Route& route) {
-  auto m = routeAddMessage(route);
+absl::Status Rtnl::deleteRoute(const RouteInfo& route) {
+  auto m = routeDeleteMessage(route);
+  return sock_.request(m, absl::StrCat("delete route ", route.dst.toString()));
+}
+
+absl::Status Rtnl::addRoute(const Route& route, bool replace) {
+  auto m = routeAddMessage(route, replace);
   return sock_.request(m, absl::StrCat("add route ", route.dst.toString(),
                                        route.gateway ? " via " + route.gateway->toString() : ""));
 }

@@ -15,9 +15,11 @@
 
 namespace quasar::routing {
 
-// Route protocol number of every route quasar installs (see /etc/iproute2/rt_protos.d). Lets
-// reconciliation tell its own routes from everyone else's.
+// Route protocol numbers of the routes quasar installs (see /etc/iproute2/rt_protos.d), so that
+// reconciliation tells its own routes from everyone else's: 113 for the plugin's /32 routes to
+// local pods, 114 for the routing agent's routes to other nodes' blocks and local blackholes.
 inline constexpr uint8_t kRouteProtocol = 113;
+inline constexpr uint8_t kNodeRouteProtocol = 114;
 
 struct VethSpec {
   std::string name;  // in the calling socket's namespace
@@ -36,6 +38,7 @@ struct Route {
   bool onlink = false;
   uint8_t protocol = kRouteProtocol;
   uint32_t table = 254;  // RT_TABLE_MAIN
+  bool blackhole = false;
 };
 
 struct LinkInfo {
@@ -71,7 +74,9 @@ NlMessage linkUpMessage(int ifindex, int mtu = 0);
 NlMessage linkMtuMessage(int ifindex, int mtu);
 NlMessage linkGetMessage(const std::string& name);
 NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix);
-NlMessage routeAddMessage(const Route& route);
+// `replace`: create or replace the route with this destination.
+NlMessage routeAddMessage(const Route& route, bool replace = false);
+NlMessage routeDeleteMessage(const RouteInfo& route);
 NlMessage neighbourAddMessage(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac);
 
 // Parsers; nullopt for messages of another type or malformed ones.
@@ -91,7 +96,8 @@ class Rtnl {
   absl::StatusOr<LinkInfo> getLink(const std::string& name);
   absl::StatusOr<std::vector<LinkInfo>> listLinks();
   absl::Status addAddress(int ifindex, const conf::IpPrefix& prefix);
-  absl::Status addRoute(const Route& route);
+  absl::Status addRoute(const Route& route, bool replace = false);
+  absl::Status deleteRoute(const RouteInfo& route);
   absl::Status addPermanentNeighbour(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac);
   absl::StatusOr<std::vector<AddressInfo>> listAddresses(conf::Family family);
   absl::StatusOr<std::vector<RouteInfo>> listRoutes(conf::Family family);

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "conf/ip.h"
@@ -411,6 +412,74 @@ TEST_F(Cluster, RestartedDaemonKeepsItsBlocksAndAllocations) {
       EXPECT_EQ(n["blocks"].size(), 2u) << n.dump();
     }
   }
+}
+
+// Routing between nodes on one subnet (the default ipip-crosssubnet mode routes them directly):
+// pods on different nodes reach each other; each node has one route per remote block (route
+// protocol 114) and a blackhole for its own; a deleted route is back within a second; a node
+// that leaves has its routes removed.
+TEST_F(Cluster, PodsOnDifferentNodesReachEachOtherOverDirectRoutes) {
+  std::map<int, std::string> ip;
+  for (int i = 1; i <= kNodes; ++i) {
+    auto r = add(i, "x" + std::to_string(i));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    ip[i] = ipOf(r);
+  }
+  auto routes_on = [&](int i) {
+    return inNs("n" + std::to_string(i), "ip route show proto 114").out;
+  };
+  auto wait_for = [&](int i, const std::string& needle, bool present) {
+    for (int t = 0; t < 40; ++t) {
+      if ((routes_on(i).find(needle) != std::string::npos) == present) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+  // Every node has a route to each other node's block via that node's address.
+  for (int i = 1; i <= kNodes; ++i) {
+    for (int j = 1; j <= kNodes; ++j) {
+      if (i == j) continue;
+      EXPECT_TRUE(wait_for(i, "via " + subnet_ + "." + std::to_string(j) + " dev up0", true))
+          << "n" << i << " has no route to n" << j << ":\n"
+          << routes_on(i);
+    }
+    EXPECT_NE(routes_on(i).find("blackhole"), std::string::npos) << routes_on(i);
+  }
+  for (int i = 1; i <= kNodes; ++i) {
+    const int j = i % kNodes + 1;
+    EXPECT_EQ(inNs("x" + std::to_string(i), "ping -c1 -W2 " + ip[j]).exit_code, 0)
+        << "pod on n" << i << " cannot reach the pod on n" << j;
+  }
+  auto explained = ctl(1, "routes");
+  EXPECT_NE(explained.out.find("host-gw"), std::string::npos) << explained.out;
+  EXPECT_NE(explained.out.find("on the uplink's subnet"), std::string::npos) << explained.out;
+
+  // Tampering: someone deletes n1's route to n2's block; it is back within a second.
+  const std::string line = [&] {
+    std::istringstream in(routes_on(1));
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("via " + subnet_ + ".2 ") != std::string::npos) return l;
+    }
+    return std::string();
+  }();
+  ASSERT_FALSE(line.empty());
+  const std::string dst = line.substr(0, line.find(' '));
+  ASSERT_EQ(inNs("n1", "ip route del " + dst + " proto 114").exit_code, 0);
+  const auto deleted = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_for(1, dst + " via " + subnet_ + ".2", true));
+  EXPECT_LT(std::chrono::steady_clock::now() - deleted, 1500ms);
+
+  // n2 leaves: after its TTL, n1 has no route to it any more.
+  kill(pids_["n2"], SIGKILL);
+  waitpid(pids_["n2"], nullptr, 0);
+  pids_["n2"] = -1;
+  bool gone = false;
+  for (int t = 0; t < 80 && !gone; ++t) {
+    std::this_thread::sleep_for(200ms);
+    gone = routes_on(1).find("via " + subnet_ + ".2 ") == std::string::npos;
+  }
+  EXPECT_TRUE(gone) << routes_on(1);
+  EXPECT_NE(routes_on(1).find("via " + subnet_ + ".3 "), std::string::npos);
 }
 
 }  // namespace

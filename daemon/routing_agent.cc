@@ -1,0 +1,69 @@
+#include "daemon/routing_agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include "routing/route_reconciler.h"
+
+namespace quasar::daemon {
+
+void RoutingAgent::start() {
+  view_.subscribe([this] {
+    std::lock_guard lock(mu_);
+    dirty_ = true;
+    cv_.notify_all();
+  });
+  thread_ = std::thread([this] { run(); });
+}
+
+void RoutingAgent::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<routing::PlannedRoute> RoutingAgent::planned() const {
+  std::lock_guard lock(mu_);
+  return planned_;
+}
+
+void RoutingAgent::run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, period_, [this] { return stopping_ || dirty_; });
+    if (stopping_) return;
+    dirty_ = false;
+    lock.unlock();
+    reconcileOnce();
+    lock.lock();
+  }
+}
+
+void RoutingAgent::reconcileOnce() {
+  routing::LocalNode local = local_;
+  std::vector<routing::PeerNode> peers;
+  for (const auto& n : view_.nodes()) {
+    if (n.record.name == local.name) {
+      local.blocks = n.blocks;
+      continue;
+    }
+    auto ip = conf::IpAddress::parse(n.record.ip);
+    if (!ip.ok()) continue;
+    peers.push_back({n.record.name, *ip, n.blocks, n.ready});
+  }
+  auto plan = routing::planRoutes(local, peers, mode_);
+  auto r = routing::reconcileRoutes(plan);
+  if (!r.ok()) {
+    spdlog::warn("event=route-reconcile-failed error=\"{}\"", std::string(r.status().message()));
+  } else if (r->added || r->removed) {
+    spdlog::info("event=routes-reconciled added={} removed={} unchanged={} skipped={}", r->added,
+                 r->removed, r->unchanged, r->skipped);
+  }
+  std::lock_guard lock(mu_);
+  planned_ = std::move(plan);
+}
+
+}  // namespace quasar::daemon

@@ -1,0 +1,44 @@
+#pragma once
+// Keeps this node's routes to other nodes' blocks (and blackholes for its own) in line with the
+// cluster view: re-plans and reconciles on every view change and every `period` (500 ms: a route
+// someone deleted is back within a second). Threading: one worker thread; planned() is
+// thread-safe.
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "daemon/cluster_view.h"
+#include "routing/route_planner.h"
+
+namespace quasar::daemon {
+
+class RoutingAgent {
+ public:
+  RoutingAgent(ClusterView& view, routing::LocalNode local, conf::RoutingMode mode,
+               std::chrono::milliseconds period)
+      : view_(view), local_(std::move(local)), mode_(mode), period_(period) {}
+  ~RoutingAgent() { stop(); }
+  void start();
+  void stop();
+  conf::RoutingMode mode() const { return mode_; }
+  std::vector<routing::PlannedRoute> planned() const;
+
+ private:
+  void run();
+  void reconcileOnce();
+
+  ClusterView& view_;
+  routing::LocalNode local_;
+  const conf::RoutingMode mode_;
+  const std::chrono::milliseconds period_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool dirty_ = true;
+  bool stopping_ = false;
+  std::vector<routing::PlannedRoute> planned_;
+  std::thread thread_;
+};
+
+}  // namespace quasar::daemon
