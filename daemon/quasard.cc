@@ -185,11 +185,13 @@ int run(const std::string& config_path) {
   service.setClusterView(&view);
   ObjectStore objects(**datastore);
   service.setObjectStore(&objects);
-  routing::LocalNode local{cfg->node_name, node.uplink, conf::IpPrefix(), {}};
+  routing::LocalNode local{cfg->node_name, node.uplink, conf::IpPrefix(), {}, std::nullopt, 1500};
   if (uplink.ok()) {
+    local.uplink_mtu = uplink->mtu;
     for (const auto& a : uplink->addresses) {
       if (cfg->node_ip.empty() || a.address().toString() == cfg->node_ip) {
         local.uplink_subnet = a.network();
+        local.ip = a.address();
         break;
       }
     }

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 #include "routing/route_reconciler.h"
+#include "routing/vxlan.h"
 
 namespace quasar::daemon {
 
@@ -42,6 +45,30 @@ void RoutingAgent::run() {
   }
 }
 
+void RoutingAgent::prepareVxlan(const routing::LocalNode& local,
+                                const std::vector<routing::PlannedRoute>& plan) {
+  const auto vtep = routing::vtepAddress(local.blocks);
+  if (!vtep || !local.ip) return;  // no block yet: nothing to route to this node over VXLAN
+  const int mtu = local.uplink_mtu - conf::encapsulationOverhead(mode_);
+  if (auto s = routing::ensureVxlanDevice(local.uplink, *local.ip, *vtep, mtu); !s.ok()) {
+    spdlog::warn("event=vxlan-device-failed error=\"{}\"", std::string(s.message()));
+    return;
+  }
+  std::vector<routing::VxlanPeer> peers;
+  std::map<std::string, bool> done;
+  for (const auto& r : plan) {
+    if (r.path != routing::Path::kVxlan || !r.via || done[r.node]) continue;
+    done[r.node] = true;
+    for (const auto& n : view_.nodes()) {
+      if (n.record.name != r.node) continue;
+      if (auto ip = conf::IpAddress::parse(n.record.ip); ip.ok()) peers.push_back({*r.via, *ip});
+    }
+  }
+  if (auto s = routing::syncVxlanPeers(peers); !s.ok()) {
+    spdlog::warn("event=vxlan-peers-failed error=\"{}\"", std::string(s.message()));
+  }
+}
+
 void RoutingAgent::reconcileOnce() {
   routing::LocalNode local = local_;
   std::vector<routing::PeerNode> peers;
@@ -55,6 +82,9 @@ void RoutingAgent::reconcileOnce() {
     peers.push_back({n.record.name, *ip, n.blocks, n.ready});
   }
   auto plan = routing::planRoutes(local, peers, mode_);
+  if (mode_ == conf::RoutingMode::kVxlanAlways || mode_ == conf::RoutingMode::kVxlanCrossSubnet) {
+    prepareVxlan(local, plan);
+  }
   auto r = routing::reconcileRoutes(plan);
   if (!r.ok()) {
     spdlog::warn("event=route-reconcile-failed error=\"{}\"", std::string(r.status().message()));

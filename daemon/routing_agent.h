@@ -28,6 +28,8 @@ class RoutingAgent {
  private:
   void run();
   void reconcileOnce();
+  void prepareVxlan(const routing::LocalNode& local,
+                    const std::vector<routing::PlannedRoute>& plan);
 
   ClusterView& view_;
   routing::LocalNode local_;

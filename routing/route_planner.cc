@@ -22,6 +22,11 @@ std::string_view pathName(Path p) {
   return "?";
 }
 
+std::optional<conf::IpAddress> vtepAddress(const std::vector<conf::IpPrefix>& blocks) {
+  if (blocks.empty()) return std::nullopt;
+  return std::min_element(blocks.begin(), blocks.end())->network().address();
+}
+
 std::vector<PlannedRoute> planRoutes(const LocalNode& local, const std::vector<PeerNode>& peers,
                                      conf::RoutingMode mode) {
   using conf::RoutingMode;
@@ -48,6 +53,7 @@ std::vector<PlannedRoute> planRoutes(const LocalNode& local, const std::vector<P
       } else {
         r.path = vxlan ? Path::kVxlan : Path::kIpip;
         r.device = vxlan ? kVxlanDevice : kIpipDevice;
+        if (vxlan) r.via = vtepAddress(peer.blocks);
         r.onlink = true;
         r.reason = always ? absl::StrCat(routingModeName(mode), ": always encapsulated")
                           : absl::StrCat(peer.ip.toString(), " is across subnets: encapsulated");

@@ -9,6 +9,8 @@
 //   - a ready node across subnets: `block via nodeIP dev tunl0 onlink` (IPIP modes) or via the
 //     VXLAN device (VXLAN modes); host-gw cannot reach it and says so;
 //   - *-always modes encapsulate even on the same subnet.
+// Over VXLAN a block is routed via the peer's VTEP address (the network address of its lowest
+// block, see vxlan.h); over IPIP and directly via the peer's underlay address.
 // One route per remote block, never per pod.
 
 #include <optional>
@@ -35,6 +37,8 @@ struct LocalNode {
   std::string uplink;
   conf::IpPrefix uplink_subnet;
   std::vector<conf::IpPrefix> blocks;
+  std::optional<conf::IpAddress> ip;  // underlay address (the VXLAN source)
+  int uplink_mtu = 1500;
 };
 
 enum class Path { kBlackhole, kDirect, kIpip, kVxlan, kUnreachable };
@@ -49,6 +53,9 @@ struct PlannedRoute {
   std::string node;    // the node the block belongs to
   std::string reason;  // why this path
 };
+
+// The VTEP address of a node: the network address of its lowest block; nullopt without blocks.
+std::optional<conf::IpAddress> vtepAddress(const std::vector<conf::IpPrefix>& blocks);
 
 std::vector<PlannedRoute> planRoutes(const LocalNode& local, const std::vector<PeerNode>& peers,
                                      conf::RoutingMode mode);

@@ -8,7 +8,9 @@ namespace {
 conf::IpPrefix P(const char* s) { return *conf::IpPrefix::parse(s); }
 conf::IpAddress A(const char* s) { return *conf::IpAddress::parse(s); }
 
-LocalNode local() { return {"n1", "up0", P("10.99.0.0/24"), {P("10.244.0.0/26")}}; }
+LocalNode local() {
+  return {"n1", "up0", P("10.99.0.0/24"), {P("10.244.0.0/26")}, A("10.99.0.1"), 1500};
+}
 std::vector<PeerNode> peers() {
   return {{"n1", A("10.99.0.1"), {P("10.244.0.0/26")}, true},
           {"n2", A("10.99.0.2"), {P("10.244.0.64/26"), P("10.244.1.0/26")}, true},
@@ -43,6 +45,7 @@ TEST(RoutePlanner, AlwaysModesEncapsulateEvenOnTheSubnet) {
   EXPECT_EQ(vx[1].path, Path::kDirect);
   EXPECT_EQ(vx[2].path, Path::kVxlan);
   EXPECT_EQ(vx[2].device, kVxlanDevice);
+  EXPECT_EQ(vx[2].via->toString(), "10.244.0.128") << "via the peer's VTEP, not its node address";
 }
 
 TEST(RoutePlanner, HostGwRefusesNodesItCannotReachAndSaysWhy) {
@@ -61,7 +64,7 @@ TEST(RoutePlanner, OneRoutePerRemoteBlockAtScale) {
              conf::IpAddress::fromInt(conf::Family::kV4, (10u << 24) | (uint32_t(i) << 6)), 26)},
          true});
   }
-  LocalNode l{"n1", "up0", P("10.99.0.0/16"), {}};
+  LocalNode l{"n1", "up0", P("10.99.0.0/16"), {}, std::nullopt, 1500};
   EXPECT_EQ(planRoutes(l, many, conf::RoutingMode::kIpipCrossSubnet).size(), 1000u);
 }
 

@@ -52,13 +52,35 @@ class Cluster : public ::testing::Test {
     char tmpl[] = "/tmp/quasar-cluster-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    addNs("lan");
-    ASSERT_EQ(sh("ip -n " + ns("lan") + " link add br0 type bridge && ip -n " + ns("lan") +
-                 " link set br0 up")
-                  .exit_code,
-              0);
+    subnet2_ = "10.98." + std::to_string(counter_ % 250);
+    for (const char* lan : {"lan", "lan2"}) {
+      if (std::string(lan) == "lan2" && !two_subnets_) continue;
+      addNs(lan);
+      ASSERT_EQ(sh("ip -n " + ns(lan) + " link add br0 type bridge && ip -n " + ns(lan) +
+                   " link set br0 up")
+                    .exit_code,
+                0);
+    }
     attach("etcd", 100);
-    for (int i = 1; i <= kNodes; ++i) attach("n" + std::to_string(i), i);
+    for (int i = 1; i <= kNodes; ++i) {
+      if (two_subnets_ && i == 3) {
+        attach("n3", 3, "lan2", subnet2_);
+      } else {
+        attach("n" + std::to_string(i), i);
+      }
+    }
+    if (two_subnets_) {
+      // A router between the two subnets; every host routes the other subnet through it.
+      attach("rt", 254);
+      attach("rt", 254, "lan2", subnet2_, "up1");
+      ASSERT_EQ(inNs("rt", "sysctl -qw net.ipv4.ip_forward=1").exit_code, 0);
+      for (const char* host : {"etcd", "n1", "n2"}) {
+        ASSERT_EQ(
+            inNs(host, "ip route add " + subnet2_ + ".0/24 via " + subnet_ + ".254").exit_code, 0);
+      }
+      ASSERT_EQ(inNs("n3", "ip route add " + subnet_ + ".0/24 via " + subnet2_ + ".254").exit_code,
+                0);
+    }
     startEtcd();
     for (int i = 1; i <= kNodes; ++i) startNode(i);
   }
@@ -82,14 +104,17 @@ class Cluster : public ::testing::Test {
         sh("ip netns add " + ns(name) + " && ip -n " + ns(name) + " link set lo up").exit_code, 0);
     namespaces_.push_back(ns(name));
   }
-  // A namespace with an uplink "up0" on the bridge, at <subnet>.<host>.
-  void attach(const std::string& name, int host) {
-    addNs(name);
-    const std::string port = "p" + std::to_string(host);
-    auto r = sh("ip -n " + ns(name) + " link add up0 type veth peer name " + port + " netns " +
-                ns("lan") + " && ip -n " + ns("lan") + " link set " + port +
-                " master br0 up && ip -n " + ns(name) + " addr add " + subnet_ + "." +
-                std::to_string(host) + "/24 dev up0 && ip -n " + ns(name) + " link set up0 up");
+  // A namespace with an uplink `dev` on the bridge of `lan`, at <subnet>.<host>.
+  void attach(const std::string& name, int host, const std::string& lan = "lan",
+              std::string subnet = "", const std::string& dev = "up0") {
+    if (subnet.empty()) subnet = subnet_;
+    if (dev == "up0") addNs(name);
+    const std::string port = "p" + std::to_string(host) + dev;
+    auto r =
+        sh("ip -n " + ns(name) + " link add " + dev + " type veth peer name " + port + " netns " +
+           ns(lan) + " && ip -n " + ns(lan) + " link set " + port + " master br0 up && ip -n " +
+           ns(name) + " addr add " + subnet + "." + std::to_string(host) + "/24 dev " + dev +
+           " && ip -n " + ns(name) + " link set " + dev + " up");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
@@ -123,7 +148,7 @@ class Cluster : public ::testing::Test {
         << "nodeName: n" << i << "\nsocket: " << socket(i) << "\ncniSocket: " << nodeDir(i)
         << "/cni.sock\nstateDir: " << nodeDir(i) << "/state\nuplink: up0\n"
         << "clusterCIDR: 10.244.0.0/26\nblockSize: 29\nnodeTTLSeconds: 3\n"
-        << "releaseCooldownSeconds: 0\nblockReleaseGraceSeconds: 2\n"
+        << "releaseCooldownSeconds: 0\nblockReleaseGraceSeconds: 2\nroutingMode: " << mode_ << "\n"
         << (i == 1 ? "labels: {nvidia.com/gpu.present: \"true\"}\n" : "")
         << "datastore:\n  type: etcd\n  endpoints: [" << subnet_ << ".100:2379]\n  prefix: /"
         << prefix_ << "/\n"
@@ -179,7 +204,10 @@ class Cluster : public ::testing::Test {
   }
 
   static int counter_;
-  std::string prefix_, subnet_, dir_;
+  // Set by derived fixtures before SetUp.
+  bool two_subnets_ = false;
+  std::string mode_ = "ipip-crosssubnet";
+  std::string prefix_, subnet_, subnet2_, dir_;
   std::vector<std::string> namespaces_;
   std::map<std::string, pid_t> pids_;
   std::mutex mu_;
@@ -480,6 +508,56 @@ TEST_F(Cluster, PodsOnDifferentNodesReachEachOtherOverDirectRoutes) {
   }
   EXPECT_TRUE(gone) << routes_on(1);
   EXPECT_NE(routes_on(1).find("via " + subnet_ + ".3 "), std::string::npos);
+}
+
+// n1 and n2 share a subnet, n3 sits on another behind a router; vxlan-crosssubnet routes n1-n2
+// directly and n1-n3 over quasar.vxlan. The device's counters show which path each flow takes.
+class VxlanCluster : public Cluster {
+ protected:
+  VxlanCluster() {
+    two_subnets_ = true;
+    mode_ = "vxlan-crosssubnet";
+  }
+};
+
+TEST_F(VxlanCluster, DirectOnTheSubnetVxlanAcrossAndTheMtuFollows) {
+  std::map<int, std::string> ip;
+  for (int i = 1; i <= kNodes; ++i) {
+    auto r = add(i, "v" + std::to_string(i));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    ip[i] = ipOf(r);
+  }
+  auto tx = [&] {
+    auto r = inNs("n1", "cat /sys/class/net/quasar.vxlan/statistics/tx_packets 2>/dev/null");
+    return r.out.empty() ? -1L : std::stol(r.out);
+  };
+  // Routes converge: n1 reaches n3's block over the VXLAN device, n2's directly.
+  bool converged = false;
+  for (int t = 0; t < 50 && !converged; ++t) {
+    const auto routes = inNs("n1", "ip route show proto 114").out;
+    converged = routes.find("dev quasar.vxlan") != std::string::npos &&
+                routes.find("via " + subnet_ + ".2 dev up0") != std::string::npos;
+    if (!converged) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(converged) << inNs("n1", "ip route show proto 114").out;
+  const long before = tx();
+  ASSERT_GE(before, 0) << "no quasar.vxlan device on n1";
+  EXPECT_EQ(inNs("v1", "ping -c3 -W2 " + ip[2]).exit_code, 0) << "n1 -> n2 (direct)";
+  const long after_direct = tx();
+  EXPECT_EQ(after_direct, before) << "direct traffic must not use the VXLAN device";
+  EXPECT_EQ(inNs("v1", "ping -c3 -W2 " + ip[3]).exit_code, 0) << "n1 -> n3 (vxlan)";
+  EXPECT_EQ(inNs("v3", "ping -c1 -W2 " + ip[2]).exit_code, 0) << "n3 -> n2 (vxlan)";
+  EXPECT_GE(tx() - after_direct, 3) << "cross-subnet traffic must go over VXLAN";
+  // The pod MTU follows the mode (1500 - 50); a full-size DF packet crosses the encapsulated
+  // path, one byte more is refused instead of vanishing.
+  EXPECT_EQ(inNs("v1", "cat /sys/class/net/eth0/mtu").out, "1450\n");
+  EXPECT_EQ(inNs("v1", "ping -c1 -W2 -M do -s 1422 " + ip[3]).exit_code, 0);
+  auto too_big = inNs("v1", "ping -c1 -W2 -M do -s 1423 " + ip[3] + " 2>&1");
+  EXPECT_NE(too_big.exit_code, 0);
+  EXPECT_NE(too_big.out.find("message too long"), std::string::npos) << too_big.out;
+  auto explained = ctl(1, "routes").out;
+  EXPECT_NE(explained.find("vxlan"), std::string::npos) << explained;
+  EXPECT_NE(explained.find("across subnets"), std::string::npos) << explained;
 }
 
 }  // namespace
