@@ -17,15 +17,17 @@ absl::Status fieldError(absl::string_view field, absl::string_view what) {
 }
 
 const std::set<absl::string_view>& knownKeys() {
-  static const auto* keys = new std::set<absl::string_view>{"nodeName",  "socket",
-                                                            "cniSocket", "stateDir",
-                                                            "podCIDRs",  "clusterCIDR",
-                                                            "blockSize", "blockReleaseGraceSeconds",
-                                                            "datastore", "nodeIP",
-                                                            "labels",    "nodeTTLSeconds",
-                                                            "reserved",  "releaseCooldownSeconds",
-                                                            "uplink",    "routingMode",
-                                                            "mtu",       "logLevel"};
+  static const auto* keys =
+      new std::set<absl::string_view>{"nodeName",   "socket",
+                                      "cniSocket",  "stateDir",
+                                      "podCIDRs",   "clusterCIDR",
+                                      "blockSize",  "blockReleaseGraceSeconds",
+                                      "datastore",  "nodeIP",
+                                      "labels",     "nodeTTLSeconds",
+                                      "reserved",   "releaseCooldownSeconds",
+                                      "uplink",     "routingMode",
+                                      "mtu",        "logLevel",
+                                      "natOutgoing"};
   return *keys;
 }
 
@@ -78,6 +80,7 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
     if (g < 1) return fieldError("blockReleaseGraceSeconds", "must be at least 1");
     c.block_release_grace = std::chrono::seconds(g);
   }
+  if (root["natOutgoing"]) c.nat_outgoing = root["natOutgoing"].as<bool>();
   if (root["nodeIP"]) c.node_ip = root["nodeIP"].as<std::string>();
   if (!c.node_ip.empty() && !IpAddress::parse(c.node_ip).ok()) {
     return fieldError("nodeIP", "is not an IP address");

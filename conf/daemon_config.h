@@ -52,6 +52,8 @@ struct DaemonConfig {
   // The node's uplink interface; empty means the interface of the default route.
   std::string uplink;
   RoutingMode routing_mode = RoutingMode::kIpipCrossSubnet;
+  // Masquerade pod traffic that leaves the cluster's pod CIDRs.
+  bool nat_outgoing = true;
   // Pod MTU; 0 means the uplink's MTU minus the routing mode's overhead.
   int mtu = 0;
   std::string log_level = "info";

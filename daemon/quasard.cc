@@ -37,6 +37,7 @@
 #include "daemon/sqlite_kv_store.h"
 #include "ipam/address_manager.h"
 #include "ipam/sqlite_store.h"
+#include "netpolicy/masquerade.h"
 #include "routing/uplink.h"
 
 namespace quasar::daemon {
@@ -194,6 +195,13 @@ int run(const std::string& config_path) {
         local.ip = a.address();
         break;
       }
+    }
+  }
+  if (cfg->nat_outgoing) {
+    const std::vector<conf::IpPrefix> cidrs =
+        cfg->cluster_cidr ? std::vector<conf::IpPrefix>{*cfg->cluster_cidr} : cfg->pod_cidrs;
+    if (auto s = netpolicy::ensureMasquerade(cidrs); !s.ok()) {
+      spdlog::error("event=nat-outgoing-failed error=\"{}\"", std::string(s.message()));
     }
   }
   RoutingAgent agent(view, local, cfg->routing_mode, std::chrono::milliseconds(500));

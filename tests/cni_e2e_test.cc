@@ -44,6 +44,19 @@ TEST_F(CniE2E, PodsReachEachOtherAndTheNode) {
   EXPECT_EQ(mtu.out, "1480\n");
 }
 
+// The gateway has no route to pods: a pod reaches it only because quasard masquerades pod
+// traffic leaving the cluster (natOutgoing, on by default) to the node's address.
+TEST_F(CniE2E, PodTrafficLeavingTheClusterIsMasqueraded) {
+  bed_.addPod("p");
+  ASSERT_EQ(bed_.cni("ADD", "c1", "p", bed_.netConf()).exit_code, 0);
+  EXPECT_EQ(bed_.inNs(bed_.podNs("p"), "ping -c1 -W2 " + bed_.gatewayIp()).exit_code, 0);
+  auto rules = bed_.inNs(bed_.nodeNs(), "iptables -t nat -S QUASAR-MASQ");
+  EXPECT_NE(rules.out.find("-d 10.244.1.0/24 -j RETURN"), std::string::npos) << rules.out;
+  EXPECT_NE(rules.out.find("MASQUERADE"), std::string::npos) << rules.out;
+  EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "iptables -t nat -S POSTROUTING | grep -c QUASAR-MASQ").out,
+            "1\n");
+}
+
 TEST_F(CniE2E, ResultIsRenderedInTheRequestedVersion) {
   int i = 0;
   for (const char* v : {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}) {

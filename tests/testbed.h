@@ -42,6 +42,8 @@ class Testbed {
   const std::string& nodeNs() const { return node_ns_; }
   const std::string& socket() const { return socket_; }
   std::string nodeIp() const { return node_ip_; }
+  // The uplink's gateway: outside the cluster, with no route to pods.
+  std::string gatewayIp() const { return node_ip_.substr(0, node_ip_.rfind('.')) + ".254"; }
 
   void startDaemon();
   // SIGTERM (clean) or SIGKILL (crash); waits for the process.
