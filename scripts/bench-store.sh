@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Datastore benchmark, in a network namespace of its own with a real etcd on its loopback:
+# Datastore and routing benchmark, in a network namespace of its own with a real etcd on its
+# loopback:
 # IPAM allocations per second through quasard's gRPC API at 1 and 32 clients, on SQLite and on
 # etcd (pod-CIDR blocks), beside etcd's own single-client write rate in the same run; then 1000
 # simulated nodes registering and claiming blocks against one etcd, and how long a new node
-# takes to reach a watching daemon. Writes its section of docs/benchmarks.md. Needs root.
+# takes to reach a watching daemon; and one routing agent programming the routes to 1000
+# simulated nodes, then to one more. Writes its section of docs/benchmarks.md. Needs root.
 # usage: scripts/bench-store.sh [ALLOCATIONS=4000] [NODES=1000]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -24,6 +26,11 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$ns"
 ip -n "$ns" link set lo up
+# An uplink on the simulated nodes' subnet, for the routing measurement.
+ip -n "$ns" link add up0 type veth peer name up0peer
+ip -n "$ns" addr add 10.200.255.254/16 dev up0
+ip -n "$ns" link set up0 up
+ip -n "$ns" link set up0peer up
 inns() { ip netns exec "$ns" "$@"; }
 
 inns etcd --name=b --data-dir="$dir/etcd" --listen-client-urls=http://127.0.0.1:2379 \
@@ -61,11 +68,12 @@ rows=$(
   inns "$bin/bench_store" ipam "$dir/sqlite/quasard.sock" 32 "$((allocs * 2))" "SQLite (podCIDRs)"
   inns "$bin/bench_store" ipam "$dir/etcd/quasard.sock" 32 "$((allocs * 2))" "etcd (blocks of /26)"
   inns "$bin/bench_store" simulate 127.0.0.1:2379 "$nodes" 10.64.0.0/10 26
+  inns "$bin/bench_store" routes 127.0.0.1:2379 "$nodes"
 )
 echo "$rows"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 quasar_write_section "$quasar_root/docs/benchmarks.md" bench-store <<MD
-## Datastore: allocations, etcd, and 1,000 simulated nodes
+## Datastore and routing: allocations, etcd, 1,000 simulated nodes and their routes
 
 Command: \`scripts/bench-store.sh $allocs $nodes\` (as root), on $(date -u +%Y-%m-%d).
 Machine: $(nproc) cores, $cpu. etcd $(etcd --version | head -1 | awk '{print $3}') (Debian's
@@ -74,7 +82,10 @@ Allocations go through quasard's gRPC API (Allocate, durable before it returns).
 quasard claims a /26 block (one compare-and-swap Txn) when its blocks are full and allocates
 inside its blocks locally, so per-pod allocation is not bound by etcd's write rate, measured on
 the next line in the same run. The 32-client runs allocate after the 1-client runs (the pools
-are not emptied in between).
+are not emptied in between). The route rows: a real routing agent (the one quasard runs) in the
+benchmark's namespace, whose uplink shares the simulated nodes' subnet, programs one direct route
+per remote block into the kernel; the time runs until \`ip route show proto 114\` lists them
+all. Not measured here: the same on three real nodes (the cluster suite only asserts it).
 
 | what | amount | rate | failures |
 |---|---|---|---|

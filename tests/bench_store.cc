@@ -17,6 +17,7 @@
 #include "daemon/cluster_view.h"
 #include "daemon/etcd_store.h"
 #include "daemon/node_registry.h"
+#include "daemon/routing_agent.h"
 #include "ipam/ipam.grpc.pb.h"
 
 namespace {
@@ -136,6 +137,84 @@ int simulate(const std::string& endpoint, int nodes, const std::string& cidr, in
   return failures == 0 && seen ? 0 : 1;
 }
 
+// Routes at scale: NODES simulated nodes (each with one /26) registered in etcd; one routing
+// agent in this namespace (uplink up0 on their subnet) programs a route per remote block.
+int countNodeRoutes() {
+  FILE* f = popen("ip route show proto 114 | grep -vc blackhole", "r");
+  int n = 0;
+  if (f) {
+    if (fscanf(f, "%d", &n) != 1) n = 0;
+    pclose(f);
+  }
+  return n;
+}
+
+int routes(const std::string& endpoint, int nodes) {
+  auto store = EtcdStore::open(etcdAt(endpoint, "/bench-routes/"));
+  if (!store.ok()) return 1;
+  const auto cluster = *quasar::conf::IpPrefix::parse("10.64.0.0/10");
+  std::atomic<int> next{0}, failures{0};
+  std::vector<std::unique_ptr<NodeRegistry>> registries(nodes + 1);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 32; ++w) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < nodes; i = next++) {
+        const std::string name = "r" + std::to_string(i);
+        NodeRecord rec{name,
+                       "10.200." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1),
+                       "10.200.0.0/16",
+                       "up0",
+                       {}};
+        registries[i] = std::make_unique<NodeRegistry>(**store, rec, std::chrono::seconds(60));
+        BlockManager blocks(**store, name, cluster, 26);
+        if (!registries[i]->start().ok() || !blocks.claim().ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ClusterView view(**store);
+  quasar::routing::LocalNode local{"bench-local",
+                                   "up0",
+                                   *quasar::conf::IpPrefix::parse("10.200.0.0/16"),
+                                   {},
+                                   *quasar::conf::IpAddress::parse("10.200.255.254"),
+                                   1500};
+  const auto start = Clock::now();
+  if (!view.start().ok()) return 1;
+  RoutingAgent agent(view, local, quasar::conf::RoutingMode::kIpipCrossSubnet,
+                     std::chrono::milliseconds(500));
+  agent.start();
+  while (countNodeRoutes() < nodes && secondsSince(start) < 60) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const double all = secondsSince(start);
+  const int count = countNodeRoutes();
+  std::printf(
+      "| one daemon programs the routes to %d simulated nodes (a /26 each) | %.2f s | %d routes "
+      "(one per remote block) | %d failed |\n",
+      nodes, all, count, failures.load() + (count == nodes ? 0 : 1));
+  // One change: a new node with a block; time until its route is in the kernel.
+  const auto change = Clock::now();
+  registries[nodes] = std::make_unique<NodeRegistry>(
+      **store, NodeRecord{"newcomer", "10.200.254.1", "10.200.0.0/16", "up0", {}},
+      std::chrono::seconds(60));
+  BlockManager blocks(**store, "newcomer", cluster, 26);
+  if (!registries[nodes]->start().ok() || !blocks.claim().ok()) return 1;
+  while (countNodeRoutes() < nodes + 1 && secondsSince(change) < 10) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::printf(
+      "| a new node registers and claims a block: its route is in the kernel of a daemon that "
+      "knows %d nodes | %.1f ms | %d routes | %s |\n",
+      nodes, secondsSince(change) * 1000, countNodeRoutes(),
+      countNodeRoutes() == nodes + 1 ? "0 failed" : "NOT PROGRAMMED");
+  agent.stop();
+  for (auto& r : registries) {
+    if (r) r->stop(/*revoke=*/true);
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,6 +222,7 @@ int main(int argc, char** argv) {
   if (mode == "ipam" && argc == 6)
     return ipam(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), argv[5]);
   if (mode == "etcd-writes" && argc == 4) return etcdWrites(argv[2], std::atoi(argv[3]));
+  if (mode == "routes" && argc == 4) return routes(argv[2], std::atoi(argv[3]));
   if (mode == "simulate" && argc == 6) {
     return simulate(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
   }
