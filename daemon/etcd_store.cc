@@ -69,15 +69,9 @@ pb::Compare toPb(const Compare& c, const std::string& key) {
 
 }  // namespace
 
-std::string etcdPrefixEnd(std::string prefix) {
-  while (!prefix.empty()) {
-    if (static_cast<unsigned char>(prefix.back()) < 0xff) {
-      prefix.back() = static_cast<char>(prefix.back() + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::string(1, '\0');  // etcd: "\0" means "to the end"
+std::string etcdPrefixEnd(const std::string& prefix) {
+  const std::string end = prefixRangeEnd(prefix);
+  return end.empty() ? std::string(1, '\0') : end;  // etcd: "\0" means "to the end"
 }
 
 absl::StatusOr<std::unique_ptr<EtcdStore>> EtcdStore::open(const EtcdOptions& options) {

@@ -73,6 +73,6 @@ class EtcdStore final : public Store {
 };
 
 // The key just past every key starting with `prefix` (etcd's range_end for a prefix).
-std::string etcdPrefixEnd(std::string prefix);
+std::string etcdPrefixEnd(const std::string& prefix);
 
 }  // namespace quasar::daemon

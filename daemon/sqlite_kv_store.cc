@@ -10,7 +10,11 @@
 namespace quasar::daemon {
 namespace {
 
-using Stmt = std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)>;
+using ipam::sqliteBind;
+using ipam::sqliteColumn;
+using ipam::sqliteError;
+using ipam::sqliteExec;
+using ipam::sqlitePrepare;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS kv (
@@ -32,42 +36,9 @@ int64_t systemNowMs() {
       .count();
 }
 
-absl::Status dbError(sqlite3* db, absl::string_view what) {
-  return absl::InternalError(absl::StrCat("sqlite ", what, ": ", sqlite3_errmsg(db)));
-}
-
-absl::StatusOr<Stmt> prepare(sqlite3* db, const char* sql) {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
-    return dbError(db, absl::StrCat("prepare ", sql));
-  }
-  return Stmt(raw, &sqlite3_finalize);
-}
-
-void bindBlob(sqlite3_stmt* s, int i, const std::string& v) {
-  sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
-
-std::string blob(sqlite3_stmt* s, int i) {
-  const void* p = sqlite3_column_blob(s, i);
-  return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(s, i)) : "";
-}
-
-// The smallest key greater than every key starting with `prefix` ("" when there is none).
-std::string prefixEnd(std::string prefix) {
-  while (!prefix.empty()) {
-    if (static_cast<unsigned char>(prefix.back()) < 0xff) {
-      prefix.back() = static_cast<char>(prefix.back() + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return "";
-}
-
 KeyValue readKv(sqlite3_stmt* s, int first_col) {
-  return {blob(s, first_col),
-          blob(s, first_col + 1),
+  return {sqliteColumn(s, first_col),
+          sqliteColumn(s, first_col + 1),
           sqlite3_column_int64(s, first_col + 2),
           sqlite3_column_int64(s, first_col + 3),
           sqlite3_column_int64(s, first_col + 4),
@@ -124,27 +95,16 @@ class SqliteKvStore::WatchHandle final : public Watch {
 
 absl::StatusOr<std::unique_ptr<SqliteKvStore>> SqliteKvStore::open(const std::string& path,
                                                                    Clock clock) {
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  Db db(raw, &sqlite3_close);
-  if (rc != SQLITE_OK) {
-    return absl::UnavailableError(
-        absl::StrCat("open ", path, ": ", raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  }
+  auto db = ipam::openSqlite(path, kSchema);
+  if (!db.ok()) return db.status();
   std::unique_ptr<SqliteKvStore> s(
-      new SqliteKvStore(path, std::move(db), clock ? std::move(clock) : Clock(systemNowMs)));
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                          "PRAGMA busy_timeout=5000", kSchema}) {
-    if (auto st = s->exec(sql); !st.ok()) return st;
-  }
+      new SqliteKvStore(path, std::move(*db), clock ? std::move(clock) : Clock(systemNowMs)));
   s->notifier_ = std::thread([p = s.get()] { p->notifierLoop(); });
   s->reaper_ = std::thread([p = s.get()] { p->reaperLoop(); });
   return s;
 }
 
-SqliteKvStore::SqliteKvStore(std::string path, Db db, Clock clock)
+SqliteKvStore::SqliteKvStore(std::string path, ipam::SqliteDb db, Clock clock)
     : path_(std::move(path)), clock_(std::move(clock)), db_(std::move(db)) {}
 
 SqliteKvStore::~SqliteKvStore() {
@@ -157,41 +117,31 @@ SqliteKvStore::~SqliteKvStore() {
   if (reaper_.joinable()) reaper_.join();
 }
 
-absl::Status SqliteKvStore::exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return absl::InternalError(absl::StrCat("sqlite ", path_, ": ", msg));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<int64_t> SqliteKvStore::revisionLocked() {
-  auto s = prepare(db_.get(), "SELECT value FROM meta WHERE name = 'revision'");
+  auto s = sqlitePrepare(db_.get(), "SELECT value FROM meta WHERE name = 'revision'");
   if (!s.ok()) return s.status();
-  if (sqlite3_step(s->get()) != SQLITE_ROW) return dbError(db_.get(), "read revision");
+  if (sqlite3_step(s->get()) != SQLITE_ROW) return sqliteError(db_.get(), "read revision");
   return sqlite3_column_int64(s->get(), 0);
 }
 
 absl::StatusOr<std::vector<KeyValue>> SqliteKvStore::rangeLocked(const std::string& key,
                                                                  bool prefix) {
-  const std::string end = prefixEnd(key);
-  auto s = prepare(db_.get(),
-                   !prefix       ? "SELECT key, value, create_rev, mod_rev, version, lease FROM kv "
-                                   "WHERE key = ?1"
-                   : end.empty() ? "SELECT key, value, create_rev, mod_rev, version, lease FROM kv "
-                                   "WHERE key >= ?1 ORDER BY key"
-                                 : "SELECT key, value, create_rev, mod_rev, version, lease FROM kv "
-                                   "WHERE key >= ?1 AND key < ?2 ORDER BY key");
+  const std::string end = prefixRangeEnd(key);
+  auto s = sqlitePrepare(
+      db_.get(), !prefix       ? "SELECT key, value, create_rev, mod_rev, version, lease FROM kv "
+                                 "WHERE key = ?1"
+                 : end.empty() ? "SELECT key, value, create_rev, mod_rev, version, lease FROM kv "
+                                 "WHERE key >= ?1 ORDER BY key"
+                               : "SELECT key, value, create_rev, mod_rev, version, lease FROM kv "
+                                 "WHERE key >= ?1 AND key < ?2 ORDER BY key");
   if (!s.ok()) return s.status();
-  bindBlob(s->get(), 1, key);
-  if (prefix && !end.empty()) bindBlob(s->get(), 2, end);
+  sqliteBind(s->get(), 1, key);
+  if (prefix && !end.empty()) sqliteBind(s->get(), 2, end);
   std::vector<KeyValue> out;
   while (true) {
     const int rc = sqlite3_step(s->get());
     if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return dbError(db_.get(), "range");
+    if (rc != SQLITE_ROW) return sqliteError(db_.get(), "range");
     out.push_back(readKv(s->get(), 0));
   }
   return out;
@@ -241,8 +191,8 @@ absl::StatusOr<TxnResult> SqliteKvStore::txn(const std::vector<Compare>& compare
 absl::StatusOr<TxnResult> SqliteKvStore::txnLocked(const std::vector<Compare>& compares,
                                                    const std::vector<Op>& then,
                                                    const std::vector<Op>& otherwise) {
-  if (auto s = exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  absl::Cleanup rollback = [this] { exec("ROLLBACK").IgnoreError(); };
+  if (auto s = sqliteExec(db_.get(), "BEGIN IMMEDIATE"); !s.ok()) return s;
+  absl::Cleanup rollback = [this] { sqliteExec(db_.get(), "ROLLBACK").IgnoreError(); };
   auto current = revisionLocked();
   if (!current.ok()) return current.status();
   TxnResult result;
@@ -271,7 +221,7 @@ absl::StatusOr<TxnResult> SqliteKvStore::txnLocked(const std::vector<Compare>& c
     if (!existing.ok()) return existing.status();
     if (op.kind == Op::Kind::kPut) {
       if (op.lease != 0) {
-        auto l = prepare(db_.get(), "SELECT 1 FROM leases WHERE id = ?");
+        auto l = sqlitePrepare(db_.get(), "SELECT 1 FROM leases WHERE id = ?");
         if (!l.ok()) return l.status();
         sqlite3_bind_int64(l->get(), 1, op.lease);
         if (sqlite3_step(l->get()) != SQLITE_ROW) {
@@ -283,24 +233,24 @@ absl::StatusOr<TxnResult> SqliteKvStore::txnLocked(const std::vector<Compare>& c
         kv.create_revision = existing->front().create_revision;
         kv.version = existing->front().version + 1;
       }
-      auto s = prepare(db_.get(),
-                       "INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev, version, "
-                       "lease) VALUES (?,?,?,?,?,?)");
+      auto s = sqlitePrepare(db_.get(),
+                             "INSERT OR REPLACE INTO kv (key, value, create_rev, mod_rev, version, "
+                             "lease) VALUES (?,?,?,?,?,?)");
       if (!s.ok()) return s.status();
-      bindBlob(s->get(), 1, kv.key);
-      bindBlob(s->get(), 2, kv.value);
+      sqliteBind(s->get(), 1, kv.key);
+      sqliteBind(s->get(), 2, kv.value);
       sqlite3_bind_int64(s->get(), 3, kv.create_revision);
       sqlite3_bind_int64(s->get(), 4, kv.mod_revision);
       sqlite3_bind_int64(s->get(), 5, kv.version);
       sqlite3_bind_int64(s->get(), 6, kv.lease);
-      if (sqlite3_step(s->get()) != SQLITE_DONE) return dbError(db_.get(), "put");
+      if (sqlite3_step(s->get()) != SQLITE_DONE) return sqliteError(db_.get(), "put");
       events.push_back({WatchEvent::Type::kPut, kv});
     } else {
       for (const auto& kv : *existing) {
-        auto s = prepare(db_.get(), "DELETE FROM kv WHERE key = ?");
+        auto s = sqlitePrepare(db_.get(), "DELETE FROM kv WHERE key = ?");
         if (!s.ok()) return s.status();
-        bindBlob(s->get(), 1, kv.key);
-        if (sqlite3_step(s->get()) != SQLITE_DONE) return dbError(db_.get(), "delete");
+        sqliteBind(s->get(), 1, kv.key);
+        if (sqlite3_step(s->get()) != SQLITE_DONE) return sqliteError(db_.get(), "delete");
         events.push_back({WatchEvent::Type::kDelete, {kv.key, "", 0, rev, 0, 0}});
       }
     }
@@ -310,31 +260,31 @@ absl::StatusOr<TxnResult> SqliteKvStore::txnLocked(const std::vector<Compare>& c
     result.revision = rev;
     int seq = 0;
     for (const auto& e : events) {
-      auto s = prepare(db_.get(),
-                       "INSERT INTO events (rev, seq, type, key, value, create_rev, mod_rev, "
-                       "version, lease) VALUES (?,?,?,?,?,?,?,?,?)");
+      auto s = sqlitePrepare(db_.get(),
+                             "INSERT INTO events (rev, seq, type, key, value, create_rev, mod_rev, "
+                             "version, lease) VALUES (?,?,?,?,?,?,?,?,?)");
       if (!s.ok()) return s.status();
       sqlite3_bind_int64(s->get(), 1, rev);
       sqlite3_bind_int64(s->get(), 2, seq++);
       sqlite3_bind_int(s->get(), 3, e.type == WatchEvent::Type::kPut ? 0 : 1);
-      bindBlob(s->get(), 4, e.kv.key);
-      bindBlob(s->get(), 5, e.kv.value);
+      sqliteBind(s->get(), 4, e.kv.key);
+      sqliteBind(s->get(), 5, e.kv.value);
       sqlite3_bind_int64(s->get(), 6, e.kv.create_revision);
       sqlite3_bind_int64(s->get(), 7, e.kv.mod_revision);
       sqlite3_bind_int64(s->get(), 8, e.kv.version);
       sqlite3_bind_int64(s->get(), 9, e.kv.lease);
-      if (sqlite3_step(s->get()) != SQLITE_DONE) return dbError(db_.get(), "record event");
+      if (sqlite3_step(s->get()) != SQLITE_DONE) return sqliteError(db_.get(), "record event");
     }
-    auto bump = prepare(db_.get(), "UPDATE meta SET value = ? WHERE name = 'revision'");
+    auto bump = sqlitePrepare(db_.get(), "UPDATE meta SET value = ? WHERE name = 'revision'");
     if (!bump.ok()) return bump.status();
     sqlite3_bind_int64(bump->get(), 1, rev);
-    if (sqlite3_step(bump->get()) != SQLITE_DONE) return dbError(db_.get(), "bump revision");
-    auto prune = prepare(db_.get(), "DELETE FROM events WHERE rev <= ?");
+    if (sqlite3_step(bump->get()) != SQLITE_DONE) return sqliteError(db_.get(), "bump revision");
+    auto prune = sqlitePrepare(db_.get(), "DELETE FROM events WHERE rev <= ?");
     if (!prune.ok()) return prune.status();
     sqlite3_bind_int64(prune->get(), 1, rev - kHistory);
-    if (sqlite3_step(prune->get()) != SQLITE_DONE) return dbError(db_.get(), "prune events");
+    if (sqlite3_step(prune->get()) != SQLITE_DONE) return sqliteError(db_.get(), "prune events");
   }
-  if (auto s = exec("COMMIT"); !s.ok()) return s;
+  if (auto s = sqliteExec(db_.get(), "COMMIT"); !s.ok()) return s;
   std::move(rollback).Cancel();
   if (!events.empty()) {
     std::lock_guard lock(watch_mu_);
@@ -355,26 +305,26 @@ absl::StatusOr<int64_t> SqliteKvStore::grantLease(std::chrono::seconds ttl) {
   std::lock_guard lock(mu_);
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   const int64_t id = static_cast<int64_t>(rng() >> 2) + 1;
-  auto s = prepare(db_.get(), "INSERT INTO leases (id, ttl_ms, expires_ms) VALUES (?,?,?)");
+  auto s = sqlitePrepare(db_.get(), "INSERT INTO leases (id, ttl_ms, expires_ms) VALUES (?,?,?)");
   if (!s.ok()) return s.status();
   const int64_t ttl_ms = ttl.count() * 1000;
   sqlite3_bind_int64(s->get(), 1, id);
   sqlite3_bind_int64(s->get(), 2, ttl_ms);
   sqlite3_bind_int64(s->get(), 3, clock_() + ttl_ms);
-  if (sqlite3_step(s->get()) != SQLITE_DONE) return dbError(db_.get(), "grant lease");
+  if (sqlite3_step(s->get()) != SQLITE_DONE) return sqliteError(db_.get(), "grant lease");
   return id;
 }
 
 absl::Status SqliteKvStore::keepAlive(int64_t lease) {
   std::lock_guard lock(mu_);
-  auto s = prepare(db_.get(),
-                   "UPDATE leases SET expires_ms = ? + ttl_ms WHERE id = ? AND expires_ms > ?");
+  auto s = sqlitePrepare(
+      db_.get(), "UPDATE leases SET expires_ms = ? + ttl_ms WHERE id = ? AND expires_ms > ?");
   if (!s.ok()) return s.status();
   const int64_t now = clock_();
   sqlite3_bind_int64(s->get(), 1, now);
   sqlite3_bind_int64(s->get(), 2, lease);
   sqlite3_bind_int64(s->get(), 3, now);
-  if (sqlite3_step(s->get()) != SQLITE_DONE) return dbError(db_.get(), "keep-alive");
+  if (sqlite3_step(s->get()) != SQLITE_DONE) return sqliteError(db_.get(), "keep-alive");
   if (sqlite3_changes(db_.get()) == 0) {
     return absl::NotFoundError(absl::StrCat("lease ", lease, " not found or expired"));
   }
@@ -383,18 +333,19 @@ absl::Status SqliteKvStore::keepAlive(int64_t lease) {
 
 absl::Status SqliteKvStore::revokeLease(int64_t lease) {
   std::lock_guard lock(mu_);
-  auto keys = prepare(db_.get(), "SELECT key FROM kv WHERE lease = ?");
+  auto keys = sqlitePrepare(db_.get(), "SELECT key FROM kv WHERE lease = ?");
   if (!keys.ok()) return keys.status();
   sqlite3_bind_int64(keys->get(), 1, lease);
   std::vector<Op> dels;
-  while (sqlite3_step(keys->get()) == SQLITE_ROW) dels.push_back(Op::del(blob(keys->get(), 0)));
+  while (sqlite3_step(keys->get()) == SQLITE_ROW)
+    dels.push_back(Op::del(sqliteColumn(keys->get(), 0)));
   if (!dels.empty()) {
     if (auto r = txnLocked({}, dels, {}); !r.ok()) return r.status();
   }
-  auto s = prepare(db_.get(), "DELETE FROM leases WHERE id = ?");
+  auto s = sqlitePrepare(db_.get(), "DELETE FROM leases WHERE id = ?");
   if (!s.ok()) return s.status();
   sqlite3_bind_int64(s->get(), 1, lease);
-  if (sqlite3_step(s->get()) != SQLITE_DONE) return dbError(db_.get(), "revoke lease");
+  if (sqlite3_step(s->get()) != SQLITE_DONE) return sqliteError(db_.get(), "revoke lease");
   if (sqlite3_changes(db_.get()) == 0 && dels.empty()) {
     return absl::NotFoundError(absl::StrCat("lease ", lease, " not found"));
   }
@@ -405,7 +356,7 @@ absl::Status SqliteKvStore::expireLeases() {
   std::vector<int64_t> due;
   {
     std::lock_guard lock(mu_);
-    auto s = prepare(db_.get(), "SELECT id FROM leases WHERE expires_ms <= ?");
+    auto s = sqlitePrepare(db_.get(), "SELECT id FROM leases WHERE expires_ms <= ?");
     if (!s.ok()) return s.status();
     sqlite3_bind_int64(s->get(), 1, clock_());
     while (sqlite3_step(s->get()) == SQLITE_ROW) due.push_back(sqlite3_column_int64(s->get(), 0));
@@ -436,7 +387,7 @@ absl::StatusOr<std::unique_ptr<Watch>> SqliteKvStore::watch(const std::string& p
   // Under mu_ no write can commit between reading the history and registering the watcher.
   std::lock_guard lock(mu_);
   if (start_revision > 0) {
-    auto oldest = prepare(db_.get(), "SELECT MIN(rev) FROM events");
+    auto oldest = sqlitePrepare(db_.get(), "SELECT MIN(rev) FROM events");
     if (!oldest.ok()) return oldest.status();
     sqlite3_step(oldest->get());
     const int64_t first = sqlite3_column_type(oldest->get(), 0) == SQLITE_NULL
@@ -448,9 +399,10 @@ absl::StatusOr<std::unique_ptr<Watch>> SqliteKvStore::watch(const std::string& p
       return absl::OutOfRangeError(
           absl::StrCat("revision ", start_revision, " is older than the kept history"));
     }
-    auto s = prepare(db_.get(),
-                     "SELECT type, key, value, create_rev, mod_rev, version, lease FROM events "
-                     "WHERE rev >= ? ORDER BY rev, seq");
+    auto s =
+        sqlitePrepare(db_.get(),
+                      "SELECT type, key, value, create_rev, mod_rev, version, lease FROM events "
+                      "WHERE rev >= ? ORDER BY rev, seq");
     if (!s.ok()) return s.status();
     sqlite3_bind_int64(s->get(), 1, start_revision);
     std::vector<WatchEvent> batch;

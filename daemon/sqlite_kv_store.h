@@ -7,8 +7,6 @@
 // Threading: one mutex serialises the database; watch callbacks run on the store's notifier
 // thread, never under the mutex.
 
-#include <sqlite3.h>
-
 #include <condition_variable>
 #include <deque>
 #include <list>
@@ -16,6 +14,7 @@
 #include <thread>
 
 #include "daemon/store.h"
+#include "ipam/sqlite_db.h"
 
 namespace quasar::daemon {
 
@@ -48,15 +47,13 @@ class SqliteKvStore final : public Store {
  private:
   struct Watcher;
   class WatchHandle;
-  using Db = std::unique_ptr<sqlite3, decltype(&sqlite3_close)>;
-  SqliteKvStore(std::string path, Db db, Clock clock);
+  SqliteKvStore(std::string path, ipam::SqliteDb db, Clock clock);
 
   // Under mu_: one write transaction at the next revision. Events are queued for watchers.
   absl::StatusOr<TxnResult> txnLocked(const std::vector<Compare>& compares,
                                       const std::vector<Op>& then,
                                       const std::vector<Op>& otherwise);
   absl::StatusOr<std::vector<KeyValue>> rangeLocked(const std::string& key, bool prefix);
-  absl::Status exec(const char* sql);
   absl::StatusOr<int64_t> revisionLocked();
   void notifierLoop();
   void reaperLoop();
@@ -65,7 +62,7 @@ class SqliteKvStore final : public Store {
   const std::string path_;
   Clock clock_;
   std::mutex mu_;
-  Db db_;
+  ipam::SqliteDb db_;
   // Watchers and the queue of committed events waiting to be delivered.
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;

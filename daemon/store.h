@@ -94,6 +94,19 @@ class Watch {
   virtual ~Watch() = default;
 };
 
+// The smallest key greater than every key that starts with `prefix`; empty when there is none
+// (the prefix is all 0xff bytes, or empty): then the range is open-ended.
+inline std::string prefixRangeEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    if (static_cast<unsigned char>(prefix.back()) < 0xff) {
+      prefix.back() = static_cast<char>(prefix.back() + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return "";
+}
+
 class Store {
  public:
   // Called with each batch of events, in revision order, exactly once per event, across

@@ -3,13 +3,12 @@
 // One row per allocated address; the address column is UNIQUE, so even a bug above cannot make
 // the database hold one address twice.
 
-#include <sqlite3.h>
-
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "ipam/allocation_store.h"
+#include "ipam/sqlite_db.h"
 
 namespace quasar::ipam {
 
@@ -23,14 +22,12 @@ class SqliteStore final : public AllocationStore {
   std::string describe() const override { return "sqlite:" + path_; }
 
  private:
-  using Db = std::unique_ptr<sqlite3, decltype(&sqlite3_close)>;
-  SqliteStore(std::string path, Db db) : path_(std::move(path)), db_(std::move(db)) {}
-  absl::Status exec(const char* sql);
+  SqliteStore(std::string path, SqliteDb db) : path_(std::move(path)), db_(std::move(db)) {}
   absl::Status apply(const Mutation& m);
 
   const std::string path_;
   std::mutex mu_;  // serialises use of db_
-  Db db_;
+  SqliteDb db_;
 };
 
 }  // namespace quasar::ipam

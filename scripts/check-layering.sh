@@ -23,7 +23,7 @@ for d in conf routing netpolicy cni; do
   check "$d" 'sqlite3' 'only the store backends see SQLite'
 done
 hits=$(grep -rlE '^#include [<"]sqlite3' daemon ipam --include='*.h' --include='*.cc' |
-  grep -vE '^(daemon/sqlite_kv_store|ipam/sqlite_store)\.(h|cc)$' || true)
+  grep -vE '^(daemon/sqlite_kv_store|ipam/sqlite_store|ipam/sqlite_db)\.(h|cc)$' || true)
 if [ -n "$hits" ]; then echo "layering: only the store backends see SQLite: $hits"; fail=1; fi
 hits=$(grep -rlE '^#include [<"](daemon/etcd/|etcd)' conf routing ipam netpolicy cni daemon \
   --include='*.h' --include='*.cc' | grep -vE '^daemon/etcd_store\.(h|cc)$' || true)

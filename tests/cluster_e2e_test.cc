@@ -173,13 +173,16 @@ class Cluster : public ::testing::Test {
   }
   json nodes(int i) { return ctl(i, "-o json nodes").json(); }
 
+  json cniConf(int i) const {
+    return {{"cniVersion", "1.0.0"},
+            {"name", "quasar"},
+            {"type", "quasar"},
+            {"socket", nodeDir(i) + "/cni.sock"}};
+  }
+
   CmdResult del(int i, const std::string& pod) {
-    json conf{{"cniVersion", "1.0.0"},
-              {"name", "quasar"},
-              {"type", "quasar"},
-              {"socket", nodeDir(i) + "/cni.sock"}};
     return run({"ip", "netns", "exec", ns("n" + std::to_string(i)), QUASAR_BIN_DIR "/quasar"},
-               conf.dump(),
+               cniConf(i).dump(),
                {{"CNI_COMMAND", "DEL"}, {"CNI_CONTAINERID", pod}, {"CNI_IFNAME", "eth0"}});
   }
 
@@ -191,12 +194,8 @@ class Cluster : public ::testing::Test {
       if (sh("ip netns add " + pod_ns).exit_code != 0) return {};
       namespaces_.push_back(pod_ns);
     }
-    json conf{{"cniVersion", "1.0.0"},
-              {"name", "quasar"},
-              {"type", "quasar"},
-              {"socket", nodeDir(i) + "/cni.sock"}};
     return run({"ip", "netns", "exec", ns("n" + std::to_string(i)), QUASAR_BIN_DIR "/quasar"},
-               conf.dump(),
+               cniConf(i).dump(),
                {{"CNI_COMMAND", "ADD"},
                 {"CNI_CONTAINERID", pod},
                 {"CNI_NETNS", "/run/netns/" + pod_ns},
