@@ -84,6 +84,9 @@ void RoutingAgent::reconcileOnce() {
   auto plan = routing::planRoutes(local, peers, mode_);
   if (mode_ == conf::RoutingMode::kVxlanAlways || mode_ == conf::RoutingMode::kVxlanCrossSubnet) {
     prepareVxlan(local, plan);
+  } else if (auto s = routing::removeVxlanDevice(); !s.ok()) {
+    // Left over from a VXLAN mode before a restart.
+    spdlog::warn("event=vxlan-remove-failed error=\"{}\"", std::string(s.message()));
   }
   auto r = routing::reconcileRoutes(plan);
   if (!r.ok()) {

@@ -81,4 +81,12 @@ absl::Status syncVxlanPeers(const std::vector<VxlanPeer>& peers) {
   return absl::OkStatus();
 }
 
+absl::Status removeVxlanDevice() {
+  if (if_nametoindex(kVxlanDevice) == 0) return absl::OkStatus();
+  auto sock = NetlinkSocket::open();
+  if (!sock.ok()) return sock.status();
+  auto s = Rtnl(*sock).deleteLink(kVxlanDevice);
+  return absl::IsNotFound(s) ? absl::OkStatus() : s;
+}
+
 }  // namespace quasar::routing

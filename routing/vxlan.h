@@ -30,5 +30,8 @@ absl::Status ensureVxlanDevice(const std::string& uplink, const conf::IpAddress&
                                const conf::IpAddress& vtep, int mtu);
 // Programs the neighbour and FDB entries for `peers` (replacing what differs). Idempotent.
 absl::Status syncVxlanPeers(const std::vector<VxlanPeer>& peers);
+// Removes the device (and with it its neighbour and FDB entries) when the routing mode no longer
+// uses VXLAN. Succeeds when there is none.
+absl::Status removeVxlanDevice();
 
 }  // namespace quasar::routing

@@ -148,7 +148,8 @@ class Cluster : public ::testing::Test {
         << "nodeName: n" << i << "\nsocket: " << socket(i) << "\ncniSocket: " << nodeDir(i)
         << "/cni.sock\nstateDir: " << nodeDir(i) << "/state\nuplink: up0\n"
         << "clusterCIDR: 10.244.0.0/26\nblockSize: 29\nnodeTTLSeconds: 3\n"
-        << "releaseCooldownSeconds: 0\nblockReleaseGraceSeconds: 2\nroutingMode: " << mode_ << "\n"
+        << "releaseCooldownSeconds: 0\nblockReleaseGraceSeconds: 2\nroutingMode: "
+        << (node_mode_.contains(i) ? node_mode_[i] : mode_) << "\n"
         << (i == 1 ? "labels: {nvidia.com/gpu.present: \"true\"}\n" : "")
         << "datastore:\n  type: etcd\n  endpoints: [" << subnet_ << ".100:2379]\n  prefix: /"
         << prefix_ << "/\n"
@@ -206,6 +207,7 @@ class Cluster : public ::testing::Test {
   // Set by derived fixtures before SetUp.
   bool two_subnets_ = false;
   std::string mode_ = "ipip-crosssubnet";
+  std::map<int, std::string> node_mode_;  // per-node override, for restarts in another mode
   std::string prefix_, subnet_, subnet2_, dir_;
   std::vector<std::string> namespaces_;
   std::map<std::string, pid_t> pids_;
@@ -557,6 +559,35 @@ TEST_F(VxlanCluster, DirectOnTheSubnetVxlanAcrossAndTheMtuFollows) {
   auto explained = ctl(1, "routes").out;
   EXPECT_NE(explained.find("vxlan"), std::string::npos) << explained;
   EXPECT_NE(explained.find("across subnets"), std::string::npos) << explained;
+}
+
+// n1 restarts in host-gw mode: its VXLAN route to n3 (across subnets) and the VXLAN device go,
+// the direct route to n2 stays, and `quasarctl routes` says why n3 is not routed.
+TEST_F(VxlanCluster, SwitchingModesOnRestartLeavesNothingStale) {
+  for (int i = 1; i <= kNodes; ++i) ASSERT_EQ(add(i, "s" + std::to_string(i)).exit_code, 0);
+  auto routes = [&] { return inNs("n1", "ip route show proto 114").out; };
+  bool vxlan_up = false;
+  for (int t = 0; t < 50 && !vxlan_up; ++t) {
+    vxlan_up = routes().find("dev quasar.vxlan") != std::string::npos;
+    if (!vxlan_up) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(vxlan_up) << routes();
+  kill(pids_["n1"], SIGTERM);
+  waitpid(pids_["n1"], nullptr, 0);
+  node_mode_[1] = "host-gw";
+  startNode(1);
+  bool converged = false;
+  for (int t = 0; t < 50 && !converged; ++t) {
+    const auto r = routes();
+    converged = r.find("quasar.vxlan") == std::string::npos &&
+                r.find("via " + subnet_ + ".2 dev up0") != std::string::npos &&
+                inNs("n1", "ip link show quasar.vxlan").exit_code != 0;
+    if (!converged) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(converged) << routes() << inNs("n1", "ip -d link show quasar.vxlan").out;
+  auto explained = ctl(1, "routes").out;
+  EXPECT_NE(explained.find("host-gw cannot reach " + subnet2_ + ".3"), std::string::npos)
+      << explained;
 }
 
 }  // namespace
