@@ -286,6 +286,19 @@ TEST_F(StoreContract, EtcdRestartKeepsDataAndTheWatchMissesNothing) {
   EXPECT_TRUE(c.error.ok()) << c.error;
 }
 
+// Endpoints are tried in order: with a dead one first, calls fail over to the live one.
+TEST_F(StoreContract, EtcdFailsOverToTheNextEndpoint) {
+  EtcdOptions o;
+  o.endpoints = {"127.0.0.1:1", "127.0.0.1:23790"};  // nothing listens on port 1
+  o.key_prefix = "/quasar-test/";
+  auto s = EtcdStore::open(o);
+  ASSERT_TRUE(s.ok());
+  auto put = (*s)->put("failover", "ok", 0);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ((*store_->get("failover"))->value, "ok");
+  EXPECT_NE((*s)->describe().find("127.0.0.1:1,127.0.0.1:23790"), std::string::npos);
+}
+
 // TLS with client certificates: etcd with --client-cert-auth accepts a client with a certificate
 // from its CA and refuses one without.
 TEST(EtcdTls, ClientCertificatesAreRequiredAndUsed) {
