@@ -21,6 +21,7 @@ absl::StatusOr<ReconcileResult> reconcileRoutes(const std::vector<PlannedRoute>&
   }
   ReconcileResult result;
   std::map<conf::IpPrefix, bool> wanted;
+  std::map<std::string, unsigned> ifindex;  // one lookup per device, not per route
   for (const auto& p : planned) {
     if (p.path == Path::kUnreachable) {
       ++result.skipped;
@@ -31,7 +32,9 @@ absl::StatusOr<ReconcileResult> reconcileRoutes(const std::vector<PlannedRoute>&
     want.protocol = kNodeRouteProtocol;
     want.blackhole = p.path == Path::kBlackhole;
     if (!want.blackhole) {
-      const unsigned idx = if_nametoindex(p.device.c_str());
+      auto [it, fresh] = ifindex.try_emplace(p.device, 0);
+      if (fresh) it->second = if_nametoindex(p.device.c_str());
+      const unsigned idx = it->second;
       if (idx == 0) {
         ++result.skipped;
         continue;

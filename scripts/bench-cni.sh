@@ -60,8 +60,9 @@ static=$(ldd "$bin/quasar" | wc -l)
 
 Command: \`scripts/bench-cni.sh $cycles $burst\` (as root), on $(date -u +%Y-%m-%d).
 Machine: $(nproc) cores, $cpu, kernel $(uname -r), Debian $(cat /etc/debian_version).
-quasar: the routed veth data path, addresses from quasard (SQLite, WAL, synchronous=FULL), plugin
-linked against static gRPC/protobuf/abseil ($static entries in \`ldd\`). Reference: Debian's
+quasar: the routed veth data path, addresses from quasard (SQLite, WAL, synchronous=FULL); the
+plugin talks to quasard without gRPC, with protobuf-lite and abseil linked statically ($static
+entries in \`ldd\`). Reference: Debian's
 containernetworking-plugins \`ptp\` with \`host-local\` IPAM, same MTU, same run, interleaved
 (quasar ADD, quasar DEL, ptp ADD, ptp DEL, ...); every ADD gets a fresh pod namespace created
 before the timed part, as a runtime gives every sandbox its own. Times are wall-clock from

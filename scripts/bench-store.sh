@@ -19,7 +19,8 @@ dir=$(mktemp -d /tmp/quasar-bench-store-XXXXXX)
 ns=qbs$$
 cleanup() {
   pkill -f "$dir/" 2>/dev/null || true
-  sleep 0.3
+  sleep 0.5
+  pkill -9 -f "$dir/" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$dir"
 }
@@ -42,6 +43,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+daemons=()
 for mode in sqlite etcd; do
   mkdir -p "$dir/$mode"
   {
@@ -57,6 +59,7 @@ for mode in sqlite etcd; do
     fi
   } >"$dir/$mode/quasard.yaml"
   inns "$bin/quasard" -c "$dir/$mode/quasard.yaml" >/dev/null 2>"$dir/$mode/quasard.log" &
+  daemons+=($!)
   for _ in $(seq 100); do [ -S "$dir/$mode/quasard.sock" ] && break; sleep 0.05; done
 done
 
@@ -67,6 +70,11 @@ rows=$(
   inns "$bin/bench_store" etcd-writes 127.0.0.1:2379 "$allocs"
   inns "$bin/bench_store" ipam "$dir/sqlite/quasard.sock" 32 "$((allocs * 2))" "SQLite (podCIDRs)"
   inns "$bin/bench_store" ipam "$dir/etcd/quasard.sock" 32 "$((allocs * 2))" "etcd (blocks of /26)"
+)
+# The daemons' own routing agents would share this namespace's routes with the one measured.
+kill "${daemons[@]}" 2>/dev/null || true
+wait "${daemons[@]}" 2>/dev/null || true
+rows+=$'\n'$(
   inns "$bin/bench_store" simulate 127.0.0.1:2379 "$nodes" 10.64.0.0/10 26
   inns "$bin/bench_store" routes 127.0.0.1:2379 "$nodes"
 )
