@@ -172,15 +172,6 @@ absl::Status PodLinkBuilder::configure(const std::vector<conf::IpAddress>& ips, 
   return absl::OkStatus();
 }
 
-absl::Status createPodLink(const PodLinkSpec& spec) {
-  auto b = PodLinkBuilder::start(spec.netns_path, spec.host_ifname, spec.pod_ifname, spec.pod_mac);
-  if (!b.ok()) return b.status();
-  if (auto s = (*b)->create(spec.mtu); !s.ok()) return s;
-  if (auto s = (*b)->configure(spec.ips, spec.mtu); !s.ok()) return s;
-  (*b)->commit();
-  return absl::OkStatus();
-}
-
 absl::Status deletePodLink(const std::string& host_ifname) {
   auto sock = NetlinkSocket::open();
   if (!sock.ok()) return sock.status();

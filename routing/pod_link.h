@@ -85,8 +85,6 @@ class PodLinkBuilder {
   std::unique_ptr<NetnsThread> pod_thread_;
 };
 
-// The whole data path in one call: start, create, configure, commit.
-absl::Status createPodLink(const PodLinkSpec& spec);
 // Removes the node-side veth (the kernel removes its peer and the routes through it).
 // Succeeds when it does not exist.
 absl::Status deletePodLink(const std::string& host_ifname);
