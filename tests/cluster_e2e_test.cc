@@ -590,5 +590,33 @@ TEST_F(VxlanCluster, SwitchingModesOnRestartLeavesNothingStale) {
       << explained;
 }
 
+// vxlan-always: even nodes on one subnet reach each other's pods through the VXLAN device.
+class VxlanAlwaysCluster : public Cluster {
+ protected:
+  VxlanAlwaysCluster() { mode_ = "vxlan-always"; }
+};
+
+TEST_F(VxlanAlwaysCluster, SameSubnetTrafficIsEncapsulatedToo) {
+  auto a = add(1, "w1");
+  auto b = add(2, "w2");
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  bool converged = false;
+  for (int t = 0; t < 50 && !converged; ++t) {
+    converged =
+        inNs("n1", "ip route show proto 114").out.find("dev quasar.vxlan") != std::string::npos;
+    if (!converged) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(converged) << inNs("n1", "ip route show proto 114").out;
+  EXPECT_EQ(inNs("n1", "ip route show proto 114").out.find("dev up0"), std::string::npos)
+      << "no direct route in vxlan-always";
+  auto tx = [&] {
+    return std::stol(inNs("n1", "cat /sys/class/net/quasar.vxlan/statistics/tx_packets").out);
+  };
+  const long before = tx();
+  EXPECT_EQ(inNs("w1", "ping -c3 -W2 " + ipOf(b)).exit_code, 0);
+  EXPECT_GE(tx() - before, 3);
+}
+
 }  // namespace
 }  // namespace quasar::tests
