@@ -28,20 +28,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-pid_t spawnDetached(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  pid_t pid = -1;
-  posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
 class Cluster : public ::testing::Test {
  protected:
   static constexpr int kNodes = 3;
@@ -120,7 +106,7 @@ class Cluster : public ::testing::Test {
 
   void startEtcd() {
     const std::string ip = subnet_ + ".100";
-    pids_["etcd"] = spawnDetached(
+    pids_["etcd"] = spawnBackground(
         {"ip", "netns", "exec", ns("etcd"), "etcd", "--name=e", "--data-dir=" + dir_ + "/etcd",
          "--listen-client-urls=http://" + ip + ":2379",
          "--advertise-client-urls=http://" + ip + ":2379",
@@ -155,9 +141,9 @@ class Cluster : public ::testing::Test {
         << prefix_ << "/\n"
         << extra;
     const std::string name = "n" + std::to_string(i);
-    pids_[name] = spawnDetached({"ip", "netns", "exec", ns(name), QUASAR_BIN_DIR "/quasard", "-c",
-                                 nodeDir(i) + "/quasard.yaml"},
-                                nodeDir(i) + "/quasard.log");
+    pids_[name] = spawnBackground({"ip", "netns", "exec", ns(name), QUASAR_BIN_DIR "/quasard", "-c",
+                                   nodeDir(i) + "/quasard.yaml"},
+                                  nodeDir(i) + "/quasard.log");
     for (int t = 0; t < 100; ++t) {
       if (ctl(i, "status").exit_code == 0) return;
       std::this_thread::sleep_for(50ms);
