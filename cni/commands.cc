@@ -85,10 +85,12 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   req.mutable_pod()->set_uid(inv.env.pod_uid);
   for (const auto& ip : inv.conf.requested_ips) req.add_requested_ips(ip.toString());
   if (auto s = daemon.sendAllocate(req); !s.ok()) return s;
-  // While quasard reserves the address: the veth pair. Its MTU is corrected in configure() when
-  // quasard's differs.
+  // While quasard reserves the address: the veth pair, with the MTU quasard published (corrected
+  // in configure() when its answer differs).
   constexpr int kProvisionalMtu = 1500;
-  const absl::Status created = (*link)->create(inv.conf.mtu ? inv.conf.mtu : kProvisionalMtu);
+  int provisional_mtu = inv.conf.mtu ? inv.conf.mtu : conf::readPodMtuHint(inv.conf.socket);
+  if (provisional_mtu == 0) provisional_mtu = kProvisionalMtu;
+  const absl::Status created = (*link)->create(provisional_mtu);
   auto alloc = daemon.receiveAllocate();
   if (!alloc.ok()) return alloc.status();
   // Release only what this ADD allocated: a repeated ADD of a live attachment must not take

@@ -3,6 +3,7 @@
 // to stderr (and the config's logFile).
 
 #include <errno.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -31,6 +32,37 @@ void print(const json& j) {
   std::fflush(stdout);
 }
 
+// "2026-11-23T08:07:21.355Z", computed from the clock alone: glibc's gmtime_r reads
+// /etc/localtime on its first call, which would be on the path of every pod start.
+class UtcTimeFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    using namespace std::chrono;
+    const auto ms = duration_cast<milliseconds>(msg.time.time_since_epoch()).count();
+    const auto day = static_cast<long>(ms / 86'400'000);
+    const long in_day = static_cast<long>(ms % 86'400'000);
+    const year_month_day ymd{sys_days{days{day}}};
+    char buf[32];
+    const int n = std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ",
+                                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                                static_cast<unsigned>(ymd.day()), in_day / 3'600'000,
+                                in_day / 60'000 % 60, in_day / 1000 % 60, in_day % 1000);
+    dest.append(buf, buf + n);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<UtcTimeFlag>();
+  }
+};
+
+void useLogger(std::vector<spdlog::sink_ptr> sinks) {
+  auto logger = std::make_shared<spdlog::logger>("quasar", sinks.begin(), sinks.end());
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<UtcTimeFlag>('*').set_pattern("%* %l quasar[%P] %v");
+  logger->set_formatter(std::move(formatter));
+  spdlog::set_default_logger(logger);
+}
+
 void setUpLogging(const conf::NetConf& c) {
   std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_sink_st>()};
   if (!c.log_file.empty()) {
@@ -40,11 +72,8 @@ void setUpLogging(const conf::NetConf& c) {
       std::fprintf(stderr, "quasar: cannot open log file %s: %s\n", c.log_file.c_str(), e.what());
     }
   }
-  auto logger = std::make_shared<spdlog::logger>("quasar", sinks.begin(), sinks.end());
-  // UTC: local time would read /etc/localtime on every pod start.
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l quasar[%P] %v", spdlog::pattern_time_type::utc);
-  logger->set_level(spdlog::level::from_str(c.log_level));
-  spdlog::set_default_logger(logger);
+  useLogger(std::move(sinks));
+  spdlog::default_logger()->set_level(spdlog::level::from_str(c.log_level));
 }
 
 int fail(const std::string& version, const absl::Status& s, const CniEnv* env) {
@@ -79,8 +108,7 @@ int run() {
       isSupportedVersion(parsed["cniVersion"].get<std::string>())) {
     version = parsed["cniVersion"].get<std::string>();
   }
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "quasar", std::make_shared<spdlog::sinks::stderr_sink_st>()));
+  useLogger({std::make_shared<spdlog::sinks::stderr_sink_st>()});
 
   auto env = readEnv([](const char* k) { return std::getenv(k); });
   if (!env.ok()) return fail(version, env.status(), nullptr);

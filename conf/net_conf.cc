@@ -1,6 +1,12 @@
 #include "conf/net_conf.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -125,6 +131,36 @@ absl::StatusOr<NetConf> parseNetConf(const json& j) {
     c.prev_result = *pr;
   }
   return c;
+}
+
+std::string podMtuFile(const std::string& cni_socket) { return cni_socket + ".mtu"; }
+
+int readPodMtuHint(const std::string& cni_socket) {
+  const int fd = ::open(podMtuFile(cni_socket).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[16] = {};
+  const ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  char* end = nullptr;
+  const long mtu = std::strtol(buf, &end, 10);
+  if (end == buf || (*end != '\n' && *end != '\0')) return 0;
+  return mtu >= 68 && mtu <= 65535 ? static_cast<int>(mtu) : 0;
+}
+
+absl::Status writePodMtuHint(const std::string& cni_socket, int mtu) {
+  const std::string path = podMtuFile(cni_socket);
+  const std::string tmp = path + ".tmp";
+  const std::string text = absl::StrCat(mtu, "\n");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("create ", tmp, ": ", strerror(errno)));
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::InternalError(absl::StrCat("write ", path, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace quasar::conf

@@ -29,6 +29,16 @@ struct Attachment {
 inline constexpr char kDefaultSocket[] = "/run/quasar/quasard.sock";
 inline constexpr char kDefaultCniSocket[] = "/run/quasar/cni.sock";
 
+// quasard publishes the pod MTU it derives in a file next to its plugin socket, so the plugin
+// creates the veth pair with the right MTU before quasard has answered, instead of changing it
+// afterwards (Calico's plugin reads /var/lib/calico/mtu for the same reason). Only a hint: the
+// MTU in quasard's answer is the one applied.
+std::string podMtuFile(const std::string& cni_socket);
+// The hint, or 0 when the file is missing or does not hold a plausible MTU.
+int readPodMtuHint(const std::string& cni_socket);
+// Written to a temporary file and renamed, so a reader never sees half of it.
+absl::Status writePodMtuHint(const std::string& cni_socket, int mtu);
+
 struct NetConf {
   std::string cni_version;
   std::string name;

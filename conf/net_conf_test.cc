@@ -1,6 +1,11 @@
 #include "conf/net_conf.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
 
 namespace quasar::conf {
 namespace {
@@ -20,6 +25,24 @@ TEST(NetConf, ParsesDefaultsAndCapabilities) {
   ASSERT_TRUE(c->requested_mac.has_value());
   EXPECT_EQ(macToString(*c->requested_mac), "0a:58:0a:f4:01:09");
   EXPECT_TRUE(c->prev_result.is_null());
+}
+
+TEST(PodMtuHint, RoundTripsAndRejectsWhatIsNotAnMtu) {
+  char dir[] = "/tmp/quasar-mtu-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string sock = std::string(dir) + "/cni.sock";
+  EXPECT_EQ(readPodMtuHint(sock), 0);  // missing
+  ASSERT_TRUE(writePodMtuHint(sock, 1480).ok());
+  EXPECT_EQ(readPodMtuHint(sock), 1480);
+  for (const char* bad : {"", "abc\n", "1480x\n", "40\n", "70000\n"}) {
+    FILE* f = std::fopen(podMtuFile(sock).c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(bad, f);
+    std::fclose(f);
+    EXPECT_EQ(readPodMtuHint(sock), 0) << "'" << bad << "'";
+  }
+  ::unlink(podMtuFile(sock).c_str());
+  ::rmdir(dir);
 }
 
 TEST(NetConf, ErrorsNameTheField) {

@@ -38,6 +38,7 @@
 #include "ipam/address_manager.h"
 #include "ipam/sqlite_store.h"
 #include "netpolicy/masquerade.h"
+#include "routing/pod_link.h"
 #include "routing/uplink.h"
 
 namespace quasar::daemon {
@@ -197,6 +198,10 @@ int run(const std::string& config_path) {
       }
     }
   }
+  // The node forwards between its pods, and to and from other nodes.
+  if (auto s = routing::enableForwarding(); !s.ok()) {
+    spdlog::error("event=forwarding-failed error=\"{}\"", std::string(s.message()));
+  }
   if (cfg->nat_outgoing) {
     const std::vector<conf::IpPrefix> cidrs =
         cfg->cluster_cidr ? std::vector<conf::IpPrefix>{*cfg->cluster_cidr} : cfg->pod_cidrs;
@@ -218,6 +223,9 @@ int run(const std::string& config_path) {
   if (!server) return fail("cannot listen on unix:" + cfg->socket);
   ::chmod(cfg->socket.c_str(), 0600);
   if (socketInUse(cfg->cni_socket)) return fail("another quasard is serving on " + cfg->cni_socket);
+  if (auto s = conf::writePodMtuHint(cfg->cni_socket, node.mtu); !s.ok()) {
+    spdlog::warn("event=mtu-hint-failed error=\"{}\"", std::string(s.message()));
+  }
   PluginServer plugin_server(service);
   if (auto s = plugin_server.start(cfg->cni_socket); !s.ok()) {
     return fail(std::string(s.message()));

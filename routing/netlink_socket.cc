@@ -14,21 +14,16 @@ namespace {
 // Reads NLMSGERR_ATTR_MSG (the kernel's reason) from an error message's extended ack TLVs.
 std::string extAckText(const nlmsghdr* nlh) {
   if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return "";
-  const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+  const auto* err = static_cast<const nlmsgerr*>(nl::payload(nlh));
   // With NETLINK_CAP_ACK the request is not echoed, so the TLVs follow nlmsgerr directly.
   size_t offset = sizeof(nlmsgerr);
   if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
   std::string text;
-  mnl_attr_parse(
-      nlh, offset,
-      [](const nlattr* attr, void* data) -> int {
-        if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
-            mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0) {
-          *static_cast<std::string*>(data) = mnl_attr_get_str(attr);
-        }
-        return MNL_CB_OK;
-      },
-      &text);
+  nl::forEachAttr(nlh, offset, [&text](const nlattr* attr) {
+    if (nl::attrType(attr) == NLMSGERR_ATTR_MSG && nl::attrString(attr)) {
+      text = nl::attrString(attr);
+    }
+  });
   return text;
 }
 
@@ -59,24 +54,38 @@ absl::Status errnoStatus(int err, absl::string_view what) {
 }
 
 absl::StatusOr<NetlinkSocket> NetlinkSocket::open() {
-  Sock sock(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC), &mnl_socket_close);
-  if (!sock) return errnoStatus(errno, "open rtnetlink socket");
+  Fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!fd.valid()) return errnoStatus(errno, "open rtnetlink socket");
   int one = 1;
   // Best effort: without them errors only lose the kernel's text.
-  mnl_socket_setsockopt(sock.get(), NETLINK_EXT_ACK, &one, sizeof(one));
-  mnl_socket_setsockopt(sock.get(), NETLINK_CAP_ACK, &one, sizeof(one));
-  if (mnl_socket_bind(sock.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+  ::setsockopt(fd.get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+  ::setsockopt(fd.get(), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+  sockaddr_nl addr{};
+  addr.nl_family = AF_NETLINK;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     return errnoStatus(errno, "bind rtnetlink socket");
   }
-  return NetlinkSocket(std::move(sock));
+  return NetlinkSocket(std::move(fd), addr.nl_pid);
 }
 
 absl::Status NetlinkSocket::send(NlMessage& msg, absl::string_view what) {
   msg.header()->nlmsg_seq = seq_++;
-  if (mnl_socket_sendto(sock_.get(), msg.header(), msg.size()) < 0) {
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(fd_.get(), msg.header(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+               sizeof(kernel)) < 0) {
     return errnoStatus(errno, absl::StrCat(what, ": send"));
   }
   return absl::OkStatus();
+}
+
+ssize_t NetlinkSocket::receive(std::vector<uint8_t>& buf) {
+  while (true) {
+    const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
+    if (n >= 0 || errno != EINTR) return n;
+  }
 }
 
 absl::Status NetlinkSocket::request(NlMessage& msg, absl::string_view what,
@@ -84,20 +93,19 @@ absl::Status NetlinkSocket::request(NlMessage& msg, absl::string_view what,
   msg.header()->nlmsg_flags |= NLM_F_ACK;
   if (auto s = send(msg, what); !s.ok()) return s;
   const uint32_t seq = msg.header()->nlmsg_seq;
-  const uint32_t portid = mnl_socket_get_portid(sock_.get());
-  std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
+  std::vector<uint8_t> buf(kReceiveBuffer);
   while (true) {
-    const ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
+    const ssize_t n = receive(buf);
     if (n < 0) return errnoStatus(errno, absl::StrCat(what, ": receive"));
-    auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data());
-    int len = static_cast<int>(n);
-    for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-      if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid) continue;
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+    size_t len = static_cast<size_t>(n);
+    for (; nl::messageOk(nlh, len); nlh = nl::nextMessage(nlh, len)) {
+      if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid_) continue;
       if (nlh->nlmsg_type != NLMSG_ERROR) {
         if (on_reply) on_reply(nlh);
         continue;
       }
-      const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+      const auto* err = static_cast<const nlmsgerr*>(nl::payload(nlh));
       if (err->error == 0) return absl::OkStatus();
       absl::Status s = errnoStatus(-err->error, what);
       const std::string ack = extAckText(nlh);
@@ -107,11 +115,57 @@ absl::Status NetlinkSocket::request(NlMessage& msg, absl::string_view what,
   }
 }
 
+absl::Status NetlinkSocket::requestAll(std::vector<Request>& requests) {
+  if (requests.empty()) return absl::OkStatus();
+  std::vector<uint8_t> out;
+  const uint32_t first_seq = seq_;
+  for (auto& r : requests) {
+    nlmsghdr* h = r.msg.header();
+    h->nlmsg_flags |= NLM_F_ACK;
+    h->nlmsg_seq = seq_++;
+    const auto* p = reinterpret_cast<const uint8_t*>(h);
+    out.insert(out.end(), p, p + nl::align(r.msg.size()));
+  }
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(fd_.get(), out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+               sizeof(kernel)) < 0) {
+    return errnoStatus(errno, absl::StrCat(requests.front().what, ": send"));
+  }
+  std::vector<absl::Status> results(requests.size());
+  size_t acked = 0;
+  std::vector<uint8_t> buf(kReceiveBuffer);
+  while (acked < requests.size()) {
+    const ssize_t n = receive(buf);
+    if (n < 0) return errnoStatus(errno, absl::StrCat(requests.front().what, ": receive"));
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+    size_t len = static_cast<size_t>(n);
+    for (; nl::messageOk(nlh, len); nlh = nl::nextMessage(nlh, len)) {
+      const uint32_t i = nlh->nlmsg_seq - first_seq;
+      if (nlh->nlmsg_pid != portid_ || i >= requests.size() || nlh->nlmsg_type != NLMSG_ERROR) {
+        continue;
+      }
+      ++acked;
+      const auto* err = static_cast<const nlmsgerr*>(nl::payload(nlh));
+      if (err->error == 0) continue;
+      absl::Status s = errnoStatus(-err->error, requests[i].what);
+      const std::string ack = extAckText(nlh);
+      results[i] = ack.empty() ? s
+                               : absl::Status(s.code(), absl::StrCat(s.message(), " (kernel: ",
+                                                                     ack, ")"));
+    }
+  }
+  for (auto& s : results) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status NetlinkSocket::dump(NlMessage& msg,
                                  const std::function<void(const nlmsghdr*)>& on_message,
                                  absl::string_view what) {
   constexpr int kAttempts = 5;
-  std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE * 4);
+  std::vector<uint8_t> buf(kReceiveBuffer * 4);
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     msg.header()->nlmsg_flags |= NLM_F_DUMP;
     if (auto s = send(msg, what); !s.ok()) return s;
@@ -120,11 +174,11 @@ absl::Status NetlinkSocket::dump(NlMessage& msg,
     bool interrupted = false;
     bool done = false;
     while (!done) {
-      const ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
+      const ssize_t n = receive(buf);
       if (n < 0) return errnoStatus(errno, absl::StrCat(what, ": receive"));
-      auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data());
-      int len = static_cast<int>(n);
-      for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+      const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+      size_t len = static_cast<size_t>(n);
+      for (; nl::messageOk(nlh, len); nlh = nl::nextMessage(nlh, len)) {
         if (nlh->nlmsg_seq != seq) continue;
         if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
         if (nlh->nlmsg_type == NLMSG_DONE) {
@@ -132,7 +186,7 @@ absl::Status NetlinkSocket::dump(NlMessage& msg,
           break;
         }
         if (nlh->nlmsg_type == NLMSG_ERROR) {
-          const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+          const auto* err = static_cast<const nlmsgerr*>(nl::payload(nlh));
           if (err->error != 0) return errnoStatus(-err->error, what);
           continue;
         }

@@ -3,12 +3,17 @@
 // whatever thread uses it later). Opened CLOEXEC with extended acks on, so error messages carry
 // the kernel's own reason. Not thread-safe: one user at a time.
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <functional>
-#include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "routing/fd.h"
 #include "routing/nl_message.h"
 
 namespace quasar::routing {
@@ -25,17 +30,29 @@ class NetlinkSocket {
   // to `on_reply`. `what` names the operation in errors.
   absl::Status request(NlMessage& msg, absl::string_view what,
                        const std::function<void(const nlmsghdr*)>& on_reply = nullptr);
+  // One request of a batch: the message and what it does, for errors.
+  struct Request {
+    NlMessage msg;
+    std::string what;
+  };
+  // Sends all requests in one write (the kernel runs them in order, each to completion) and
+  // waits for every ack: one system call and one wake-up instead of one per request. The first
+  // failed request, in order, is the error; the kernel still runs the ones after it.
+  absl::Status requestAll(std::vector<Request>& requests);
   // Sends a dump request and calls `on_message` for each reply message. A dump the kernel marks
   // inconsistent (NLM_F_DUMP_INTR, a change raced it) is restarted, up to a few times.
   absl::Status dump(NlMessage& msg, const std::function<void(const nlmsghdr*)>& on_message,
                     absl::string_view what);
 
  private:
-  using Sock = std::unique_ptr<mnl_socket, decltype(&mnl_socket_close)>;
-  explicit NetlinkSocket(Sock sock) : sock_(std::move(sock)) {}
+  // One page of messages per read, as the kernel sends them (a dump reads four).
+  static constexpr size_t kReceiveBuffer = 8192;
+  NetlinkSocket(Fd fd, uint32_t portid) : fd_(std::move(fd)), portid_(portid) {}
   absl::Status send(NlMessage& msg, absl::string_view what);
+  ssize_t receive(std::vector<uint8_t>& buf);
 
-  Sock sock_;
+  Fd fd_;
+  uint32_t portid_ = 0;
   // Starts at 1: kernel notifications carry 0.
   uint32_t seq_ = 1;
 };

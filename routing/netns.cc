@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -36,6 +37,19 @@ NetnsThread::~NetnsThread() {
 absl::Status NetnsThread::wait() {
   if (thread_.joinable()) thread_.join();
   return result_;
+}
+
+absl::StatusOr<NetlinkSocket> openNetlinkSocketIn(const Fd& netns) {
+  Fd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!own.valid()) return errnoStatus(errno, "open own netns");
+  if (::setns(netns.get(), CLONE_NEWNET) != 0) {
+    const int err = errno;
+    return err == EINVAL ? absl::InvalidArgumentError("setns: not a network namespace")
+                         : errnoStatus(err, "setns");
+  }
+  auto sock = NetlinkSocket::open();
+  if (::setns(own.get(), CLONE_NEWNET) != 0) std::abort();
+  return sock;
 }
 
 absl::Status runInNetns(const Fd& netns, absl::FunctionRef<absl::Status()> fn) {

@@ -1,7 +1,7 @@
 #pragma once
-// Work inside another network namespace. setns happens only on a fresh OS thread made for that
-// work and discarded after it, so no other thread (a gRPC worker, the caller) ever changes
-// namespace.
+// Work inside another network namespace. Work that needs the namespace for longer than one
+// socket(2) call runs on a fresh OS thread made for it and discarded after it, so no other thread
+// (a gRPC worker, the caller) stays in a foreign namespace.
 
 #include <functional>
 #include <string>
@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "routing/fd.h"
+#include "routing/netlink_socket.h"
 
 namespace quasar::routing {
 
@@ -31,6 +32,13 @@ class NetnsThread {
   absl::Status result_;
   std::thread thread_;
 };
+
+// An rtnetlink socket in `netns`: a socket stays in the namespace it was opened in, so only the
+// socket(2) call needs to be inside it. The calling thread enters `netns` for that call and
+// returns to its own namespace; if it cannot return, the process aborts rather than go on in the
+// wrong namespace. No thread is made (the plugin's ADD saves ~0.1 ms by that).
+// InvalidArgument when the file is not a network namespace.
+absl::StatusOr<NetlinkSocket> openNetlinkSocketIn(const Fd& netns);
 
 // Runs `fn` inside `netns` on a new thread and returns its result. Blocks until done.
 absl::Status runInNetns(const Fd& netns, absl::FunctionRef<absl::Status()> fn);

@@ -20,66 +20,67 @@ const conf::IpAddress& podGateway() {
   return gw;
 }
 
-absl::StatusOr<int> ifindexOf(const std::string& name) {
-  const unsigned idx = if_nametoindex(name.c_str());
-  if (idx == 0) return errnoStatus(errno, absl::StrCat("find interface ", name));
-  return static_cast<int>(idx);
+bool allV4(const std::vector<conf::IpAddress>& ips) {
+  for (const auto& ip : ips) {
+    if (ip.family() != conf::Family::kV4) return false;
+  }
+  return true;
 }
 
-// Pod side, run inside the pod's namespace: up with its MTU, addresses, gateway neighbour,
-// default route.
+// Pod side, over a socket in the pod's namespace, in one batch: MTU (when it differs from the
+// one the pair was created with), then up, addresses, gateway neighbour, default route.
 absl::Status configurePodSide(NetlinkSocket& sock, const std::string& pod_ifname,
-                              const std::vector<conf::IpAddress>& ips, int mtu) {
-  Rtnl rtnl(sock);
-  auto idx = ifindexOf(pod_ifname);
-  if (!idx.ok()) return idx.status();
-  if (auto s = rtnl.setLinkUp(*idx, mtu); !s.ok()) return s;
+                              const std::vector<conf::IpAddress>& ips, int mtu, int created_mtu) {
+  auto link = Rtnl(sock).getLink(pod_ifname);
+  if (!link.ok()) return link.status();
+  const int idx = link->index;
+  std::vector<NetlinkSocket::Request> batch;
+  // Settings first: the kernel applies IFLA_AF_SPEC after bringing a link up, too late to stop
+  // the IPv6 link-local address.
+  batch.push_back({linkSetMessage({.ifindex = idx,
+                                   .mtu = mtu != created_mtu ? mtu : 0,
+                                   .no_ipv6_link_local = allV4(ips)}),
+                   absl::StrCat("set up ", pod_ifname)});
+  batch.push_back({linkUpMessage(idx), absl::StrCat("bring ", pod_ifname, " up")});
   for (const auto& ip : ips) {
-    if (auto s = rtnl.addAddress(*idx, conf::IpPrefix::host(ip)); !s.ok()) return s;
+    batch.push_back({addressAddMessage(idx, conf::IpPrefix::host(ip)),
+                     absl::StrCat("add address ", ip.toString())});
   }
-  if (auto s = rtnl.addPermanentNeighbour(*idx, podGateway(), kHostVethMac); !s.ok()) return s;
+  batch.push_back({neighbourAddMessage(idx, podGateway(), kHostVethMac),
+                   absl::StrCat("add neighbour ", kPodGatewayV4)});
   Route def;
   def.dst = *conf::IpPrefix::parse("0.0.0.0/0");
   def.gateway = podGateway();
-  def.ifindex = *idx;
+  def.ifindex = idx;
   def.onlink = true;
   def.protocol = RTPROT_BOOT;  // inside the pod it is an ordinary static route
-  return rtnl.addRoute(def);
+  batch.push_back(
+      {routeAddMessage(def), absl::StrCat("add default route via ", kPodGatewayV4)});
+  return sock.requestAll(batch);
 }
 
-absl::Status ensureForwarding();
-
-// Node side: MTU, proxy ARP and forwarding, and a /32 route to each pod address through the
-// veth.
+// Node side, in one batch: MTU, proxy ARP (answers a pod that ARPs for its gateway anyway, e.g.
+// after flushing its neighbours), and a /32 route to each pod address through the veth. Runs
+// before the pod side brings the pair's carrier up.
 absl::Status configureNodeSide(NetlinkSocket& sock, const std::string& host_ifname,
                                const std::vector<conf::IpAddress>& ips, int mtu, int created_mtu) {
-  Rtnl rtnl(sock);
-  auto host_idx = ifindexOf(host_ifname);
-  if (!host_idx.ok()) return host_idx.status();
-  if (mtu != created_mtu) {
-    if (auto s = rtnl.setLinkMtu(*host_idx, mtu); !s.ok()) return s;
-  }
-  // Proxy ARP answers a pod that ARPs for its gateway anyway (e.g. after flushing its
-  // neighbours); forwarding makes the node route between pods and out.
-  if (auto s = writeSysctl(absl::StrCat("net/ipv4/conf/", host_ifname, "/proxy_arp"), "1");
-      !s.ok()) {
-    return s;
-  }
-  if (auto s = ensureForwarding(); !s.ok()) return s;
+  auto link = Rtnl(sock).getLink(host_ifname);
+  if (!link.ok()) return link.status();
+  const int idx = link->index;
+  std::vector<NetlinkSocket::Request> batch;
+  batch.push_back({linkSetMessage({.ifindex = idx,
+                                   .mtu = mtu != created_mtu ? mtu : 0,
+                                   .proxy_arp = true,
+                                   .no_ipv6_link_local = allV4(ips)}),
+                   absl::StrCat("set up ", host_ifname)});
   for (const auto& ip : ips) {
     Route r;
     r.dst = conf::IpPrefix::host(ip);
-    r.ifindex = *host_idx;
+    r.ifindex = idx;
     r.scope = RT_SCOPE_LINK;
-    if (auto s = rtnl.addRoute(r); !s.ok()) return s;
+    batch.push_back({routeAddMessage(r), absl::StrCat("add route ", ip.toString(), "/32")});
   }
-  return absl::OkStatus();
-}
-
-absl::Status ensureForwarding() {
-  auto v = readSysctl("net/ipv4/ip_forward");
-  if (v.ok() && *v == "1") return absl::OkStatus();
-  return writeSysctl("net/ipv4/ip_forward", "1");
+  return sock.requestAll(batch);
 }
 
 // FNV-1a, 64 bit, of "container/ifname": stable across versions and platforms, which DEL after an
@@ -120,37 +121,26 @@ absl::StatusOr<std::unique_ptr<PodLinkBuilder>> PodLinkBuilder::start(const std:
                                                                       conf::Mac pod_mac) {
   auto netns = openNetns(netns_path);
   if (!netns.ok()) return netns.status();
-  std::unique_ptr<PodLinkBuilder> b(new PodLinkBuilder());
+  auto pod_sock = openNetlinkSocketIn(*netns);
+  if (!pod_sock.ok()) return pod_sock.status();
+  auto node_sock = NetlinkSocket::open();
+  if (!node_sock.ok()) return node_sock.status();
+  std::unique_ptr<PodLinkBuilder> b(
+      new PodLinkBuilder(std::move(*netns), std::move(*node_sock), std::move(*pod_sock)));
   b->netns_path_ = netns_path;
   b->host_ifname_ = std::move(host_ifname);
   b->pod_ifname_ = std::move(pod_ifname);
   b->pod_mac_ = pod_mac;
-  b->netns_ = std::move(*netns);
-  // The thread joins the namespace and opens its socket while the veth is being created.
-  b->pod_thread_ = std::make_unique<NetnsThread>(
-      b->netns_, [future = b->task_.get_future().share(), ifname = b->pod_ifname_] {
-        auto sock = NetlinkSocket::open();
-        auto task = future.get();
-        if (!task) return absl::OkStatus();
-        if (!sock.ok()) return sock.status();
-        return configurePodSide(*sock, ifname, task->ips, task->mtu);
-      });
   return b;
 }
 
 PodLinkBuilder::~PodLinkBuilder() {
-  if (pod_thread_) {
-    if (!configured_) task_.set_value(std::nullopt);
-    pod_thread_->wait().IgnoreError();
-  }
   if (created_ && !committed_) deletePodLink(host_ifname_).IgnoreError();
 }
 
 absl::Status PodLinkBuilder::create(int mtu) {
-  auto sock = NetlinkSocket::open();
-  if (!sock.ok()) return sock.status();
   VethSpec veth{host_ifname_, kHostVethMac, mtu, pod_ifname_, pod_mac_, netns_.get()};
-  if (auto s = Rtnl(*sock).createVeth(veth); !s.ok()) return s;
+  if (auto s = Rtnl(node_sock_).createVeth(veth); !s.ok()) return s;
   created_ = true;
   created_mtu_ = mtu;
   return absl::OkStatus();
@@ -158,18 +148,19 @@ absl::Status PodLinkBuilder::create(int mtu) {
 
 absl::Status PodLinkBuilder::configure(const std::vector<conf::IpAddress>& ips, int mtu) {
   if (!created_) return absl::FailedPreconditionError("configure() before create()");
-  configured_ = true;
-  task_.set_value(PodTask{ips, mtu});
-  auto sock = NetlinkSocket::open();
-  absl::Status node_side =
-      sock.ok() ? configureNodeSide(*sock, host_ifname_, ips, mtu, created_mtu_) : sock.status();
-  absl::Status pod_side = pod_thread_->wait();
-  if (!node_side.ok()) return node_side;
-  if (!pod_side.ok()) {
-    return absl::Status(pod_side.code(),
-                        absl::StrCat("in pod netns ", netns_path_, ": ", pod_side.message()));
+  if (auto s = configureNodeSide(node_sock_, host_ifname_, ips, mtu, created_mtu_); !s.ok()) {
+    return s;
+  }
+  if (auto s = configurePodSide(pod_sock_, pod_ifname_, ips, mtu, created_mtu_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("in pod netns ", netns_path_, ": ", s.message()));
   }
   return absl::OkStatus();
+}
+
+absl::Status enableForwarding() {
+  auto v = readSysctl("net/ipv4/ip_forward");
+  if (v.ok() && *v == "1") return absl::OkStatus();
+  return writeSysctl("net/ipv4/ip_forward", "1");
 }
 
 absl::Status deletePodLink(const std::string& host_ifname) {

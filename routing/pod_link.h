@@ -4,7 +4,6 @@
 // a /32 and a default route via 169.254.1.1 on-link, with a permanent neighbour entry for it so
 // the pod never has to ARP for its gateway.
 
-#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +14,7 @@
 #include "conf/ip.h"
 #include "conf/net_conf.h"
 #include "routing/fd.h"
+#include "routing/netlink_socket.h"
 #include "routing/netns.h"
 
 namespace quasar::routing {
@@ -43,13 +43,12 @@ struct PodLinkSpec {
 
 // Builds one pod's data path in phases, so that the caller can overlap them with other work
 // (the plugin overlaps create() with quasard reserving the address):
-//   start()     opens the pod's netns (NotFound when it is gone) and starts the pod-side thread,
-//               which joins the namespace and waits;
+//   start()     opens the pod's netns (NotFound when it is gone) and an rtnetlink socket in it
+//               (no thread: see openNetlinkSocketIn);
 //   create()    makes the veth pair, the peer directly inside the pod's namespace (AlreadyExists
 //               when either name is taken);
-//   configure() gives the node side proxy ARP and a /32 route per address, and (on the pod-side
-//               thread, in parallel) the pod side its MTU, addresses, gateway neighbour and
-//               default route;
+//   configure() gives the node side proxy ARP and a /32 route per address, and the pod side its
+//               MTU, addresses, gateway neighbour and default route;
 //   commit()    keeps the result.
 // Until commit(), the destructor removes whatever create() made. Not thread-safe.
 class PodLinkBuilder {
@@ -65,11 +64,10 @@ class PodLinkBuilder {
   void commit() { committed_ = true; }
 
  private:
-  struct PodTask {
-    std::vector<conf::IpAddress> ips;
-    int mtu = 0;
-  };
-  PodLinkBuilder() = default;
+  PodLinkBuilder(Fd netns, NetlinkSocket node_sock, NetlinkSocket pod_sock)
+      : netns_(std::move(netns)),
+        node_sock_(std::move(node_sock)),
+        pod_sock_(std::move(pod_sock)) {}
 
   std::string netns_path_;
   std::string host_ifname_;
@@ -80,10 +78,13 @@ class PodLinkBuilder {
   bool configured_ = false;
   bool committed_ = false;
   Fd netns_;
-  // Handed to the pod-side thread: its task, or nullopt to stop without doing anything.
-  std::promise<std::optional<PodTask>> task_;
-  std::unique_ptr<NetnsThread> pod_thread_;
+  NetlinkSocket node_sock_;
+  NetlinkSocket pod_sock_;
 };
+
+// Turns IPv4 forwarding on in the calling namespace (the node's): quasard does it once at start,
+// so the plugin's ADD does not.
+absl::Status enableForwarding();
 
 // Removes the node-side veth (the kernel removes its peer and the routes through it).
 // Succeeds when it does not exist.

@@ -2,6 +2,7 @@
 
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -21,8 +22,8 @@ void putAddress(NlMessage& m, uint16_t type, const conf::IpAddress& a) {
 }
 
 std::optional<conf::IpAddress> attrAddress(const nlattr* attr, int family) {
-  const auto len = mnl_attr_get_payload_len(attr);
-  const auto* p = static_cast<const uint8_t*>(mnl_attr_get_payload(attr));
+  const auto len = nl::attrPayloadLen(attr);
+  const auto* p = static_cast<const uint8_t*>(nl::attrPayload(attr));
   if (family == AF_INET && len == 4) return conf::IpAddress::fromBytes(conf::Family::kV4, p);
   if (family == AF_INET6 && len == 16) return conf::IpAddress::fromBytes(conf::Family::kV6, p);
   return std::nullopt;
@@ -31,15 +32,10 @@ std::optional<conf::IpAddress> attrAddress(const nlattr* attr, int family) {
 // Collects a message's top-level attributes by type.
 template <size_t N>
 void collect(const nlmsghdr* nlh, size_t header_len, const nlattr* (&tb)[N]) {
-  mnl_attr_parse(
-      nlh, header_len,
-      [](const nlattr* attr, void* data) -> int {
-        auto* t = static_cast<const nlattr**>(data);
-        const auto type = mnl_attr_get_type(attr);
-        if (type < N) t[type] = attr;
-        return MNL_CB_OK;
-      },
-      tb);
+  nl::forEachAttr(nlh, header_len, [&tb](const nlattr* attr) {
+    const auto type = nl::attrType(attr);
+    if (type < N) tb[type] = attr;
+  });
 }
 
 }  // namespace
@@ -55,15 +51,22 @@ NlMessage vethCreateMessage(const VethSpec& spec) {
   m.putString(IFLA_IFNAME, spec.name);
   m.putBytes(IFLA_ADDRESS, spec.mac.data(), spec.mac.size());
   m.putU32(IFLA_MTU, spec.mtu);
-  auto* linkinfo = m.nestStart(IFLA_LINKINFO);
+  // One queue each way per end. By default a veth gets one per possible CPU, each with its own
+  // sysfs objects made at creation: on a many-core node that is most of the creation's cost,
+  // for queues that only XDP would use.
+  m.putU32(IFLA_NUM_TX_QUEUES, 1);
+  m.putU32(IFLA_NUM_RX_QUEUES, 1);
+  auto linkinfo = m.nestStart(IFLA_LINKINFO);
   m.putString(IFLA_INFO_KIND, "veth");
-  auto* data = m.nestStart(IFLA_INFO_DATA);
-  auto* peer = m.nestStart(VETH_INFO_PEER);
+  auto data = m.nestStart(IFLA_INFO_DATA);
+  auto peer = m.nestStart(VETH_INFO_PEER);
   auto* peer_ifi = m.putRaw<ifinfomsg>();
   peer_ifi->ifi_family = AF_UNSPEC;
   m.putString(IFLA_IFNAME, spec.peer_name);
   m.putBytes(IFLA_ADDRESS, spec.peer_mac.data(), spec.peer_mac.size());
   m.putU32(IFLA_MTU, spec.mtu);
+  m.putU32(IFLA_NUM_TX_QUEUES, 1);
+  m.putU32(IFLA_NUM_RX_QUEUES, 1);
   m.putU32(IFLA_NET_NS_FD, spec.peer_netns_fd);
   m.nestEnd(peer);
   m.nestEnd(data);
@@ -95,6 +98,35 @@ NlMessage linkMtuMessage(int ifindex, int mtu) {
   ifi->ifi_family = AF_UNSPEC;
   ifi->ifi_index = ifindex;
   m.putU32(IFLA_MTU, mtu);
+  return m;
+}
+
+NlMessage linkSetMessage(const LinkSettings& ls) {
+  NlMessage m(RTM_NEWLINK, 0);
+  auto* ifi = m.putHeader<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ls.ifindex;
+  if (ls.up) {
+    ifi->ifi_flags = IFF_UP;
+    ifi->ifi_change = IFF_UP;
+  }
+  if (ls.mtu > 0) m.putU32(IFLA_MTU, ls.mtu);
+  if (ls.proxy_arp || ls.no_ipv6_link_local) {
+    const auto af_spec = m.nestStart(IFLA_AF_SPEC);
+    if (ls.proxy_arp) {
+      const auto inet = m.nestStart(AF_INET);
+      const auto conf = m.nestStart(IFLA_INET_CONF);
+      m.putU32(IPV4_DEVCONF_PROXY_ARP, 1);
+      m.nestEnd(conf);
+      m.nestEnd(inet);
+    }
+    if (ls.no_ipv6_link_local) {
+      const auto inet6 = m.nestStart(AF_INET6);
+      m.putU8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+      m.nestEnd(inet6);
+    }
+    m.nestEnd(af_spec);
+  }
   return m;
 }
 
@@ -161,36 +193,32 @@ NlMessage neighbourAddMessage(int ifindex, const conf::IpAddress& ip, const conf
 
 std::optional<LinkInfo> parseLink(const nlmsghdr* nlh) {
   if (nlh->nlmsg_type != RTM_NEWLINK) return std::nullopt;
-  const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  const auto* ifi = static_cast<const ifinfomsg*>(nl::payload(nlh));
   const nlattr* tb[IFLA_MAX + 1] = {};
   collect(nlh, sizeof(*ifi), tb);
   LinkInfo l;
   l.index = ifi->ifi_index;
   l.up = ifi->ifi_flags & IFF_UP;
-  if (tb[IFLA_IFNAME]) l.name = mnl_attr_get_str(tb[IFLA_IFNAME]);
-  if (tb[IFLA_MTU]) l.mtu = static_cast<int>(mnl_attr_get_u32(tb[IFLA_MTU]));
-  if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6) {
+  if (tb[IFLA_IFNAME] && nl::attrString(tb[IFLA_IFNAME])) l.name = nl::attrString(tb[IFLA_IFNAME]);
+  if (tb[IFLA_MTU]) l.mtu = static_cast<int>(nl::attrU32(tb[IFLA_MTU]));
+  if (tb[IFLA_ADDRESS] && nl::attrPayloadLen(tb[IFLA_ADDRESS]) == 6) {
     conf::Mac mac;
-    std::memcpy(mac.data(), mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
+    std::memcpy(mac.data(), nl::attrPayload(tb[IFLA_ADDRESS]), 6);
     l.mac = mac;
   }
   if (tb[IFLA_LINKINFO]) {
-    mnl_attr_parse_nested(
-        tb[IFLA_LINKINFO],
-        [](const nlattr* attr, void* data) -> int {
-          if (mnl_attr_get_type(attr) == IFLA_INFO_KIND) {
-            *static_cast<std::string*>(data) = mnl_attr_get_str(attr);
-          }
-          return MNL_CB_OK;
-        },
-        &l.kind);
+    nl::forEachNested(tb[IFLA_LINKINFO], [&l](const nlattr* attr) {
+      if (nl::attrType(attr) == IFLA_INFO_KIND && nl::attrString(attr)) {
+        l.kind = nl::attrString(attr);
+      }
+    });
   }
   return l;
 }
 
 std::optional<AddressInfo> parseAddress(const nlmsghdr* nlh) {
   if (nlh->nlmsg_type != RTM_NEWADDR) return std::nullopt;
-  const auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(nlh));
+  const auto* ifa = static_cast<const ifaddrmsg*>(nl::payload(nlh));
   const nlattr* tb[IFA_MAX + 1] = {};
   collect(nlh, sizeof(*ifa), tb);
   const nlattr* a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
@@ -202,7 +230,7 @@ std::optional<AddressInfo> parseAddress(const nlmsghdr* nlh) {
 
 std::optional<RouteInfo> parseRoute(const nlmsghdr* nlh) {
   if (nlh->nlmsg_type != RTM_NEWROUTE) return std::nullopt;
-  const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  const auto* rtm = static_cast<const rtmsg*>(nl::payload(nlh));
   const nlattr* tb[RTA_MAX + 1] = {};
   collect(nlh, sizeof(*rtm), tb);
   RouteInfo r;
@@ -215,12 +243,12 @@ std::optional<RouteInfo> parseRoute(const nlmsghdr* nlh) {
   }
   r.dst = conf::IpPrefix(dst, rtm->rtm_dst_len);
   if (tb[RTA_GATEWAY]) r.gateway = attrAddress(tb[RTA_GATEWAY], rtm->rtm_family);
-  if (tb[RTA_OIF]) r.oif = static_cast<int>(mnl_attr_get_u32(tb[RTA_OIF]));
+  if (tb[RTA_OIF]) r.oif = static_cast<int>(nl::attrU32(tb[RTA_OIF]));
   r.protocol = rtm->rtm_protocol;
   r.scope = rtm->rtm_scope;
   r.type = rtm->rtm_type;
   r.flags = rtm->rtm_flags;
-  r.table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+  r.table = tb[RTA_TABLE] ? nl::attrU32(tb[RTA_TABLE]) : rtm->rtm_table;
   return r;
 }
 

@@ -30,6 +30,17 @@ struct VethSpec {
   int peer_netns_fd = -1;
 };
 
+// Settings of an existing link, applied by one message (absent fields are left alone).
+struct LinkSettings {
+  int ifindex = 0;
+  bool up = false;
+  int mtu = 0;  // 0: unchanged
+  bool proxy_arp = false;
+  // No IPv6 link-local address (addr_gen_mode none): an IPv4-only pod's veth then adds nothing to
+  // the IPv6 routing tables, which every MTU change walks. Must precede the link going up.
+  bool no_ipv6_link_local = false;
+};
+
 struct Route {
   conf::IpPrefix dst;
   std::optional<conf::IpAddress> gateway;
@@ -72,6 +83,7 @@ NlMessage linkDeleteMessage(const std::string& name);
 // Brings a link up, setting its MTU in the same message when mtu > 0.
 NlMessage linkUpMessage(int ifindex, int mtu = 0);
 NlMessage linkMtuMessage(int ifindex, int mtu);
+NlMessage linkSetMessage(const LinkSettings& settings);
 NlMessage linkGetMessage(const std::string& name);
 NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix);
 // `replace`: create or replace the route with this destination.

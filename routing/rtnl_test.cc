@@ -14,13 +14,7 @@ namespace {
 // Walks a message's attributes (top level only) into type -> attribute.
 std::map<int, const nlattr*> attrs(const nlmsghdr* nlh, size_t header_len) {
   std::map<int, const nlattr*> out;
-  mnl_attr_parse(
-      nlh, header_len,
-      [](const nlattr* a, void* data) -> int {
-        (*static_cast<std::map<int, const nlattr*>*>(data))[mnl_attr_get_type(a)] = a;
-        return MNL_CB_OK;
-      },
-      &out);
+  nl::forEachAttr(nlh, header_len, [&out](const nlattr* a) { out[nl::attrType(a)] = a; });
   return out;
 }
 
@@ -31,39 +25,33 @@ TEST(RtnlMessages, VethCreateCarriesBothEndsAndPeerNamespace) {
   const nlmsghdr* nlh = m.header();
   EXPECT_EQ(nlh->nlmsg_type, RTM_NEWLINK);
   EXPECT_TRUE(nlh->nlmsg_flags & NLM_F_EXCL);
-  auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  auto* ifi = static_cast<const ifinfomsg*>(nl::payload(nlh));
   EXPECT_EQ(ifi->ifi_flags & IFF_UP, unsigned{IFF_UP});
   auto top = attrs(nlh, sizeof(ifinfomsg));
   ASSERT_TRUE(top.count(IFLA_IFNAME));
-  EXPECT_STREQ(mnl_attr_get_str(top[IFLA_IFNAME]), "qsr0123");
-  EXPECT_EQ(mnl_attr_get_u32(top[IFLA_MTU]), 1480u);
+  EXPECT_STREQ(nl::attrString(top[IFLA_IFNAME]), "qsr0123");
+  EXPECT_EQ(nl::attrU32(top[IFLA_MTU]), 1480u);
   ASSERT_TRUE(top.count(IFLA_LINKINFO));
   // IFLA_LINKINFO -> IFLA_INFO_DATA -> VETH_INFO_PEER -> ifinfomsg + attributes.
   const nlattr* data = nullptr;
-  mnl_attr_parse_nested(
-      top[IFLA_LINKINFO],
-      [](const nlattr* it, void* out) -> int {
-        if (mnl_attr_get_type(it) == IFLA_INFO_DATA) *static_cast<const nlattr**>(out) = it;
-        return MNL_CB_OK;
-      },
-      &data);
+  nl::forEachNested(top[IFLA_LINKINFO], [&data](const nlattr* it) {
+    if (nl::attrType(it) == IFLA_INFO_DATA) data = it;
+  });
   ASSERT_NE(data, nullptr);
-  const nlattr* peer = static_cast<const nlattr*>(mnl_attr_get_payload(data));
-  ASSERT_EQ(mnl_attr_get_type(peer), VETH_INFO_PEER);
-  const auto* peer_payload = static_cast<const uint8_t*>(mnl_attr_get_payload(peer));
+  const nlattr* peer = static_cast<const nlattr*>(nl::attrPayload(data));
+  ASSERT_EQ(nl::attrType(peer), VETH_INFO_PEER);
+  const auto* peer_payload = static_cast<const uint8_t*>(nl::attrPayload(peer));
   const auto* peer_ifi = reinterpret_cast<const ifinfomsg*>(peer_payload);
   // The kernel cannot open the peer before the pair is linked (ENOTCONN): it stays down here.
   EXPECT_EQ(peer_ifi->ifi_flags & IFF_UP, 0u);
   std::map<int, const nlattr*> peer_attrs;
-  const auto* a = reinterpret_cast<const nlattr*>(peer_payload + MNL_ALIGN(sizeof(ifinfomsg)));
-  const auto* end = peer_payload + mnl_attr_get_payload_len(peer);
-  while (reinterpret_cast<const uint8_t*>(a) < end) {
-    peer_attrs[mnl_attr_get_type(a)] = a;
-    a = reinterpret_cast<const nlattr*>(reinterpret_cast<const uint8_t*>(a) +
-                                        MNL_ALIGN(a->nla_len));
-  }
-  EXPECT_STREQ(mnl_attr_get_str(peer_attrs[IFLA_IFNAME]), "eth0");
-  EXPECT_EQ(mnl_attr_get_u32(peer_attrs[IFLA_NET_NS_FD]), 42u);
+  const size_t ifi_len = nl::align(sizeof(ifinfomsg));
+  nl::forEachAttr(peer_payload + ifi_len, nl::attrPayloadLen(peer) - ifi_len,
+                  [&peer_attrs](const nlattr* a) { peer_attrs[nl::attrType(a)] = a; });
+  EXPECT_EQ(peer_attrs.size(), 6u);
+  EXPECT_EQ(nl::attrU32(peer_attrs[IFLA_NUM_RX_QUEUES]), 1u);
+  EXPECT_STREQ(nl::attrString(peer_attrs[IFLA_IFNAME]), "eth0");
+  EXPECT_EQ(nl::attrU32(peer_attrs[IFLA_NET_NS_FD]), 42u);
 }
 
 TEST(RtnlMessages, RouteCarriesProtocolOnlinkAndRoundTripsThroughParser) {
@@ -89,6 +77,30 @@ TEST(RtnlMessages, AddressRoundTrip) {
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->ifindex, 3);
   EXPECT_EQ(parsed->prefix.toString(), "10.244.1.5/32");
+}
+
+TEST(NlAttr, MalformedAttributesStopTheWalkInsideTheBuffer) {
+  NlMessage m(RTM_NEWLINK, 0);
+  m.putHeader<ifinfomsg>();
+  m.putU32(IFLA_MTU, 1500);
+  m.putString(IFLA_IFNAME, "eth0");
+  int seen = 0;
+  nl::forEachAttr(m.header(), sizeof(ifinfomsg), [&](const nlattr*) { ++seen; });
+  EXPECT_EQ(seen, 2);
+  // The second attribute claims more bytes than the message holds: only the first is read.
+  auto* second = reinterpret_cast<nlattr*>(reinterpret_cast<uint8_t*>(m.header()) +
+                                           nl::kHeaderLen + nl::align(sizeof(ifinfomsg)) +
+                                           nl::align(nl::kAttrHeaderLen + 4));
+  second->nla_len = 200;
+  seen = 0;
+  nl::forEachAttr(m.header(), sizeof(ifinfomsg), [&](const nlattr*) { ++seen; });
+  EXPECT_EQ(seen, 1);
+  // A string without its terminating NUL is refused, not read past its end.
+  second->nla_len = static_cast<uint16_t>(nl::kAttrHeaderLen + 4);
+  EXPECT_EQ(nl::attrString(second), nullptr);
+  // A message longer than the bytes received is not a message.
+  EXPECT_FALSE(nl::messageOk(m.header(), m.size() - 1));
+  EXPECT_TRUE(nl::messageOk(m.header(), m.size()));
 }
 
 TEST(ErrnoStatus, MapsCodesCallersActOn) {

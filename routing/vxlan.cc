@@ -36,9 +36,9 @@ absl::Status ensureVxlanDevice(const std::string& uplink, const conf::IpAddress&
     const conf::Mac mac = vtepMacFor(local);
     m.putBytes(IFLA_ADDRESS, mac.data(), mac.size());
     m.putU32(IFLA_MTU, mtu);
-    auto* linkinfo = m.nestStart(IFLA_LINKINFO);
+    auto linkinfo = m.nestStart(IFLA_LINKINFO);
     m.putString(IFLA_INFO_KIND, "vxlan");
-    auto* data = m.nestStart(IFLA_INFO_DATA);
+    auto data = m.nestStart(IFLA_INFO_DATA);
     m.putU32(IFLA_VXLAN_ID, kVxlanVni);
     m.putU32(IFLA_VXLAN_LINK, uplink_index);
     m.putBytes(IFLA_VXLAN_LOCAL, local.data(), 4);

@@ -173,9 +173,9 @@ int main(int argc, char** argv) {
   std::printf(
       "\n### Where a quasar ADD's median time goes\n\n"
       "| part | ms | how it is measured |\n|---|---|---|\n"
-      "| exec + dynamic loading + static initialisers | %.2f | VERSION median |\n"
+      "| exec + libc start-up + static initialisers | %.2f | VERSION median |\n"
       "| connect + one call to quasard (plugin socket) | %.2f | STATUS median - VERSION median |\n"
-      "| veth pair, node and pod side (the allocation's commit runs meanwhile) | %.2f | "
+      "| config, veth pair, node and pod side, waiting for the commit | %.2f | "
       "ADD median - STATUS median |\n| total ADD | %.2f | |\n\n",
       v, s - v, a - s, a);
   std::printf("cycles: %zu quasar, %zu reference; failed invocations: quasar %d, reference %d\n",

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "conf/net_conf.h"
 #include "tests/testbed.h"
 
 namespace quasar::tests {
@@ -42,6 +43,33 @@ TEST_F(CniE2E, PodsReachEachOtherAndTheNode) {
   EXPECT_EQ(a.json()["interfaces"][1]["mtu"], 1480);
   auto mtu = bed_.inNs(bed_.podNs("a"), "cat /sys/class/net/eth0/mtu");
   EXPECT_EQ(mtu.out, "1480\n");
+}
+
+// The node side gets proxy ARP; neither end of an IPv4-only pod's veth gets an IPv6 link-local
+// address (nothing added to the node's IPv6 tables per pod).
+TEST_F(CniE2E, VethEndsAreConfiguredOverNetlink) {
+  bed_.addPod("a");
+  auto a = bed_.cni("ADD", "ca", "a", bed_.netConf());
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  const std::string host = a.json()["interfaces"][0]["name"];
+  EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "cat /proc/sys/net/ipv4/conf/" + host + "/proxy_arp").out,
+            "1\n");
+  EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "ip -6 addr show dev " + host).out, "");
+  EXPECT_EQ(bed_.inNs(bed_.podNs("a"), "ip -6 addr show dev eth0").out, "");
+  EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "cat /proc/sys/net/ipv4/ip_forward").out, "1\n");
+}
+
+// quasard publishes the pod MTU next to its socket; the plugin creates the pair with it. A stale
+// hint is only a hint: the pod gets quasard's MTU all the same.
+TEST_F(CniE2E, PodMtuHintIsPublishedAndAStaleOneIsCorrected) {
+  EXPECT_EQ(conf::readPodMtuHint(bed_.cniSocket()), 1480);
+  ASSERT_TRUE(conf::writePodMtuHint(bed_.cniSocket(), 1400).ok());
+  bed_.addPod("a");
+  auto a = bed_.cni("ADD", "ca", "a", bed_.netConf());
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  const std::string host = a.json()["interfaces"][0]["name"];
+  EXPECT_EQ(bed_.inNs(bed_.podNs("a"), "cat /sys/class/net/eth0/mtu").out, "1480\n");
+  EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "cat /sys/class/net/" + host + "/mtu").out, "1480\n");
 }
 
 // The gateway has no route to pods: a pod reaches it only because quasard masquerades pod

@@ -76,6 +76,8 @@ class Testbed {
   // quasard removes veths after answering DEL: waits (up to 5 s) until `n` are left.
   std::vector<std::string> hostVethsSettled(size_t n = 0);
   std::string daemonLog() const;
+  // quasard's plugin socket.
+  std::string cniSocket() const { return dir_ + "/cni.sock"; }
 
  private:
   Options options_;
