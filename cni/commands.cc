@@ -10,6 +10,7 @@
 #include "cni/daemon_client.h"
 #include "cni/errors.h"
 #include "cni/result.h"
+#include "routing/netns.h"
 #include "routing/pod_link.h"
 
 namespace quasar::cni {
@@ -68,10 +69,10 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   const conf::Mac pod_mac =
       inv.conf.requested_mac ? *inv.conf.requested_mac : routing::podMacFor(attachment);
   // A namespace that is gone fails here, before anything is allocated.
-  auto link = routing::PodLinkBuilder::start(inv.env.netns, host_ifname, inv.env.ifname, pod_mac);
-  if (!link.ok()) {
-    return absl::IsNotFound(link.status()) ? withCode(link.status(), kUnknownContainer)
-                                           : link.status();
+  auto netns = routing::openNetns(inv.env.netns);
+  if (!netns.ok()) {
+    return absl::IsNotFound(netns.status()) ? withCode(netns.status(), kUnknownContainer)
+                                            : netns.status();
   }
 
   DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
@@ -85,12 +86,14 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   req.mutable_pod()->set_uid(inv.env.pod_uid);
   for (const auto& ip : inv.conf.requested_ips) req.add_requested_ips(ip.toString());
   if (auto s = daemon.sendAllocate(req); !s.ok()) return s;
-  // While quasard reserves the address: the veth pair, with the MTU quasard published (corrected
-  // in configure() when its answer differs).
+  // While quasard reserves the address and commits it: the veth pair, with the MTU quasard
+  // published (corrected in configure() when its answer differs).
   constexpr int kProvisionalMtu = 1500;
   int provisional_mtu = inv.conf.mtu ? inv.conf.mtu : conf::readPodMtuHint(inv.conf.socket);
   if (provisional_mtu == 0) provisional_mtu = kProvisionalMtu;
-  const absl::Status created = (*link)->create(provisional_mtu);
+  auto link = routing::PodLinkBuilder::start(std::move(*netns), inv.env.netns, host_ifname,
+                                             inv.env.ifname, pod_mac);
+  const absl::Status created = link.ok() ? (*link)->create(provisional_mtu) : link.status();
   auto alloc = daemon.receiveAllocate();
   if (!alloc.ok()) return alloc.status();
   // Release only what this ADD allocated: a repeated ADD of a live attachment must not take

@@ -115,18 +115,15 @@ conf::Mac podMacFor(const conf::Attachment& a) {
           static_cast<uint8_t>(h)};
 }
 
-absl::StatusOr<std::unique_ptr<PodLinkBuilder>> PodLinkBuilder::start(const std::string& netns_path,
-                                                                      std::string host_ifname,
-                                                                      std::string pod_ifname,
-                                                                      conf::Mac pod_mac) {
-  auto netns = openNetns(netns_path);
-  if (!netns.ok()) return netns.status();
-  auto pod_sock = openNetlinkSocketIn(*netns);
+absl::StatusOr<std::unique_ptr<PodLinkBuilder>> PodLinkBuilder::start(
+    Fd netns, const std::string& netns_path, std::string host_ifname, std::string pod_ifname,
+    conf::Mac pod_mac) {
+  auto pod_sock = openNetlinkSocketIn(netns);
   if (!pod_sock.ok()) return pod_sock.status();
   auto node_sock = NetlinkSocket::open();
   if (!node_sock.ok()) return node_sock.status();
   std::unique_ptr<PodLinkBuilder> b(
-      new PodLinkBuilder(std::move(*netns), std::move(*node_sock), std::move(*pod_sock)));
+      new PodLinkBuilder(std::move(netns), std::move(*node_sock), std::move(*pod_sock)));
   b->netns_path_ = netns_path;
   b->host_ifname_ = std::move(host_ifname);
   b->pod_ifname_ = std::move(pod_ifname);

@@ -43,8 +43,8 @@ struct PodLinkSpec {
 
 // Builds one pod's data path in phases, so that the caller can overlap them with other work
 // (the plugin overlaps create() with quasard reserving the address):
-//   start()     opens the pod's netns (NotFound when it is gone) and an rtnetlink socket in it
-//               (no thread: see openNetlinkSocketIn);
+//   start()     opens an rtnetlink socket in the pod's netns (no thread: see
+//               openNetlinkSocketIn);
 //   create()    makes the veth pair, the peer directly inside the pod's namespace (AlreadyExists
 //               when either name is taken);
 //   configure() gives the node side proxy ARP and a /32 route per address, and the pod side its
@@ -53,7 +53,9 @@ struct PodLinkSpec {
 // Until commit(), the destructor removes whatever create() made. Not thread-safe.
 class PodLinkBuilder {
  public:
-  static absl::StatusOr<std::unique_ptr<PodLinkBuilder>> start(const std::string& netns_path,
+  // `netns` is the pod's namespace, opened from `netns_path` (openNetns).
+  static absl::StatusOr<std::unique_ptr<PodLinkBuilder>> start(Fd netns,
+                                                               const std::string& netns_path,
                                                                std::string host_ifname,
                                                                std::string pod_ifname,
                                                                conf::Mac pod_mac);

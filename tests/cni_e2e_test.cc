@@ -130,6 +130,12 @@ TEST_F(CniE2E, BadInputGetsSpecErrorCodes) {
   auto gone = env;
   gone["CNI_NETNS"] = "/run/netns/does-not-exist";
   expect_code(bed_.cniRaw(bed_.netConf().dump(), gone), 3, "netns does not exist");
+  // A file that is not a network namespace is found only after the address was asked for.
+  auto not_netns = env;
+  not_netns["CNI_NETNS"] = "/proc/self/stat";
+  auto r = bed_.cniRaw(bed_.netConf().dump(), not_netns);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("not a network namespace"), std::string::npos) << r.out;
   // Nothing of the failed ADDs stays: no address, no veth.
   EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
   EXPECT_TRUE(bed_.hostVethsSettled().empty());
