@@ -4,6 +4,9 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
+
+#include "routing/ipip.h"
 #include "routing/route_reconciler.h"
 #include "routing/vxlan.h"
 
@@ -69,6 +72,29 @@ void RoutingAgent::prepareVxlan(const routing::LocalNode& local,
   }
 }
 
+void RoutingAgent::reportDeviceError(const char* event, const absl::Status& s) {
+  const std::string text = s.ok() ? "" : absl::StrCat(event, ": ", s.message());
+  if (text == last_device_error_) return;
+  if (s.ok()) {
+    spdlog::info("event=tunnel-device-ok");
+  } else {
+    spdlog::error("event={} error=\"{}\"", event, std::string(s.message()));
+  }
+  last_device_error_ = text;
+}
+
+void RoutingAgent::prepareIpip(const routing::LocalNode& local,
+                               const std::vector<routing::PlannedRoute>& plan) {
+  bool needed = false;
+  for (const auto& r : plan) needed |= r.path == routing::Path::kIpip;
+  const auto address = routing::vtepAddress(local.blocks);
+  // Without routes through it the device is not needed (a kernel without ipip is then fine);
+  // without a block there is no address for it yet.
+  if (!needed || !address) return;
+  const int mtu = local.uplink_mtu - conf::encapsulationOverhead(mode_);
+  reportDeviceError("ipip-device-failed", routing::ensureIpipDevice(mtu, *address));
+}
+
 void RoutingAgent::reconcileOnce() {
   routing::LocalNode local = local_;
   std::vector<routing::PeerNode> peers;
@@ -82,11 +108,16 @@ void RoutingAgent::reconcileOnce() {
     peers.push_back({n.record.name, *ip, n.blocks, n.ready});
   }
   auto plan = routing::planRoutes(local, peers, mode_);
-  if (mode_ == conf::RoutingMode::kVxlanAlways || mode_ == conf::RoutingMode::kVxlanCrossSubnet) {
+  const bool vxlan =
+      mode_ == conf::RoutingMode::kVxlanAlways || mode_ == conf::RoutingMode::kVxlanCrossSubnet;
+  if (vxlan) {
     prepareVxlan(local, plan);
-  } else if (auto s = routing::removeVxlanDevice(); !s.ok()) {
+  } else {
+    prepareIpip(local, plan);
     // Left over from a VXLAN mode before a restart.
-    spdlog::warn("event=vxlan-remove-failed error=\"{}\"", std::string(s.message()));
+    if (auto s = routing::removeVxlanDevice(); !s.ok()) {
+      spdlog::warn("event=vxlan-remove-failed error=\"{}\"", std::string(s.message()));
+    }
   }
   auto r = routing::reconcileRoutes(plan);
   if (!r.ok()) {

@@ -6,9 +6,11 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "daemon/cluster_view.h"
 #include "routing/route_planner.h"
 
@@ -30,6 +32,10 @@ class RoutingAgent {
   void reconcileOnce();
   void prepareVxlan(const routing::LocalNode& local,
                     const std::vector<routing::PlannedRoute>& plan);
+  void prepareIpip(const routing::LocalNode& local,
+                   const std::vector<routing::PlannedRoute>& plan);
+  // Logs a device error once, not on every pass, until it changes or clears.
+  void reportDeviceError(const char* event, const absl::Status& s);
 
   ClusterView& view_;
   routing::LocalNode local_;
@@ -40,6 +46,7 @@ class RoutingAgent {
   bool dirty_ = true;
   bool stopping_ = false;
   std::vector<routing::PlannedRoute> planned_;
+  std::string last_device_error_;  // worker thread only
   std::thread thread_;
 };
 

@@ -111,12 +111,13 @@ NlMessage linkSetMessage(const LinkSettings& ls) {
     ifi->ifi_change = IFF_UP;
   }
   if (ls.mtu > 0) m.putU32(IFLA_MTU, ls.mtu);
-  if (ls.proxy_arp || ls.no_ipv6_link_local) {
+  if (ls.proxy_arp || ls.rp_filter || ls.no_ipv6_link_local) {
     const auto af_spec = m.nestStart(IFLA_AF_SPEC);
-    if (ls.proxy_arp) {
+    if (ls.proxy_arp || ls.rp_filter) {
       const auto inet = m.nestStart(AF_INET);
       const auto conf = m.nestStart(IFLA_INET_CONF);
-      m.putU32(IPV4_DEVCONF_PROXY_ARP, 1);
+      if (ls.proxy_arp) m.putU32(IPV4_DEVCONF_PROXY_ARP, 1);
+      if (ls.rp_filter) m.putU32(IPV4_DEVCONF_RP_FILTER, static_cast<uint32_t>(*ls.rp_filter));
       m.nestEnd(conf);
       m.nestEnd(inet);
     }
@@ -146,6 +147,16 @@ NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix) {
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   putAddress(m, IFA_LOCAL, prefix.address());
   putAddress(m, IFA_ADDRESS, prefix.address());
+  return m;
+}
+
+NlMessage addressDeleteMessage(int ifindex, const conf::IpPrefix& prefix) {
+  NlMessage m(RTM_DELADDR, 0);
+  auto* ifa = m.putHeader<ifaddrmsg>();
+  ifa->ifa_family = af(prefix.family());
+  ifa->ifa_prefixlen = prefix.length();
+  ifa->ifa_index = ifindex;
+  putAddress(m, IFA_LOCAL, prefix.address());
   return m;
 }
 
@@ -299,6 +310,28 @@ absl::StatusOr<std::vector<LinkInfo>> Rtnl::listLinks() {
 absl::Status Rtnl::addAddress(int ifindex, const conf::IpPrefix& prefix) {
   auto m = addressAddMessage(ifindex, prefix);
   return sock_.request(m, absl::StrCat("add address ", prefix.toString()));
+}
+
+absl::Status Rtnl::deleteAddress(int ifindex, const conf::IpPrefix& prefix) {
+  auto m = addressDeleteMessage(ifindex, prefix);
+  return sock_.request(m, absl::StrCat("delete address ", prefix.toString()));
+}
+
+absl::Status Rtnl::setOnlyAddress(int ifindex, const conf::IpPrefix& prefix) {
+  auto addrs = listAddresses(prefix.family());
+  if (!addrs.ok()) return addrs.status();
+  bool present = false;
+  for (const auto& a : *addrs) {
+    if (a.ifindex != ifindex) continue;
+    if (a.prefix == prefix) {
+      present = true;
+    } else if (auto s = deleteAddress(ifindex, a.prefix); !s.ok() && !absl::IsNotFound(s)) {
+      return s;
+    }
+  }
+  if (present) return absl::OkStatus();
+  auto s = addAddress(ifindex, prefix);
+  return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
 }
 
 absl::Status Rtnl::deleteRoute(const RouteInfo& route) {

@@ -36,6 +36,7 @@ struct LinkSettings {
   bool up = false;
   int mtu = 0;  // 0: unchanged
   bool proxy_arp = false;
+  std::optional<int> rp_filter = std::nullopt;  // net.ipv4.conf.<dev>.rp_filter
   // No IPv6 link-local address (addr_gen_mode none): an IPv4-only pod's veth then adds nothing to
   // the IPv6 routing tables, which every MTU change walks. Must precede the link going up.
   bool no_ipv6_link_local = false;
@@ -86,6 +87,7 @@ NlMessage linkMtuMessage(int ifindex, int mtu);
 NlMessage linkSetMessage(const LinkSettings& settings);
 NlMessage linkGetMessage(const std::string& name);
 NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix);
+NlMessage addressDeleteMessage(int ifindex, const conf::IpPrefix& prefix);
 // `replace`: create or replace the route with this destination.
 NlMessage routeAddMessage(const Route& route, bool replace = false);
 NlMessage routeDeleteMessage(const RouteInfo& route);
@@ -108,6 +110,9 @@ class Rtnl {
   absl::StatusOr<LinkInfo> getLink(const std::string& name);
   absl::StatusOr<std::vector<LinkInfo>> listLinks();
   absl::Status addAddress(int ifindex, const conf::IpPrefix& prefix);
+  absl::Status deleteAddress(int ifindex, const conf::IpPrefix& prefix);
+  // Makes `prefix` the link's only address of its family: adds it, removes the others.
+  absl::Status setOnlyAddress(int ifindex, const conf::IpPrefix& prefix);
   absl::Status addRoute(const Route& route, bool replace = false);
   absl::Status deleteRoute(const RouteInfo& route);
   absl::Status addPermanentNeighbour(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac);

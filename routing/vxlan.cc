@@ -51,9 +51,7 @@ absl::Status ensureVxlanDevice(const std::string& uplink, const conf::IpAddress&
   }
   const int index = static_cast<int>(if_nametoindex(kVxlanDevice));
   if (auto s = rtnl.setLinkUp(index, mtu); !s.ok()) return s;
-  auto s = rtnl.addAddress(index, conf::IpPrefix::host(vtep));
-  if (!s.ok() && !absl::IsAlreadyExists(s)) return s;
-  return absl::OkStatus();
+  return rtnl.setOnlyAddress(index, conf::IpPrefix::host(vtep));
 }
 
 absl::Status syncVxlanPeers(const std::vector<VxlanPeer>& peers) {

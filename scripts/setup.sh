@@ -18,6 +18,8 @@ packages=(
   # run and test
   iproute2 iptables ipset procps sqlite3 psmisc iputils-ping strace
   containernetworking-plugins podman runc busybox-static util-linux etcd-server etcd-client openssl
+  # the VM that runs the IPIP tests (scripts/vm-test.sh)
+  qemu-system-x86 cpio binutils
 )
 
 missing=()
@@ -30,5 +32,27 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The kernel for scripts/vm-test.sh: Debian's own (it has the ipip module), unpacked, not
+# installed. Fetched again only when Debian's current linux-image-amd64 points elsewhere.
+vm_kernel_dir=/var/cache/quasar/vm-kernel
+kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+  sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -1)
+if [ -z "$kernel_pkg" ]; then
+  apt-get update -qq
+  kernel_pkg=$(apt-cache depends linux-image-amd64 |
+    sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -1)
+fi
+if [ ! -f "$vm_kernel_dir/.from-$kernel_pkg" ]; then
+  echo "setup.sh: fetching $kernel_pkg for the VM tests"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$kernel_pkg")
+  dpkg-deb -x "$tmp"/"$kernel_pkg"_*.deb "$tmp/x"
+  rm -rf "$vm_kernel_dir"
+  mkdir -p "$vm_kernel_dir/lib"
+  cp "$tmp"/x/boot/vmlinuz-* "$vm_kernel_dir/vmlinuz"
+  cp -a "$tmp/x/lib/modules" "$vm_kernel_dir/lib/"
+  touch "$vm_kernel_dir/.from-$kernel_pkg"
+  rm -rf "$tmp"
 fi
 echo "setup.sh: all dependencies present"

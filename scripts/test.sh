@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit tests in parallel, then the netns (root, kernel)
-# suites one at a time. Needs root. Whatever a crashed test run leaves (its namespaces, named
+# suites one at a time, then the `vm` label inside a VM with Debian's kernel (scripts/vm-test.sh:
+# the IPIP tests, which need a module this machine's kernel lacks). Needs root. Whatever a crashed test run leaves (its namespaces, named
 # qt<pid>x<n>-*, and its quasard processes) is removed on exit.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -19,3 +20,4 @@ trap cleanup EXIT
 cd "$quasar_build"
 ctest --output-on-failure --no-tests=error -L unit -j"$(nproc)"
 ctest --output-on-failure --no-tests=error -L netns
+"$quasar_root/scripts/vm-test.sh"
