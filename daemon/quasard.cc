@@ -152,6 +152,18 @@ int run(const std::string& config_path) {
     if (!owned.ok()) return fail("read owned blocks: " + std::string(owned.status().message()));
     ranges = *owned;
     node.claims_blocks = true;
+    if (ranges.empty()) {
+      // A first block at start, not at the first pod: the tunnel device takes its address from
+      // it, and the other nodes route to it before a pod lands here.
+      auto b = blocks->claim();
+      if (b.ok()) {
+        spdlog::info("event=block-claimed node={} block={}", cfg->node_name, b->toString());
+        ranges.push_back(*b);
+      } else {
+        spdlog::warn("event=block-claim-failed node={} error=\"{}\"", cfg->node_name,
+                     std::string(b.status().message()));
+      }
+    }
   }
 
   auto store = ipam::SqliteStore::open(cfg->state_dir + "/ipam.db");

@@ -202,6 +202,40 @@ NlMessage neighbourAddMessage(int ifindex, const conf::IpAddress& ip, const conf
   return m;
 }
 
+NlMessage neighbourDeleteMessage(const NeighbourInfo& n) {
+  NlMessage m(RTM_DELNEIGH, 0);
+  auto* nd = m.putHeader<ndmsg>();
+  nd->ndm_family = n.family;
+  nd->ndm_ifindex = n.ifindex;
+  nd->ndm_flags = n.flags & NTF_SELF;
+  if (n.dst) putAddress(m, NDA_DST, *n.dst);
+  if (n.lladdr) m.putBytes(NDA_LLADDR, n.lladdr->data(), n.lladdr->size());
+  return m;
+}
+
+std::optional<NeighbourInfo> parseNeighbour(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_type != RTM_NEWNEIGH) return std::nullopt;
+  const auto* nd = static_cast<const ndmsg*>(nl::payload(nlh));
+  const nlattr* tb[NDA_MAX + 1] = {};
+  collect(nlh, sizeof(*nd), tb);
+  NeighbourInfo n;
+  n.ifindex = nd->ndm_ifindex;
+  n.family = nd->ndm_family;
+  n.state = nd->ndm_state;
+  n.flags = nd->ndm_flags;
+  if (tb[NDA_DST]) {
+    // FDB entries carry the underlay address (IPv4 here) as their destination.
+    const int fam = nl::attrPayloadLen(tb[NDA_DST]) == 16 ? AF_INET6 : AF_INET;
+    n.dst = attrAddress(tb[NDA_DST], fam);
+  }
+  if (tb[NDA_LLADDR] && nl::attrPayloadLen(tb[NDA_LLADDR]) == 6) {
+    conf::Mac mac;
+    std::memcpy(mac.data(), nl::attrPayload(tb[NDA_LLADDR]), 6);
+    n.lladdr = mac;
+  }
+  return n;
+}
+
 std::optional<LinkInfo> parseLink(const nlmsghdr* nlh) {
   if (nlh->nlmsg_type != RTM_NEWLINK) return std::nullopt;
   const auto* ifi = static_cast<const ifinfomsg*>(nl::payload(nlh));
@@ -363,6 +397,26 @@ absl::StatusOr<std::vector<AddressInfo>> Rtnl::listAddresses(conf::Family family
       "list addresses");
   if (!s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<std::vector<NeighbourInfo>> Rtnl::listNeighbours(uint8_t family, int ifindex) {
+  NlMessage m(RTM_GETNEIGH, 0);
+  m.putHeader<ndmsg>()->ndm_family = family;
+  std::vector<NeighbourInfo> out;
+  auto s = sock_.dump(
+      m,
+      [&](const nlmsghdr* nlh) {
+        auto n = parseNeighbour(nlh);
+        if (n && n->ifindex == ifindex && n->family == family) out.push_back(*n);
+      },
+      "list neighbours");
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status Rtnl::deleteNeighbour(const NeighbourInfo& n) {
+  auto m = neighbourDeleteMessage(n);
+  return sock_.request(m, "delete neighbour");
 }
 
 absl::StatusOr<std::vector<RouteInfo>> Rtnl::listRoutes(conf::Family family) {

@@ -67,6 +67,16 @@ struct AddressInfo {
   conf::IpPrefix prefix;
 };
 
+// A neighbour (ARP/NDP) entry, or with family AF_BRIDGE a forwarding database entry.
+struct NeighbourInfo {
+  int ifindex = 0;
+  uint8_t family = 0;
+  std::optional<conf::IpAddress> dst;
+  std::optional<conf::Mac> lladdr;
+  uint16_t state = 0;
+  uint8_t flags = 0;
+};
+
 struct RouteInfo {
   conf::IpPrefix dst;
   std::optional<conf::IpAddress> gateway;
@@ -92,11 +102,13 @@ NlMessage addressDeleteMessage(int ifindex, const conf::IpPrefix& prefix);
 NlMessage routeAddMessage(const Route& route, bool replace = false);
 NlMessage routeDeleteMessage(const RouteInfo& route);
 NlMessage neighbourAddMessage(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac);
+NlMessage neighbourDeleteMessage(const NeighbourInfo& n);
 
 // Parsers; nullopt for messages of another type or malformed ones.
 std::optional<LinkInfo> parseLink(const nlmsghdr* nlh);
 std::optional<AddressInfo> parseAddress(const nlmsghdr* nlh);
 std::optional<RouteInfo> parseRoute(const nlmsghdr* nlh);
+std::optional<NeighbourInfo> parseNeighbour(const nlmsghdr* nlh);
 
 // Operations on the socket's namespace. Errors carry the kernel's reason; "not found" is
 // NotFound and "exists" is AlreadyExists, so callers decide what is benign.
@@ -118,6 +130,9 @@ class Rtnl {
   absl::Status addPermanentNeighbour(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac);
   absl::StatusOr<std::vector<AddressInfo>> listAddresses(conf::Family family);
   absl::StatusOr<std::vector<RouteInfo>> listRoutes(conf::Family family);
+  // `family`: AF_INET, AF_INET6, or AF_BRIDGE for FDB entries. Only those of `ifindex`.
+  absl::StatusOr<std::vector<NeighbourInfo>> listNeighbours(uint8_t family, int ifindex);
+  absl::Status deleteNeighbour(const NeighbourInfo& n);
 
  private:
   NetlinkSocket& sock_;

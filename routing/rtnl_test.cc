@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
@@ -77,6 +79,45 @@ TEST(RtnlMessages, AddressRoundTrip) {
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->ifindex, 3);
   EXPECT_EQ(parsed->prefix.toString(), "10.244.1.5/32");
+}
+
+TEST(RtnlMessages, NeighbourAndFdbDeletesCarryWhatTheKernelMatchesOn) {
+  NeighbourInfo fdb;
+  fdb.ifindex = 9;
+  fdb.family = AF_BRIDGE;
+  fdb.flags = NTF_SELF | NTF_EXT_LEARNED;
+  fdb.dst = *conf::IpAddress::parse("10.98.1.3");
+  fdb.lladdr = conf::Mac{0x0e, 0x51, 10, 98, 1, 3};
+  auto m = neighbourDeleteMessage(fdb);
+  EXPECT_EQ(m.header()->nlmsg_type, RTM_DELNEIGH);
+  // The message parses like the kernel's own dump entry would.
+  m.header()->nlmsg_type = RTM_NEWNEIGH;
+  auto parsed = parseNeighbour(m.header());
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->ifindex, 9);
+  EXPECT_EQ(parsed->family, AF_BRIDGE);
+  EXPECT_EQ(parsed->flags, NTF_SELF);  // only NTF_SELF is sent
+  EXPECT_EQ(parsed->dst->toString(), "10.98.1.3");
+  EXPECT_EQ(*parsed->lladdr, *fdb.lladdr);
+}
+
+TEST(RtnlMessages, LinkSettingsNestInetAndInet6UnderAfSpec) {
+  auto m = linkSetMessage({.ifindex = 4, .proxy_arp = true, .rp_filter = 0,
+                           .no_ipv6_link_local = true});
+  auto top = attrs(m.header(), sizeof(ifinfomsg));
+  ASSERT_TRUE(top.count(IFLA_AF_SPEC));
+  EXPECT_FALSE(top.count(IFLA_MTU));
+  std::map<int, const nlattr*> families;
+  nl::forEachNested(top[IFLA_AF_SPEC], [&](const nlattr* a) { families[nl::attrType(a)] = a; });
+  ASSERT_TRUE(families.count(AF_INET));
+  ASSERT_TRUE(families.count(AF_INET6));
+  std::map<int, uint32_t> conf;
+  nl::forEachNested(families[AF_INET], [&](const nlattr* c) {
+    nl::forEachNested(c, [&](const nlattr* v) { conf[nl::attrType(v)] = nl::attrU32(v); });
+  });
+  EXPECT_EQ(conf[IPV4_DEVCONF_PROXY_ARP], 1u);
+  ASSERT_TRUE(conf.count(IPV4_DEVCONF_RP_FILTER));
+  EXPECT_EQ(conf[IPV4_DEVCONF_RP_FILTER], 0u);
 }
 
 TEST(NlAttr, MalformedAttributesStopTheWalkInsideTheBuffer) {

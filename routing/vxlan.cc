@@ -76,6 +76,25 @@ absl::Status syncVxlanPeers(const std::vector<VxlanPeer>& peers) {
       return s;
     }
   }
+  // Entries of peers that left (or moved): their neighbour entry by VTEP address, their FDB
+  // entry by VTEP MAC and underlay address.
+  auto neighbours = rtnl.listNeighbours(AF_INET, index);
+  if (!neighbours.ok()) return neighbours.status();
+  for (const auto& n : *neighbours) {
+    bool wanted = false;
+    for (const auto& p : peers) wanted |= n.dst == p.vtep && n.lladdr == vtepMacFor(p.node_ip);
+    if (wanted || !n.dst) continue;
+    if (auto s = rtnl.deleteNeighbour(n); !s.ok() && !absl::IsNotFound(s)) return s;
+  }
+  auto fdb = rtnl.listNeighbours(AF_BRIDGE, index);
+  if (!fdb.ok()) return fdb.status();
+  for (const auto& n : *fdb) {
+    if (!n.lladdr || !n.dst) continue;  // the kernel's own entries (e.g. all-zero defaults)
+    bool wanted = false;
+    for (const auto& p : peers) wanted |= n.dst == p.node_ip && n.lladdr == vtepMacFor(p.node_ip);
+    if (wanted) continue;
+    if (auto s = rtnl.deleteNeighbour(n); !s.ok() && !absl::IsNotFound(s)) return s;
+  }
   return absl::OkStatus();
 }
 

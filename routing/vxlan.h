@@ -28,7 +28,8 @@ struct VxlanPeer {
 // address and `mtu`, and brings it up. Idempotent.
 absl::Status ensureVxlanDevice(const std::string& uplink, const conf::IpAddress& local,
                                const conf::IpAddress& vtep, int mtu);
-// Programs the neighbour and FDB entries for `peers` (replacing what differs). Idempotent.
+// Programs the neighbour and FDB entries for `peers` (replacing what differs) and removes those
+// of anyone else (a node that left). Idempotent.
 absl::Status syncVxlanPeers(const std::vector<VxlanPeer>& peers);
 // Removes the device (and with it its neighbour and FDB entries) when the routing mode no longer
 // uses VXLAN. Succeeds when there is none.

@@ -54,6 +54,7 @@ cp /bin/busybox "$work/root/bin/busybox"
 for m in "${order[@]}"; do cp "${path_of[$m]}" "$work/root/modules/$m.ko"; done
 printf '%s\n' "${order[@]}" >"$work/root/modules/order"
 printf '%s\n' "$command" >"$work/root/command"
+printf '%s\n' "$quasar_root" >"$work/root/srcdir"
 cat >"$work/root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -68,8 +69,17 @@ if mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host; 
   mount -t proc proc /host/proc
   mount -t sysfs sys /host/sys
   mount -t devtmpfs dev /host/dev
+  # Fresh tmpfs on /tmp and /run; a source tree under one of them (a CI clone in /tmp) is
+  # bound back into place from the host's view.
+  src=$(cat /srcdir)
+  mkdir -p /src
+  mount -o bind "/host$src" /src
   mount -t tmpfs tmp /host/tmp
   mount -t tmpfs run /host/run
+  if [ ! -d "/host$src" ]; then
+    mkdir -p "/host$src"
+    mount -o bind /src "/host$src"
+  fi
   echo "QUASAR_VM: up, kernel $(uname -r)"
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp \
     chroot /host /bin/sh -c "$(cat /command)"

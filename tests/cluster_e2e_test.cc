@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -575,6 +576,31 @@ TEST_F(VxlanCluster, SwitchingModesOnRestartLeavesNothingStale) {
   auto explained = ctl(1, "routes").out;
   EXPECT_NE(explained.find("host-gw cannot reach " + subnet2_ + ".3"), std::string::npos)
       << explained;
+}
+
+// A node that leaves takes its VXLAN neighbour and FDB entries with it, not only its route.
+TEST_F(VxlanCluster, ALeavingNodesNeighbourAndFdbEntriesGo) {
+  for (int i = 1; i <= kNodes; ++i) ASSERT_EQ(add(i, "l" + std::to_string(i)).exit_code, 0);
+  const std::string n3 = subnet2_ + ".3";
+  auto fdb = [&] { return inNs("n1", "bridge fdb show dev quasar.vxlan").out; };
+  bool programmed = false;
+  for (int t = 0; t < 50 && !programmed; ++t) {
+    programmed = fdb().find("dst " + n3 + " ") != std::string::npos;
+    if (!programmed) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(programmed) << fdb();
+  const std::string neigh_before = inNs("n1", "ip neigh show dev quasar.vxlan").out;
+  ASSERT_EQ(std::count(neigh_before.begin(), neigh_before.end(), '\n'), 1) << neigh_before;
+  kill(pids_["n3"], SIGTERM);
+  waitpid(pids_["n3"], nullptr, 0);
+  pids_["n3"] = -1;
+  bool gone = false;
+  for (int t = 0; t < 150 && !gone; ++t) {
+    gone = fdb().find("dst " + n3 + " ") == std::string::npos &&
+           inNs("n1", "ip neigh show dev quasar.vxlan").out.empty();
+    if (!gone) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(gone) << fdb() << inNs("n1", "ip neigh show dev quasar.vxlan").out;
 }
 
 // vxlan-always: even nodes on one subnet reach each other's pods through the VXLAN device.
