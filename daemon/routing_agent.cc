@@ -110,6 +110,13 @@ void RoutingAgent::reconcileOnce() {
   auto plan = routing::planRoutes(local, peers, mode_);
   const bool vxlan =
       mode_ == conf::RoutingMode::kVxlanAlways || mode_ == conf::RoutingMode::kVxlanCrossSubnet;
+  if (mode_ != conf::RoutingMode::kIpipAlways && mode_ != conf::RoutingMode::kIpipCrossSubnet &&
+      !ipip_released_ && !local.blocks.empty()) {
+    // Left over from an IPIP mode before a restart: once is enough.
+    auto s = routing::releaseIpipDevice(local.blocks);
+    reportDeviceError("ipip-release-failed", s);
+    ipip_released_ = s.ok();
+  }
   if (vxlan) {
     prepareVxlan(local, plan);
   } else {

@@ -47,6 +47,7 @@ class RoutingAgent {
   bool stopping_ = false;
   std::vector<routing::PlannedRoute> planned_;
   std::string last_device_error_;  // worker thread only
+  bool ipip_released_ = false;     // worker thread only
   std::thread thread_;
 };
 

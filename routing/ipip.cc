@@ -1,7 +1,8 @@
 #include "routing/ipip.h"
 
+#include <net/if.h>
 #include <sys/socket.h>
-// After sys/socket.h: linux/if_link.h brings no second definition of IFF_* then.
+// After net/if.h: linux/if_link.h brings no second definition of IFF_* then.
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
@@ -50,6 +51,37 @@ absl::Status ensureIpipDevice(int mtu, const conf::IpAddress& address) {
   batch.push_back({linkUpMessage(link->index), "bring tunl0 up"});
   if (auto s = sock->requestAll(batch); !s.ok()) return s;
   return rtnl.setOnlyAddress(link->index, conf::IpPrefix::host(address));
+}
+
+absl::Status releaseIpipDevice(const std::vector<conf::IpPrefix>& blocks) {
+  auto sock = NetlinkSocket::open();
+  if (!sock.ok()) return sock.status();
+  Rtnl rtnl(*sock);
+  auto link = rtnl.getLink(kIpipDevice);
+  if (absl::IsNotFound(link.status())) return absl::OkStatus();
+  if (!link.ok()) return link.status();
+  auto addrs = rtnl.listAddresses(conf::Family::kV4);
+  if (!addrs.ok()) return addrs.status();
+  int others = 0;
+  for (const auto& a : *addrs) {
+    if (a.ifindex != link->index) continue;
+    bool ours = false;
+    for (const auto& b : blocks) ours |= b.contains(a.prefix.address());
+    if (!ours) {
+      ++others;
+      continue;
+    }
+    if (auto s = rtnl.deleteAddress(link->index, a.prefix); !s.ok() && !absl::IsNotFound(s)) {
+      return s;
+    }
+  }
+  if (others > 0 || !link->up) return absl::OkStatus();
+  NlMessage down(RTM_NEWLINK, 0);
+  auto* ifi = down.putHeader<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = link->index;
+  ifi->ifi_change = IFF_UP;  // flags 0: down
+  return sock->request(down, "bring tunl0 down");
 }
 
 }  // namespace quasar::routing

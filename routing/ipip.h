@@ -7,6 +7,8 @@
 // The kernel's `ipip` module must be loaded (or loadable); without it the device cannot exist
 // and the routes through it are not installed.
 
+#include <vector>
+
 #include "absl/status/status.h"
 #include "conf/ip.h"
 
@@ -17,5 +19,9 @@ namespace quasar::routing {
 // arrive from remote pods' addresses) and up. Idempotent. FailedPrecondition when this kernel
 // has no ipip support.
 absl::Status ensureIpipDevice(int mtu, const conf::IpAddress& address);
+// In a mode without IPIP: takes quasar's address (any inside `blocks`, this node's) off tunl0
+// and brings it down if it carries nothing else, so a switch from IPIP leaves nothing behind.
+// Succeeds when there is no tunl0.
+absl::Status releaseIpipDevice(const std::vector<conf::IpPrefix>& blocks);
 
 }  // namespace quasar::routing

@@ -730,6 +730,28 @@ TEST_F(VmIpipCluster, TamperedRouteIsRepairedAndALeavingNodesRouteGoes) {
   EXPECT_TRUE(gone) << inNs("n1", "ip route show proto 114").out;
 }
 
+// n1 restarts in vxlan-crosssubnet: its routes through tunl0 go, tunl0 loses quasar's address
+// and goes down, and n3 is reached over quasar.vxlan instead.
+TEST_F(VmIpipCluster, SwitchingToVxlanOnRestartLeavesNoTunnelState) {
+  ASSERT_EQ(add(1, "m1").exit_code, 0);
+  awaitRoutes(1, {"via " + subnet2_ + ".3 dev tunl0 onlink"});
+  ASSERT_NE(inNs("n1", "ip -4 -o addr show dev tunl0").out, "");
+  kill(pids_["n1"], SIGTERM);
+  waitpid(pids_["n1"], nullptr, 0);
+  node_mode_[1] = "vxlan-crosssubnet";
+  startNode(1);
+  const auto routes = awaitRoutes(1, {"dev quasar.vxlan"});
+  bool clean = false;
+  for (int t = 0; t < 50 && !clean; ++t) {
+    clean = inNs("n1", "ip route show proto 114").out.find("tunl0") == std::string::npos &&
+            inNs("n1", "ip -4 -o addr show dev tunl0").out.empty() &&
+            inNs("n1", "ip -o link show tunl0").out.find(",UP") == std::string::npos;
+    if (!clean) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(clean) << inNs("n1", "ip route show proto 114").out
+                     << inNs("n1", "ip addr show dev tunl0").out;
+}
+
 // ipip-always: nodes on one subnet reach each other's pods through tunl0 as well.
 class VmIpipAlwaysCluster : public VmIpipCluster {
  protected:
