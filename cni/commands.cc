@@ -119,10 +119,14 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   }
   auto ips = allocationIps(alloc->allocation());
   if (!ips.ok()) return ips.status();
-  const double alloc_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  auto since_start = [&t0] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+        .count();
+  };
+  const double alloc_ms = since_start();
   const int mtu = inv.conf.mtu ? inv.conf.mtu : static_cast<int>(alloc->mtu());
   if (auto s = (*link)->configure(*ips, mtu); !s.ok()) return s;
+  const double configured_ms = since_start();
   // quasard committed while the interfaces were built; only a durable address is reported.
   if (auto s = daemon.awaitDurable(); !s.ok()) return s;
   (*link)->commit();
@@ -130,11 +134,9 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   result.append(ourResult(podSpec(inv, *ips, mtu)));
   spdlog::info(
       "event=add container={} netns={} ifname={} host_ifname={} ips={} mtu={} "
-      "allocated_at_ms={:.2f} "
-      "total_ms={:.2f}",
+      "allocated_at_ms={:.2f} configured_at_ms={:.2f} total_ms={:.2f}",
       inv.env.container_id, inv.env.netns, inv.env.ifname, host_ifname, alloc->allocation().ips(0),
-      mtu, alloc_ms,
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      mtu, alloc_ms, configured_ms, since_start());
   return renderResult(result, inv.conf.cni_version);
 }
 
