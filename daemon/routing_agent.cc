@@ -7,17 +7,28 @@
 #include "absl/strings/str_cat.h"
 
 #include "routing/ipip.h"
+#include "routing/route_monitor.h"
 #include "routing/route_reconciler.h"
 #include "routing/vxlan.h"
 
 namespace quasar::daemon {
 
 void RoutingAgent::start() {
-  view_.subscribe([this] {
+  auto wake = [this] {
     std::lock_guard lock(mu_);
     dirty_ = true;
     cv_.notify_all();
-  });
+  };
+  view_.subscribe(wake);
+  // Someone deleting a route (or a device under them) wakes the agent at once; the periodic
+  // pass stays as the safety net.
+  auto monitor = routing::RouteMonitor::start(
+      {local_.uplink, routing::kIpipDevice, routing::kVxlanDevice}, wake);
+  if (monitor.ok()) {
+    monitor_ = std::move(*monitor);
+  } else {
+    spdlog::warn("event=route-monitor-failed error=\"{}\"", std::string(monitor.status().message()));
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -27,6 +38,7 @@ void RoutingAgent::stop() {
     if (stopping_) return;
     stopping_ = true;
   }
+  monitor_.reset();
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }

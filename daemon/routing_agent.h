@@ -1,10 +1,11 @@
 #pragma once
 // Keeps this node's routes to other nodes' blocks (and blackholes for its own) in line with the
-// cluster view: re-plans and reconciles on every view change and every `period` (500 ms: a route
-// someone deleted is back within a second). Threading: one worker thread; planned() is
-// thread-safe.
+// cluster view: re-plans and reconciles on every view change, on every kernel notification that
+// one of its routes (or a device under them) went away, and every `period` (500 ms) as a safety
+// net. Threading: one worker thread plus the route monitor's; planned() is thread-safe.
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "daemon/cluster_view.h"
+#include "routing/route_monitor.h"
 #include "routing/route_planner.h"
 
 namespace quasar::daemon {
@@ -48,6 +50,7 @@ class RoutingAgent {
   std::vector<routing::PlannedRoute> planned_;
   std::string last_device_error_;  // worker thread only
   bool ipip_released_ = false;     // worker thread only
+  std::unique_ptr<routing::RouteMonitor> monitor_;
   std::thread thread_;
 };
 

@@ -471,7 +471,9 @@ TEST_F(Cluster, PodsOnDifferentNodesReachEachOtherOverDirectRoutes) {
   EXPECT_NE(explained.out.find("host-gw"), std::string::npos) << explained.out;
   EXPECT_NE(explained.out.find("on the uplink's subnet"), std::string::npos) << explained.out;
 
-  // Tampering: someone deletes n1's route to n2's block; it is back within a second.
+  // Tampering: someone deletes n1's route to n2's block; the kernel's notification wakes the
+  // routing agent, so it is back at once, not at the next periodic pass (500 ms): three times
+  // in a row within 250 ms (by the periodic pass alone, one chance in eight).
   const std::string line = [&] {
     std::istringstream in(routes_on(1));
     for (std::string l; std::getline(in, l);) {
@@ -481,10 +483,17 @@ TEST_F(Cluster, PodsOnDifferentNodesReachEachOtherOverDirectRoutes) {
   }();
   ASSERT_FALSE(line.empty());
   const std::string dst = line.substr(0, line.find(' '));
-  ASSERT_EQ(inNs("n1", "ip route del " + dst + " proto 114").exit_code, 0);
-  const auto deleted = std::chrono::steady_clock::now();
-  EXPECT_TRUE(wait_for(1, dst + " via " + subnet_ + ".2", true));
-  EXPECT_LT(std::chrono::steady_clock::now() - deleted, 1500ms);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_EQ(run({"ip", "-n", ns("n1"), "route", "del", dst, "proto", "114"}).exit_code, 0);
+    const auto deleted = std::chrono::steady_clock::now();
+    bool back = false;
+    while (!back && std::chrono::steady_clock::now() - deleted < 3s) {
+      back = run({"ip", "-n", ns("n1"), "route", "show", dst, "proto", "114"}).out.find(
+                 "via " + subnet_ + ".2") != std::string::npos;
+    }
+    EXPECT_TRUE(back) << routes_on(1);
+    EXPECT_LT(std::chrono::steady_clock::now() - deleted, 250ms) << "round " << round;
+  }
 
   // n2 leaves: after its TTL, n1 has no route to it any more.
   kill(pids_["n2"], SIGKILL);
