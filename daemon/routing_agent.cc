@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 
@@ -138,6 +139,17 @@ void RoutingAgent::reconcileOnce() {
       spdlog::warn("event=vxlan-remove-failed error=\"{}\"", std::string(s.message()));
     }
   }
+  // Peers this mode cannot route to (host-gw across subnets): said once, when it starts.
+  std::set<std::string> unreachable;
+  for (const auto& p : plan) {
+    if (p.path != routing::Path::kUnreachable) continue;
+    unreachable.insert(p.node);
+    if (!unreachable_.contains(p.node)) {
+      spdlog::error("event=peer-unreachable node={} block={} mode={} reason=\"{}\"", p.node,
+                    p.dst.toString(), std::string(conf::routingModeName(mode_)), p.reason);
+    }
+  }
+  unreachable_ = std::move(unreachable);
   auto r = routing::reconcileRoutes(plan);
   if (!r.ok()) {
     spdlog::warn("event=route-reconcile-failed error=\"{}\"", std::string(r.status().message()));

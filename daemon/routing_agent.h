@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +51,7 @@ class RoutingAgent {
   std::vector<routing::PlannedRoute> planned_;
   std::string last_device_error_;  // worker thread only
   bool ipip_released_ = false;     // worker thread only
+  std::set<std::string> unreachable_;  // worker thread only: peers last planned unreachable
   std::unique_ptr<routing::RouteMonitor> monitor_;
   std::thread thread_;
 };

@@ -27,6 +27,9 @@ absl::StatusOr<ReconcileResult> reconcileRoutes(const std::vector<PlannedRoute>&
       ++result.skipped;
       continue;
     }
+    // Wanted even when its device cannot be looked up just now: a route through a device that
+    // is really gone went with it, and one that exists must not be removed on a failed lookup.
+    wanted[p.dst] = true;
     Route want;
     want.dst = p.dst;
     want.protocol = kNodeRouteProtocol;
@@ -43,7 +46,6 @@ absl::StatusOr<ReconcileResult> reconcileRoutes(const std::vector<PlannedRoute>&
       want.gateway = p.via;
       want.onlink = p.onlink;
     }
-    wanted[p.dst] = true;
     auto it = current.find(p.dst);
     if (it != current.end()) {
       const RouteInfo& have = it->second;

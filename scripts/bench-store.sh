@@ -43,7 +43,6 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-daemons=()
 for mode in sqlite etcd; do
   mkdir -p "$dir/$mode"
   {
@@ -59,7 +58,6 @@ for mode in sqlite etcd; do
     fi
   } >"$dir/$mode/quasard.yaml"
   inns "$bin/quasard" -c "$dir/$mode/quasard.yaml" >/dev/null 2>"$dir/$mode/quasard.log" &
-  daemons+=($!)
   for _ in $(seq 100); do [ -S "$dir/$mode/quasard.sock" ] && break; sleep 0.05; done
 done
 
@@ -71,9 +69,15 @@ rows=$(
   inns "$bin/bench_store" ipam "$dir/sqlite/quasard.sock" 32 "$((allocs * 2))" "SQLite (podCIDRs)"
   inns "$bin/bench_store" ipam "$dir/etcd/quasard.sock" 32 "$((allocs * 2))" "etcd (blocks of /26)"
 )
-# The daemons' own routing agents would share this namespace's routes with the one measured.
-kill "${daemons[@]}" 2>/dev/null || true
-wait "${daemons[@]}" 2>/dev/null || true
+# The daemons' own routing agents would share this namespace's routes with the one measured
+# (and remove the routes they do not plan). $! is the shell around `ip netns exec`: stop the
+# daemons themselves, and make sure they are gone.
+pkill -f "$bin/quasard -c $dir/" 2>/dev/null || true
+for _ in $(seq 100); do pgrep -f "$bin/quasard -c $dir/" >/dev/null || break; sleep 0.1; done
+if pgrep -f "$bin/quasard -c $dir/" >/dev/null; then
+  echo "bench-store: quasard did not stop" >&2
+  exit 1
+fi
 rows+=$'\n'$(
   inns "$bin/bench_store" simulate 127.0.0.1:2379 "$nodes" 10.64.0.0/10 26
   inns "$bin/bench_store" routes 127.0.0.1:2379 "$nodes"
