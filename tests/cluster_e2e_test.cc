@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -585,6 +586,15 @@ TEST_F(VxlanCluster, SwitchingModesOnRestartLeavesNothingStale) {
   auto explained = ctl(1, "routes").out;
   EXPECT_NE(explained.find("host-gw cannot reach " + subnet2_ + ".3"), std::string::npos)
       << explained;
+  // ...and its log says so, once.
+  std::ifstream log(nodeDir(1) + "/quasard.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  size_t count = 0;
+  for (size_t at = text.find("event=peer-unreachable node=n3"); at != std::string::npos;
+       at = text.find("event=peer-unreachable node=n3", at + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 1u) << text;
 }
 
 // A node that leaves takes its VXLAN neighbour and FDB entries with it, not only its route.
