@@ -80,7 +80,7 @@ $table
   instructions (callgrind).
 - A fully static binary (glibc too; quasar's own netlink code replaced libmnl, of which Debian
   ships no static library): no dynamic loader. The loader was 4x the CPU of quasar's own code
-  in a profile of ADDs (\`perf record -a -g\`); VERSION went from 0.83 to ~0.55 ms.
+  in a profile of ADDs (\`perf record -a -g\`); VERSION went from 0.83 to 0.55-0.65 ms.
 - quasard answers an allocation once the address is reserved and again once it is committed;
   the plugin builds the veth pair meanwhile and reports success only after the second answer.
 - No thread for the pod side: an rtnetlink socket opened inside the pod's namespace (setns

@@ -97,7 +97,7 @@ the next line in the same run. The 32-client runs allocate after the 1-client ru
 are not emptied in between). The route rows: a real routing agent (the one quasard runs) in the
 benchmark's namespace, whose uplink shares the simulated nodes' subnet, programs one direct route
 per remote block into the kernel; the time runs until \`ip route show proto 114\` lists them
-all. Not measured here: the same on three real nodes (the cluster suite only asserts it).
+all. Three real nodes: the next section (scripts/bench-routing.sh).
 
 | what | amount | rate | failures |
 |---|---|---|---|
