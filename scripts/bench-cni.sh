@@ -98,8 +98,10 @@ $table
 - Left: creating the veth pair is ~0.35 ms of kernel time (\`ip -batch\` of 200 creations),
   dominated by registering two network devices (sysfs, sysctl tables, notifiers); glibc's
   start-up asks the CPU for its features and caches with cpuid, which traps in this VM (15% of
-  the plugin's own CPU); the durable commit (SQLite WAL, synchronous=FULL, fsync) adds ~0.2 ms
-  to an ADD compared with a state directory on tmpfs.
+  the plugin's own CPU). The durable commit (SQLite WAL, synchronous=FULL, fsync, ~0.16 ms)
+  runs while the pair is made: with quasard's state on tmpfs instead, the ADD median moved by
+  less than the run-to-run spread (two runs of 200 cycles each way). From one run to the next
+  on this shared machine the medians move by ~0.2 ms: compare figures from one run only.
 MD
 } | quasar_write_section "$quasar_root/docs/benchmarks.md" bench-cni
 echo "wrote docs/benchmarks.md" >&2
