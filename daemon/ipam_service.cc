@@ -64,6 +64,9 @@ grpc::Status IpamService::allocate(
     if (!ip.ok()) return toGrpc(ip.status());
     r.requested_ips.push_back(*ip);
   }
+  // The same attachment's previous pair may still be on its way out (DEL answers before the
+  // kernel has removed it): wait for that, rather than have the plugin find it and fail.
+  reaper_.waitFor(routing::hostVethName(r.attachment), std::chrono::seconds(2));
   std::function<void(const ipam::AllocateResult&)> hook;
   if (on_reserved) {
     hook = [&](const ipam::AllocateResult& reserved) {

@@ -33,6 +33,17 @@ void VethReaper::drain() {
   cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
 }
 
+void VethReaper::waitFor(const std::string& host_ifname, std::chrono::milliseconds limit) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, limit, [&] {
+    if (busy_ && current_ == host_ifname) return false;
+    for (const auto& j : queue_) {
+      if (j.ifname == host_ifname) return false;
+    }
+    return true;
+  });
+}
+
 void VethReaper::run() {
   std::unique_lock lock(mu_);
   while (true) {
@@ -41,6 +52,7 @@ void VethReaper::run() {
     Job job = std::move(queue_.front());
     queue_.pop_front();
     busy_ = true;
+    current_ = job.ifname;
     lock.unlock();
     if (auto s = routing::deletePodLink(job.ifname); !s.ok()) {
       // The address stays held: handing it out while the old interface may live is worse than

@@ -7,6 +7,7 @@
 // At start-up, reconcile() removes veths that no allocation owns (left by a crash before the
 // worker got to them) before the daemon serves.
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -29,6 +30,9 @@ class VethReaper {
   absl::StatusOr<int> reconcile();
   // Blocks until the queue is empty (tests, shutdown).
   void drain();
+  // Blocks (up to `limit`) while `host_ifname` is queued or being removed: an ADD of the same
+  // attachment right after its DEL must not find the old pair still there.
+  void waitFor(const std::string& host_ifname, std::chrono::milliseconds limit);
 
  private:
   struct Job {
@@ -42,6 +46,7 @@ class VethReaper {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool busy_ = false;
+  std::string current_;  // the veth being removed, when busy_
   bool stopping_ = false;
   std::thread worker_;
 };

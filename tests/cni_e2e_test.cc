@@ -180,6 +180,19 @@ TEST_F(CniE2E, DelIsIdempotentAndWorksWithoutNetns) {
   EXPECT_EQ(bed_.cni("DEL", "never-added", "", bed_.netConf()).exit_code, 0);
 }
 
+// DEL answers before the kernel has removed the pair; an ADD of the same attachment into the
+// same netns right after it waits for that instead of finding the old pair (code 102).
+TEST_F(CniE2E, AddRightAfterDelOfTheSameAttachmentSucceeds) {
+  bed_.addPod("p");
+  for (int i = 0; i < 10; ++i) {
+    auto add = bed_.cni("ADD", "c1", "p", bed_.netConf());
+    ASSERT_EQ(add.exit_code, 0) << "round " << i << ": " << add.out << add.err;
+    ASSERT_EQ(bed_.cni("DEL", "c1", "p", bed_.netConf()).exit_code, 0) << "round " << i;
+  }
+  EXPECT_TRUE(bed_.allocations().empty());
+  EXPECT_TRUE(bed_.hostVethsSettled().empty());
+}
+
 TEST_F(CniE2E, DaemonDownMeansTryAgainLaterAndNothingIsLost) {
   bed_.addPod("p");
   bed_.addPod("q");
