@@ -709,6 +709,12 @@ TEST_F(VmIpipCluster, DirectOnTheSubnetIpipAcrossAndTheMtuFollows) {
   const long rx3 = tunnelPackets(3, "rx_packets");
   EXPECT_EQ(inNs("i2", "ping -c2 -W2 " + ip[3]).exit_code, 0) << "n2 -> n3 (ipip)";
   EXPECT_GE(tunnelPackets(3, "rx_packets") - rx3, 2) << "n3 must receive n2's pods over tunl0";
+  // Every pod reaches every other: n3 starts the flows too, over its own tunl0.
+  const long tx3 = tunnelPackets(3, "tx_packets");
+  EXPECT_EQ(inNs("i3", "ping -c1 -W2 " + ip[1]).exit_code, 0) << "n3 -> n1 (ipip)";
+  EXPECT_EQ(inNs("i3", "ping -c1 -W2 " + ip[2]).exit_code, 0) << "n3 -> n2 (ipip)";
+  EXPECT_GE(tunnelPackets(3, "tx_packets") - tx3, 2) << "n3 must send to n1 and n2 over tunl0";
+  EXPECT_EQ(inNs("i2", "ping -c1 -W2 " + ip[1]).exit_code, 0) << "n2 -> n1 (direct)";
   // The node itself reaches a remote pod: its source is tunl0's address, which n3 routes back.
   EXPECT_EQ(inNs("n1", "ping -c1 -W2 " + ip[3]).exit_code, 0) << "node n1 -> pod on n3";
   // The pod MTU follows the mode (1500 - 20); a full-size DF packet crosses the tunnel, one
