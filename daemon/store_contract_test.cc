@@ -3,11 +3,9 @@
 // inside the test's own network namespace).
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,11 +15,12 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_replace.h"
 #include "daemon/etcd_store.h"
 #include "daemon/sqlite_kv_store.h"
+#include "tests/spawn.h"
 
-extern char** environ;
 
 namespace quasar::daemon {
 namespace {
@@ -96,17 +95,8 @@ class StoreContract : public ::testing::Test {
                                   "--initial-advertise-peer-urls=" + peer,
                                   "--initial-cluster=t=" + peer,
                                   "--log-level=error"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, (dir_ + "/etcd.log").c_str(), O_WRONLY | O_CREAT,
-                                     0600);
-    ASSERT_EQ(posix_spawnp(&etcd_pid_, "etcd", &fa, nullptr, argv.data(), environ), 0)
-        << "etcd (Debian's etcd-server) must be installed: scripts/setup.sh";
-    posix_spawn_file_actions_destroy(&fa);
+    etcd_pid_ = tests::spawnBackground(args, dir_ + "/etcd.log");
+    ASSERT_GT(etcd_pid_, 0) << "etcd (Debian's etcd-server) must be installed: scripts/setup.sh";
   }
 
   // Collects watch events for assertions.
@@ -338,11 +328,14 @@ openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreatese
                                 "--trusted-ca-file=" + d + "/ca.pem",
                                 "--client-cert-auth",
                                 "--log-level=error"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawnp(&pid, "etcd", nullptr, nullptr, argv.data(), environ), 0);
+  const pid_t pid = tests::spawnBackground(args, d + "/etcd.log");
+  ASSERT_GT(pid, 0);
+  // Also when an assertion below ends the test early.
+  absl::Cleanup stop_etcd = [pid, d] {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    std::filesystem::remove_all(d);
+  };
   ASSERT_TRUE(waitForPort(23791));
   EtcdOptions o;
   o.endpoints = {"127.0.0.1:23791"};
@@ -373,9 +366,6 @@ openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreatese
                }())
                    .ok())
       << "TLS needs all three files";
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  std::filesystem::remove_all(d);
 }
 #endif
 

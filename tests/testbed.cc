@@ -71,20 +71,6 @@ CmdResult run(const std::vector<std::string>& argv, const std::string& input,
 
 CmdResult sh(const std::string& command) { return run({"/bin/sh", "-c", command}); }
 
-pid_t spawnBackground(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  pid_t pid = -1;
-  if (posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
 Testbed::Testbed() : Testbed(Options{}) {}
 
 Testbed::Testbed(Options options) : options_(std::move(options)) {

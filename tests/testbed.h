@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "tests/spawn.h"
 
 namespace quasar::tests {
 
@@ -26,9 +27,6 @@ CmdResult run(const std::vector<std::string>& argv, const std::string& input = "
               const std::map<std::string, std::string>& env = {});
 // Runs a shell command line; fails the test (via the result) on non-zero exit where asked.
 CmdResult sh(const std::string& command);
-// Starts argv in the background, stdout discarded, stderr appended to `log`; returns its pid
-// (-1 when it could not be started). The caller kills and reaps it.
-pid_t spawnBackground(const std::vector<std::string>& argv, const std::string& log);
 
 class Testbed {
  public:
