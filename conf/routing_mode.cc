@@ -34,15 +34,31 @@ absl::string_view routingModeName(RoutingMode mode) {
   return "unknown";
 }
 
-int encapsulationOverhead(RoutingMode mode) {
+Encapsulation encapsulationOf(RoutingMode mode) {
   switch (mode) {
     case RoutingMode::kIpipCrossSubnet:
     case RoutingMode::kIpipAlways:
-      return 20;
+      return Encapsulation::kIpip;
     case RoutingMode::kVxlanCrossSubnet:
     case RoutingMode::kVxlanAlways:
-      return 50;
+      return Encapsulation::kVxlan;
     case RoutingMode::kHostGw:
+      return Encapsulation::kNone;
+  }
+  return Encapsulation::kNone;
+}
+
+bool alwaysEncapsulates(RoutingMode mode) {
+  return mode == RoutingMode::kIpipAlways || mode == RoutingMode::kVxlanAlways;
+}
+
+int encapsulationOverhead(RoutingMode mode) {
+  switch (encapsulationOf(mode)) {
+    case Encapsulation::kIpip:
+      return 20;
+    case Encapsulation::kVxlan:
+      return 50;
+    case Encapsulation::kNone:
       return 0;
   }
   return 0;

@@ -62,6 +62,7 @@ void RoutingAgent::run() {
 }
 
 void RoutingAgent::prepareVxlan(const routing::LocalNode& local,
+                                const std::vector<routing::PeerNode>& peers,
                                 const std::vector<routing::PlannedRoute>& plan) {
   const auto vtep = routing::vtepAddress(local.blocks);
   if (!vtep || !local.ip) return;  // no block yet: nothing to route to this node over VXLAN
@@ -70,17 +71,17 @@ void RoutingAgent::prepareVxlan(const routing::LocalNode& local,
     spdlog::warn("event=vxlan-device-failed error=\"{}\"", std::string(s.message()));
     return;
   }
-  std::vector<routing::VxlanPeer> peers;
-  std::map<std::string, bool> done;
+  std::map<std::string, conf::IpAddress> underlay;
+  for (const auto& p : peers) underlay.emplace(p.name, p.ip);
+  std::vector<routing::VxlanPeer> vxlan_peers;
+  std::set<std::string> done;
   for (const auto& r : plan) {
-    if (r.path != routing::Path::kVxlan || !r.via || done[r.node]) continue;
-    done[r.node] = true;
-    for (const auto& n : view_.nodes()) {
-      if (n.record.name != r.node) continue;
-      if (auto ip = conf::IpAddress::parse(n.record.ip); ip.ok()) peers.push_back({*r.via, *ip});
+    if (r.path != routing::Path::kVxlan || !r.via || !done.insert(r.node).second) continue;
+    if (auto it = underlay.find(r.node); it != underlay.end()) {
+      vxlan_peers.push_back({*r.via, it->second});
     }
   }
-  if (auto s = routing::syncVxlanPeers(peers); !s.ok()) {
+  if (auto s = routing::syncVxlanPeers(vxlan_peers); !s.ok()) {
     spdlog::warn("event=vxlan-peers-failed error=\"{}\"", std::string(s.message()));
   }
 }
@@ -121,17 +122,15 @@ void RoutingAgent::reconcileOnce() {
     peers.push_back({n.record.name, *ip, n.blocks, n.ready});
   }
   auto plan = routing::planRoutes(local, peers, mode_);
-  const bool vxlan =
-      mode_ == conf::RoutingMode::kVxlanAlways || mode_ == conf::RoutingMode::kVxlanCrossSubnet;
-  if (mode_ != conf::RoutingMode::kIpipAlways && mode_ != conf::RoutingMode::kIpipCrossSubnet &&
-      !ipip_released_ && !local.blocks.empty()) {
+  const conf::Encapsulation encapsulation = conf::encapsulationOf(mode_);
+  if (encapsulation != conf::Encapsulation::kIpip && !ipip_released_ && !local.blocks.empty()) {
     // Left over from an IPIP mode before a restart: once is enough.
     auto s = routing::releaseIpipDevice(local.blocks);
     reportDeviceError("ipip-release-failed", s);
     ipip_released_ = s.ok();
   }
-  if (vxlan) {
-    prepareVxlan(local, plan);
+  if (encapsulation == conf::Encapsulation::kVxlan) {
+    prepareVxlan(local, peers, plan);
   } else {
     prepareIpip(local, plan);
     // Left over from a VXLAN mode before a restart.

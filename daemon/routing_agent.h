@@ -33,7 +33,7 @@ class RoutingAgent {
  private:
   void run();
   void reconcileOnce();
-  void prepareVxlan(const routing::LocalNode& local,
+  void prepareVxlan(const routing::LocalNode& local, const std::vector<routing::PeerNode>& peers,
                     const std::vector<routing::PlannedRoute>& plan);
   void prepareIpip(const routing::LocalNode& local,
                    const std::vector<routing::PlannedRoute>& plan);

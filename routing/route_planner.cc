@@ -35,8 +35,8 @@ std::vector<PlannedRoute> planRoutes(const LocalNode& local, const std::vector<P
     out.push_back({b, Path::kBlackhole, std::nullopt, "", false, local.name,
                    "local block: unallocated addresses are dropped here"});
   }
-  const bool vxlan = mode == RoutingMode::kVxlanAlways || mode == RoutingMode::kVxlanCrossSubnet;
-  const bool always = mode == RoutingMode::kIpipAlways || mode == RoutingMode::kVxlanAlways;
+  const bool vxlan = conf::encapsulationOf(mode) == conf::Encapsulation::kVxlan;
+  const bool always = conf::alwaysEncapsulates(mode);
   for (const auto& peer : peers) {
     if (peer.name == local.name || !peer.ready) continue;
     const bool same_subnet = local.uplink_subnet.contains(peer.ip);
