@@ -43,13 +43,9 @@ absl::Status ensureIpipDevice(int mtu, const conf::IpAddress& address) {
         absl::StrCat(kIpipDevice, " exists but is a ", link->kind.empty() ? "?" : link->kind,
                      " device, not ipip"));
   }
-  std::vector<NetlinkSocket::Request> batch;
-  batch.push_back({linkSetMessage({.ifindex = link->index,
-                                   .mtu = link->mtu != mtu ? mtu : 0,
-                                   .rp_filter = 0}),
-                   "set up tunl0"});
-  batch.push_back({linkUpMessage(link->index), "bring tunl0 up"});
-  if (auto s = sock->requestAll(batch); !s.ok()) return s;
+  auto settings = linkSetMessage(
+      {.ifindex = link->index, .up = true, .mtu = link->mtu != mtu ? mtu : 0, .rp_filter = 0});
+  if (auto s = sock->request(settings, "set up tunl0"); !s.ok()) return s;
   return rtnl.setOnlyAddress(link->index, conf::IpPrefix::host(address));
 }
 

@@ -27,6 +27,17 @@ std::string extAckText(const nlmsghdr* nlh) {
   return text;
 }
 
+// The outcome of one request from its NLMSG_ERROR answer: OK, or the error with the kernel's
+// own reason when it sent one.
+absl::Status ackStatus(const nlmsghdr* nlh, absl::string_view what) {
+  const auto* err = static_cast<const nlmsgerr*>(nl::payload(nlh));
+  if (err->error == 0) return absl::OkStatus();
+  absl::Status s = errnoStatus(-err->error, what);
+  const std::string ack = extAckText(nlh);
+  if (ack.empty()) return s;
+  return absl::Status(s.code(), absl::StrCat(s.message(), " (kernel: ", ack, ")"));
+}
+
 }  // namespace
 
 absl::Status errnoStatus(int err, absl::string_view what) {
@@ -72,10 +83,14 @@ absl::StatusOr<NetlinkSocket> NetlinkSocket::open() {
 
 absl::Status NetlinkSocket::send(NlMessage& msg, absl::string_view what) {
   msg.header()->nlmsg_seq = seq_++;
+  return sendBytes(msg.header(), msg.size(), what);
+}
+
+absl::Status NetlinkSocket::sendBytes(const void* data, size_t len, absl::string_view what) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd_.get(), msg.header(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
-               sizeof(kernel)) < 0) {
+  if (::sendto(fd_.get(), data, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) <
+      0) {
     return errnoStatus(errno, absl::StrCat(what, ": send"));
   }
   return absl::OkStatus();
@@ -105,12 +120,7 @@ absl::Status NetlinkSocket::request(NlMessage& msg, absl::string_view what,
         if (on_reply) on_reply(nlh);
         continue;
       }
-      const auto* err = static_cast<const nlmsgerr*>(nl::payload(nlh));
-      if (err->error == 0) return absl::OkStatus();
-      absl::Status s = errnoStatus(-err->error, what);
-      const std::string ack = extAckText(nlh);
-      if (ack.empty()) return s;
-      return absl::Status(s.code(), absl::StrCat(s.message(), " (kernel: ", ack, ")"));
+      return ackStatus(nlh, what);
     }
   }
 }
@@ -126,12 +136,7 @@ absl::Status NetlinkSocket::requestAll(std::vector<Request>& requests) {
     const auto* p = reinterpret_cast<const uint8_t*>(h);
     out.insert(out.end(), p, p + nl::align(r.msg.size()));
   }
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd_.get(), out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
-               sizeof(kernel)) < 0) {
-    return errnoStatus(errno, absl::StrCat(requests.front().what, ": send"));
-  }
+  if (auto s = sendBytes(out.data(), out.size(), requests.front().what); !s.ok()) return s;
   std::vector<absl::Status> results(requests.size());
   size_t acked = 0;
   std::vector<uint8_t> buf(kReceiveBuffer);
@@ -146,13 +151,7 @@ absl::Status NetlinkSocket::requestAll(std::vector<Request>& requests) {
         continue;
       }
       ++acked;
-      const auto* err = static_cast<const nlmsgerr*>(nl::payload(nlh));
-      if (err->error == 0) continue;
-      absl::Status s = errnoStatus(-err->error, requests[i].what);
-      const std::string ack = extAckText(nlh);
-      results[i] = ack.empty() ? s
-                               : absl::Status(s.code(), absl::StrCat(s.message(), " (kernel: ",
-                                                                     ack, ")"));
+      results[i] = ackStatus(nlh, requests[i].what);
     }
   }
   for (auto& s : results) {
@@ -186,8 +185,7 @@ absl::Status NetlinkSocket::dump(NlMessage& msg,
           break;
         }
         if (nlh->nlmsg_type == NLMSG_ERROR) {
-          const auto* err = static_cast<const nlmsgerr*>(nl::payload(nlh));
-          if (err->error != 0) return errnoStatus(-err->error, what);
+          if (auto s = ackStatus(nlh, what); !s.ok()) return s;
           continue;
         }
         const auto* p = reinterpret_cast<const uint8_t*>(nlh);

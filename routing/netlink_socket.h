@@ -49,6 +49,7 @@ class NetlinkSocket {
   static constexpr size_t kReceiveBuffer = 8192;
   NetlinkSocket(Fd fd, uint32_t portid) : fd_(std::move(fd)), portid_(portid) {}
   absl::Status send(NlMessage& msg, absl::string_view what);
+  absl::Status sendBytes(const void* data, size_t len, absl::string_view what);
   ssize_t receive(std::vector<uint8_t>& buf);
 
   Fd fd_;

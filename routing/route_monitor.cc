@@ -2,12 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-// After net/if.h: linux/if_link.h brings no second definition of IFF_* then.
-#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
@@ -55,19 +52,15 @@ RouteMonitor::~RouteMonitor() {
 
 bool RouteMonitor::matters(const nlmsghdr* nlh) const {
   if (nlh->nlmsg_type == RTM_DELROUTE) {
-    if (nlh->nlmsg_len < nl::kHeaderLen + sizeof(rtmsg)) return false;
-    return static_cast<const rtmsg*>(nl::payload(nlh))->rtm_protocol == kNodeRouteProtocol;
+    auto route = parseRoute(nlh);
+    return route && route->protocol == kNodeRouteProtocol;
   }
-  if (nlh->nlmsg_type != RTM_DELLINK && nlh->nlmsg_type != RTM_NEWLINK) return false;
-  if (nlh->nlmsg_len < nl::kHeaderLen + sizeof(ifinfomsg)) return false;
-  const auto* ifi = static_cast<const ifinfomsg*>(nl::payload(nlh));
-  std::string name;
-  nl::forEachAttr(nlh, sizeof(ifinfomsg), [&name](const nlattr* a) {
-    if (nl::attrType(a) == IFLA_IFNAME && nl::attrString(a)) name = nl::attrString(a);
-  });
-  if (std::find(devices_.begin(), devices_.end(), name) == devices_.end()) return false;
+  auto link = parseLink(nlh);
+  if (!link || std::find(devices_.begin(), devices_.end(), link->name) == devices_.end()) {
+    return false;
+  }
   // Gone, or down: the kernel drops routes through a device that goes down without telling.
-  return nlh->nlmsg_type == RTM_DELLINK || !(ifi->ifi_flags & IFF_UP);
+  return nlh->nlmsg_type == RTM_DELLINK || !link->up;
 }
 
 void RouteMonitor::run() {

@@ -29,6 +29,13 @@ std::optional<conf::IpAddress> attrAddress(const nlattr* attr, int family) {
   return std::nullopt;
 }
 
+std::optional<conf::Mac> attrMac(const nlattr* attr) {
+  if (nl::attrPayloadLen(attr) != 6) return std::nullopt;
+  conf::Mac mac;
+  std::memcpy(mac.data(), nl::attrPayload(attr), 6);
+  return mac;
+}
+
 // Collects a message's top-level attributes by type.
 template <size_t N>
 void collect(const nlmsghdr* nlh, size_t header_len, const nlattr* (&tb)[N]) {
@@ -81,26 +88,6 @@ NlMessage linkDeleteMessage(const std::string& name) {
   return m;
 }
 
-NlMessage linkUpMessage(int ifindex, int mtu) {
-  NlMessage m(RTM_NEWLINK, 0);
-  auto* ifi = m.putHeader<ifinfomsg>();
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = ifindex;
-  ifi->ifi_flags = IFF_UP;
-  ifi->ifi_change = IFF_UP;
-  if (mtu > 0) m.putU32(IFLA_MTU, mtu);
-  return m;
-}
-
-NlMessage linkMtuMessage(int ifindex, int mtu) {
-  NlMessage m(RTM_NEWLINK, 0);
-  auto* ifi = m.putHeader<ifinfomsg>();
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = ifindex;
-  m.putU32(IFLA_MTU, mtu);
-  return m;
-}
-
 NlMessage linkSetMessage(const LinkSettings& ls) {
   NlMessage m(RTM_NEWLINK, 0);
   auto* ifi = m.putHeader<ifinfomsg>();
@@ -129,6 +116,14 @@ NlMessage linkSetMessage(const LinkSettings& ls) {
     m.nestEnd(af_spec);
   }
   return m;
+}
+
+NlMessage linkUpMessage(int ifindex, int mtu) {
+  return linkSetMessage({.ifindex = ifindex, .up = true, .mtu = mtu});
+}
+
+NlMessage linkMtuMessage(int ifindex, int mtu) {
+  return linkSetMessage({.ifindex = ifindex, .mtu = mtu});
 }
 
 NlMessage linkGetMessage(const std::string& name) {
@@ -228,16 +223,12 @@ std::optional<NeighbourInfo> parseNeighbour(const nlmsghdr* nlh) {
     const int fam = nl::attrPayloadLen(tb[NDA_DST]) == 16 ? AF_INET6 : AF_INET;
     n.dst = attrAddress(tb[NDA_DST], fam);
   }
-  if (tb[NDA_LLADDR] && nl::attrPayloadLen(tb[NDA_LLADDR]) == 6) {
-    conf::Mac mac;
-    std::memcpy(mac.data(), nl::attrPayload(tb[NDA_LLADDR]), 6);
-    n.lladdr = mac;
-  }
+  if (tb[NDA_LLADDR]) n.lladdr = attrMac(tb[NDA_LLADDR]);
   return n;
 }
 
 std::optional<LinkInfo> parseLink(const nlmsghdr* nlh) {
-  if (nlh->nlmsg_type != RTM_NEWLINK) return std::nullopt;
+  if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) return std::nullopt;
   const auto* ifi = static_cast<const ifinfomsg*>(nl::payload(nlh));
   const nlattr* tb[IFLA_MAX + 1] = {};
   collect(nlh, sizeof(*ifi), tb);
@@ -246,11 +237,7 @@ std::optional<LinkInfo> parseLink(const nlmsghdr* nlh) {
   l.up = ifi->ifi_flags & IFF_UP;
   if (tb[IFLA_IFNAME] && nl::attrString(tb[IFLA_IFNAME])) l.name = nl::attrString(tb[IFLA_IFNAME]);
   if (tb[IFLA_MTU]) l.mtu = static_cast<int>(nl::attrU32(tb[IFLA_MTU]));
-  if (tb[IFLA_ADDRESS] && nl::attrPayloadLen(tb[IFLA_ADDRESS]) == 6) {
-    conf::Mac mac;
-    std::memcpy(mac.data(), nl::attrPayload(tb[IFLA_ADDRESS]), 6);
-    l.mac = mac;
-  }
+  if (tb[IFLA_ADDRESS]) l.mac = attrMac(tb[IFLA_ADDRESS]);
   if (tb[IFLA_LINKINFO]) {
     nl::forEachNested(tb[IFLA_LINKINFO], [&l](const nlattr* attr) {
       if (nl::attrType(attr) == IFLA_INFO_KIND && nl::attrString(attr)) {
@@ -274,7 +261,7 @@ std::optional<AddressInfo> parseAddress(const nlmsghdr* nlh) {
 }
 
 std::optional<RouteInfo> parseRoute(const nlmsghdr* nlh) {
-  if (nlh->nlmsg_type != RTM_NEWROUTE) return std::nullopt;
+  if (nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE) return std::nullopt;
   const auto* rtm = static_cast<const rtmsg*>(nl::payload(nlh));
   const nlattr* tb[RTA_MAX + 1] = {};
   collect(nlh, sizeof(*rtm), tb);

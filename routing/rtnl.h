@@ -104,7 +104,8 @@ NlMessage routeDeleteMessage(const RouteInfo& route);
 NlMessage neighbourAddMessage(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac);
 NlMessage neighbourDeleteMessage(const NeighbourInfo& n);
 
-// Parsers; nullopt for messages of another type or malformed ones.
+// Parsers; nullopt for messages of another type or malformed ones. Links and routes parse from
+// both their NEW and DEL messages (notifications of a removal carry the same layout).
 std::optional<LinkInfo> parseLink(const nlmsghdr* nlh);
 std::optional<AddressInfo> parseAddress(const nlmsghdr* nlh);
 std::optional<RouteInfo> parseRoute(const nlmsghdr* nlh);
