@@ -17,8 +17,8 @@ gw=$tag-gw
 dir=$(mktemp -d /tmp/quasar-bench-XXXXXX)
 
 cleanup() {
-  [ -f "$dir/quasard.pid" ] && kill "$(cat "$dir/quasard.pid")" 2>/dev/null && sleep 0.3
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$tag-" || true); do ip netns del "$ns"; done
+  quasar_stop "$dir/" || true
+  quasar_delete_netns "$tag-"
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -41,7 +41,6 @@ podCIDRs: [10.244.0.0/16]
 logLevel: warn
 YAML
 ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" >/dev/null 2>"$dir/quasard.log" &
-echo $! >"$dir/quasard.pid"
 for _ in $(seq 100); do [ -S "$dir/quasard.sock" ] && break; sleep 0.05; done
 
 echo '{"cniVersion":"1.0.0","name":"quasar","type":"quasar","socket":"'"$dir"'/cni.sock"}' >"$dir/quasar.json"

@@ -17,12 +17,9 @@ tag=qbr$$
 subnet=10.97.0
 cleanup() {
   # The daemons first, while etcd still answers their goodbye.
-  pkill -f "$dir/n" 2>/dev/null || true
-  for _ in $(seq 30); do pgrep -f "$dir/n" >/dev/null || break; sleep 0.1; done
-  pkill -f "$dir/" 2>/dev/null || true
-  for _ in $(seq 30); do pgrep -f "$dir/" >/dev/null || break; sleep 0.1; done
-  pkill -9 -f "$dir/" 2>/dev/null || true
-  for n in $(ip netns list | awk '{print $1}' | grep "^$tag-" || true); do ip netns del "$n"; done
+  quasar_stop "$dir/n" || true
+  quasar_stop "$dir/" || true
+  quasar_delete_netns "$tag-"
   rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -18,9 +18,7 @@ bin=$quasar_build/bin
 dir=$(mktemp -d /tmp/quasar-bench-store-XXXXXX)
 ns=qbs$$
 cleanup() {
-  pkill -f "$dir/" 2>/dev/null || true
-  sleep 0.5
-  pkill -9 -f "$dir/" 2>/dev/null || true
+  quasar_stop "$dir/" || true
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$dir"
 }
@@ -72,12 +70,7 @@ rows=$(
 # The daemons' own routing agents would share this namespace's routes with the one measured
 # (and remove the routes they do not plan). $! is the shell around `ip netns exec`: stop the
 # daemons themselves, and make sure they are gone.
-pkill -f "$bin/quasard -c $dir/" 2>/dev/null || true
-for _ in $(seq 100); do pgrep -f "$bin/quasard -c $dir/" >/dev/null || break; sleep 0.1; done
-if pgrep -f "$bin/quasard -c $dir/" >/dev/null; then
-  echo "bench-store: quasard did not stop" >&2
-  exit 1
-fi
+quasar_stop "$bin/quasard -c $dir/" 10
 rows+=$'\n'$(
   inns "$bin/bench_store" simulate 127.0.0.1:2379 "$nodes" 10.64.0.0/10 26
   inns "$bin/bench_store" routes 127.0.0.1:2379 "$nodes"

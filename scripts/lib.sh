@@ -47,3 +47,23 @@ quasar_write_section() {
   mv "$tmp" "$file"
   rm -f "$content"
 }
+
+# quasar_stop PATTERN [SECONDS=3]: SIGTERM to every process whose command line contains
+# PATTERN, SIGKILL to whatever is left after SECONDS. Fails if one survives even that.
+quasar_stop() {
+  local pattern=$1 seconds=${2:-3}
+  pkill -f "$pattern" 2>/dev/null || true
+  for _ in $(seq $((seconds * 10))); do pgrep -f "$pattern" >/dev/null || return 0; sleep 0.1; done
+  pkill -9 -f "$pattern" 2>/dev/null || true
+  for _ in $(seq 10); do pgrep -f "$pattern" >/dev/null || return 0; sleep 0.1; done
+  echo "$(basename "$0"): could not stop $pattern" >&2
+  return 1
+}
+
+# quasar_delete_netns PREFIX: removes the network namespaces whose names start with PREFIX.
+quasar_delete_netns() {
+  local ns
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$1" || true); do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
