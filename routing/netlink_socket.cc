@@ -1,7 +1,10 @@
 #include "routing/netlink_socket.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <vector>
@@ -79,6 +82,26 @@ absl::StatusOr<NetlinkSocket> NetlinkSocket::open() {
     return errnoStatus(errno, "bind rtnetlink socket");
   }
   return NetlinkSocket(std::move(fd), addr.nl_pid);
+}
+
+absl::StatusOr<int> NetlinkSocket::linkIndex(const std::string& name) const {
+  ifreq ifr{};
+  if (name.empty() || name.size() >= sizeof(ifr.ifr_name)) {
+    return absl::InvalidArgumentError(absl::StrCat("link name \"", name, "\" is not valid"));
+  }
+  name.copy(ifr.ifr_name, name.size());
+  // A netlink socket has no ioctls of its own: the kernel answers this one for the socket's
+  // namespace.
+  if (::ioctl(fd_.get(), SIOCGIFINDEX, &ifr) != 0) {
+    return errnoStatus(errno, absl::StrCat("get link ", name));
+  }
+  return ifr.ifr_ifindex;
+}
+
+absl::StatusOr<Fd> NetlinkSocket::openNamespace() const {
+  Fd ns(::ioctl(fd_.get(), SIOCGSKNS));
+  if (!ns.valid()) return errnoStatus(errno, "open the socket's netns");
+  return ns;
 }
 
 absl::Status NetlinkSocket::send(NlMessage& msg, absl::string_view what) {

@@ -44,6 +44,12 @@ class NetlinkSocket {
   absl::Status dump(NlMessage& msg, const std::function<void(const nlmsghdr*)>& on_message,
                     absl::string_view what);
 
+  // The index of link `name` in this socket's namespace, by ioctl (SIOCGIFINDEX): no netlink
+  // message is built or parsed and the RTNL lock is not taken. NotFound when there is none.
+  absl::StatusOr<int> linkIndex(const std::string& name) const;
+  // This socket's network namespace, opened (SIOCGSKNS): no /proc path to walk.
+  absl::StatusOr<Fd> openNamespace() const;
+
  private:
   // One page of messages per read, as the kernel sends them (a dump reads four).
   static constexpr size_t kReceiveBuffer = 8192;

@@ -39,16 +39,14 @@ absl::Status NetnsThread::wait() {
   return result_;
 }
 
-absl::StatusOr<NetlinkSocket> openNetlinkSocketIn(const Fd& netns) {
-  Fd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!own.valid()) return errnoStatus(errno, "open own netns");
+absl::StatusOr<NetlinkSocket> openNetlinkSocketIn(const Fd& netns, const Fd& home) {
   if (::setns(netns.get(), CLONE_NEWNET) != 0) {
     const int err = errno;
     return err == EINVAL ? absl::InvalidArgumentError("setns: not a network namespace")
                          : errnoStatus(err, "setns");
   }
   auto sock = NetlinkSocket::open();
-  if (::setns(own.get(), CLONE_NEWNET) != 0) std::abort();
+  if (::setns(home.get(), CLONE_NEWNET) != 0) std::abort();
   return sock;
 }
 

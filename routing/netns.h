@@ -35,10 +35,11 @@ class NetnsThread {
 
 // An rtnetlink socket in `netns`: a socket stays in the namespace it was opened in, so only the
 // socket(2) call needs to be inside it. The calling thread enters `netns` for that call and
-// returns to its own namespace; if it cannot return, the process aborts rather than go on in the
-// wrong namespace. No thread is made (the plugin's ADD saves ~0.1 ms by that).
+// returns to `home`, which must be the namespace it is in (NetlinkSocket::openNamespace of a
+// socket it opened); if it cannot return, the process aborts rather than go on in the wrong
+// namespace. No thread is made (the plugin's ADD saves ~0.1 ms by that).
 // InvalidArgument when the file is not a network namespace.
-absl::StatusOr<NetlinkSocket> openNetlinkSocketIn(const Fd& netns);
+absl::StatusOr<NetlinkSocket> openNetlinkSocketIn(const Fd& netns, const Fd& home);
 
 // Runs `fn` inside `netns` on a new thread and returns its result. Blocks until done.
 absl::Status runInNetns(const Fd& netns, absl::FunctionRef<absl::Status()> fn);

@@ -31,27 +31,26 @@ bool allV4(const std::vector<conf::IpAddress>& ips) {
 // one the pair was created with), then up, addresses, gateway neighbour, default route.
 absl::Status configurePodSide(NetlinkSocket& sock, const std::string& pod_ifname,
                               const std::vector<conf::IpAddress>& ips, int mtu, int created_mtu) {
-  auto link = Rtnl(sock).getLink(pod_ifname);
-  if (!link.ok()) return link.status();
-  const int idx = link->index;
+  auto idx = sock.linkIndex(pod_ifname);
+  if (!idx.ok()) return idx.status();
   std::vector<NetlinkSocket::Request> batch;
   // Settings first: the kernel applies IFLA_AF_SPEC after bringing a link up, too late to stop
   // the IPv6 link-local address.
-  batch.push_back({linkSetMessage({.ifindex = idx,
+  batch.push_back({linkSetMessage({.ifindex = *idx,
                                    .mtu = mtu != created_mtu ? mtu : 0,
                                    .no_ipv6_link_local = allV4(ips)}),
                    absl::StrCat("set up ", pod_ifname)});
-  batch.push_back({linkUpMessage(idx), absl::StrCat("bring ", pod_ifname, " up")});
+  batch.push_back({linkUpMessage(*idx), absl::StrCat("bring ", pod_ifname, " up")});
   for (const auto& ip : ips) {
-    batch.push_back({addressAddMessage(idx, conf::IpPrefix::host(ip)),
+    batch.push_back({addressAddMessage(*idx, conf::IpPrefix::host(ip)),
                      absl::StrCat("add address ", ip.toString())});
   }
-  batch.push_back({neighbourAddMessage(idx, podGateway(), kHostVethMac),
+  batch.push_back({neighbourAddMessage(*idx, podGateway(), kHostVethMac),
                    absl::StrCat("add neighbour ", kPodGatewayV4)});
   Route def;
   def.dst = *conf::IpPrefix::parse("0.0.0.0/0");
   def.gateway = podGateway();
-  def.ifindex = idx;
+  def.ifindex = *idx;
   def.onlink = true;
   def.protocol = RTPROT_BOOT;  // inside the pod it is an ordinary static route
   batch.push_back(
@@ -64,11 +63,10 @@ absl::Status configurePodSide(NetlinkSocket& sock, const std::string& pod_ifname
 // before the pod side brings the pair's carrier up.
 absl::Status configureNodeSide(NetlinkSocket& sock, const std::string& host_ifname,
                                const std::vector<conf::IpAddress>& ips, int mtu, int created_mtu) {
-  auto link = Rtnl(sock).getLink(host_ifname);
-  if (!link.ok()) return link.status();
-  const int idx = link->index;
+  auto idx = sock.linkIndex(host_ifname);
+  if (!idx.ok()) return idx.status();
   std::vector<NetlinkSocket::Request> batch;
-  batch.push_back({linkSetMessage({.ifindex = idx,
+  batch.push_back({linkSetMessage({.ifindex = *idx,
                                    .mtu = mtu != created_mtu ? mtu : 0,
                                    .proxy_arp = true,
                                    .no_ipv6_link_local = allV4(ips)}),
@@ -76,7 +74,7 @@ absl::Status configureNodeSide(NetlinkSocket& sock, const std::string& host_ifna
   for (const auto& ip : ips) {
     Route r;
     r.dst = conf::IpPrefix::host(ip);
-    r.ifindex = idx;
+    r.ifindex = *idx;
     r.scope = RT_SCOPE_LINK;
     batch.push_back({routeAddMessage(r), absl::StrCat("add route ", ip.toString(), "/32")});
   }
@@ -118,10 +116,12 @@ conf::Mac podMacFor(const conf::Attachment& a) {
 absl::StatusOr<std::unique_ptr<PodLinkBuilder>> PodLinkBuilder::start(
     Fd netns, const std::string& netns_path, std::string host_ifname, std::string pod_ifname,
     conf::Mac pod_mac) {
-  auto pod_sock = openNetlinkSocketIn(netns);
-  if (!pod_sock.ok()) return pod_sock.status();
   auto node_sock = NetlinkSocket::open();
   if (!node_sock.ok()) return node_sock.status();
+  auto home = node_sock->openNamespace();
+  if (!home.ok()) return home.status();
+  auto pod_sock = openNetlinkSocketIn(netns, *home);
+  if (!pod_sock.ok()) return pod_sock.status();
   std::unique_ptr<PodLinkBuilder> b(
       new PodLinkBuilder(std::move(netns), std::move(*node_sock), std::move(*pod_sock)));
   b->netns_path_ = netns_path;

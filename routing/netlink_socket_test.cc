@@ -1,0 +1,74 @@
+// NetlinkSocket against the real kernel: which namespace a socket answers for. Runs inside a
+// namespace of its own (tests/in-netns.sh); the second namespace is unshared by a thread and
+// disappears with its last file descriptor.
+
+#include "routing/netlink_socket.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "routing/netns.h"
+#include "routing/rtnl.h"
+
+namespace quasar::routing {
+namespace {
+
+Fd unsharedNamespace() {
+  Fd ns;
+  std::thread([&ns] {
+    if (::unshare(CLONE_NEWNET) == 0) ns = Fd(::open("/proc/thread-self/ns/net", O_RDONLY));
+  }).join();
+  return ns;
+}
+
+ino_t inodeOf(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+TEST(NetlinkSocket, LinkIndexAndNamespaceAreTheSockets) {
+  auto here = NetlinkSocket::open();
+  ASSERT_TRUE(here.ok()) << here.status();
+  auto home = here->openNamespace();
+  ASSERT_TRUE(home.ok()) << home.status();
+  Fd own(::open("/proc/thread-self/ns/net", O_RDONLY));
+  EXPECT_EQ(inodeOf(home->get()), inodeOf(own.get()));
+
+  Fd other = unsharedNamespace();
+  ASSERT_TRUE(other.valid());
+  auto there = openNetlinkSocketIn(other, *home);
+  ASSERT_TRUE(there.ok()) << there.status();
+  // Back home after opening it.
+  Fd after(::open("/proc/thread-self/ns/net", O_RDONLY));
+  EXPECT_EQ(inodeOf(after.get()), inodeOf(own.get()));
+  auto there_ns = there->openNamespace();
+  ASSERT_TRUE(there_ns.ok()) << there_ns.status();
+  EXPECT_EQ(inodeOf(there_ns->get()), inodeOf(other.get()));
+
+  VethSpec veth{"qt-near", {0x0a, 0x58, 0, 0, 0, 1}, 1500, "qt-far", {0x0a, 0x58, 0, 0, 0, 2},
+                other.get()};
+  ASSERT_TRUE(Rtnl(*here).createVeth(veth).ok());
+  auto near = Rtnl(*here).getLink("qt-near");
+  auto far = Rtnl(*there).getLink("qt-far");
+  ASSERT_TRUE(near.ok() && far.ok());
+
+  auto near_idx = here->linkIndex("qt-near");
+  ASSERT_TRUE(near_idx.ok()) << near_idx.status();
+  EXPECT_EQ(*near_idx, near->index);
+  auto far_idx = there->linkIndex("qt-far");
+  ASSERT_TRUE(far_idx.ok()) << far_idx.status();
+  EXPECT_EQ(*far_idx, far->index);
+  // Each socket sees only its own namespace's links.
+  EXPECT_TRUE(absl::IsNotFound(here->linkIndex("qt-far").status()));
+  EXPECT_TRUE(absl::IsNotFound(there->linkIndex("qt-near").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(here->linkIndex("").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(here->linkIndex("a-name-longer-than-ifnamsiz").status()));
+  EXPECT_TRUE(Rtnl(*here).deleteLink("qt-near").ok());
+}
+
+}  // namespace
+}  // namespace quasar::routing
