@@ -2,7 +2,8 @@
 // plugins itself, so only the plugin's own time is measured. quasar and the reference plugin
 // (ptp + host-local) run interleaved in the same run, on pod namespaces created beforehand.
 //
-// usage: bench_cni PLUGIN_A CONF_A PLUGIN_B CONF_B POD_NS_PREFIX CYCLES BURST
+// usage: bench_cni PLUGIN_A CONF_A PLUGIN_B CONF_B POD_NS_PREFIX CYCLES BURST EMPTY
+// EMPTY: a static program that does nothing (bench_empty), spawned the same way: the floor.
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -64,7 +65,7 @@ double percentile(std::vector<double> v, double q) {
 }
 
 struct Stats {
-  std::vector<double> add, del, cycle, version, status;
+  std::vector<double> add, del, cycle, version, status, empty;
   std::vector<double> burst_pods_per_s;
   int failures = 0;
 };
@@ -72,8 +73,8 @@ struct Stats {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 8) {
-    std::fprintf(stderr, "usage: %s BIN_A CONF_A BIN_B CONF_B POD_NS_PREFIX CYCLES BURST\n",
+  if (argc != 9) {
+    std::fprintf(stderr, "usage: %s BIN_A CONF_A BIN_B CONF_B POD_NS_PREFIX CYCLES BURST EMPTY\n",
                  argv[0]);
     return 2;
   }
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
   const std::string prefix = argv[5];
   const int cycles = std::atoi(argv[6]);
   const int burst = std::atoi(argv[7]);
+  const Plugin empty{"empty", argv[8], argv[2]};
   Stats stats[2];
   // Every ADD gets a fresh namespace, as a runtime gives every sandbox one:
   // <prefix><plugin>-w<i> warm-up, -c<i> cycles, -b<round>-<i> bursts.
@@ -116,6 +118,7 @@ int main(int argc, char** argv) {
     stats[0].version.push_back(invoke(plugins[0], "VERSION", "v", ""));
     stats[0].status.push_back(invoke(plugins[0], "STATUS", "s", ""));
     stats[1].version.push_back(invoke(plugins[1], "VERSION", "v", ""));
+    stats[0].empty.push_back(invoke(empty, "VERSION", "v", ""));
   }
   // Bursts: `burst` ADDs at once on distinct namespaces; pods per second of wall time.
   for (int round = 0; round < 5; ++round) {
@@ -150,7 +153,7 @@ int main(int argc, char** argv) {
                  bool lower_is_better) {
     const double ma = percentile(a, 0.5), mb = percentile(b, 0.5);
     const double pa = percentile(a, 0.99), pb = percentile(b, 0.99);
-    std::printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2fx | %.2fx |\n", what, ma, pa, mb, pb,
+    std::printf("| %s | %.2f | %.2f | %.2f | %.2f | %.3fx | %.3fx |\n", what, ma, pa, mb, pb,
                 lower_is_better ? ma / mb : ma / mb, lower_is_better ? pa / pb : pa / pb);
   };
   std::printf(
@@ -162,22 +165,26 @@ int main(int argc, char** argv) {
   row("VERSION: exec + start-up (ms)", stats[0].version, stats[1].version, true);
   const double bq = percentile(stats[0].burst_pods_per_s, 0.5);
   const double br = percentile(stats[1].burst_pods_per_s, 0.5);
-  std::printf("| %d-way burst of ADDs (pods/s, median of 5) | %.0f | | %.0f | | %.2fx | |\n", burst,
+  std::printf("| %d-way burst of ADDs (pods/s, median of 5) | %.0f | | %.0f | | %.3fx | |\n", burst,
               bq, br, bq / br);
   std::printf(
       "\nquasar STATUS (exec + start-up + one call to quasard): median %.2f ms, "
       "p99 %.2f ms\n",
       percentile(stats[0].status, 0.5), percentile(stats[0].status, 0.99));
+  const double e = percentile(stats[0].empty, 0.5);
   const double v = percentile(stats[0].version, 0.5), s = percentile(stats[0].status, 0.5);
   const double a = percentile(stats[0].add, 0.5);
   std::printf(
       "\n### Where a quasar ADD's median time goes\n\n"
       "| part | ms | how it is measured |\n|---|---|---|\n"
-      "| exec + libc start-up + static initialisers | %.2f | VERSION median |\n"
+      "| exec + glibc start-up + exit of a program that does nothing | %.2f | empty static "
+      "program's median (tests/bench_empty.cc) |\n"
+      "| quasar's own start-up: static initialisers, reading the config | %.2f | VERSION median - "
+      "empty median |\n"
       "| connect + one call to quasard (plugin socket) | %.2f | STATUS median - VERSION median |\n"
       "| config, veth pair, node and pod side, waiting for the commit | %.2f | "
       "ADD median - STATUS median |\n| total ADD | %.2f | |\n\n",
-      v, s - v, a - s, a);
+      e, v - e, s - v, a - s, a);
   std::printf("cycles: %zu quasar, %zu reference; failed invocations: quasar %d, reference %d\n",
               stats[0].cycle.size(), stats[1].cycle.size(), stats[0].failures, stats[1].failures);
   return stats[0].failures + stats[1].failures == 0 ? 0 : 1;
