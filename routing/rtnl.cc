@@ -36,6 +36,14 @@ std::optional<conf::Mac> attrMac(const nlattr* attr) {
   return mac;
 }
 
+// The family header after the netlink header (ifinfomsg, rtmsg, ...); nullptr when the message
+// is too short to hold one.
+template <typename T>
+const T* familyHeader(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_len < nl::kHeaderLen + sizeof(T)) return nullptr;
+  return static_cast<const T*>(nl::payload(nlh));
+}
+
 // Collects a message's top-level attributes by type.
 template <size_t N>
 void collect(const nlmsghdr* nlh, size_t header_len, const nlattr* (&tb)[N]) {
@@ -210,7 +218,8 @@ NlMessage neighbourDeleteMessage(const NeighbourInfo& n) {
 
 std::optional<NeighbourInfo> parseNeighbour(const nlmsghdr* nlh) {
   if (nlh->nlmsg_type != RTM_NEWNEIGH) return std::nullopt;
-  const auto* nd = static_cast<const ndmsg*>(nl::payload(nlh));
+  const auto* nd = familyHeader<ndmsg>(nlh);
+  if (!nd) return std::nullopt;
   const nlattr* tb[NDA_MAX + 1] = {};
   collect(nlh, sizeof(*nd), tb);
   NeighbourInfo n;
@@ -229,7 +238,8 @@ std::optional<NeighbourInfo> parseNeighbour(const nlmsghdr* nlh) {
 
 std::optional<LinkInfo> parseLink(const nlmsghdr* nlh) {
   if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) return std::nullopt;
-  const auto* ifi = static_cast<const ifinfomsg*>(nl::payload(nlh));
+  const auto* ifi = familyHeader<ifinfomsg>(nlh);
+  if (!ifi) return std::nullopt;
   const nlattr* tb[IFLA_MAX + 1] = {};
   collect(nlh, sizeof(*ifi), tb);
   LinkInfo l;
@@ -250,7 +260,8 @@ std::optional<LinkInfo> parseLink(const nlmsghdr* nlh) {
 
 std::optional<AddressInfo> parseAddress(const nlmsghdr* nlh) {
   if (nlh->nlmsg_type != RTM_NEWADDR) return std::nullopt;
-  const auto* ifa = static_cast<const ifaddrmsg*>(nl::payload(nlh));
+  const auto* ifa = familyHeader<ifaddrmsg>(nlh);
+  if (!ifa) return std::nullopt;
   const nlattr* tb[IFA_MAX + 1] = {};
   collect(nlh, sizeof(*ifa), tb);
   const nlattr* a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
@@ -262,7 +273,8 @@ std::optional<AddressInfo> parseAddress(const nlmsghdr* nlh) {
 
 std::optional<RouteInfo> parseRoute(const nlmsghdr* nlh) {
   if (nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE) return std::nullopt;
-  const auto* rtm = static_cast<const rtmsg*>(nl::payload(nlh));
+  const auto* rtm = familyHeader<rtmsg>(nlh);
+  if (!rtm) return std::nullopt;
   const nlattr* tb[RTA_MAX + 1] = {};
   collect(nlh, sizeof(*rtm), tb);
   RouteInfo r;

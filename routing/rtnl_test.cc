@@ -144,6 +144,30 @@ TEST(NlAttr, MalformedAttributesStopTheWalkInsideTheBuffer) {
   EXPECT_TRUE(nl::messageOk(m.header(), m.size()));
 }
 
+TEST(RtnlParsers, MessagesTooShortForTheirFamilyHeaderAreNotParsed) {
+  // Only a netlink header: a DEL notification as short as this must not be read past its end.
+  nlmsghdr bare{};
+  bare.nlmsg_len = nl::kHeaderLen;
+  for (uint16_t type : {RTM_NEWLINK, RTM_DELLINK}) {
+    bare.nlmsg_type = type;
+    EXPECT_FALSE(parseLink(&bare));
+  }
+  for (uint16_t type : {RTM_NEWROUTE, RTM_DELROUTE}) {
+    bare.nlmsg_type = type;
+    EXPECT_FALSE(parseRoute(&bare));
+  }
+  bare.nlmsg_type = RTM_NEWADDR;
+  EXPECT_FALSE(parseAddress(&bare));
+  bare.nlmsg_type = RTM_NEWNEIGH;
+  EXPECT_FALSE(parseNeighbour(&bare));
+  // With the family header the same link message parses.
+  NlMessage m(RTM_DELLINK, 0);
+  m.putHeader<ifinfomsg>()->ifi_index = 7;
+  auto link = parseLink(m.header());
+  ASSERT_TRUE(link);
+  EXPECT_EQ(link->index, 7);
+}
+
 TEST(ErrnoStatus, MapsCodesCallersActOn) {
   EXPECT_TRUE(absl::IsAlreadyExists(errnoStatus(EEXIST, "x")));
   EXPECT_TRUE(absl::IsNotFound(errnoStatus(ENODEV, "x")));
