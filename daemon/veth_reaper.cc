@@ -30,13 +30,13 @@ void VethReaper::enqueue(std::string host_ifname, std::vector<conf::IpAddress> h
 
 void VethReaper::drain() {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
+  cv_.wait(lock, [this] { return queue_.empty() && current_.empty(); });
 }
 
 void VethReaper::waitFor(const std::string& host_ifname, std::chrono::milliseconds limit) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, limit, [&] {
-    if (busy_ && current_ == host_ifname) return false;
+    if (current_ == host_ifname) return false;
     for (const auto& j : queue_) {
       if (j.ifname == host_ifname) return false;
     }
@@ -51,7 +51,6 @@ void VethReaper::run() {
     if (queue_.empty()) return;  // stopping, and nothing left to do
     Job job = std::move(queue_.front());
     queue_.pop_front();
-    busy_ = true;
     current_ = job.ifname;
     lock.unlock();
     if (auto s = routing::deletePodLink(job.ifname); !s.ok()) {
@@ -63,7 +62,7 @@ void VethReaper::run() {
       manager_.endHold(job.ips);
     }
     lock.lock();
-    busy_ = false;
+    current_.clear();
     cv_.notify_all();
   }
 }

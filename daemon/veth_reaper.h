@@ -45,8 +45,7 @@ class VethReaper {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
-  bool busy_ = false;
-  std::string current_;  // the veth being removed, when busy_
+  std::string current_;  // the veth being removed; empty when idle
   bool stopping_ = false;
   std::thread worker_;
 };
