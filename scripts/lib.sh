@@ -60,7 +60,8 @@ quasar_stop() {
   return 1
 }
 
-# quasar_delete_netns PREFIX: removes the network namespaces whose names start with PREFIX.
+# quasar_delete_netns PREFIX: removes the network namespaces whose names start with PREFIX (a
+# basic regular expression, so a pattern such as qt[0-9][0-9]*- works too).
 quasar_delete_netns() {
   local ns
   for ns in $(ip netns list | awk '{print $1}' | grep "^$1" || true); do

@@ -8,10 +8,8 @@ source "$(dirname "$0")/lib.sh"
 quasar_need_root "$0" "$@"
 
 cleanup() {
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^qt[0-9]+x[0-9]+-' || true); do
-    ip netns del "$ns" 2>/dev/null || true
-  done
-  pkill -f "$quasar_build/bin/quasard -c /tmp/quasar-e2e-" 2>/dev/null || true
+  quasar_stop "$quasar_build/bin/quasard -c /tmp/quasar-e2e-" || true
+  quasar_delete_netns 'qt[0-9][0-9]*x[0-9][0-9]*-'
 }
 trap cleanup EXIT
 

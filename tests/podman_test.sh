@@ -21,7 +21,7 @@ passes=0
 
 cleanup() {
   "${podman[@]}" rm -f -t 0 --all >/dev/null 2>&1 || true
-  [ -f "$dir/quasard.pid" ] && kill "$(cat "$dir/quasard.pid")" 2>/dev/null && sleep 0.3
+  quasar_stop "$bin/quasard -c $dir/" || true
   ip netns del "$node" 2>/dev/null || true
   ip netns del "$gw" 2>/dev/null || true
   grep -o "$dir[^ ]*" /proc/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
@@ -50,7 +50,6 @@ quasar_node_netns "$node" "$gw" 10.252.0
 printf 'socket: %s/quasard.sock\ncniSocket: %s/cni.sock\nstateDir: %s/state\npodCIDRs: [10.244.7.0/24]\n' \
   "$dir" "$dir" "$dir" >"$dir/quasard.yaml"
 ip netns exec "$node" "$bin/quasard" -c "$dir/quasard.yaml" >/dev/null 2>"$dir/quasard.log" &
-echo $! >"$dir/quasard.pid"
 for _ in $(seq 100); do [ -S "$dir/quasard.sock" ] && break; sleep 0.05; done
 
 # The shipped conflist, pointed at this test's quasard.
