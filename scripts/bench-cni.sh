@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 quasar_need_root "$0" "$@"
 cycles=${1:-500}
 burst=${2:-32}
+rounds=6 # bursts per plugin, alternating which plugin goes first
 
 "$quasar_root/scripts/setup.sh" >/dev/null
 "$quasar_root/scripts/build.sh" >/dev/null
@@ -24,11 +25,11 @@ cleanup() {
 trap cleanup EXIT
 
 quasar_node_netns "$node" "$gw" 10.251.0
-echo "creating $((2 * (cycles + 5 + 5 * burst))) pod namespaces (outside the timed part)..." >&2
+echo "creating $((2 * (cycles + 5 + rounds * burst))) pod namespaces (outside the timed part)..." >&2
 for k in 0 1; do
   for i in $(seq 0 4); do ip netns add "$tag-pod$k-w$i"; done
   for i in $(seq 0 $((cycles - 1))); do ip netns add "$tag-pod$k-c$i"; done
-  for r in $(seq 0 4); do
+  for r in $(seq 0 $((rounds - 1))); do
     for i in $(seq 0 $((burst - 1))); do ip netns add "$tag-pod$k-b$r-$i"; done
   done
 done
@@ -46,9 +47,9 @@ for _ in $(seq 100); do [ -S "$dir/quasard.sock" ] && break; sleep 0.05; done
 echo '{"cniVersion":"1.0.0","name":"quasar","type":"quasar","socket":"'"$dir"'/cni.sock"}' >"$dir/quasar.json"
 echo '{"cniVersion":"1.0.0","name":"refnet","type":"ptp","mtu":1480,"ipam":{"type":"host-local","subnet":"10.245.0.0/16","dataDir":"'"$dir"'/host-local"}}' >"$dir/ref.json"
 
-echo "running $cycles interleaved ADD/DEL cycles and 5 rounds of $burst-way bursts per plugin..." >&2
+echo "running $cycles interleaved ADD/DEL cycles and $rounds rounds of $burst-way bursts per plugin..." >&2
 table=$(ip netns exec "$node" "$bin/bench_cni" "$bin/quasar" "$dir/quasar.json" \
-  /usr/lib/cni/ptp "$dir/ref.json" "/$tag-pod" "$cycles" "$burst" "$bin/bench_empty")
+  /usr/lib/cni/ptp "$dir/ref.json" "/$tag-pod" "$cycles" "$burst" "$rounds" "$bin/bench_empty")
 echo "$table"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
@@ -62,7 +63,10 @@ Machine: $(nproc) cores, $cpu, kernel $(uname -r), Debian $(cat /etc/debian_vers
 quasar: the routed veth data path, addresses from quasard (SQLite, WAL, synchronous=FULL); the
 plugin talks to quasard without gRPC and is $linkage (\`file\`). Reference: Debian's
 containernetworking-plugins \`ptp\` with \`host-local\` IPAM, same MTU, same run, interleaved
-(quasar ADD, quasar DEL, ptp ADD, ptp DEL, ...); every ADD gets a fresh pod namespace created
+with the order alternating from one cycle to the next (quasar ADD, quasar DEL, ptp ADD, ptp
+DEL; then ptp first; ...), so that each plugin's ADD follows the other's DEL in half of the
+cycles and its own DEL in the other half (both halves have a row below; the bursts alternate
+the same way); every ADD gets a fresh pod namespace created
 before the timed part, as a runtime gives every sandbox its own. Times are wall-clock from
 spawning the plugin to its exit, measured inside the node
 namespace (no \`ip netns exec\` in the timed part). Ratios are quasar / reference: below 1 is
@@ -96,15 +100,22 @@ $table
   from an RTM_GETLINK round trip (a 1.5 KB link message built and parsed, under the RTNL lock),
   and the way back from the pod's namespace from SIOCGSKNS, not a /proc walk: the plugin's own
   ADD work went from 0.88 to 0.69 ms in a driver that timestamps its phases.
+- The order of the cycles alternates since 2026-11-23. Before, it was fixed (quasar ADD,
+  quasar DEL, ptp ADD, ptp DEL): every quasar ADD came right after the reference's slow DEL,
+  and every reference ADD right after quasar's fast one, which is the "right after the other
+  plugin's DEL" row alone; in the first run with both orders, quasar's ADD median was 1.80 ms
+  there and 1.47 ms after its own DEL, the reference's 7.31 and 7.58 ms.
 - DEL: quasard commits the release, answers, and removes the veth afterwards (the kernel's veth
   teardown waits on RCU grace periods, ~20 ms here); the address stays held until then.
 - Left: the C library's start-up. glibc (static or not) runs cpuid 43 times before main (gdb,
   a breakpoint on each cpuid in the binary), to pick string functions and size caches. Each
   cpuid traps to the hypervisor on these VMs: the empty static program above costs what the
   table shows, where the same empty program linked statically against musl costs ~0.10 ms
-  (a spawn loop, 300 runs). Traps are slower still when the CPU was idle, as it is after the
-  reference's DEL in this interleaved run: in a driver that sleeps 30 ms before each ADD,
-  exec to main() took 0.94 ms against 0.50 ms back to back. The only ways round it are a
+  (a spawn loop, 300 runs). A cpuid costs 3.7 µs here (a loop of 1000), and half of the 43
+  are glibc sizing the caches for sysconf(). Traps are slower still when the CPU was idle, as
+  it is after the reference's DEL (27 ms, most of it waiting): in a driver that sleeps 30 ms
+  before each ADD, exec to main() took 0.94 ms against 0.50 ms back to back; the two
+  position rows of the table show the same. The only ways round it are a
   plugin without glibc (C on musl: a rewrite of the plugin) or a plugin that hands the work
   to quasard (a "thick" plugin, as Galaxy and Multus do it); both are design changes, not taken.
 - Left: creating the veth pair is ~0.35 ms of kernel time (\`ip -batch\` of 200 creations),

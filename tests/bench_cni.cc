@@ -2,7 +2,7 @@
 // plugins itself, so only the plugin's own time is measured. quasar and the reference plugin
 // (ptp + host-local) run interleaved in the same run, on pod namespaces created beforehand.
 //
-// usage: bench_cni PLUGIN_A CONF_A PLUGIN_B CONF_B POD_NS_PREFIX CYCLES BURST EMPTY
+// usage: bench_cni PLUGIN_A CONF_A PLUGIN_B CONF_B POD_NS_PREFIX CYCLES BURST ROUNDS EMPTY
 // EMPTY: a static program that does nothing (bench_empty), spawned the same way: the floor.
 
 #include <fcntl.h>
@@ -66,6 +66,8 @@ double percentile(std::vector<double> v, double q) {
 
 struct Stats {
   std::vector<double> add, del, cycle, version, status, empty;
+  // ADD times by what ran just before: [0] the other plugin's DEL, [1] this plugin's own DEL.
+  std::vector<double> add_after[2];
   std::vector<double> burst_pods_per_s;
   int failures = 0;
 };
@@ -73,8 +75,9 @@ struct Stats {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 9) {
-    std::fprintf(stderr, "usage: %s BIN_A CONF_A BIN_B CONF_B POD_NS_PREFIX CYCLES BURST EMPTY\n",
+  if (argc != 10) {
+    std::fprintf(stderr,
+                 "usage: %s BIN_A CONF_A BIN_B CONF_B POD_NS_PREFIX CYCLES BURST ROUNDS EMPTY\n",
                  argv[0]);
     return 2;
   }
@@ -82,7 +85,8 @@ int main(int argc, char** argv) {
   const std::string prefix = argv[5];
   const int cycles = std::atoi(argv[6]);
   const int burst = std::atoi(argv[7]);
-  const Plugin empty{"empty", argv[8], argv[2]};
+  const int rounds = std::atoi(argv[8]);
+  const Plugin empty{"empty", argv[9], argv[2]};
   Stats stats[2];
   // Every ADD gets a fresh namespace, as a runtime gives every sandbox one:
   // <prefix><plugin>-w<i> warm-up, -c<i> cycles, -b<round>-<i> bursts.
@@ -97,9 +101,15 @@ int main(int argc, char** argv) {
       invoke(plugins[k], "DEL", "warm" + std::to_string(i), ns(k, "w", i));
     }
   }
-  // Sequential cycles, interleaved: A add, A del, B add, B del, ...
+  // Sequential cycles, interleaved, the order alternating (A add, A del, B add, B del; then B
+  // add, B del, A add, A del; ...): each plugin's ADD follows the other plugin's DEL in half of
+  // the cycles and its own DEL in the other half. A fixed order would time one plugin always
+  // after the other's slow DEL (an idle, cold CPU) and the other always after a fast DEL whose
+  // veth quasard is still removing.
   for (int i = 0; i < cycles; ++i) {
-    for (int k = 0; k < 2; ++k) {
+    for (int j = 0; j < 2; ++j) {
+      const int k = i % 2 == 0 ? j : 1 - j;
+      const bool after_own_del = j == 0 && i > 0;
       const std::string c = "cyc" + std::to_string(i);
       const double a = invoke(plugins[k], "ADD", c, ns(k, "c", i));
       const double d = invoke(plugins[k], "DEL", c, ns(k, "c", i));
@@ -108,6 +118,7 @@ int main(int argc, char** argv) {
         continue;
       }
       stats[k].add.push_back(a);
+      stats[k].add_after[after_own_del].push_back(a);
       stats[k].del.push_back(d);
       stats[k].cycle.push_back(a + d);
     }
@@ -121,8 +132,11 @@ int main(int argc, char** argv) {
     stats[0].empty.push_back(invoke(empty, "VERSION", "v", ""));
   }
   // Bursts: `burst` ADDs at once on distinct namespaces; pods per second of wall time.
-  for (int round = 0; round < 5; ++round) {
-    for (int k = 0; k < 2; ++k) {
+  // The order of the rounds alternates as in the cycles: a burst of DELs leaves work behind (the
+  // kernel's veth teardown; quasard removes its veths after answering) that the next burst meets.
+  for (int round = 0; round < rounds; ++round) {
+    for (int j = 0; j < 2; ++j) {
+      const int k = round % 2 == 0 ? j : 1 - j;
       std::vector<std::thread> threads;
       std::vector<double> res(burst);
       const auto start = Clock::now();
@@ -159,13 +173,16 @@ int main(int argc, char** argv) {
       "| measure | quasar median | quasar p99 | ptp+host-local median | ptp+host-local p99 "
       "| ratio median (quasar/ref) | ratio p99 |\n|---|---|---|---|---|---|---|\n");
   row("ADD (ms)", stats[0].add, stats[1].add);
+  row("ADD, right after the other plugin's DEL (ms)", stats[0].add_after[0],
+      stats[1].add_after[0]);
+  row("ADD, right after its own DEL (ms)", stats[0].add_after[1], stats[1].add_after[1]);
   row("DEL (ms)", stats[0].del, stats[1].del);
   row("ADD+DEL cycle (ms)", stats[0].cycle, stats[1].cycle);
   row("VERSION: exec + start-up (ms)", stats[0].version, stats[1].version);
   const double bq = percentile(stats[0].burst_pods_per_s, 0.5);
   const double br = percentile(stats[1].burst_pods_per_s, 0.5);
-  std::printf("| %d-way burst of ADDs (pods/s, median of 5) | %.0f | | %.0f | | %.3fx | |\n", burst,
-              bq, br, bq / br);
+  std::printf("| %d-way burst of ADDs (pods/s, median of %d) | %.0f | | %.0f | | %.3fx | |\n", burst,
+              rounds, bq, br, bq / br);
   std::printf(
       "\nquasar STATUS (exec + start-up + one call to quasard): median %.2f ms, "
       "p99 %.2f ms\n",
