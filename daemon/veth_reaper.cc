@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "routing/pod_link.h"
@@ -36,7 +37,7 @@ void VethReaper::drain() {
 void VethReaper::waitFor(const std::string& host_ifname, std::chrono::milliseconds limit) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, limit, [&] {
-    if (current_ == host_ifname) return false;
+    if (std::ranges::find(current_, host_ifname) != current_.end()) return false;
     for (const auto& j : queue_) {
       if (j.ifname == host_ifname) return false;
     }
@@ -49,17 +50,24 @@ void VethReaper::run() {
   while (true) {
     cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and nothing left to do
-    Job job = std::move(queue_.front());
-    queue_.pop_front();
-    current_ = job.ifname;
+    std::vector<Job> batch;
+    while (!queue_.empty() && batch.size() < kMaxBatch) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+      current_.push_back(batch.back().ifname);
+    }
+    const std::vector<std::string> names = current_;
     lock.unlock();
-    if (auto s = routing::deletePodLink(job.ifname); !s.ok()) {
-      // The address stays held: handing it out while the old interface may live is worse than
-      // losing it until the next restart, whose reconcile() retries.
-      spdlog::error("event=veth-delete-failed host_ifname={} error=\"{}\"", job.ifname,
-                    std::string(s.message()));
-    } else {
-      manager_.endHold(job.ips);
+    const auto results = routing::deletePodLinks(names);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!results[i].ok()) {
+        // The address stays held: handing it out while the old interface may live is worse
+        // than losing it until the next restart, whose reconcile() retries.
+        spdlog::error("event=veth-delete-failed host_ifname={} error=\"{}\"", batch[i].ifname,
+                      std::string(results[i].message()));
+      } else {
+        manager_.endHold(batch[i].ips);
+      }
     }
     lock.lock();
     current_.clear();
@@ -72,13 +80,18 @@ absl::StatusOr<int> VethReaper::reconcile() {
   if (!veths.ok()) return veths.status();
   std::set<std::string> owned;
   for (const auto& a : manager_.list("")) owned.insert(routing::hostVethName(a.attachment));
-  int removed = 0;
+  std::vector<std::string> orphans;
   for (const auto& name : *veths) {
-    if (owned.contains(name)) continue;
-    if (auto s = routing::deletePodLink(name); !s.ok()) return s;
-    ++removed;
+    if (!owned.contains(name)) orphans.push_back(name);
   }
-  return removed;
+  for (size_t at = 0; at < orphans.size(); at += kMaxBatch) {
+    const std::vector<std::string> batch(
+        orphans.begin() + at, orphans.begin() + std::min(orphans.size(), at + kMaxBatch));
+    for (const auto& s : routing::deletePodLinks(batch)) {
+      if (!s.ok()) return s;
+    }
+  }
+  return static_cast<int>(orphans.size());
 }
 
 }  // namespace quasar::daemon

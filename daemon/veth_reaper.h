@@ -1,7 +1,9 @@
 #pragma once
 // Removes node-side pod veths in the background for DELs that quasard already answered, and
 // only then lets their addresses be handed out again. Deleting a veth waits on the kernel's RCU
-// grace periods (~15 ms on a 2-core node); this keeps that wait out of the runtime's DEL.
+// grace periods (~20 ms on a 2-core node); this keeps that wait out of the runtime's DEL. The
+// veths queued meanwhile go together (routing::deletePodLinks, at most kMaxBatch at once), so
+// after a burst of DELs the waits are shared instead of queued one behind the other.
 //
 // Threading: one worker thread; enqueue() is thread-safe and never blocks on the kernel.
 // At start-up, reconcile() removes veths that no allocation owns (left by a crash before the
@@ -22,6 +24,9 @@ namespace quasar::daemon {
 
 class VethReaper {
  public:
+  // The kernel holds its RTNL lock while it unregisters a batch, and every ADD waits for it.
+  static constexpr size_t kMaxBatch = 64;
+
   explicit VethReaper(ipam::AddressManager& manager);
   ~VethReaper();  // finishes the queue, then joins
 
@@ -45,7 +50,7 @@ class VethReaper {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
-  std::string current_;  // the veth being removed; empty when idle
+  std::vector<std::string> current_;  // the veths being removed; empty when idle
   bool stopping_ = false;
   std::thread worker_;
 };

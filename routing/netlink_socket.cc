@@ -148,8 +148,15 @@ absl::Status NetlinkSocket::request(NlMessage& msg, absl::string_view what,
   }
 }
 
-absl::Status NetlinkSocket::requestAll(std::vector<Request>& requests) {
+absl::Status NetlinkSocket::requestAll(std::vector<Request>& requests,
+                                       std::vector<absl::Status>* each) {
+  if (each != nullptr) each->clear();
   if (requests.empty()) return absl::OkStatus();
+  // Without an answer, every request's result is the transport's error.
+  auto failAll = [&](absl::Status s) {
+    if (each != nullptr) each->assign(requests.size(), s);
+    return s;
+  };
   std::vector<uint8_t> out;
   const uint32_t first_seq = seq_;
   for (auto& r : requests) {
@@ -159,13 +166,15 @@ absl::Status NetlinkSocket::requestAll(std::vector<Request>& requests) {
     const auto* p = reinterpret_cast<const uint8_t*>(h);
     out.insert(out.end(), p, p + nl::align(r.msg.size()));
   }
-  if (auto s = sendBytes(out.data(), out.size(), requests.front().what); !s.ok()) return s;
+  if (auto s = sendBytes(out.data(), out.size(), requests.front().what); !s.ok()) {
+    return failAll(s);
+  }
   std::vector<absl::Status> results(requests.size());
   size_t acked = 0;
   std::vector<uint8_t> buf(kReceiveBuffer);
   while (acked < requests.size()) {
     const ssize_t n = receive(buf);
-    if (n < 0) return errnoStatus(errno, absl::StrCat(requests.front().what, ": receive"));
+    if (n < 0) return failAll(errnoStatus(errno, absl::StrCat(requests.front().what, ": receive")));
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
     size_t len = static_cast<size_t>(n);
     for (; nl::messageOk(nlh, len); nlh = nl::nextMessage(nlh, len)) {
@@ -177,10 +186,15 @@ absl::Status NetlinkSocket::requestAll(std::vector<Request>& requests) {
       results[i] = ackStatus(nlh, requests[i].what);
     }
   }
+  absl::Status first;
   for (auto& s : results) {
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      first = s;
+      break;
+    }
   }
-  return absl::OkStatus();
+  if (each != nullptr) *each = std::move(results);
+  return first;
 }
 
 absl::Status NetlinkSocket::dump(NlMessage& msg,

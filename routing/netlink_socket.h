@@ -37,8 +37,10 @@ class NetlinkSocket {
   };
   // Sends all requests in one write (the kernel runs them in order, each to completion) and
   // waits for every ack: one system call and one wake-up instead of one per request. The first
-  // failed request, in order, is the error; the kernel still runs the ones after it.
-  absl::Status requestAll(std::vector<Request>& requests);
+  // failed request, in order, is the error; the kernel still runs the ones after it. With
+  // `each`, it also receives every request's own result, in order.
+  absl::Status requestAll(std::vector<Request>& requests,
+                          std::vector<absl::Status>* each = nullptr);
   // Sends a dump request and calls `on_message` for each reply message. A dump the kernel marks
   // inconsistent (NLM_F_DUMP_INTR, a change raced it) is restarted, up to a few times.
   absl::Status dump(NlMessage& msg, const std::function<void(const nlmsghdr*)>& on_message,

@@ -168,6 +168,33 @@ absl::Status deletePodLink(const std::string& host_ifname) {
   return s;
 }
 
+std::vector<absl::Status> deletePodLinks(const std::vector<std::string>& host_ifnames) {
+  auto sock = NetlinkSocket::open();
+  if (!sock.ok()) return std::vector<absl::Status>(host_ifnames.size(), sock.status());
+  std::vector<NetlinkSocket::Request> doom;
+  for (const auto& name : host_ifnames) {
+    doom.push_back({linkGroupMessage(name, kDoomedLinkGroup),
+                    absl::StrCat("move link ", name, " to the group of links being deleted")});
+  }
+  std::vector<absl::Status> results;
+  sock->requestAll(doom, &results).IgnoreError();  // each name's result is in `results`
+  bool any = false;
+  for (auto& s : results) {
+    if (absl::IsNotFound(s)) s = absl::OkStatus();  // gone already (e.g. with its pod's netns)
+    else any |= s.ok();
+  }
+  if (!any) return results;
+  auto del = groupDeleteMessage(kDoomedLinkGroup);
+  auto s = sock->request(del, absl::StrCat("delete link group ", kDoomedLinkGroup));
+  if (absl::IsNotFound(s)) s = absl::OkStatus();  // its members went meanwhile
+  if (!s.ok()) {
+    for (auto& r : results) {
+      if (r.ok()) r = s;
+    }
+  }
+  return results;
+}
+
 absl::Status checkPodLink(const PodLinkSpec& spec) {
   auto fail = [](auto&&... parts) { return absl::FailedPreconditionError(absl::StrCat(parts...)); };
   auto sock = NetlinkSocket::open();

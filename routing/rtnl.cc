@@ -96,6 +96,21 @@ NlMessage linkDeleteMessage(const std::string& name) {
   return m;
 }
 
+NlMessage linkGroupMessage(const std::string& name, uint32_t group) {
+  NlMessage m(RTM_NEWLINK, 0);
+  m.putHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  m.putString(IFLA_IFNAME, name);
+  m.putU32(IFLA_GROUP, group);
+  return m;
+}
+
+NlMessage groupDeleteMessage(uint32_t group) {
+  NlMessage m(RTM_DELLINK, 0);
+  m.putHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;  // ifi_index 0: the group selects
+  m.putU32(IFLA_GROUP, group);
+  return m;
+}
+
 NlMessage linkSetMessage(const LinkSettings& ls) {
   NlMessage m(RTM_NEWLINK, 0);
   auto* ifi = m.putHeader<ifinfomsg>();

@@ -91,6 +91,10 @@ struct RouteInfo {
 // Builders.
 NlMessage vethCreateMessage(const VethSpec& spec);
 NlMessage linkDeleteMessage(const std::string& name);
+// Moves link `name` into link group `group` (IFLA_GROUP).
+NlMessage linkGroupMessage(const std::string& name, uint32_t group);
+// Deletes every link of group `group` in one unregistration (and, for a veth, its peer).
+NlMessage groupDeleteMessage(uint32_t group);
 // Brings a link up, setting its MTU in the same message when mtu > 0.
 NlMessage linkUpMessage(int ifindex, int mtu = 0);
 NlMessage linkMtuMessage(int ifindex, int mtu);

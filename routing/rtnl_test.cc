@@ -120,6 +120,25 @@ TEST(RtnlMessages, LinkSettingsNestInetAndInet6UnderAfSpec) {
   EXPECT_EQ(conf[IPV4_DEVCONF_RP_FILTER], 0u);
 }
 
+TEST(RtnlMessages, GroupMessagesSelectByNameOrByGroupAlone) {
+  auto move = linkGroupMessage("qsr0123", 0x71737200);
+  EXPECT_EQ(move.header()->nlmsg_type, RTM_NEWLINK);
+  EXPECT_FALSE(move.header()->nlmsg_flags & NLM_F_CREATE);
+  auto top = attrs(move.header(), sizeof(ifinfomsg));
+  ASSERT_TRUE(top.count(IFLA_IFNAME) && top.count(IFLA_GROUP));
+  EXPECT_STREQ(nl::attrString(top[IFLA_IFNAME]), "qsr0123");
+  EXPECT_EQ(nl::attrU32(top[IFLA_GROUP]), 0x71737200u);
+
+  auto del = groupDeleteMessage(0x71737200);
+  EXPECT_EQ(del.header()->nlmsg_type, RTM_DELLINK);
+  // The kernel deletes by group only when neither an index nor a name selects a link.
+  EXPECT_EQ(static_cast<const ifinfomsg*>(nl::payload(del.header()))->ifi_index, 0);
+  auto dtop = attrs(del.header(), sizeof(ifinfomsg));
+  EXPECT_FALSE(dtop.count(IFLA_IFNAME));
+  ASSERT_TRUE(dtop.count(IFLA_GROUP));
+  EXPECT_EQ(nl::attrU32(dtop[IFLA_GROUP]), 0x71737200u);
+}
+
 TEST(NlAttr, MalformedAttributesStopTheWalkInsideTheBuffer) {
   NlMessage m(RTM_NEWLINK, 0);
   m.putHeader<ifinfomsg>();

@@ -1,0 +1,71 @@
+// deletePodLinks against the real kernel. Runs inside a namespace of its own
+// (tests/in-netns.sh); the pods' namespace is unshared by a thread and disappears with its last
+// file descriptor.
+
+#include <fcntl.h>
+#include <sched.h>
+
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "routing/netlink_socket.h"
+#include "routing/pod_link.h"
+#include "routing/rtnl.h"
+
+namespace quasar::routing {
+namespace {
+
+Fd unsharedNamespace() {
+  Fd ns;
+  std::thread([&ns] {
+    if (::unshare(CLONE_NEWNET) == 0) ns = Fd(::open("/proc/thread-self/ns/net", O_RDONLY));
+  }).join();
+  return ns;
+}
+
+TEST(DeletePodLinks, RemovesTheNamedPairsTogetherAndNothingElse) {
+  auto node = NetlinkSocket::open();
+  ASSERT_TRUE(node.ok()) << node.status();
+  auto home = node->openNamespace();
+  ASSERT_TRUE(home.ok()) << home.status();
+  Fd pods = unsharedNamespace();
+  ASSERT_TRUE(pods.valid());
+  auto pod_sock = openNetlinkSocketIn(pods, *home);
+  ASSERT_TRUE(pod_sock.ok()) << pod_sock.status();
+
+  const conf::Mac mac{0x0a, 0x58, 0, 0, 0, 1};
+  for (const std::string n : {"qsrt1", "qsrt2", "qsrt3"}) {
+    ASSERT_TRUE(Rtnl(*node).createVeth({n, mac, 1500, n + "-pod", mac, pods.get()}).ok()) << n;
+  }
+  // An operator's links in a group of their own stay.
+  ASSERT_TRUE(Rtnl(*node).createVeth({"opr0", mac, 1500, "opr1", mac, home->get()}).ok());
+  for (const std::string n : {"opr0", "opr1"}) {
+    auto m = linkGroupMessage(n, 5);
+    ASSERT_TRUE(node->request(m, "set group").ok()) << n;
+  }
+
+  EXPECT_TRUE(deletePodLinks({}).empty());
+  const auto results = deletePodLinks({"qsrt1", "qsrt-gone", "qsrt2"});
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& s : results) EXPECT_TRUE(s.ok()) << s;
+
+  for (const std::string n : {"qsrt1", "qsrt2"}) {
+    EXPECT_TRUE(absl::IsNotFound(node->linkIndex(n).status())) << n;
+    EXPECT_TRUE(absl::IsNotFound(pod_sock->linkIndex(n + "-pod").status())) << n;
+  }
+  EXPECT_TRUE(node->linkIndex("qsrt3").ok());
+  EXPECT_TRUE(pod_sock->linkIndex("qsrt3-pod").ok());
+  EXPECT_TRUE(node->linkIndex("opr0").ok());
+  EXPECT_TRUE(node->linkIndex("opr1").ok());
+  // Nothing is left in the group.
+  auto del = groupDeleteMessage(kDoomedLinkGroup);
+  EXPECT_TRUE(absl::IsNotFound(node->request(del, "delete group")));
+
+  // All names gone: nothing to delete, every result is still a success.
+  for (const auto& s : deletePodLinks({"qsrt1", "qsrt2"})) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(Rtnl(*node).deleteLink("qsrt3").ok());
+  EXPECT_TRUE(Rtnl(*node).deleteLink("opr0").ok());
+}
+
+}  // namespace
+}  // namespace quasar::routing
