@@ -93,12 +93,17 @@ int main(int argc, char** argv) {
   auto ns = [&](int plugin, const std::string& kind, int i) {
     return "/run/netns" + prefix + std::to_string(plugin) + "-" + kind + std::to_string(i);
   };
+  // Container IDs differ between the plugins too, so that quasar can be run against itself
+  // (two quasards, one node: host veth names come from the container ID).
+  auto id = [](int plugin, const std::string& kind, int i) {
+    return std::to_string(plugin) + "-" + kind + std::to_string(i);
+  };
 
   // Warm-up: page cache, daemon connections.
   for (int k = 0; k < 2; ++k) {
     for (int i = 0; i < 5; ++i) {
-      invoke(plugins[k], "ADD", "warm" + std::to_string(i), ns(k, "w", i));
-      invoke(plugins[k], "DEL", "warm" + std::to_string(i), ns(k, "w", i));
+      invoke(plugins[k], "ADD", id(k, "warm", i), ns(k, "w", i));
+      invoke(plugins[k], "DEL", id(k, "warm", i), ns(k, "w", i));
     }
   }
   // Sequential cycles, interleaved, the order alternating (A add, A del, B add, B del; then B
@@ -110,7 +115,7 @@ int main(int argc, char** argv) {
     for (int j = 0; j < 2; ++j) {
       const int k = i % 2 == 0 ? j : 1 - j;
       const bool after_own_del = j == 0 && i > 0;
-      const std::string c = "cyc" + std::to_string(i);
+      const std::string c = id(k, "cyc", i);
       const double a = invoke(plugins[k], "ADD", c, ns(k, "c", i));
       const double d = invoke(plugins[k], "DEL", c, ns(k, "c", i));
       if (a < 0 || d < 0) {
@@ -142,7 +147,7 @@ int main(int argc, char** argv) {
       const auto start = Clock::now();
       for (int i = 0; i < burst; ++i) {
         threads.emplace_back([&, i] {
-          res[i] = invoke(plugins[k], "ADD", "b" + std::to_string(round) + "-" + std::to_string(i),
+          res[i] = invoke(plugins[k], "ADD", id(k, "b" + std::to_string(round) + "-", i),
                           ns(k, "b" + std::to_string(round) + "-", i));
         });
       }
@@ -155,7 +160,7 @@ int main(int argc, char** argv) {
       threads.clear();
       for (int i = 0; i < burst; ++i) {
         threads.emplace_back([&, i] {
-          invoke(plugins[k], "DEL", "b" + std::to_string(round) + "-" + std::to_string(i),
+          invoke(plugins[k], "DEL", id(k, "b" + std::to_string(round) + "-", i),
                  ns(k, "b" + std::to_string(round) + "-", i));
         });
       }
