@@ -5,16 +5,54 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
 #include <algorithm>
+#include <cstddef>
 
 #include "routing/netlink_socket.h"
 #include "routing/nl_attr.h"
+#include "routing/pod_link.h"
 #include "routing/rtnl.h"
 
 namespace quasar::routing {
+namespace {
+
+// A socket filter run by the kernel on every notification before it is queued: it drops those
+// matters() ignores and every pod ADD and DEL brings (the link messages of node-side pod veths,
+// new routes, deleted routes that are not quasar's node routes), so none of them wakes the
+// monitor's thread. A link message is recognised by its first attribute, the name, where the
+// kernel has always put it; one laid out otherwise is let through, and matters() decides.
+// Loads are big-endian: netlink's host-order fields compare against htons() constants.
+std::vector<sock_filter> notificationFilter() {
+  constexpr uint32_t kAccept = 0xffffffff;
+  constexpr uint32_t kAttributes = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg));
+  const uint32_t pod_veth_prefix = (uint32_t{uint8_t(kHostVethPrefix[0])} << 24) |
+                                   (uint32_t{uint8_t(kHostVethPrefix[1])} << 16) |
+                                   (uint32_t{uint8_t(kHostVethPrefix[2])} << 8);
+  static_assert(sizeof(kHostVethPrefix) == 4, "the filter compares a three-letter prefix");
+  return {
+      /* 0 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, offsetof(nlmsghdr, nlmsg_type)),
+      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(RTM_DELROUTE), 0, 2),
+      /* 2 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, NLMSG_HDRLEN + offsetof(rtmsg, rtm_protocol)),
+      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kNodeRouteProtocol, 8, 9),
+      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(RTM_NEWROUTE), 8, 0),
+      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(RTM_NEWLINK), 1, 0),
+      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(RTM_DELLINK), 0, 5),
+      /* 7 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, kAttributes + offsetof(nlattr, nla_type)),
+      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(IFLA_IFNAME), 0, 3),
+      /* 9 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kAttributes + NLA_HDRLEN),
+      /* 10 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xffffff00),
+      /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, pod_veth_prefix, 1, 0),
+      /* 12 */ BPF_STMT(BPF_RET | BPF_K, kAccept),
+      /* 13 */ BPF_STMT(BPF_RET | BPF_K, 0),
+  };
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<RouteMonitor>> RouteMonitor::start(
     std::vector<std::string> devices, std::function<void()> on_change) {
@@ -23,6 +61,11 @@ absl::StatusOr<std::unique_ptr<RouteMonitor>> RouteMonitor::start(
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
   addr.nl_groups = RTMGRP_IPV4_ROUTE | RTMGRP_LINK;
+  auto filter = notificationFilter();
+  const sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
+  if (::setsockopt(sock.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) != 0) {
+    return errnoStatus(errno, "attach the rtnetlink monitor's filter");
+  }
   if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return errnoStatus(errno, "bind rtnetlink monitor socket");
   }
@@ -81,7 +124,10 @@ void RouteMonitor::run() {
     bool change = false;
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
     size_t len = static_cast<size_t>(n);
-    for (; nl::messageOk(nlh, len); nlh = nl::nextMessage(nlh, len)) change |= matters(nlh);
+    for (; nl::messageOk(nlh, len); nlh = nl::nextMessage(nlh, len)) {
+      received_.fetch_add(1, std::memory_order_relaxed);
+      change |= matters(nlh);
+    }
     if (change) on_change_();
   }
 }

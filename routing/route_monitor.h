@@ -3,11 +3,14 @@
 // (protocol 114) was deleted, or that a device those routes use (the uplink, tunl0,
 // quasar.vxlan) went away or down: whoever did it, the agent's next pass puts things back in
 // milliseconds instead of at its next periodic pass. Lost notifications (a full socket buffer)
-// count as a change. Threading: one thread of its own; `on_change` runs on it and must be cheap
+// count as a change. A socket filter drops, in the kernel, the notifications every pod ADD and
+// DEL bring, so pod churn does not wake the thread. Threading: one thread of its own; `on_change` runs on it and must be cheap
 // (the agent only sets a flag).
 
 #include <linux/netlink.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +30,8 @@ class RouteMonitor {
                                                              std::function<void()> on_change);
   ~RouteMonitor();
   RouteMonitor(const RouteMonitor&) = delete;
+  // Notifications that reached the thread (the kernel drops pod veths' and pod routes' first).
+  uint64_t received() const { return received_.load(std::memory_order_relaxed); }
   RouteMonitor& operator=(const RouteMonitor&) = delete;
 
  private:
@@ -41,6 +46,7 @@ class RouteMonitor {
   Fd stop_write_;
   std::vector<std::string> devices_;
   std::function<void()> on_change_;
+  std::atomic<uint64_t> received_{0};
   std::thread thread_;
 };
 

@@ -1,0 +1,113 @@
+// RouteMonitor against the real kernel, inside a namespace of its own (tests/in-netns.sh): what
+// wakes it and what the kernel filters out before it does.
+
+#include "routing/route_monitor.h"
+
+#include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "routing/netlink_socket.h"
+#include "routing/pod_link.h"
+#include "routing/rtnl.h"
+
+namespace quasar::routing {
+namespace {
+
+using namespace std::chrono_literals;
+
+Fd unsharedNamespace() {
+  Fd ns;
+  std::thread([&ns] {
+    if (::unshare(CLONE_NEWNET) == 0) ns = Fd(::open("/proc/thread-self/ns/net", O_RDONLY));
+  }).join();
+  return ns;
+}
+
+template <typename Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 200 && !pred(); ++i) std::this_thread::sleep_for(10ms);
+  return pred();
+}
+
+TEST(RouteMonitor, PodChurnDoesNotWakeItAndItsDevicesDo) {
+  auto sock = NetlinkSocket::open();
+  ASSERT_TRUE(sock.ok()) << sock.status();
+  auto home = sock->openNamespace();
+  ASSERT_TRUE(home.ok()) << home.status();
+  Rtnl rtnl(*sock);
+  const conf::Mac mac{0x0a, 0x58, 0, 0, 0, 1};
+  ASSERT_TRUE(rtnl.createVeth({"qtup0", mac, 1500, "qtup1", mac, home->get()}).ok());
+  auto uplink = sock->linkIndex("qtup0");
+  ASSERT_TRUE(uplink.ok());
+
+  std::atomic<int> changes{0};
+  auto monitor = RouteMonitor::start({"qtup0"}, [&changes] { ++changes; });
+  ASSERT_TRUE(monitor.ok()) << monitor.status();
+  // The kernel reports qtup0's carrier asynchronously (link watch, within a second): let that
+  // arrive before counting.
+  std::this_thread::sleep_for(1500ms);
+  const uint64_t baseline = (*monitor)->received();
+
+  // What every pod ADD and DEL does on the node: veths made, a /32 route each, veths deleted.
+  Fd pods = unsharedNamespace();
+  ASSERT_TRUE(pods.valid());
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "qsrt" + std::to_string(i);
+    ASSERT_TRUE(rtnl.createVeth({name, mac, 1500, "eth" + std::to_string(i), mac, pods.get()}).ok());
+    auto index = sock->linkIndex(name);
+    ASSERT_TRUE(index.ok());
+    Route r{.dst = *conf::IpPrefix::parse("10.99.1." + std::to_string(i + 1) + "/32"),
+            .gateway = std::nullopt,
+            .ifindex = *index,
+            .scope = RT_SCOPE_LINK};
+    ASSERT_TRUE(rtnl.addRoute(r).ok()) << name;
+  }
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(rtnl.deleteLink("qsrt" + std::to_string(i)).ok());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ((*monitor)->received(), baseline);
+  EXPECT_EQ(changes, 0);
+
+  // Other links still reach it (and do not count as a change).
+  ASSERT_TRUE(rtnl.createVeth({"other0", mac, 1500, "other1", mac, home->get()}).ok());
+  EXPECT_TRUE(eventually([&] { return (*monitor)->received() > baseline; }));
+  EXPECT_EQ(changes, 0);
+
+  // A node route (protocol 114) deleted: a change.
+  Route node_route{.dst = *conf::IpPrefix::parse("10.99.2.0/24"),
+                   .gateway = std::nullopt,
+                   .ifindex = *uplink,
+                   .scope = RT_SCOPE_LINK,
+                   .protocol = kNodeRouteProtocol};
+  ASSERT_TRUE(rtnl.addRoute(node_route).ok());
+  auto routes = rtnl.listRoutes(conf::Family::kV4);
+  ASSERT_TRUE(routes.ok());
+  for (const auto& r : *routes) {
+    if (r.protocol == kNodeRouteProtocol) {
+      ASSERT_TRUE(rtnl.deleteRoute(r).ok());
+    }
+  }
+  EXPECT_TRUE(eventually([&] { return changes >= 1; }));
+
+  // A watched device going down: a change.
+  const int before = changes;
+  NlMessage down(RTM_NEWLINK, 0);
+  auto* ifi = down.putHeader<ifinfomsg>();
+  ifi->ifi_index = *uplink;
+  ifi->ifi_change = IFF_UP;
+  ASSERT_TRUE(sock->request(down, "set qtup0 down").ok());
+  EXPECT_TRUE(eventually([&] { return changes > before; }));
+
+  for (const std::string n : {"qsrt3", "qsrt4", "other0", "qtup0"}) {
+    EXPECT_TRUE(rtnl.deleteLink(n).ok()) << n;
+  }
+}
+
+}  // namespace
+}  // namespace quasar::routing
