@@ -11,19 +11,14 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "routing/netns_testing.h"
 #include "routing/netns.h"
 #include "routing/rtnl.h"
 
 namespace quasar::routing {
 namespace {
 
-Fd unsharedNamespace() {
-  Fd ns;
-  std::thread([&ns] {
-    if (::unshare(CLONE_NEWNET) == 0) ns = Fd(::open("/proc/thread-self/ns/net", O_RDONLY));
-  }).join();
-  return ns;
-}
+using testing::unsharedNamespace;
 
 ino_t inodeOf(int fd) {
   struct stat st {};

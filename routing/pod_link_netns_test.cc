@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "routing/netns_testing.h"
 #include "routing/netlink_socket.h"
 #include "routing/pod_link.h"
 #include "routing/rtnl.h"
@@ -15,13 +16,7 @@
 namespace quasar::routing {
 namespace {
 
-Fd unsharedNamespace() {
-  Fd ns;
-  std::thread([&ns] {
-    if (::unshare(CLONE_NEWNET) == 0) ns = Fd(::open("/proc/thread-self/ns/net", O_RDONLY));
-  }).join();
-  return ns;
-}
+using testing::unsharedNamespace;
 
 TEST(DeletePodLinks, RemovesTheNamedPairsTogetherAndNothingElse) {
   auto node = NetlinkSocket::open();

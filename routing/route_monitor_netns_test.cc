@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "routing/netns_testing.h"
 #include "routing/netlink_socket.h"
 #include "routing/pod_link.h"
 #include "routing/rtnl.h"
@@ -22,13 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-Fd unsharedNamespace() {
-  Fd ns;
-  std::thread([&ns] {
-    if (::unshare(CLONE_NEWNET) == 0) ns = Fd(::open("/proc/thread-self/ns/net", O_RDONLY));
-  }).join();
-  return ns;
-}
+using testing::unsharedNamespace;
 
 template <typename Pred>
 bool eventually(Pred pred) {
