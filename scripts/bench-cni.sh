@@ -106,7 +106,14 @@ $table
   plugin's DEL" row alone; in the first run with both orders, quasar's ADD median was 1.80 ms
   there and 1.47 ms after its own DEL, the reference's 7.31 and 7.58 ms.
 - DEL: quasard commits the release, answers, and removes the veth afterwards (the kernel's veth
-  teardown waits on RCU grace periods, ~20 ms here); the address stays held until then.
+  teardown waits on RCU grace periods, ~20 ms here); the address stays held until then. The
+  veths queued meanwhile go together, up to 8 in one kernel unregistration (a link group
+  deleted at once): after 32 parallel DELs the last veth is gone 0.05-0.07 s later instead of
+  0.9 s. That teardown still runs while the next pods start, and their ADDs wait for the
+  RTNL lock it holds (~0.3 ms per pair), as the alternating rows and bursts show.
+- quasard's route monitor has a socket filter: the link and route notifications of pod veths
+  are dropped by the kernel instead of waking it (0.08 ms of quasard's CPU per ADD before,
+  \`perf record -p\` over 300 ADDs), CPU the plugin competed for on a 2-core node.
 - Left: the C library's start-up. glibc (static or not) runs cpuid 43 times before main (gdb,
   a breakpoint on each cpuid in the binary), to pick string functions and size caches. Each
   cpuid traps to the hypervisor on these VMs: the empty static program above costs what the
@@ -118,6 +125,15 @@ $table
   position rows of the table show the same. The only ways round it are a
   plugin without glibc (C on musl: a rewrite of the plugin) or a plugin that hands the work
   to quasard (a "thick" plugin, as Galaxy and Multus do it); both are design changes, not taken.
+  In a 32-way burst of quasar ADDs, glibc's cpuid functions are 11.5% of all CPU time
+  (\`perf record -a\`), more than any other symbol.
+- Left: quasard's share runs on the plugin's CPU. The plugin's send() wakes quasard's thread
+  synchronously, the scheduler puts it on the same CPU, and it reserves, answers and commits up
+  to the fsync while the plugin waits (send() took 0.18 ms of an ADD's 0.9 ms of own work;
+  \`perf sched timehist\` shows the two taking turns on one CPU). With quasard pinned to the
+  other CPU (taskset, an experiment) the plugin's own work went from 0.86 to 0.80 ms; workers
+  that accept connections themselves, instead of a thread started per connection, saved
+  30-40 µs on STATUS and nothing measurable on ADD or bursts, and were not kept.
 - Left: creating the veth pair is ~0.35 ms of kernel time (\`ip -batch\` of 200 creations),
   dominated by registering two network devices (sysfs, sysctl tables, notifiers). The durable commit (SQLite WAL, synchronous=FULL, fsync, ~0.16 ms)
   runs while the pair is made: with quasard's state on tmpfs instead, the ADD median moved by
