@@ -72,11 +72,7 @@ absl::Status releaseIpipDevice(const std::vector<conf::IpPrefix>& blocks) {
     }
   }
   if (others > 0 || !link->up) return absl::OkStatus();
-  NlMessage down(RTM_NEWLINK, 0);
-  auto* ifi = down.putHeader<ifinfomsg>();
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = link->index;
-  ifi->ifi_change = IFF_UP;  // flags 0: down
+  auto down = linkSetMessage({.ifindex = link->index, .up = false});
   return sock->request(down, "bring tunl0 down");
 }
 

@@ -92,10 +92,7 @@ TEST(RouteMonitor, PodChurnDoesNotWakeItAndItsDevicesDo) {
 
   // A watched device going down: a change.
   const int before = changes;
-  NlMessage down(RTM_NEWLINK, 0);
-  auto* ifi = down.putHeader<ifinfomsg>();
-  ifi->ifi_index = *uplink;
-  ifi->ifi_change = IFF_UP;
+  auto down = linkSetMessage({.ifindex = *uplink, .up = false});
   ASSERT_TRUE(sock->request(down, "set qtup0 down").ok());
   EXPECT_TRUE(eventually([&] { return changes > before; }));
 

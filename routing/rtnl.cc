@@ -117,7 +117,7 @@ NlMessage linkSetMessage(const LinkSettings& ls) {
   ifi->ifi_family = AF_UNSPEC;
   ifi->ifi_index = ls.ifindex;
   if (ls.up) {
-    ifi->ifi_flags = IFF_UP;
+    ifi->ifi_flags = *ls.up ? IFF_UP : 0;
     ifi->ifi_change = IFF_UP;
   }
   if (ls.mtu > 0) m.putU32(IFLA_MTU, ls.mtu);

@@ -33,7 +33,7 @@ struct VethSpec {
 // Settings of an existing link, applied by one message (absent fields are left alone).
 struct LinkSettings {
   int ifindex = 0;
-  bool up = false;
+  std::optional<bool> up = std::nullopt;  // up or down; unset: unchanged
   int mtu = 0;  // 0: unchanged
   bool proxy_arp = false;
   std::optional<int> rp_filter = std::nullopt;  // net.ipv4.conf.<dev>.rp_filter

@@ -120,6 +120,17 @@ TEST(RtnlMessages, LinkSettingsNestInetAndInet6UnderAfSpec) {
   EXPECT_EQ(conf[IPV4_DEVCONF_RP_FILTER], 0u);
 }
 
+TEST(RtnlMessages, LinkSettingsChangeTheUpFlagOnlyWhenAsked) {
+  auto flags = [](const LinkSettings& ls) {
+    auto m = linkSetMessage(ls);
+    const auto* ifi = static_cast<const ifinfomsg*>(nl::payload(m.header()));
+    return std::pair<unsigned, unsigned>{ifi->ifi_flags, ifi->ifi_change};
+  };
+  EXPECT_EQ(flags({.ifindex = 3, .up = true}), std::make_pair(unsigned{IFF_UP}, unsigned{IFF_UP}));
+  EXPECT_EQ(flags({.ifindex = 3, .up = false}), std::make_pair(0u, unsigned{IFF_UP}));
+  EXPECT_EQ(flags({.ifindex = 3, .mtu = 1400}), std::make_pair(0u, 0u));
+}
+
 TEST(RtnlMessages, GroupMessagesSelectByNameOrByGroupAlone) {
   auto move = linkGroupMessage("qsr0123", 0x71737200);
   EXPECT_EQ(move.header()->nlmsg_type, RTM_NEWLINK);
