@@ -51,7 +51,7 @@ void VethReaper::run() {
     cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and nothing left to do
     std::vector<Job> batch;
-    while (!queue_.empty() && batch.size() < kMaxBatch) {
+    while (!queue_.empty() && batch.size() < routing::kMaxLinksPerGroupDelete) {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
       current_.push_back(batch.back().ifname);
@@ -84,12 +84,8 @@ absl::StatusOr<int> VethReaper::reconcile() {
   for (const auto& name : *veths) {
     if (!owned.contains(name)) orphans.push_back(name);
   }
-  for (size_t at = 0; at < orphans.size(); at += kMaxBatch) {
-    const std::vector<std::string> batch(
-        orphans.begin() + at, orphans.begin() + std::min(orphans.size(), at + kMaxBatch));
-    for (const auto& s : routing::deletePodLinks(batch)) {
-      if (!s.ok()) return s;
-    }
+  for (const auto& s : routing::deletePodLinks(orphans)) {
+    if (!s.ok()) return s;
   }
   return static_cast<int>(orphans.size());
 }

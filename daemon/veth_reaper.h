@@ -2,8 +2,9 @@
 // Removes node-side pod veths in the background for DELs that quasard already answered, and
 // only then lets their addresses be handed out again. Deleting a veth waits on the kernel's RCU
 // grace periods (~20 ms on a 2-core node); this keeps that wait out of the runtime's DEL. The
-// veths queued meanwhile go together (routing::deletePodLinks, at most kMaxBatch at once), so
-// after a burst of DELs the waits are shared instead of queued one behind the other.
+// veths queued meanwhile go together (routing::deletePodLinks, one group of at most
+// routing::kMaxLinksPerGroupDelete at a time, whose addresses are freed as soon as it is gone),
+// so after a burst of DELs the waits are shared instead of queued one behind the other.
 //
 // Threading: one worker thread; enqueue() is thread-safe and never blocks on the kernel.
 // At start-up, reconcile() removes veths that no allocation owns (left by a crash before the
@@ -24,10 +25,6 @@ namespace quasar::daemon {
 
 class VethReaper {
  public:
-  // The kernel holds its RTNL lock while it unregisters a batch, ~0.3 ms per pair here, and
-  // every ADD waits for it: a batch of 8 stalls an ADD by ~2.5 ms at most (64: ~18 ms).
-  static constexpr size_t kMaxBatch = 8;
-
   explicit VethReaper(ipam::AddressManager& manager);
   ~VethReaper();  // finishes the queue, then joins
 

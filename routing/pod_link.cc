@@ -3,6 +3,8 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 
+#include <algorithm>
+
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -168,16 +170,18 @@ absl::Status deletePodLink(const std::string& host_ifname) {
   return s;
 }
 
-std::vector<absl::Status> deletePodLinks(const std::vector<std::string>& host_ifnames) {
-  auto sock = NetlinkSocket::open();
-  if (!sock.ok()) return std::vector<absl::Status>(host_ifnames.size(), sock.status());
+namespace {
+
+// One group deletion of `names` (at most kMaxLinksPerGroupDelete); one result per name.
+std::vector<absl::Status> deleteAsGroup(NetlinkSocket& sock,
+                                        const std::vector<std::string>& names) {
   std::vector<NetlinkSocket::Request> doom;
-  for (const auto& name : host_ifnames) {
+  for (const auto& name : names) {
     doom.push_back({linkGroupMessage(name, kDoomedLinkGroup),
                     absl::StrCat("move link ", name, " to the group of links being deleted")});
   }
   std::vector<absl::Status> results;
-  sock->requestAll(doom, &results).IgnoreError();  // each name's result is in `results`
+  sock.requestAll(doom, &results).IgnoreError();  // each name's result is in `results`
   bool any = false;
   for (auto& s : results) {
     if (absl::IsNotFound(s)) s = absl::OkStatus();  // gone already (e.g. with its pod's netns)
@@ -185,12 +189,26 @@ std::vector<absl::Status> deletePodLinks(const std::vector<std::string>& host_if
   }
   if (!any) return results;
   auto del = groupDeleteMessage(kDoomedLinkGroup);
-  auto s = sock->request(del, absl::StrCat("delete link group ", kDoomedLinkGroup));
+  auto s = sock.request(del, absl::StrCat("delete link group ", kDoomedLinkGroup));
   if (absl::IsNotFound(s)) s = absl::OkStatus();  // its members went meanwhile
   if (!s.ok()) {
     for (auto& r : results) {
       if (r.ok()) r = s;
     }
+  }
+  return results;
+}
+
+}  // namespace
+
+std::vector<absl::Status> deletePodLinks(const std::vector<std::string>& host_ifnames) {
+  auto sock = NetlinkSocket::open();
+  if (!sock.ok()) return std::vector<absl::Status>(host_ifnames.size(), sock.status());
+  std::vector<absl::Status> results;
+  for (size_t at = 0; at < host_ifnames.size(); at += kMaxLinksPerGroupDelete) {
+    const size_t end = std::min(host_ifnames.size(), at + kMaxLinksPerGroupDelete);
+    const std::vector<std::string> group(host_ifnames.begin() + at, host_ifnames.begin() + end);
+    for (auto& s : deleteAsGroup(*sock, group)) results.push_back(std::move(s));
   }
   return results;
 }

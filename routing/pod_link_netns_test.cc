@@ -62,5 +62,25 @@ TEST(DeletePodLinks, RemovesTheNamedPairsTogetherAndNothingElse) {
   EXPECT_TRUE(Rtnl(*node).deleteLink("opr0").ok());
 }
 
+TEST(DeletePodLinks, MoreThanOneGroupsWorthAllGo) {
+  auto node = NetlinkSocket::open();
+  ASSERT_TRUE(node.ok()) << node.status();
+  Fd pods = unsharedNamespace();
+  ASSERT_TRUE(pods.valid());
+  const conf::Mac mac{0x0a, 0x58, 0, 0, 0, 1};
+  std::vector<std::string> names;
+  for (size_t i = 0; i < 2 * kMaxLinksPerGroupDelete + 1; ++i) {
+    names.push_back("qsrm" + std::to_string(i));
+    ASSERT_TRUE(Rtnl(*node)
+                    .createVeth({names.back(), mac, 1500, "p" + std::to_string(i), mac, pods.get()})
+                    .ok())
+        << names.back();
+  }
+  const auto results = deletePodLinks(names);
+  ASSERT_EQ(results.size(), names.size());
+  for (const auto& s : results) EXPECT_TRUE(s.ok()) << s;
+  for (const auto& n : names) EXPECT_TRUE(absl::IsNotFound(node->linkIndex(n).status())) << n;
+}
+
 }  // namespace
 }  // namespace quasar::routing

@@ -4,7 +4,8 @@
 // quasar.vxlan) went away or down: whoever did it, the agent's next pass puts things back in
 // milliseconds instead of at its next periodic pass. Lost notifications (a full socket buffer)
 // count as a change. A socket filter drops, in the kernel, the notifications every pod ADD and
-// DEL bring, so pod churn does not wake the thread. Threading: one thread of its own; `on_change` runs on it and must be cheap
+// DEL bring, so pod churn does not wake the thread. Threading: one thread of its own;
+// `on_change` runs on it and must be cheap
 // (the agent only sets a flag).
 
 #include <linux/netlink.h>
