@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
   };
   // Container IDs differ between the plugins too, so that quasar can be run against itself
   // (two quasards, one node: host veth names come from the container ID).
+  // Which plugin runs j-th (0 or 1) in cycle or burst round `n`: A first in even ones, B in odd.
+  auto nth = [](int n, int j) { return n % 2 == 0 ? j : 1 - j; };
   auto id = [](int plugin, const std::string& kind, int i) {
     return std::to_string(plugin) + "-" + kind + std::to_string(i);
   };
@@ -113,7 +115,7 @@ int main(int argc, char** argv) {
   // veth quasard is still removing.
   for (int i = 0; i < cycles; ++i) {
     for (int j = 0; j < 2; ++j) {
-      const int k = i % 2 == 0 ? j : 1 - j;
+      const int k = nth(i, j);
       const bool after_own_del = j == 0 && i > 0;
       const std::string c = id(k, "cyc", i);
       const double a = invoke(plugins[k], "ADD", c, ns(k, "c", i));
@@ -141,7 +143,7 @@ int main(int argc, char** argv) {
   // kernel's veth teardown; quasard removes its veths after answering) that the next burst meets.
   for (int round = 0; round < rounds; ++round) {
     for (int j = 0; j < 2; ++j) {
-      const int k = round % 2 == 0 ? j : 1 - j;
+      const int k = nth(round, j);
       std::vector<std::thread> threads;
       std::vector<double> res(burst);
       const auto start = Clock::now();
