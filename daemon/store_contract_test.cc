@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -113,10 +114,22 @@ class StoreContract : public ::testing::Test {
       };
     }
     bool waitFor(size_t n) {
+      return waitUntil([&] { return events.size() >= n; });
+    }
+    // For "nothing more was delivered": an event written after the ones expected arrives after
+    // them, so once it is here, any extra or repeated event would be too.
+    bool waitForKey(const std::string& key) {
+      return waitUntil([&] {
+        return std::any_of(events.begin(), events.end(),
+                           [&](const WatchEvent& e) { return e.kv.key == key; });
+      });
+    }
+    template <typename Pred>
+    bool waitUntil(Pred pred) {
       for (int i = 0; i < 100; ++i) {
         {
           std::lock_guard lock(mu);
-          if (events.size() >= n) return true;
+          if (pred()) return true;
         }
         std::this_thread::sleep_for(50ms);
       }
@@ -237,11 +250,13 @@ TEST_F(StoreContract, WatchDeliversInOrderAndResumesFromARevision) {
   auto w2 = store_->watch("nodes/", last + 1, resumed.callback());
   ASSERT_TRUE(w2.ok());
   ASSERT_TRUE(resumed.waitFor(2));
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(store_->put("nodes/sentinel", "", 0).ok());
+  ASSERT_TRUE(resumed.waitForKey("nodes/sentinel"));
   std::lock_guard lock(resumed.mu);
-  ASSERT_EQ(resumed.events.size(), 2u);
+  ASSERT_EQ(resumed.events.size(), 3u);
   EXPECT_EQ(resumed.events[0].kv.key, "nodes/c");
   EXPECT_EQ(resumed.events[1].kv.value, "2b");
+  EXPECT_EQ(resumed.events[2].kv.key, "nodes/sentinel");
   EXPECT_TRUE(resumed.error.ok());
 }
 
@@ -268,12 +283,14 @@ TEST_F(StoreContract, EtcdRestartKeepsDataAndTheWatchMissesNothing) {
   ASSERT_TRUE(store_->put("nodes/after", "3", 0).ok());
   EXPECT_TRUE((*store_->get("nodes/before")).has_value());
   ASSERT_TRUE(c.waitFor(3));
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(store_->put("nodes/sentinel", "", 0).ok());
+  ASSERT_TRUE(c.waitForKey("nodes/sentinel"));
   std::lock_guard lock(c.mu);
-  ASSERT_EQ(c.events.size(), 3u);
+  ASSERT_EQ(c.events.size(), 4u);
   EXPECT_EQ(c.events[0].kv.key, "nodes/before");
   EXPECT_EQ(c.events[1].kv.value, "2");
   EXPECT_EQ(c.events[2].kv.value, "3");
+  EXPECT_EQ(c.events[3].kv.key, "nodes/sentinel");
   EXPECT_TRUE(c.error.ok()) << c.error;
 }
 
