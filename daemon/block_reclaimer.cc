@@ -13,7 +13,15 @@ std::vector<conf::IpPrefix> BlockReclaimer::tick(int64_t now_ms) {
     if (p.stats.used != 0 || p.stats.cooling != 0) continue;
     const int64_t since = idle_since_.contains(p.cidr) ? idle_since_[p.cidr] : now_ms;
     still_idle[p.cidr] = since;
-    if (now_ms - since < grace_.count() || remaining <= 1) continue;
+    if (now_ms - since < grace_.count()) continue;
+    if (remaining <= 1) {
+      // Said once per idle stretch, so a test (or an operator) sees the decision was made.
+      if (kept_.insert(p.cidr).second) {
+        spdlog::info("event=block-kept block={} idle_ms={} reason=last-block", p.cidr.toString(),
+                     now_ms - since);
+      }
+      continue;
+    }
     if (!manager_.removeRangeIfIdle(p.cidr).ok()) continue;  // used again meanwhile
     if (auto s = blocks_.release(p.cidr); !s.ok()) {
       spdlog::warn("event=block-release-failed block={} error=\"{}\"", p.cidr.toString(),
@@ -26,6 +34,7 @@ std::vector<conf::IpPrefix> BlockReclaimer::tick(int64_t now_ms) {
     released.push_back(p.cidr);
     --remaining;
   }
+  std::erase_if(kept_, [&](const conf::IpPrefix& b) { return !still_idle.contains(b); });
   idle_since_ = std::move(still_idle);
   return released;
 }

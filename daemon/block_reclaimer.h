@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "daemon/block_manager.h"
@@ -27,6 +28,7 @@ class BlockReclaimer {
   BlockManager& blocks_;
   const std::chrono::milliseconds grace_;
   std::map<conf::IpPrefix, int64_t> idle_since_;
+  std::set<conf::IpPrefix> kept_;  // idle past the grace but kept as the last block: logged
 };
 
 }  // namespace quasar::daemon

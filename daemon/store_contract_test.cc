@@ -10,9 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
@@ -20,7 +23,6 @@
 #include "daemon/etcd_store.h"
 #include "daemon/sqlite_kv_store.h"
 #include "tests/spawn.h"
-
 
 namespace quasar::daemon {
 namespace {
@@ -112,10 +114,22 @@ class StoreContract : public ::testing::Test {
       };
     }
     bool waitFor(size_t n) {
+      return waitUntil([&] { return events.size() >= n; });
+    }
+    // For "nothing more was delivered": an event written after the ones expected arrives after
+    // them, so once it is here, any extra or repeated event would be too.
+    bool waitForKey(const std::string& key) {
+      return waitUntil([&] {
+        return std::any_of(events.begin(), events.end(),
+                           [&](const WatchEvent& e) { return e.kv.key == key; });
+      });
+    }
+    template <typename Pred>
+    bool waitUntil(Pred pred) {
       for (int i = 0; i < 100; ++i) {
         {
           std::lock_guard lock(mu);
-          if (events.size() >= n) return true;
+          if (pred()) return true;
         }
         std::this_thread::sleep_for(50ms);
       }
@@ -236,11 +250,13 @@ TEST_F(StoreContract, WatchDeliversInOrderAndResumesFromARevision) {
   auto w2 = store_->watch("nodes/", last + 1, resumed.callback());
   ASSERT_TRUE(w2.ok());
   ASSERT_TRUE(resumed.waitFor(2));
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(store_->put("nodes/sentinel", "", 0).ok());
+  ASSERT_TRUE(resumed.waitForKey("nodes/sentinel"));
   std::lock_guard lock(resumed.mu);
-  ASSERT_EQ(resumed.events.size(), 2u);
+  ASSERT_EQ(resumed.events.size(), 3u);
   EXPECT_EQ(resumed.events[0].kv.key, "nodes/c");
   EXPECT_EQ(resumed.events[1].kv.value, "2b");
+  EXPECT_EQ(resumed.events[2].kv.key, "nodes/sentinel");
   EXPECT_TRUE(resumed.error.ok());
 }
 
@@ -267,12 +283,14 @@ TEST_F(StoreContract, EtcdRestartKeepsDataAndTheWatchMissesNothing) {
   ASSERT_TRUE(store_->put("nodes/after", "3", 0).ok());
   EXPECT_TRUE((*store_->get("nodes/before")).has_value());
   ASSERT_TRUE(c.waitFor(3));
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(store_->put("nodes/sentinel", "", 0).ok());
+  ASSERT_TRUE(c.waitForKey("nodes/sentinel"));
   std::lock_guard lock(c.mu);
-  ASSERT_EQ(c.events.size(), 3u);
+  ASSERT_EQ(c.events.size(), 4u);
   EXPECT_EQ(c.events[0].kv.key, "nodes/before");
   EXPECT_EQ(c.events[1].kv.value, "2");
   EXPECT_EQ(c.events[2].kv.value, "3");
+  EXPECT_EQ(c.events[3].kv.key, "nodes/sentinel");
   EXPECT_TRUE(c.error.ok()) << c.error;
 }
 
@@ -289,9 +307,55 @@ TEST_F(StoreContract, EtcdFailsOverToTheNextEndpoint) {
   EXPECT_NE((*s)->describe().find("127.0.0.1:1,127.0.0.1:23790"), std::string::npos);
 }
 
-// TLS with client certificates: etcd with --client-cert-auth accepts a client with a certificate
-// from its CA and refuses one without.
-TEST(EtcdTls, ClientCertificatesAreRequiredAndUsed) {
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// etcd (with --logger=zap) logs every connection it rejects, with the handshake's reason.
+size_t rejectedConnections(const std::string& etcd_log, const std::string& reason) {
+  size_t count = 0;
+  std::istringstream in(etcd_log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("rejected connection") != std::string::npos &&
+        line.find(reason) != std::string::npos) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+// True once etcd's log holds a rejection for `reason` (up to 5 s: the client may see the
+// closed connection before etcd writes the line).
+bool awaitRejection(const std::string& etcd_log_path, const std::string& reason) {
+  for (int i = 0; i < 100; ++i) {
+    if (rejectedConnections(slurp(etcd_log_path), reason) > 0) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+// One KV Range over a channel of its own, with `creds`: how any client fares, with or without a
+// certificate (EtcdStore itself takes all three files or none).
+grpc::Status rawRange(const std::shared_ptr<grpc::ChannelCredentials>& creds) {
+  auto stub = etcdserverpb::KV::NewStub(grpc::CreateChannel("127.0.0.1:23791", creds));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 3s);
+  ctx.set_wait_for_ready(false);
+  etcdserverpb::RangeRequest req;
+  req.set_key("/quasar-test/tls/k");
+  etcdserverpb::RangeResponse resp;
+  return stub->Range(&ctx, req, &resp);
+}
+
+// TLS with client certificates against etcd started with --client-cert-auth. Every refusal
+// below passes quasard's option checks (the files exist and are well-formed) and fails in the
+// TLS handshake: the call ends Unavailable, with OpenSSL's verdict on etcd's certificate or
+// with etcd's own log line naming why it refused the client's. The same clients with the right
+// CA and certificate succeed, so the refusals come from the CA and the certificate.
+TEST(EtcdTls, EtcdRefusesAWrongCaAndAClientWithoutCertificate) {
   char tmpl[] = "/tmp/quasar-etcd-tls-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   const std::string d = tmpl;
@@ -327,7 +391,9 @@ openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreatese
                                 "--key-file=" + d + "/server.key",
                                 "--trusted-ca-file=" + d + "/ca.pem",
                                 "--client-cert-auth",
-                                "--log-level=error"};
+                                "--logger=zap",
+                                "--log-outputs=stderr",
+                                "--log-level=warn"};
   const pid_t pid = tests::spawnBackground(args, d + "/etcd.log");
   ASSERT_GT(pid, 0);
   // Also when an assertion below ends the test early.
@@ -337,8 +403,12 @@ openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreatese
     std::filesystem::remove_all(d);
   };
   ASSERT_TRUE(waitForPort(23791));
+  auto read = [&](const std::string& name) { return slurp(d + "/" + name); };
+
+  // The right CA and a certificate it signed: accepted.
   EtcdOptions o;
   o.endpoints = {"127.0.0.1:23791"};
+  o.key_prefix = "/quasar-test/";
   o.ca_file = d + "/ca.pem";
   o.cert_file = d + "/client.pem";
   o.key_file = d + "/client.key";
@@ -349,23 +419,52 @@ openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreatese
     put = (*with_cert)->put("tls/k", "v", 0);
     if (!put.ok()) std::this_thread::sleep_for(200ms);
   }
-  EXPECT_TRUE(put.ok()) << put.status();
+  ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ((*(*with_cert)->get("tls/k"))->value, "v");
-  // A client certificate from a CA etcd does not trust: refused.
+  grpc::SslCredentialsOptions full{read("ca.pem"), read("client.key"), read("client.pem")};
+  const grpc::Status raw_ok = rawRange(grpc::SslCredentials(full));
+  EXPECT_TRUE(raw_ok.ok()) << raw_ok.error_message();
+  const std::string log_before = read("etcd.log");
+
+  // A CA that did not sign etcd's certificate: quasard refuses etcd in the handshake.
+  EtcdOptions wrong_ca = o;
+  wrong_ca.ca_file = d + "/rogue-ca.pem";
+  wrong_ca.attempts = 2;
+  auto distrusting = EtcdStore::open(wrong_ca);
+  ASSERT_TRUE(distrusting.ok()) << "the option check must pass: " << distrusting.status();
+  auto refused_server = (*distrusting)->get("tls/k");
+  EXPECT_TRUE(absl::IsUnavailable(refused_server.status())) << refused_server.status();
+
+  // A client certificate from a CA etcd does not trust: etcd refuses it in the handshake.
   EtcdOptions rogue = o;
   rogue.cert_file = d + "/rogue.pem";
   rogue.key_file = d + "/rogue.key";
   rogue.attempts = 2;
-  auto refused = EtcdStore::open(rogue);
-  ASSERT_TRUE(refused.ok());
-  EXPECT_FALSE((*refused)->get("tls/k").ok());
-  EXPECT_FALSE(EtcdStore::open([&] {
-                 EtcdOptions half = o;
-                 half.key_file.clear();
-                 return half;
-               }())
-                   .ok())
-      << "TLS needs all three files";
+  auto untrusted = EtcdStore::open(rogue);
+  ASSERT_TRUE(untrusted.ok()) << "the option check must pass: " << untrusted.status();
+  auto refused_client = (*untrusted)->get("tls/k");
+  EXPECT_TRUE(absl::IsUnavailable(refused_client.status())) << refused_client.status();
+
+  // No client certificate at all, with the right CA: etcd refuses it in the handshake.
+  grpc::SslCredentialsOptions ca_only{read("ca.pem"), "", ""};
+  const grpc::Status no_cert = rawRange(grpc::SslCredentials(ca_only));
+  EXPECT_EQ(no_cert.error_code(), grpc::StatusCode::UNAVAILABLE) << no_cert.error_message();
+
+  // The refusals come from the handshake: quasard's client finds etcd's certificate unsigned by
+  // its CA; etcd logs why it refused the other two. It had refused nobody's certificate before.
+  EXPECT_NE(refused_server.status().message().find("certificate verify failed"), std::string::npos)
+      << refused_server.status();
+  EXPECT_EQ(rejectedConnections(log_before, "certificate"), 0u) << log_before;
+  EXPECT_TRUE(awaitRejection(d + "/etcd.log", "certificate signed by unknown authority"))
+      << read("etcd.log");
+  EXPECT_TRUE(awaitRejection(d + "/etcd.log", "client didn't provide a certificate"))
+      << read("etcd.log");
+
+  // quasard's own check, before any connection: TLS takes all three files or none.
+  EtcdOptions half = o;
+  half.key_file.clear();
+  auto half_open = EtcdStore::open(half);
+  EXPECT_TRUE(absl::IsInvalidArgument(half_open.status())) << half_open.status();
 }
 #endif
 

@@ -101,6 +101,9 @@ TEST_F(AddressManagerTest, ConcurrentAllocationsAreUniqueAndBatched) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(seen.size(), size_t{kThreads * kPerThread});
   EXPECT_EQ(manager_->committer().mutations(), uint64_t{kThreads * kPerThread});
+  // Group commit batched: concurrent allocations shared transactions.
+  EXPECT_LT(manager_->committer().transactions(), manager_->committer().mutations());
+  RecordProperty("transactions", static_cast<int>(manager_->committer().transactions()));
   reopen();
   EXPECT_EQ(manager_->list("").size(), size_t{kThreads * kPerThread});
 }

@@ -4,10 +4,12 @@
 #include <signal.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "conf/net_conf.h"
 #include "tests/testbed.h"
 
@@ -310,29 +312,69 @@ TEST_F(CniE2E, HundredConcurrentAddsThenDelsNoDuplicateNoLeak) {
 
 // quasard is killed -9 in the middle of a burst of ADDs and restarted: every address a
 // successful ADD returned is unique and still recorded, and after the runtime's DELs (retried
-// while the daemon was down) nothing is left.
+// while the daemon was down) nothing is left. The kill lands once a quarter of the pods have
+// their address, while ADDs are in flight; a thread whose ADD fails waits for the restart (as a
+// runtime backs off) and goes on, so ADDs succeed both before the kill and after the restart.
 TEST_F(CniE2E, DaemonKilledMidBurstNeitherDuplicatesNorLeaks) {
-  constexpr int kPods = 60;
+  constexpr int kPods = 60, kThreads = 6;
   for (int i = 0; i < kPods; ++i) bed_.addPod("p" + std::to_string(i));
+  // Set by the test's own thread, under `mu`.
+  enum Phase { kBefore, kDown, kRestarted };
   std::mutex mu;
+  std::condition_variable cv;
+  Phase phase = kBefore;
   std::map<std::string, std::string> ok_ips;  // container -> ip
+  int ok_before_kill = 0;                     // succeeded, started and answered before the kill
+  int ok_after_restart = 0;                   // succeeded, started after the restart
+  int in_flight_at_kill = 0;                  // started before the kill, answered after it
   std::vector<std::thread> threads;
-  for (int t = 0; t < 6; ++t) {
+  for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = t; i < kPods; i += 6) {
+      for (int i = t; i < kPods; i += kThreads) {
+        Phase started;
+        {
+          std::lock_guard lock(mu);
+          started = phase;
+        }
         const std::string c = "c" + std::to_string(i);
         auto r = bed_.cni("ADD", c, "p" + std::to_string(i), bed_.netConf());
+        std::unique_lock lock(mu);
+        if (started == kBefore && phase != kBefore) ++in_flight_at_kill;
         if (r.exit_code == 0) {
-          std::lock_guard lock(mu);
           ok_ips[c] = podIp(r);
+          if (started == kBefore && phase == kBefore) ++ok_before_kill;
+          if (started == kRestarted) ++ok_after_restart;
+          cv.notify_all();
+        } else {
+          cv.wait(lock, [&] { return phase == kRestarted; });
         }
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  bed_.stopDaemon(SIGKILL);
-  for (auto& t : threads) t.join();
-  bed_.startDaemon();
+  {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return ok_ips.size() >= size_t{kPods / 4}; });
+    phase = kDown;
+  }
+  {
+    // Also when startDaemon() throws: the waiting threads go on, and are joined.
+    absl::Cleanup join = [&] {
+      {
+        std::lock_guard lock(mu);
+        phase = kRestarted;
+      }
+      cv.notify_all();
+      for (auto& t : threads) t.join();
+    };
+    bed_.stopDaemon(SIGKILL);
+    bed_.startDaemon();
+  }
+  RecordProperty("successful_adds_before_kill", ok_before_kill);
+  RecordProperty("adds_in_flight_at_kill", in_flight_at_kill);
+  RecordProperty("successful_adds_after_restart", ok_after_restart);
+  EXPECT_GT(ok_before_kill, 0) << "the kill came before the burst";
+  EXPECT_GT(in_flight_at_kill, 0) << "no ADD was in flight when quasard was killed";
+  EXPECT_GT(ok_after_restart, 0) << "the kill came after the burst";
   std::set<std::string> unique;
   for (const auto& [c, ip] : ok_ips) EXPECT_TRUE(unique.insert(ip).second) << "duplicate " << ip;
   auto allocs = bed_.allocations();
@@ -353,7 +395,6 @@ TEST_F(CniE2E, DaemonKilledMidBurstNeitherDuplicatesNorLeaks) {
   }
   EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
   EXPECT_TRUE(bed_.hostVethsSettled().empty());
-  RecordProperty("successful_adds_before_kill", static_cast<int>(ok_ips.size()));
 }
 
 }  // namespace
