@@ -60,6 +60,84 @@ TEST(K8sObject, RefusalsNameTheObjectAndTheField) {
                 "Namespace not_ok: metadata.name");
 }
 
+// Wrong JSON types anywhere are refused like any other bad value: InvalidArgument naming the
+// field, never an exception (which quasard's gRPC layer would answer with UNKNOWN).
+TEST(K8sObject, WrongTypesAreRefusedNamingTheFieldWithoutThrowing) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"apiVersion": "v1", "kind": 5, "metadata": {"name": "n"}})", "object n: kind"},
+      {R"({"apiVersion": "v1", "kind": ["Pod"], "metadata": {"name": "n"}})", "kind"},
+      {R"({"apiVersion": 1, "kind": "Node", "metadata": {"name": "n"}})", "Node n: apiVersion"},
+      {R"({"apiVersion": "v1", "kind": "Node", "metadata": {"name": 7}})", "metadata.name"},
+      {R"({"apiVersion": "v1", "kind": "Node", "metadata": []})", "metadata"},
+      {R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": 3},
+        "spec": {"containers": [{"name": "c"}]}})",
+       "Pod p: metadata.namespace"},
+      {R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80,
+        "protocol": 6}]}]}})",
+       "spec.containers[0].ports[0].protocol"},
+      {R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": []})", "spec"},
+      {R"({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "p"}, "spec": {"podSelector": {},
+        "ingress": [{"ports": "80"}]}})",
+       "NetworkPolicy default/p: spec.ingress[0].ports"},
+      {R"({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "p"}, "spec": {"podSelector": {},
+        "egress": [{"ports": {"port": 80}}]}})",
+       "spec.egress[0].ports"},
+      {R"({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "p"}, "spec": {"podSelector": {},
+        "ingress": [{"ports": [80]}]}})",
+       "spec.ingress[0].ports[0]"},
+      {R"({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "p"}, "spec": {"podSelector": {"matchExpressions":
+        [{"key": "a", "operator": 1, "values": ["x"]}]}}})",
+       "spec.podSelector.matchExpressions[0].operator"},
+      {R"({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "p"}, "spec": {"podSelector": {},
+        "policyTypes": [1]}})",
+       "spec.policyTypes"},
+      {R"({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "p"}, "spec": {"podSelector": {"matchExpressions":
+        [{"key": "a", "operator": "In", "values": [1]}]}}})",
+       "spec.podSelector.matchExpressions[0].values"},
+      {R"({"kind": 1, "items": []})", "kind"},
+      {R"({"kind": "List", "items": [{"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "ok"}}, 5]})",
+       "items[1]"},
+
+  };
+  for (const auto& [text, fragment] : cases) {
+    absl::StatusOr<std::vector<K8sObject>> r;
+    try {
+      r = parseK8sObjects(json::parse(text));
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "threw " << e.what() << " on " << text;
+      continue;
+    }
+    if (r.ok()) {
+      ADD_FAILURE() << "accepted " << text;
+      continue;
+    }
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+    EXPECT_NE(r.status().message().find(fragment), std::string::npos)
+        << r.status().message() << " should mention " << fragment;
+  }
+}
+
+TEST(K8sObject, ListsNestOnlySoDeep) {
+  json nested =
+      json::parse(R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})");
+  for (int i = 0; i < 3; ++i) nested = json::array({nested});
+  auto shallow = parseK8sObjects(nested);
+  ASSERT_TRUE(shallow.ok()) << shallow.status();
+  EXPECT_EQ(shallow->size(), 1u);
+  for (int i = 0; i < 1000; ++i) nested = json::array({nested});
+  auto deep = parseK8sObjects(nested);
+  EXPECT_TRUE(absl::IsInvalidArgument(deep.status())) << deep.status();
+  EXPECT_NE(deep.status().message().find("nest"), std::string::npos) << deep.status();
+}
+
 TEST(K8sObject, CanonicalKinds) {
   EXPECT_EQ(canonicalKind("pods"), "Pod");
   EXPECT_EQ(canonicalKind("netpol"), "NetworkPolicy");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <vector>
 
@@ -119,10 +120,33 @@ absl::Status NetlinkSocket::sendBytes(const void* data, size_t len, absl::string
   return absl::OkStatus();
 }
 
-ssize_t NetlinkSocket::receive(std::vector<uint8_t>& buf) {
+absl::StatusOr<size_t> NetlinkSocket::receive(std::vector<uint8_t>& buf, absl::string_view what) {
   while (true) {
-    const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
-    if (n >= 0 || errno != EINTR) return n;
+    // The datagram's whole length (MSG_TRUNC answers it, MSG_PEEK leaves the datagram queued):
+    // a link with many VFs or altnames makes one message larger than any fixed buffer, and a
+    // read into a smaller buffer would silently drop its end.
+    ssize_t n = ::recv(fd_.get(), nullptr, 0, MSG_PEEK | MSG_TRUNC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoStatus(errno, absl::StrCat(what, ": receive"));
+    }
+    if (static_cast<size_t>(n) > buf.size()) buf.resize(static_cast<size_t>(n));
+    iovec iov{buf.data(), buf.size()};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    // The full buffer size, even when the peek said less: the kernel sizes the next dump
+    // datagrams after the largest read it has seen.
+    n = ::recvmsg(fd_.get(), &mh, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoStatus(errno, absl::StrCat(what, ": receive"));
+    }
+    if (mh.msg_flags & MSG_TRUNC) {
+      return absl::DataLossError(
+          absl::StrCat(what, ": receive: a datagram larger than ", buf.size(), " bytes was cut"));
+    }
+    return static_cast<size_t>(n);
   }
 }
 
@@ -133,10 +157,10 @@ absl::Status NetlinkSocket::request(NlMessage& msg, absl::string_view what,
   const uint32_t seq = msg.header()->nlmsg_seq;
   std::vector<uint8_t> buf(kReceiveBuffer);
   while (true) {
-    const ssize_t n = receive(buf);
-    if (n < 0) return errnoStatus(errno, absl::StrCat(what, ": receive"));
+    auto n = receive(buf, what);
+    if (!n.ok()) return n.status();
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
-    size_t len = static_cast<size_t>(n);
+    size_t len = *n;
     for (; nl::messageOk(nlh, len); nlh = nl::nextMessage(nlh, len)) {
       if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid_) continue;
       if (nlh->nlmsg_type != NLMSG_ERROR) {
@@ -173,10 +197,10 @@ absl::Status NetlinkSocket::requestAll(std::vector<Request>& requests,
   size_t acked = 0;
   std::vector<uint8_t> buf(kReceiveBuffer);
   while (acked < requests.size()) {
-    const ssize_t n = receive(buf);
-    if (n < 0) return failAll(errnoStatus(errno, absl::StrCat(requests.front().what, ": receive")));
+    auto n = receive(buf, requests.front().what);
+    if (!n.ok()) return failAll(n.status());
     const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
-    size_t len = static_cast<size_t>(n);
+    size_t len = *n;
     for (; nl::messageOk(nlh, len); nlh = nl::nextMessage(nlh, len)) {
       const uint32_t i = nlh->nlmsg_seq - first_seq;
       if (nlh->nlmsg_pid != portid_ || i >= requests.size() || nlh->nlmsg_type != NLMSG_ERROR) {
@@ -210,14 +234,20 @@ absl::Status NetlinkSocket::dump(NlMessage& msg,
     bool interrupted = false;
     bool done = false;
     while (!done) {
-      const ssize_t n = receive(buf);
-      if (n < 0) return errnoStatus(errno, absl::StrCat(what, ": receive"));
+      auto n = receive(buf, what);
+      if (!n.ok()) return n.status();
       const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
-      size_t len = static_cast<size_t>(n);
+      size_t len = *n;
       for (; nl::messageOk(nlh, len); nlh = nl::nextMessage(nlh, len)) {
         if (nlh->nlmsg_seq != seq) continue;
         if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
         if (nlh->nlmsg_type == NLMSG_DONE) {
+          // The kernel ends a dump it could not finish with the error in NLMSG_DONE.
+          int err = 0;
+          if (nlh->nlmsg_len >= nl::kHeaderLen + sizeof(err)) {
+            std::memcpy(&err, nl::payload(nlh), sizeof(err));
+          }
+          if (err < 0) return errnoStatus(-err, absl::StrCat(what, ": dump"));
           done = true;
           break;
         }

@@ -53,12 +53,15 @@ class NetlinkSocket {
   absl::StatusOr<Fd> openNamespace() const;
 
  private:
-  // One page of messages per read, as the kernel sends them (a dump reads four).
+  // One page of messages per read, as the kernel sends them (a dump reads four). Only the
+  // starting size: receive() grows the buffer to a larger datagram.
   static constexpr size_t kReceiveBuffer = 8192;
   NetlinkSocket(Fd fd, uint32_t portid) : fd_(std::move(fd)), portid_(portid) {}
   absl::Status send(NlMessage& msg, absl::string_view what);
   absl::Status sendBytes(const void* data, size_t len, absl::string_view what);
-  ssize_t receive(std::vector<uint8_t>& buf);
+  // Reads one datagram whole into `buf`, growing it as needed; returns its length. DataLoss if
+  // the datagram was cut all the same (never parsed), else the receive error.
+  absl::StatusOr<size_t> receive(std::vector<uint8_t>& buf, absl::string_view what);
 
   Fd fd_;
   uint32_t portid_ = 0;

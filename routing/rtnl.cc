@@ -156,6 +156,13 @@ NlMessage linkGetMessage(const std::string& name) {
   return m;
 }
 
+NlMessage linkDumpMessage() {
+  NlMessage m(RTM_GETLINK, 0);
+  m.putHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  m.putU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  return m;
+}
+
 NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix) {
   NlMessage m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
   auto* ifa = m.putHeader<ifaddrmsg>();
@@ -342,8 +349,7 @@ absl::StatusOr<LinkInfo> Rtnl::getLink(const std::string& name) {
 }
 
 absl::StatusOr<std::vector<LinkInfo>> Rtnl::listLinks() {
-  NlMessage m(RTM_GETLINK, 0);
-  m.putHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
+  auto m = linkDumpMessage();
   std::vector<LinkInfo> out;
   auto s = sock_.dump(
       m,

@@ -34,7 +34,7 @@ struct VethSpec {
 struct LinkSettings {
   int ifindex = 0;
   std::optional<bool> up = std::nullopt;  // up or down; unset: unchanged
-  int mtu = 0;  // 0: unchanged
+  int mtu = 0;                            // 0: unchanged
   bool proxy_arp = false;
   std::optional<int> rp_filter = std::nullopt;  // net.ipv4.conf.<dev>.rp_filter
   // No IPv6 link-local address (addr_gen_mode none): an IPv4-only pod's veth then adds nothing to
@@ -100,6 +100,10 @@ NlMessage linkUpMessage(int ifindex, int mtu = 0);
 NlMessage linkMtuMessage(int ifindex, int mtu);
 NlMessage linkSetMessage(const LinkSettings& settings);
 NlMessage linkGetMessage(const std::string& name);
+// Dumps all links, without statistics. Any IFLA_EXT_MASK makes the kernel size each dump
+// datagram for the largest link message; without one it uses a page and silently leaves out a
+// link whose message is larger (many altnames or VFs).
+NlMessage linkDumpMessage();
 NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix);
 NlMessage addressDeleteMessage(int ifindex, const conf::IpPrefix& prefix);
 // `replace`: create or replace the route with this destination.

@@ -131,6 +131,14 @@ TEST(RtnlMessages, LinkSettingsChangeTheUpFlagOnlyWhenAsked) {
   EXPECT_EQ(flags({.ifindex = 3, .mtu = 1400}), std::make_pair(0u, 0u));
 }
 
+TEST(RtnlMessages, LinkDumpAsksForAnExtMaskSoLargeLinksFit) {
+  auto m = linkDumpMessage();
+  EXPECT_EQ(m.header()->nlmsg_type, RTM_GETLINK);
+  auto top = attrs(m.header(), sizeof(ifinfomsg));
+  ASSERT_TRUE(top.count(IFLA_EXT_MASK));
+  EXPECT_NE(nl::attrU32(top[IFLA_EXT_MASK]), 0u);
+}
+
 TEST(RtnlMessages, GroupMessagesSelectByNameOrByGroupAlone) {
   auto move = linkGroupMessage("qsr0123", 0x71737200);
   EXPECT_EQ(move.header()->nlmsg_type, RTM_NEWLINK);
