@@ -58,7 +58,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # --- responses -------------------------------------------------------------------------
 
     def send_json(self, code, obj):
-        body = dumps(obj)
+        self.send_raw(code, dumps(obj))
+
+    def send_raw(self, code, body):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -226,7 +228,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 items, _ = store.list(res, ns)
                 deleted = [store.delete(res, o["metadata"].get("namespace"), o["metadata"]["name"])
                            for o in items if match(o)]
-            return self.send_json(200, self.list_body(res, version, deleted, str(store.rv), {}))
+            return self.send_raw(200, self.list_body(res, version, deleted, str(store.rv), {}))
         raise ApiError(405, "the server does not allow this method on the requested resource")
 
     def item(self, method, res, version, ns, name, sub):
@@ -311,14 +313,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             meta["continue"] = base64.urlsafe_b64encode(dumps(token)).decode()
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
-        self.send_json(200, self.list_body(res, version, items, str(list_rv), meta))
+        self.send_raw(200, self.list_body(res, version, items, str(list_rv), meta))
 
     def list_body(self, res, version, items, rv, meta):
-        if res.crd is None:
-            # The real server leaves kind and apiVersion out of a built-in list's items.
-            items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
-        return {"kind": res.kind + "List", "apiVersion": res.api_version(version),
-                "metadata": dict(meta, resourceVersion=rv), "items": items}
+        """The list as bytes. The real server leaves kind and apiVersion out of a built-in
+        list's items (custom resources keep them)."""
+        pick = 0 if res.crd is None else 1
+        encoded = [self.server.store.wire(res, o)[pick] for o in items]
+        head = dumps({"kind": res.kind + "List", "apiVersion": res.api_version(version),
+                      "metadata": dict(meta, resourceVersion=rv)})
+        return head[:-1] + b',"items":[' + b",".join(encoded) + b"]}"
 
     # --- test control (/standin/...) -------------------------------------------------------
 
@@ -359,7 +363,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         raise ApiError(400, "bulk: no kind %s %s (after %d created)"
                                        % (item.get("apiVersion"), item.get("kind"), n))
                     store.create(res, version, item.get("metadata", {}).get("namespace"),
-                                 item, keep_status=True)
+                                 item, keep_status=True, copy_body=False)
                     n += 1
                 rv = store.rv
             return self.send_json(200, {"created": n, "resourceVersion": str(rv),

@@ -11,6 +11,7 @@ allowWatchBookmarks=true a BOOKMARK carries the newest resourceVersion every
 """
 
 import json
+import select
 import socket
 import time
 
@@ -43,7 +44,11 @@ class _Stream:
         self.h.wfile.write(b"0\r\n\r\n")
 
 
-def _event_line(ev, match):
+def _wire_line(store, res, type_, obj):
+    return b'{"type":"%s","object":%s}\n' % (type_.encode(), store.wire(res, obj)[1])
+
+
+def _event_line(store, res, ev, match):
     cur = ev.type != "DELETED" and match(ev.obj)
     old = match(ev.prev) if ev.prev is not None else False
     if cur and not old:
@@ -55,13 +60,23 @@ def _event_line(ev, match):
     else:
         return None
     if type_ == ev.type:
-        if ev.line is None:
-            ev.line = _line(ev.type, ev.obj)  # shared by every watch that sees it unchanged
+        if ev.line is None:  # shared by every watch that sees the event unchanged
+            ev.line = _wire_line(store, res, ev.type, ev.obj)
         return ev.line
     if type_ == "DELETED":
         prev = dict(ev.prev, metadata=dict(ev.prev["metadata"], resourceVersion=str(ev.rv)))
         return _line("DELETED", prev)
-    return _line(type_, ev.obj)
+    return _wire_line(store, res, type_, ev.obj)
+
+
+def _client_gone(sock):
+    """True once the client has closed its end (EOF or TLS close_notify): a watch client never
+    sends anything while the stream is open."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def serve(handler, res, ns):
@@ -93,11 +108,11 @@ def serve(handler, res, ns):
         stream.start()
         last_rv = start_rv  # every event up to it is in initial or queued behind it
         if from_rv is not None:
-            out = [line for line in (_event_line(ev, match) for ev in initial) if line]
+            out = [line for line in (_event_line(store, res, ev, match) for ev in initial) if line]
         elif initial_events == "false":
             out = []
         else:
-            out = [_line("ADDED", ev.obj) for ev in initial if match(ev.obj)]
+            out = [_wire_line(store, res, "ADDED", ev.obj) for ev in initial if match(ev.obj)]
         if initial_events == "true":
             out.append(_line("BOOKMARK", dict(bookmark_kind, metadata={
                 "resourceVersion": str(start_rv),
@@ -113,6 +128,8 @@ def serve(handler, res, ns):
             if bookmarks:
                 wait = min(wait, next_bookmark - now)
             items = w.take(max(wait, 0))
+            if _client_gone(handler.request):
+                return
             if w.dropped:
                 # An abrupt end: no final chunk, the connection is cut.
                 handler.close_connection = True
@@ -128,7 +145,7 @@ def serve(handler, res, ns):
                     forced = True
                     continue
                 last_rv = max(last_rv, it.rv)
-                line = _event_line(it, match)
+                line = _event_line(store, res, it, match)
                 if line:
                     out.append(line)
             stream.write(b"".join(out))
