@@ -87,8 +87,8 @@ class Event:
 class Watcher:
     """One open watch: the store pushes events (and bookmark/drop commands) into its queue."""
 
-    def __init__(self, key, bookmarks):
-        self.key, self.bookmarks = key, bookmarks
+    def __init__(self, key, bookmarks, request=""):
+        self.key, self.bookmarks, self.request = key, bookmarks, request
         self.cond = threading.Condition()
         self.queue = collections.deque()
         self.dropped = False
@@ -402,11 +402,11 @@ class Store:
             items = {k: v for k, v in items.items() if k[0] == ns}
         return [items[k] for k in sorted(items, key=lambda k: (k[0] or "", k[1]))], rv
 
-    def start_watch(self, res, from_rv, bookmarks):
+    def start_watch(self, res, from_rv, bookmarks, request=""):
         """Registers a watch on res. from_rv None: the current objects come first as ADDED
         events. Returns (watcher, initial events, start rv); 410 Expired if from_rv is compacted."""
         with self.lock:
-            w = Watcher(res.key, bookmarks)
+            w = Watcher(res.key, bookmarks, request)
             if from_rv is None:
                 initial = [Event(int(o["metadata"]["resourceVersion"]), "ADDED", res.key,
                                  k[0], k[1], o, None) for k, o in sorted(
@@ -459,4 +459,5 @@ class Store:
         with self.lock:
             return {"resourceVersion": str(self.rv), "compactedResourceVersion": str(self.compacted_rv),
                     "watches": len(self.watchers), "history": len(self.history),
+                    "watchRequests": sorted(w.request for w in self.watchers),
                     "objects": {r.qualified(): len(self.objects[k]) for k, r in self.resources.items()}}

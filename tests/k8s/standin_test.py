@@ -433,6 +433,36 @@ class StandinApiTest(unittest.TestCase):
         self.assertEqual(ev["type"], "BOOKMARK")
         self.assertLess(time.monotonic() - before, 5)
 
+    def test_send_initial_events_ends_with_an_annotated_bookmark(self):
+        ns = self.fresh_namespace()
+        pods = "/api/v1/namespaces/%s/pods" % ns
+        self.s.ok("POST", pods, pod(ns, "a"))
+        w = self.s.watch(pods, sendInitialEvents="true", allowWatchBookmarks="true",
+                         resourceVersionMatch="NotOlderThan")
+        self.addCleanup(w.close)
+        ev = w.next()
+        self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "a"))
+        ev = w.next()
+        self.assertEqual(ev["type"], "BOOKMARK")
+        self.assertEqual(ev["object"]["metadata"]["annotations"],
+                         {"k8s.io/initial-events-end": "true"})
+
+    def test_closed_watch_clients_are_noticed(self):
+        def open_watch():
+            return [r for r in self.s.ok("GET", "/standin/stats")["watchRequests"]
+                    if "closed-watch-probe" in r]
+        w = self.s.watch("/api/v1/nodes", labelSelector="closed-watch-probe")
+        self.s.wait_for("the watch to register", open_watch)
+        w.close()
+        self.s.wait_for("the stand-in to let the watch go", lambda: not open_watch())
+
+    def test_list_at_a_future_resource_version_times_out(self):
+        rv = int(self.s.ok("GET", "/api/v1/namespaces")["metadata"]["resourceVersion"])
+        code, body = self.s.api("GET", "/api/v1/namespaces?resourceVersion=%d" % (rv + 1000))
+        self.assertEqual((code, body["reason"]), (504, "Timeout"))
+        listed = self.s.ok("GET", "/api/v1/namespaces?resourceVersion=%d" % rv)
+        self.assertGreaterEqual(int(listed["metadata"]["resourceVersion"]), rv)
+
     def test_compacted_resource_version_gets_410_gone(self):
         ns = self.fresh_namespace()
         pods = "/api/v1/namespaces/%s/pods" % ns

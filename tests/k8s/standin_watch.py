@@ -97,7 +97,7 @@ def serve(handler, res, ns):
         from_rv = None
     stream = _Stream(handler)
     try:
-        w, initial, start_rv = store.start_watch(res, from_rv, bookmarks)
+        w, initial, start_rv = store.start_watch(res, from_rv, bookmarks, handler.path)
     except ApiError as e:
         stream.start()
         stream.write(_line("ERROR", e.body))
