@@ -9,6 +9,7 @@ import json
 import ssl
 import threading
 import time
+import traceback
 import urllib.parse
 
 import standin_patch
@@ -140,8 +141,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(e.code, e.body)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
-        except standin_select.SelectorError as e:
+        except (standin_select.SelectorError, ValueError) as e:
             self.send_json(400, standin_store.status_body(400, str(e)))
+        except Exception as e:  # a stand-in bug: say so in the answer and on stderr
+            traceback.print_exc()
+            self.send_json(500, standin_store.status_body(500, "stand-in error: %r" % e))
 
     # --- routing ---------------------------------------------------------------------------
 
@@ -262,6 +266,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise ApiError(405, "the server does not allow this method on the requested resource")
 
     def check_kind(self, res, version, body):
+        if not isinstance(body.get("metadata", {}), dict):
+            raise ApiError(400, "metadata must be a JSON object")
         if body.get("kind", res.kind) != res.kind or \
                 body.get("apiVersion", res.api_version(version)) != res.api_version(version):
             raise ApiError(400, "the API version in the data (%s) does not match the expected "
