@@ -620,7 +620,7 @@ class StandinApiTest(unittest.TestCase):
     def test_down_refuses_connections_then_comes_back(self):
         w = self.s.watch("/api/v1/pods")
         self.addCleanup(w.close)
-        self.s.ok("POST", "/standin/down?seconds=2")
+        self.s.ok("POST", "/standin/down?seconds=3")
         started = time.monotonic()
         self.assertEqual(w.outcome()[0], "error")
 
@@ -630,15 +630,15 @@ class StandinApiTest(unittest.TestCase):
                 return False
             except ConnectionRefusedError:
                 return True
-        self.s.wait_for("connections refused", refused, timeout=2)
+        self.s.wait_for("connections refused", refused, timeout=3)
 
         def back():
             try:
                 return self.s.api("GET", "/version")[0] == 200
             except OSError:
                 return False
-        self.s.wait_for("the stand-in to come back", back, timeout=10)
-        self.assertGreaterEqual(time.monotonic() - started, 1.5)
+        self.s.wait_for("the stand-in to come back", back, timeout=15)
+        self.assertGreaterEqual(time.monotonic() - started, 2.5)
 
     def test_injected_latency_delays_api_requests(self):
         self.s.ok("POST", "/standin/latency?ms=300")
