@@ -21,6 +21,7 @@ import threading
 import time
 
 import standin_handler
+import standin_store
 
 
 class StandinServer(http.server.ThreadingHTTPServer):
@@ -118,7 +119,6 @@ def main():
     ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
 
-    import standin_store
     store = standin_store.Store(args.history)
     server = StandinServer((args.bind, args.port), ctx, store, load_tokens(args.token_file),
                            args.bookmark_interval, args.verbose)

@@ -650,6 +650,36 @@ class StandinApiTest(unittest.TestCase):
             self.s.ok("POST", "/standin/latency?ms=0")
 
 
+class StandinHistoryTest(unittest.TestCase):
+    """A short --history compacts by itself, as etcd's compaction does under a real server."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Standin("--history", "10")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.stop()
+
+    def test_events_beyond_the_history_limit_get_410(self):
+        s = self.s
+        s.ok("POST", "/api/v1/namespaces", namespace("h"))
+        first = s.ok("GET", "/api/v1/namespaces/h/pods")["metadata"]["resourceVersion"]
+        rvs = [s.ok("POST", "/api/v1/namespaces/h/pods", pod("h", "p%d" % i))
+               ["metadata"]["resourceVersion"] for i in range(20)]
+        stats = s.ok("GET", "/standin/stats")
+        self.assertLessEqual(stats["history"], 11)
+        self.assertGreater(int(stats["compactedResourceVersion"]), int(first))
+        w = s.watch("/api/v1/namespaces/h/pods", resourceVersion=first)
+        self.addCleanup(w.close)
+        ev = w.next()
+        self.assertEqual((ev["type"], ev["object"]["code"]), ("ERROR", 410))
+        w2 = s.watch("/api/v1/namespaces/h/pods", resourceVersion=rvs[-6])
+        self.addCleanup(w2.close)
+        got = [w2.next_not_bookmark()["object"]["metadata"]["name"] for _ in range(5)]
+        self.assertEqual(got, ["p15", "p16", "p17", "p18", "p19"])
+
+
 class StandinScaleTest(unittest.TestCase):
     """The benchmark's scale: 10,000 pods over 500 nodes and 1,000 NetworkPolicies."""
 
