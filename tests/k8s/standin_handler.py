@@ -139,7 +139,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.route(method, [p for p in path.split("/") if p])
         except ApiError as e:
             self.send_json(e.code, e.body)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+        except (OSError, ssl.SSLError):  # the client went away mid-answer
             self.close_connection = True
         except (standin_select.SelectorError, ValueError) as e:
             self.send_json(400, standin_store.status_body(400, str(e)))

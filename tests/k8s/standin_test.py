@@ -425,7 +425,9 @@ class StandinApiTest(unittest.TestCase):
             ev = w.next(timeout=5)
         self.assertEqual(ev["type"], "BOOKMARK")
         self.assertEqual(ev["object"]["kind"], "Pod")
-        self.assertEqual(set(ev["object"]["metadata"]), {"resourceVersion"})
+        self.assertEqual(ev["object"]["metadata"], {"resourceVersion": ev["object"]["metadata"]
+                                                    ["resourceVersion"], "creationTimestamp": None})
+        self.assertEqual(ev["object"]["spec"], {"containers": None})
         # ... and on command.
         before = time.monotonic()
         self.assertGreaterEqual(self.s.ok("POST", "/standin/bookmark")["watches"], 1)

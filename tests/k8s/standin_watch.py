@@ -104,6 +104,9 @@ def serve(handler, res, ns):
         stream.end()
         return
     bookmark_kind = {"kind": res.kind, "apiVersion": res.api_version(res.versions[0])}
+    if res.key == ("", "pods"):
+        # The real server's bookmark is an empty object of the kind, zero values included.
+        bookmark_kind.update(spec={"containers": None}, status={})
     try:
         stream.start()
         last_rv = start_rv  # every event up to it is in initial or queued behind it
@@ -115,7 +118,7 @@ def serve(handler, res, ns):
             out = [_wire_line(store, res, "ADDED", ev.obj) for ev in initial if match(ev.obj)]
         if initial_events == "true":
             out.append(_line("BOOKMARK", dict(bookmark_kind, metadata={
-                "resourceVersion": str(start_rv),
+                "resourceVersion": str(start_rv), "creationTimestamp": None,
                 "annotations": {"k8s.io/initial-events-end": "true"}})))
         stream.write(b"".join(out))
         deadline = time.monotonic() + timeout if timeout else None
@@ -154,7 +157,7 @@ def serve(handler, res, ns):
                 rv = store.idle_rv(w) or last_rv
                 last_rv = max(last_rv, rv)
                 stream.write(_line("BOOKMARK", dict(bookmark_kind,
-                                                    metadata={"resourceVersion": str(last_rv)})))
+                                                    metadata={"resourceVersion": str(last_rv), "creationTimestamp": None})))
                 next_bookmark = now + server.bookmark_interval
             if deadline is not None and now >= deadline:
                 stream.end()
