@@ -7,11 +7,13 @@ quasard's API client and the real kubectl can be tested where no cluster can run
 
 usage: apiserver_standin.py --cert S.crt --key S.key --client-ca CA.crt [--token-file F]
                             [--port 0] [--bookmark-interval 1] [--history 200000] [--verbose]
-Prints "listening https://127.0.0.1:PORT" on stdout once it accepts connections.
+Prints "listening https://127.0.0.1:PORT" on stdout once it accepts connections; exits on
+SIGTERM/SIGINT or when the process that started it ends.
 """
 
 import argparse
 import http.server
+import os
 import signal
 import socket
 import socketserver
@@ -127,7 +129,10 @@ def main():
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    parent = os.getppid()
+    # Ends with the test that started it, also when that test is killed.
+    while not stop.wait(0.5) and os.getppid() == parent:
+        pass
     sys.exit(0)
 
 
