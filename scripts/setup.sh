@@ -18,6 +18,7 @@ packages=(
   # run and test
   iproute2 iptables ipset procps sqlite3 psmisc iputils-ping strace
   containernetworking-plugins podman runc busybox-static util-linux etcd-server etcd-client openssl
+  python3
   # the VM that runs the IPIP tests (scripts/vm-test.sh)
   qemu-system-x86 cpio binutils
 )
