@@ -56,6 +56,16 @@ TEST_F(CniE2E, VethEndsAreConfiguredOverNetlink) {
   const std::string host = a.json()["interfaces"][0]["name"];
   EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "cat /proc/sys/net/ipv4/conf/" + host + "/proxy_arp").out,
             "1\n");
+  // The kernel adds a link-local address when an end's operstate turns up: wait for that first.
+  auto operstate_up = [&](const std::string& ns, const std::string& dev) {
+    for (int i = 0; i < 100; ++i) {
+      if (bed_.inNs(ns, "cat /sys/class/net/" + dev + "/operstate").out == "up\n") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  EXPECT_TRUE(operstate_up(bed_.nodeNs(), host));
+  EXPECT_TRUE(operstate_up(bed_.podNs("a"), "eth0"));
   EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "ip -6 addr show dev " + host).out, "");
   EXPECT_EQ(bed_.inNs(bed_.podNs("a"), "ip -6 addr show dev eth0").out, "");
   EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "cat /proc/sys/net/ipv4/ip_forward").out, "1\n");
