@@ -284,10 +284,14 @@ TEST_F(CniE2E, PrevResultIsPassedThroughWhenChained) {
   EXPECT_EQ(j["dns"]["nameservers"][0], "10.96.0.10");
 }
 
-// 100 ADDs at once (as many pods start on a fresh GPU node), then 100 DELs.
+// 100 ADDs at once (as many pods start on a fresh GPU node), then 100 DELs. The ADDs' commits
+// are batched: fewer store transactions than allocations.
 TEST_F(CniE2E, HundredConcurrentAddsThenDelsNoDuplicateNoLeak) {
   constexpr int kPods = 100;
   for (int i = 0; i < kPods; ++i) bed_.addPod("p" + std::to_string(i));
+  auto commits = [&] { return bed_.ctl("-o json status").json()["commits"]; };
+  const json before = commits();
+  ASSERT_TRUE(before.is_object()) << bed_.ctl("-o json status").out;
   std::mutex mu;
   std::set<std::string> ips;
   int failures = 0;
@@ -310,8 +314,16 @@ TEST_F(CniE2E, HundredConcurrentAddsThenDelsNoDuplicateNoLeak) {
     for (auto& t : threads) t.join();
   };
   burst("ADD");
+  const json after = commits();
   EXPECT_EQ(failures, 0);
   EXPECT_EQ(ips.size(), size_t{kPods});
+  const uint64_t transactions =
+      after["transactions"].get<uint64_t>() - before["transactions"].get<uint64_t>();
+  const uint64_t mutations =
+      after["mutations"].get<uint64_t>() - before["mutations"].get<uint64_t>();
+  EXPECT_EQ(mutations, uint64_t{kPods});
+  EXPECT_LT(transactions, mutations) << "group commit did not batch concurrent ADDs";
+  RecordProperty("add_transactions", static_cast<int>(transactions));
   EXPECT_EQ(bed_.allocations().size(), size_t{kPods});
   EXPECT_EQ(bed_.hostVeths().size(), size_t{kPods});
   burst("DEL");
