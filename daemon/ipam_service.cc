@@ -168,6 +168,8 @@ grpc::Status IpamService::Status(grpc::ServerContext*, const pb::StatusRequest*,
     any_free |= p.stats.capacity > p.stats.used + p.stats.cooling;
   }
   reply->set_allocations(manager_.list("").size());
+  reply->set_commit_transactions(manager_.committer().transactions());
+  reply->set_commit_mutations(manager_.committer().mutations());
   reply->set_ready(any_free || node_.claims_blocks);
   return grpc::Status::OK;
 }

@@ -89,6 +89,9 @@ class Ctl {
                         {"uplink", r.uplink()},
                         {"store", r.store_path()},
                         {"allocations", r.allocations()},
+                        {"commits",
+                         {{"transactions", r.commit_transactions()},
+                          {"mutations", r.commit_mutations()}}},
                         {"pools", pools}}
                        .dump(2)
                 << "\n";
@@ -99,11 +102,13 @@ class Ctl {
     std::printf(
         "node:         %s\nversion:      %s\nready:        %s\nuptime:       %llds\n"
         "routing mode: %s\nuplink:       %s\npod MTU:      %u\nstore:        %s\n"
-        "allocations:  %llu\n",
+        "allocations:  %llu\ncommits:      %llu transactions for %llu changes\n",
         r.node_name().c_str(), r.version().c_str(), r.ready() ? "yes" : "NO",
         static_cast<long long>(up), r.routing_mode().c_str(),
         r.uplink().empty() ? "(unknown)" : r.uplink().c_str(), r.mtu(), r.store_path().c_str(),
-        static_cast<unsigned long long>(r.allocations()));
+        static_cast<unsigned long long>(r.allocations()),
+        static_cast<unsigned long long>(r.commit_transactions()),
+        static_cast<unsigned long long>(r.commit_mutations()));
     std::printf("\n%-20s %10s %10s %10s %10s\n", "POD CIDR", "CAPACITY", "USED", "COOLING", "FREE");
     for (const auto& p : r.pools()) {
       std::printf("%-20s %10llu %10llu %10llu %10llu\n", p.cidr().c_str(),

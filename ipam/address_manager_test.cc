@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -11,6 +12,23 @@
 
 namespace quasar::ipam {
 namespace {
+
+// The store under test with a commit that takes a millisecond.
+class SlowDisk final : public AllocationStore {
+ public:
+  explicit SlowDisk(AllocationStore& inner) : inner_(inner) {}
+  absl::StatusOr<StoreSnapshot> load(int64_t released_since_unix_ms) override {
+    return inner_.load(released_since_unix_ms);
+  }
+  absl::Status commit(std::span<const Mutation> batch) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return inner_.commit(batch);
+  }
+  std::string describe() const override { return inner_.describe(); }
+
+ private:
+  AllocationStore& inner_;
+};
 
 class AddressManagerTest : public ::testing::Test {
  protected:
@@ -80,6 +98,13 @@ TEST_F(AddressManagerTest, ReleaseOfUnknownAttachmentSucceeds) {
 
 TEST_F(AddressManagerTest, ConcurrentAllocationsAreUniqueAndBatched) {
   constexpr int kThreads = 16, kPerThread = 12;
+  // Each commit takes a millisecond, as an fsync on a disk does (on tmpfs a commit can end before
+  // another thread queues behind it): concurrent allocations must share transactions.
+  SlowDisk disk(*store_);
+  auto manager =
+      AddressManager::create({{*conf::IpPrefix::parse("10.0.0.0/24")}, {}, 1000, nullptr}, disk,
+                             [this] { return now_.load(); });
+  ASSERT_TRUE(manager.ok()) << manager.status();
   std::vector<std::thread> threads;
   std::mutex mu;
   std::set<conf::IpAddress> seen;
@@ -87,7 +112,7 @@ TEST_F(AddressManagerTest, ConcurrentAllocationsAreUniqueAndBatched) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        auto r = manager_->allocate(req("c" + std::to_string(t) + "-" + std::to_string(i)));
+        auto r = (*manager)->allocate(req("c" + std::to_string(t) + "-" + std::to_string(i)));
         if (!r.ok()) {
           ++failures;
           continue;
@@ -100,10 +125,12 @@ TEST_F(AddressManagerTest, ConcurrentAllocationsAreUniqueAndBatched) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(seen.size(), size_t{kThreads * kPerThread});
-  EXPECT_EQ(manager_->committer().mutations(), uint64_t{kThreads * kPerThread});
+  const GroupCommitter& committer = (*manager)->committer();
+  EXPECT_EQ(committer.mutations(), uint64_t{kThreads * kPerThread});
   // Group commit batched: concurrent allocations shared transactions.
-  EXPECT_LT(manager_->committer().transactions(), manager_->committer().mutations());
-  RecordProperty("transactions", static_cast<int>(manager_->committer().transactions()));
+  EXPECT_LT(committer.transactions(), committer.mutations());
+  RecordProperty("transactions", static_cast<int>(committer.transactions()));
+  manager->reset();
   reopen();
   EXPECT_EQ(manager_->list("").size(), size_t{kThreads * kPerThread});
 }

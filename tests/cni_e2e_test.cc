@@ -56,6 +56,16 @@ TEST_F(CniE2E, VethEndsAreConfiguredOverNetlink) {
   const std::string host = a.json()["interfaces"][0]["name"];
   EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "cat /proc/sys/net/ipv4/conf/" + host + "/proxy_arp").out,
             "1\n");
+  // The kernel adds a link-local address when an end's operstate turns up: wait for that first.
+  auto operstate_up = [&](const std::string& ns, const std::string& dev) {
+    for (int i = 0; i < 100; ++i) {
+      if (bed_.inNs(ns, "cat /sys/class/net/" + dev + "/operstate").out == "up\n") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  EXPECT_TRUE(operstate_up(bed_.nodeNs(), host));
+  EXPECT_TRUE(operstate_up(bed_.podNs("a"), "eth0"));
   EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "ip -6 addr show dev " + host).out, "");
   EXPECT_EQ(bed_.inNs(bed_.podNs("a"), "ip -6 addr show dev eth0").out, "");
   EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "cat /proc/sys/net/ipv4/ip_forward").out, "1\n");
@@ -274,10 +284,14 @@ TEST_F(CniE2E, PrevResultIsPassedThroughWhenChained) {
   EXPECT_EQ(j["dns"]["nameservers"][0], "10.96.0.10");
 }
 
-// 100 ADDs at once (as many pods start on a fresh GPU node), then 100 DELs.
+// 100 ADDs at once (as many pods start on a fresh GPU node), then 100 DELs. The ADDs' commits
+// are batched: fewer store transactions than allocations.
 TEST_F(CniE2E, HundredConcurrentAddsThenDelsNoDuplicateNoLeak) {
   constexpr int kPods = 100;
   for (int i = 0; i < kPods; ++i) bed_.addPod("p" + std::to_string(i));
+  auto commits = [&] { return bed_.ctl("-o json status").json()["commits"]; };
+  const json before = commits();
+  ASSERT_TRUE(before.is_object()) << bed_.ctl("-o json status").out;
   std::mutex mu;
   std::set<std::string> ips;
   int failures = 0;
@@ -300,8 +314,16 @@ TEST_F(CniE2E, HundredConcurrentAddsThenDelsNoDuplicateNoLeak) {
     for (auto& t : threads) t.join();
   };
   burst("ADD");
+  const json after = commits();
   EXPECT_EQ(failures, 0);
   EXPECT_EQ(ips.size(), size_t{kPods});
+  const uint64_t transactions =
+      after["transactions"].get<uint64_t>() - before["transactions"].get<uint64_t>();
+  const uint64_t mutations =
+      after["mutations"].get<uint64_t>() - before["mutations"].get<uint64_t>();
+  EXPECT_EQ(mutations, uint64_t{kPods});
+  EXPECT_LT(transactions, mutations) << "group commit did not batch concurrent ADDs";
+  RecordProperty("add_transactions", static_cast<int>(transactions));
   EXPECT_EQ(bed_.allocations().size(), size_t{kPods});
   EXPECT_EQ(bed_.hostVeths().size(), size_t{kPods});
   burst("DEL");
