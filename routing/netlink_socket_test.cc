@@ -22,6 +22,7 @@
 namespace quasar::routing {
 namespace {
 
+using testing::addAltNames;
 using testing::unsharedNamespace;
 
 ino_t inodeOf(int fd) {
@@ -67,24 +68,6 @@ TEST(NetlinkSocket, LinkIndexAndNamespaceAreTheSockets) {
   EXPECT_TRUE(absl::IsInvalidArgument(here->linkIndex("").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(here->linkIndex("a-name-longer-than-ifnamsiz").status()));
   EXPECT_TRUE(Rtnl(*here).deleteLink("qt-near").ok());
-}
-
-// Gives link `ifindex` `count` alternative names of 127 characters (RTM_NEWLINKPROP), each of
-// which the kernel reports in every message about the link: a way to make that message large.
-absl::Status addAltNames(NetlinkSocket& sock, int ifindex, int count) {
-  for (int i = 0; i < count; i += 50) {
-    NlMessage m(RTM_NEWLINKPROP, NLM_F_REQUEST | NLM_F_EXCL | NLM_F_CREATE);
-    m.putHeader<ifinfomsg>()->ifi_index = ifindex;
-    const size_t list = m.nestStart(IFLA_PROP_LIST);
-    for (int k = i; k < std::min(count, i + 50); ++k) {
-      std::string name = std::to_string(k);
-      name.resize(127, 'x');
-      m.putString(IFLA_ALT_IFNAME, name);
-    }
-    m.nestEnd(list);
-    if (auto s = sock.request(m, "add altnames"); !s.ok()) return s;
-  }
-  return absl::OkStatus();
 }
 
 // A link message larger than any fixed receive buffer (about 40 kB here) arrives whole, both as

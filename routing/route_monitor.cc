@@ -116,9 +116,18 @@ void RouteMonitor::run() {
     }
     if (fds[1].revents) return;
     if (!(fds[0].revents & POLLIN)) continue;
-    const ssize_t n = ::recv(sock_.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+    // MSG_TRUNC: the datagram's whole length, even when it did not fit.
+    const ssize_t n = ::recv(sock_.get(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
       if (errno == ENOBUFS) on_change_();  // notifications were lost: assume the worst
+      continue;
+    }
+    if (static_cast<size_t>(n) > buf.size()) {
+      // Cut (a link with many altnames or VFs): what it said is lost, so assume the worst, and
+      // read such datagrams whole from now on.
+      buf.resize(static_cast<size_t>(n));
+      received_.fetch_add(1, std::memory_order_relaxed);
+      on_change_();
       continue;
     }
     bool change = false;

@@ -23,6 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using testing::addAltNames;
 using testing::unsharedNamespace;
 
 template <typename Pred>
@@ -115,6 +116,32 @@ TEST(RouteMonitor, PodChurnDoesNotWakeItAndItsDevicesDo) {
   for (const std::string n : {"qsrt3", "qsrt4", "other0", "qtup0"}) {
     EXPECT_TRUE(rtnl.deleteLink(n).ok()) << n;
   }
+}
+
+// A notification larger than the monitor's receive buffer (a watched device with 300 altnames
+// going down) still counts, instead of being cut and dropped.
+TEST(RouteMonitor, ALargeNotificationAboutItsDeviceIsAChange) {
+  auto sock = NetlinkSocket::open();
+  ASSERT_TRUE(sock.ok()) << sock.status();
+  Fd other = unsharedNamespace();
+  ASSERT_TRUE(other.valid());
+  Rtnl rtnl(*sock);
+  const conf::Mac mac{0x0a, 0x58, 0, 0, 0, 2};
+  ASSERT_TRUE(rtnl.createVeth({"qtbig0", mac, 1500, "qtbig1", mac, other.get()}).ok());
+  auto index = sock->linkIndex("qtbig0");
+  ASSERT_TRUE(index.ok());
+  ASSERT_TRUE(addAltNames(*sock, *index, 300).ok());
+  auto up = linkSetMessage({.ifindex = *index, .up = true});
+  ASSERT_TRUE(sock->request(up, "set qtbig0 up").ok());
+
+  std::atomic<int> changes{0};
+  auto monitor = RouteMonitor::start({"qtbig0"}, [&changes] { ++changes; });
+  ASSERT_TRUE(monitor.ok()) << monitor.status();
+  const int before = changes;
+  auto down = linkSetMessage({.ifindex = *index, .up = false});
+  ASSERT_TRUE(sock->request(down, "set qtbig0 down").ok());
+  EXPECT_TRUE(eventually([&] { return changes > before; }));
+  EXPECT_TRUE(rtnl.deleteLink("qtbig0").ok());
 }
 
 }  // namespace
