@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -12,6 +13,8 @@
 
 namespace quasar::ipam {
 namespace {
+
+constexpr size_t kReadChunk = 64 << 10;
 
 absl::Status ioError(int err, const char* what) {
   if (err == EAGAIN || err == EWOULDBLOCK) {
@@ -67,10 +70,17 @@ absl::Status readFrame(int fd, google::protobuf::MessageLite& message) {
   const uint32_t len = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) |
                        (uint32_t{header[2]} << 8) | uint32_t{header[3]};
   if (len > kMaxPluginMessage) return absl::DataLossError(absl::StrCat("frame of ", len, " bytes"));
-  std::string body(len, '\0');
-  got = readFull(fd, body.data(), len);
-  if (!got.ok()) return got.status();
-  if (*got != len) return absl::DataLossError("connection closed inside a frame");
+  // The body grows as it arrives: a header alone must not make the reader allocate what it
+  // claims (up to kMaxPluginMessage per connection).
+  std::string body;
+  while (body.size() < len) {
+    const size_t start = body.size();
+    const size_t chunk = std::min<size_t>(len - start, kReadChunk);
+    body.resize(start + chunk);
+    got = readFull(fd, body.data() + start, chunk);
+    if (!got.ok()) return got.status();
+    if (*got != chunk) return absl::DataLossError("connection closed inside a frame");
+  }
   if (!message.ParseFromString(body)) return absl::DataLossError("undecodable message");
   return absl::OkStatus();
 }
