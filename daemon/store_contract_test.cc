@@ -19,8 +19,8 @@
 #include "absl/strings/str_replace.h"
 #include "daemon/etcd_store.h"
 #include "daemon/sqlite_kv_store.h"
+#include "ipam/sqlite_db.h"
 #include "tests/spawn.h"
-
 
 namespace quasar::daemon {
 namespace {
@@ -243,6 +243,46 @@ TEST_F(StoreContract, WatchDeliversInOrderAndResumesFromARevision) {
   EXPECT_EQ(resumed.events[1].kv.value, "2b");
   EXPECT_TRUE(resumed.error.ok());
 }
+
+#ifndef QUASAR_STORE_BACKEND_ETCD
+// A fault injected into the lease table (a trigger that refuses to delete a lease row, from a
+// second connection) shows whether a revoke is one transaction: it must leave everything as it
+// was, never the keys deleted and the lease still there.
+void refuseLeaseDeletion(const std::string& db_path) {
+  auto db = ipam::openSqlite(db_path,
+                             "CREATE TRIGGER IF NOT EXISTS refuse_lease_delete BEFORE DELETE ON "
+                             "leases BEGIN SELECT RAISE(ABORT, 'injected fault'); END;");
+  ASSERT_TRUE(db.ok()) << db.status();
+}
+
+TEST_F(StoreContract, RevokeLeaseIsOneTransaction) {
+  auto lease = store_->grantLease(60s);
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE(store_->put("live/a", "x", *lease).ok());
+  refuseLeaseDeletion(dir_ + "/kv.db");
+  EXPECT_FALSE(store_->revokeLease(*lease).ok());
+  EXPECT_TRUE(store_->get("live/a")->has_value()) << "keys deleted, lease kept: two commits";
+  EXPECT_TRUE(store_->keepAlive(*lease).ok());
+}
+
+TEST_F(StoreContract, ExpiryRechecksAndDeletesInOneTransaction) {
+  std::atomic<int64_t> now{1'000'000};
+  store_.reset();
+  auto s = SqliteKvStore::open(dir_ + "/clocked.db", [&] { return now.load(); });
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto lease_a = (*s)->grantLease(2s);
+  auto lease_b = (*s)->grantLease(2s);
+  ASSERT_TRUE(lease_a.ok() && lease_b.ok());
+  ASSERT_TRUE((*s)->put("live/a", "x", *lease_a).ok());
+  ASSERT_TRUE((*s)->put("live/b", "x", *lease_b).ok());
+  // The fault hits every lease row: one transaction leaves both leases and keys as they were.
+  refuseLeaseDeletion(dir_ + "/clocked.db");
+  now += 3000;
+  EXPECT_FALSE((*s)->expireLeases().ok());
+  EXPECT_TRUE((*s)->get("live/a")->has_value());
+  EXPECT_TRUE((*s)->get("live/b")->has_value());
+}
+#endif
 
 #ifdef QUASAR_STORE_BACKEND_ETCD
 // etcd goes away (killed) and comes back on the same data: calls made meanwhile fail with
