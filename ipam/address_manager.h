@@ -88,7 +88,9 @@ class AddressManager {
   // Removes a range that holds no used, held or cooling address (a block given back);
   // FailedPrecondition otherwise.
   absl::Status removeRangeIfIdle(const conf::IpPrefix& range);
-  // Adds a range back (a give-back that failed in the datastore).
+  // Adds a range (a block claimed, or a give-back that failed in the datastore). Addresses of
+  // it that allocations still hold (restored at start outside every range, or kept from when
+  // the range was removed) are marked used, so they are not handed out twice.
   void addRange(const conf::IpPrefix& range);
   const GroupCommitter& committer() const { return committer_; }
 
@@ -115,6 +117,9 @@ class AddressManager {
   mutable std::mutex mu_;
   std::vector<RangeAllocator> ranges_;
   std::map<Attachment, Entry> entries_;
+  // Releases restored at start outside every range: their cool-down still applies if the
+  // range is added later.
+  std::vector<std::pair<conf::IpAddress, int64_t>> outside_releases_;
 };
 
 }  // namespace quasar::ipam
