@@ -33,6 +33,7 @@ class BlockManager {
   // Gives a block back; only if this node still owns it (FailedPrecondition otherwise).
   absl::Status release(const conf::IpPrefix& block);
 
+  const conf::IpPrefix& clusterCidr() const { return cluster_; }
   uint64_t blockCount() const;
   conf::IpPrefix blockAt(uint64_t index) const;
 

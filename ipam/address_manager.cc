@@ -1,5 +1,6 @@
 #include "ipam/address_manager.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -150,6 +151,24 @@ absl::Status AddressManager::removeRangeIfIdle(const conf::IpPrefix& range) {
     return absl::OkStatus();
   }
   return absl::NotFoundError(absl::StrCat(range.toString(), " is not one of this node's ranges"));
+}
+
+absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::dropRange(
+    const conf::IpPrefix& range) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(ranges_.begin(), ranges_.end(),
+                         [&](const RangeAllocator& r) { return r.range() == range.network(); });
+  if (it == ranges_.end()) {
+    return absl::NotFoundError(absl::StrCat(range.toString(), " is not one of this node's ranges"));
+  }
+  std::vector<conf::IpAddress> held;
+  for (const auto& [attachment, e] : entries_) {
+    for (const auto& ip : e.allocation.ips) {
+      if (it->contains(ip)) held.push_back(ip);
+    }
+  }
+  ranges_.erase(it);
+  return held;
 }
 
 absl::StatusOr<AllocateResult> AddressManager::allocateOnce(

@@ -88,6 +88,10 @@ class AddressManager {
   // Removes a range that holds no used, held or cooling address (a block given back);
   // FailedPrecondition otherwise.
   absl::Status removeRangeIfIdle(const conf::IpPrefix& range);
+  // Removes a range whatever it holds (a block this node lost to another): nothing more is
+  // handed out from it. Its allocations stay recorded and releasable (their pods keep running);
+  // returns their addresses. NotFound when the range is not one of the node's.
+  absl::StatusOr<std::vector<conf::IpAddress>> dropRange(const conf::IpPrefix& range);
   // Adds a range (a block claimed, or a give-back that failed in the datastore). Addresses of
   // it that allocations still hold (restored at start outside every range, or kept from when
   // the range was removed) are marked used, so they are not handed out twice.
