@@ -11,9 +11,10 @@
 // was read (still N's, same claim), live/N absent, nodes/N unchanged. Two daemons racing for the
 // same block: exactly one transaction succeeds. A daemon that restarts starts its grace anew,
 // which only delays a reclaim. The grace must be far longer than any datastore outage a node is
-// expected to ride out (a node serves from its blocks while the datastore is away; NodeRegistry
-// stops a node from handing out addresses once its registration has gone unconfirmed for half
-// the grace, and a node that comes back verifies which blocks it still owns).
+// expected to ride out (a node serves from its blocks while the datastore is away). quasard
+// stops handing out addresses once its own registration has gone unconfirmed for half the
+// grace (NodeRegistry::sinceConfirmed), and a node that comes back verifies which blocks it
+// still owns (dropLostBlocks) before it hands out any again.
 // Not thread-safe: one caller (quasard's housekeeping thread).
 
 #include <chrono>

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "daemon/block_manager.h"
 #include "daemon/block_reclaimer.h"
@@ -116,6 +118,40 @@ TEST_F(StaleBlockReclaimerTest, ANodeBackAfterItsBlocksWereReclaimedHandsNothing
   EXPECT_TRUE((*m)->release({"pod", "eth0"}).ok());
   n->stop(true);
   s->stop(true);
+}
+
+// A node whose lease ran out registers again and then verifies its blocks (quasard drops the
+// lost ones) before the registration counts as confirmed; a verification that fails is run
+// again on the next renewal.
+TEST_F(StaleBlockReclaimerTest, ARegistryThatRegisteredAgainVerifiesBeforeItConfirms) {
+  auto n = join("n");
+  std::mutex mu;
+  std::vector<bool> live_at_call;
+  n->setOnReRegistered([&]() -> absl::Status {
+    std::lock_guard lock(mu);
+    live_at_call.push_back(live("n"));
+    if (live_at_call.size() == 1) return absl::UnavailableError("injected: datastore read failed");
+    return absl::OkStatus();
+  });
+  EXPECT_LT(n->sinceConfirmed(), 1000ms);
+  store_ms_ += 3000;  // the lease runs out (the keep-alive thread finds it gone)
+  ASSERT_TRUE(kv_->expireLeases().ok());
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mu);
+      if (live_at_call.size() >= 2 && n->sinceConfirmed() < 500ms) break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  {
+    std::lock_guard lock(mu);
+    ASSERT_GE(live_at_call.size(), 2u) << "the verification did not run again after failing";
+    for (bool l : live_at_call) EXPECT_TRUE(l) << "verified before the node was registered";
+  }
+  EXPECT_TRUE(live("n"));
+  EXPECT_LT(n->sinceConfirmed(), 500ms) << "confirmed again once verified";
+  n->stop(true);
 }
 
 }  // namespace

@@ -56,6 +56,9 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::take(
   auto undo = [&] {
     for (const auto& ip : taken) rangeFor(ip)->unallocate(ip);
   };
+  if (options_.allocation_gate) {
+    if (auto s = options_.allocation_gate(); !s.ok()) return s;
+  }
   if (ranges_.empty()) {
     return absl::ResourceExhaustedError("the node holds no pod CIDR block yet");
   }

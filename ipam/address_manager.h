@@ -54,6 +54,10 @@ class AddressManager {
     // range to allocate from (a freshly claimed block), or the reason there is none
     // (ResourceExhausted when the cluster has no free block). Null: no growth (static CIDRs).
     std::function<absl::StatusOr<conf::IpPrefix>()> claim_range;
+    // Asked (under the manager's lock: it must be quick) before any address is handed out; an
+    // error is returned as is. quasard: Unavailable while the node's ownership of its blocks
+    // is unconfirmed (see daemon/node_registry.h). Null: always allowed.
+    std::function<absl::Status()> allocation_gate = nullptr;
   };
 
   // Loads the store's allocations. `store` must outlive the manager.

@@ -232,3 +232,33 @@ TEST(AddressManagerBlocks, AddressesRestoredOutsideTheRangesAreNotHandedOutWhenC
 
 }  // namespace
 }  // namespace quasar::ipam
+
+namespace quasar::ipam {
+namespace {
+
+TEST(AddressManagerGate, NothingIsHandedOutWhileTheGateIsClosed) {
+  char tmpl[] = "/tmp/quasar-amg-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  {
+    auto store = SqliteStore::open(dir + "/ipam.db");
+    ASSERT_TRUE(store.ok());
+    std::atomic<bool> open{false};
+    AddressManager::Options o;
+    o.pod_cidrs = {*conf::IpPrefix::parse("10.1.0.0/30")};
+    o.allocation_gate = [&] {
+      return open ? absl::OkStatus() : absl::UnavailableError("ownership unconfirmed");
+    };
+    auto m = AddressManager::create(o, **store, [] { return int64_t{1}; });
+    ASSERT_TRUE(m.ok()) << m.status();
+    auto closed = (*m)->allocate({{"c0", "eth0"}, "n", "/ns", {}, {}});
+    EXPECT_TRUE(absl::IsUnavailable(closed.status())) << closed.status();
+    EXPECT_EQ((*m)->stats()[0].stats.used, 0u);
+    open = true;
+    EXPECT_TRUE((*m)->allocate({{"c0", "eth0"}, "n", "/ns", {}, {}}).ok());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace quasar::ipam
