@@ -200,7 +200,8 @@ absl::StatusOr<TxnResult> SqliteKvStore::txnLocked(const std::vector<Compare>& c
   if (remove_leases) {
     auto dels = remove_leases();
     if (!dels.ok()) return dels.status();
-    then_ops = std::move(*dels);
+    then_ops = then;
+    then_ops.insert(then_ops.end(), dels->begin(), dels->end());
   }
   const std::vector<Op>& then_branch = remove_leases ? then_ops : then;
   TxnResult result;
