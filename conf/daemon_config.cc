@@ -18,16 +18,16 @@ absl::Status fieldError(absl::string_view field, absl::string_view what) {
 
 const std::set<absl::string_view>& knownKeys() {
   static const auto* keys =
-      new std::set<absl::string_view>{"nodeName",   "socket",
-                                      "cniSocket",  "stateDir",
-                                      "podCIDRs",   "clusterCIDR",
-                                      "blockSize",  "blockReleaseGraceSeconds",
-                                      "datastore",  "nodeIP",
-                                      "labels",     "nodeTTLSeconds",
-                                      "reserved",   "releaseCooldownSeconds",
-                                      "uplink",     "routingMode",
-                                      "mtu",        "logLevel",
-                                      "natOutgoing"};
+      new std::set<absl::string_view>{"nodeName",    "socket",
+                                      "cniSocket",   "stateDir",
+                                      "podCIDRs",    "clusterCIDR",
+                                      "blockSize",   "blockReleaseGraceSeconds",
+                                      "datastore",   "nodeIP",
+                                      "labels",      "nodeTTLSeconds",
+                                      "reserved",    "releaseCooldownSeconds",
+                                      "uplink",      "routingMode",
+                                      "mtu",         "logLevel",
+                                      "natOutgoing", "nodeGoneGraceSeconds"};
   return *keys;
 }
 
@@ -95,6 +95,14 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
     const int ttl = root["nodeTTLSeconds"].as<int>();
     if (ttl < 2 || ttl > 3600) return fieldError("nodeTTLSeconds", "must be in [2, 3600]");
     c.node_ttl = std::chrono::seconds(ttl);
+  }
+  if (root["nodeGoneGraceSeconds"]) {
+    const int g = root["nodeGoneGraceSeconds"].as<int>();
+    if (g != 0 && (g < 3 * c.node_ttl.count() || g > 30 * 24 * 3600)) {
+      return fieldError("nodeGoneGraceSeconds",
+                        "must be 0 (never reclaim) or in [3 x nodeTTLSeconds, 30 days]");
+    }
+    c.node_gone_grace = std::chrono::seconds(g);
   }
   if (const auto& ds = root["datastore"]) {
     if (!ds.IsMap()) return fieldError("datastore", "must be a mapping");

@@ -40,6 +40,9 @@ struct DaemonConfig {
   int block_size = 26;
   // A block idle (no used or cooling address) this long is given back; the last one is kept.
   std::chrono::seconds block_release_grace{300};
+  // The blocks of a node whose registration (live/<name>) has been gone this long are
+  // reclaimed by the other nodes (docs/datastore.md); 0: never. At least 3 x node_ttl.
+  std::chrono::seconds node_gone_grace{3600};
   DatastoreConfig datastore;
   // This node's underlay address; empty: the uplink's first address.
   std::string node_ip;

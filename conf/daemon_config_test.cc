@@ -28,6 +28,7 @@ TEST(DaemonConfig, ParsesClusterMode) {
   auto c = parseDaemonConfig(R"(
 clusterCIDR: 10.244.0.0/16
 blockSize: 28
+nodeGoneGraceSeconds: 900
 nodeIP: 10.99.0.1
 labels: {nvidia.com/gpu.present: "true"}
 datastore:
@@ -39,6 +40,9 @@ datastore:
   EXPECT_TRUE(c->pod_cidrs.empty());
   EXPECT_EQ(c->cluster_cidr->toString(), "10.244.0.0/16");
   EXPECT_EQ(c->block_size, 28);
+  EXPECT_EQ(c->node_gone_grace, std::chrono::seconds(900));
+  EXPECT_EQ(parseDaemonConfig("clusterCIDR: 10.244.0.0/16\n")->node_gone_grace,
+            std::chrono::seconds(3600));
   EXPECT_EQ(c->datastore.type, DatastoreConfig::Type::kEtcd);
   EXPECT_EQ(c->datastore.endpoints.size(), 2u);
   EXPECT_EQ(c->datastore.prefix, "/prod/");
@@ -57,6 +61,8 @@ TEST(DaemonConfig, RejectsWithFieldNames) {
   expect_field("clusterCIDR: 10.244.0.0/16\ndatastore: {type: etcd}\n", "datastore.endpoints");
   expect_field("clusterCIDR: 10.244.0.0/16\ndatastore: {type: etcd, endpoint: [a]}\n",
                "datastore.endpoint");
+  expect_field("clusterCIDR: 10.244.0.0/16\nnodeTTLSeconds: 10\nnodeGoneGraceSeconds: 29\n",
+               "nodeGoneGraceSeconds");
   expect_field("podCIDRs: [10.0.0.0/24, 10.0.0.128/25]\n", "overlaps");
   expect_field("podCIDRs: [fd00::/64]\n", "podCIDRs");
   expect_field("podCIDRs: [10.0.0.0/24]\nroutingMode: bgp\n", "routingMode");

@@ -2,7 +2,37 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
+#include "absl/strings/str_join.h"
+
 namespace quasar::daemon {
+
+absl::StatusOr<std::vector<conf::IpPrefix>> dropLostBlocks(BlockManager& blocks,
+                                                           ipam::AddressManager& manager) {
+  const auto pools = manager.stats();
+  auto owned = blocks.owned();
+  if (!owned.ok()) return owned.status();
+  const std::set<conf::IpPrefix> mine(owned->begin(), owned->end());
+  std::vector<conf::IpPrefix> lost;
+  for (const auto& p : pools) {
+    if (mine.contains(p.cidr) || !blocks.clusterCidr().contains(p.cidr.address())) continue;
+    auto held = manager.dropRange(p.cidr);
+    if (!held.ok()) continue;  // given back meanwhile
+    lost.push_back(p.cidr);
+    std::vector<std::string> ips;
+    for (const auto& ip : *held) ips.push_back(ip.toString());
+    if (ips.empty()) {
+      spdlog::warn("event=block-lost block={} in_use=0", p.cidr.toString());
+    } else {
+      spdlog::error(
+          "event=block-lost block={} in_use={} ips={} detail=\"this node's pods keep addresses of "
+          "a block reclaimed while the node was gone; another node may hand them out\"",
+          p.cidr.toString(), ips.size(), absl::StrJoin(ips, ","));
+    }
+  }
+  return lost;
+}
 
 std::vector<conf::IpPrefix> BlockReclaimer::tick(int64_t now_ms) {
   std::vector<conf::IpPrefix> released;
@@ -26,7 +56,8 @@ std::vector<conf::IpPrefix> BlockReclaimer::tick(int64_t now_ms) {
     if (auto s = blocks_.release(p.cidr); !s.ok()) {
       spdlog::warn("event=block-release-failed block={} error=\"{}\"", p.cidr.toString(),
                    std::string(s.message()));
-      manager_.addRange(p.cidr);
+      // Not this node's any more (reclaimed while it was gone): it must not come back.
+      if (!absl::IsFailedPrecondition(s)) manager_.addRange(p.cidr);
       continue;
     }
     spdlog::info("event=block-released block={} idle_ms={}", p.cidr.toString(), now_ms - since);

@@ -15,6 +15,15 @@
 
 namespace quasar::daemon {
 
+// Verifies in the datastore that this node still owns every block its allocator hands out
+// from, and drops from the allocator those it lost (reclaimed by other nodes while this one was
+// gone, see StaleBlockReclaimer): nothing more is handed out from them. Pods still holding
+// addresses there keep them (logged as errors: another node may hand them out too). The
+// allocator's ranges are read before the datastore, so a block claimed meanwhile is never taken
+// for lost. Returns the dropped blocks. Thread-safe.
+absl::StatusOr<std::vector<conf::IpPrefix>> dropLostBlocks(BlockManager& blocks,
+                                                           ipam::AddressManager& manager);
+
 class BlockReclaimer {
  public:
   BlockReclaimer(ipam::AddressManager& manager, BlockManager& blocks,

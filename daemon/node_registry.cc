@@ -38,8 +38,24 @@ absl::Status NodeRegistry::registerLive() {
   return absl::OkStatus();
 }
 
+int64_t NodeRegistry::steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void NodeRegistry::setOnReRegistered(std::function<absl::Status()> callback) {
+  std::lock_guard lock(mu_);
+  on_re_registered_ = std::move(callback);
+}
+
+std::chrono::milliseconds NodeRegistry::sinceConfirmed() const {
+  return std::chrono::milliseconds(steadyMs() - confirmed_ms_.load());
+}
+
 absl::Status NodeRegistry::start() {
   if (auto s = registerLive(); !s.ok()) return s;
+  confirm();
   thread_ = std::thread([this] { keepAliveLoop(); });
   return absl::OkStatus();
 }
@@ -57,13 +73,26 @@ void NodeRegistry::stop(bool revoke) {
 
 void NodeRegistry::keepAliveLoop() {
   std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, ttl_ / 3, [this] { return stopping_; })) {
+  // In milliseconds: a 2 s TTL in whole seconds / 3 would be 0, a busy loop.
+  const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(ttl_) / 3;
+  while (!cv_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
     absl::Status s = store_.keepAlive(lease_);
     if (absl::IsNotFound(s)) {
       spdlog::warn("event=node-lease-expired node={} action=re-register", self_.name);
       s = registerLive();
+      if (s.ok()) verify_pending_ = true;
     }
+    if (s.ok() && verify_pending_) {
+      std::function<absl::Status()> verify;
+      {
+        std::lock_guard cb_lock(mu_);
+        verify = on_re_registered_;
+      }
+      if (verify) s = verify();
+      if (s.ok()) verify_pending_ = false;
+    }
+    if (s.ok()) confirm();
     if (!s.ok()) {
       spdlog::warn("event=node-keepalive-failed node={} error=\"{}\"", self_.name,
                    std::string(s.message()));

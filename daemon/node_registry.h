@@ -3,9 +3,17 @@
 // subnet, uplink, labels such as nvidia.com/gpu.present=true) and its liveness key
 // (live/<name>) under a lease that a thread keeps alive. A daemon that stops renewing loses the
 // key after the TTL, and every other daemon's ClusterView sees the node as not ready.
+//
+// It also knows how long ago the datastore last confirmed the registration (a keep-alive or a
+// registration that succeeded): other nodes reclaim the blocks of a node gone longer than a
+// grace (StaleBlockReclaimer), so quasard stops handing out addresses while the confirmation
+// is older than half of it. A node that had to register again (its lease expired) runs the
+// re-registration callback (quasard: which blocks does it still own?) before it counts as
+// confirmed; a callback that fails is run again on the next renewal.
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -38,8 +46,14 @@ class NodeRegistry {
   absl::Status start();
   // `revoke`: the node goes not-ready at once (a clean shutdown) instead of after the TTL.
   void stop(bool revoke);
+  // Runs on the registry's thread after each registration but the first. Thread-safe.
+  void setOnReRegistered(std::function<absl::Status()> callback);
+  // Time since the datastore last confirmed the registration (monotonic clock).
+  std::chrono::milliseconds sinceConfirmed() const;
 
  private:
+  static int64_t steadyMs();
+  void confirm() { confirmed_ms_ = steadyMs(); }
   absl::Status registerLive();
   void keepAliveLoop();
 
@@ -47,6 +61,9 @@ class NodeRegistry {
   const NodeRecord self_;
   const std::chrono::seconds ttl_;
   std::atomic<int64_t> lease_{0};
+  std::atomic<int64_t> confirmed_ms_{0};
+  bool verify_pending_ = false;                     // keep-alive thread only
+  std::function<absl::Status()> on_re_registered_;  // under mu_
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -35,6 +35,7 @@
 #include "daemon/plugin_server.h"
 #include "daemon/routing_agent.h"
 #include "daemon/sqlite_kv_store.h"
+#include "daemon/stale_block_reclaimer.h"
 #include "ipam/address_manager.h"
 #include "ipam/sqlite_store.h"
 #include "netpolicy/masquerade.h"
@@ -181,8 +182,23 @@ int run(const std::string& config_path) {
       return b;
     };
   }
+  // Other nodes reclaim this node's blocks once it has been gone for the grace: past half of it
+  // without the datastore confirming the registration, nothing is handed out (node_registry.h).
+  const bool reclaims = blocks && cfg->node_gone_grace.count() > 0;
+  if (reclaims) {
+    opts.allocation_gate = [&registry, fence = cfg->node_gone_grace / 2]() -> absl::Status {
+      const auto since = registry.sinceConfirmed();
+      if (since <= fence) return absl::OkStatus();
+      return absl::UnavailableError(absl::StrCat(
+          "the datastore has not confirmed this node's registration for ", since.count() / 1000,
+          "s: no address is handed out until it has (its blocks may be reclaimed)"));
+    };
+  }
   auto manager = ipam::AddressManager::create(opts, **store, nowUnixMs);
   if (!manager.ok()) return fail(std::string(manager.status().message()));
+  if (reclaims) {
+    registry.setOnReRegistered([&] { return dropLostBlocks(*blocks, **manager).status(); });
+  }
   node.store = (*store)->describe() + " cluster=" + (*datastore)->describe();
 
   if (socketInUse(cfg->socket)) return fail("another quasard is serving on " + cfg->socket);
@@ -251,12 +267,19 @@ int run(const std::string& config_path) {
       node.node_name, cfg->socket, cfg->cni_socket, node.store, absl::StrJoin(cidrs, ","),
       (*manager)->list("").size(), node.mtu, node.routing_mode, node.uplink);
 
-  // Housekeeping: give back blocks idle for longer than the grace period.
+  // Housekeeping: give back blocks idle for longer than the grace period, and reclaim those of
+  // nodes gone for longer than theirs.
   std::mutex housekeeping_mu;
   std::condition_variable housekeeping_cv;
   bool stopping = false;
   std::thread housekeeping;
   std::unique_ptr<BlockReclaimer> reclaimer;
+  std::unique_ptr<StaleBlockReclaimer> stale;
+  if (reclaims) {
+    stale = std::make_unique<StaleBlockReclaimer>(
+        **datastore, cfg->node_name,
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg->node_gone_grace));
+  }
   if (blocks) {
     reclaimer = std::make_unique<BlockReclaimer>(
         **manager, *blocks,
@@ -269,6 +292,15 @@ int run(const std::string& config_path) {
       while (!housekeeping_cv.wait_for(lock, period, [&] { return stopping; })) {
         lock.unlock();
         reclaimer->tick(nowUnixMs());
+        if (stale) {
+          auto r = stale->tick(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+          if (!r.ok()) {
+            spdlog::warn("event=stale-block-scan-failed error=\"{}\"",
+                         std::string(r.status().message()));
+          }
+        }
         lock.lock();
       }
     });

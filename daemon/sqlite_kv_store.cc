@@ -190,11 +190,20 @@ absl::StatusOr<TxnResult> SqliteKvStore::txn(const std::vector<Compare>& compare
 
 absl::StatusOr<TxnResult> SqliteKvStore::txnLocked(const std::vector<Compare>& compares,
                                                    const std::vector<Op>& then,
-                                                   const std::vector<Op>& otherwise) {
+                                                   const std::vector<Op>& otherwise,
+                                                   const LeaseRemoval& remove_leases) {
   if (auto s = sqliteExec(db_.get(), "BEGIN IMMEDIATE"); !s.ok()) return s;
   absl::Cleanup rollback = [this] { sqliteExec(db_.get(), "ROLLBACK").IgnoreError(); };
   auto current = revisionLocked();
   if (!current.ok()) return current.status();
+  std::vector<Op> then_ops;
+  if (remove_leases) {
+    auto dels = remove_leases();
+    if (!dels.ok()) return dels.status();
+    then_ops = then;
+    then_ops.insert(then_ops.end(), dels->begin(), dels->end());
+  }
+  const std::vector<Op>& then_branch = remove_leases ? then_ops : then;
   TxnResult result;
   result.succeeded = true;
   for (const auto& c : compares) {
@@ -207,7 +216,7 @@ absl::StatusOr<TxnResult> SqliteKvStore::txnLocked(const std::vector<Compare>& c
       break;
     }
   }
-  const auto& ops = result.succeeded ? then : otherwise;
+  const auto& ops = result.succeeded ? then_branch : otherwise;
   const int64_t rev = *current + 1;
   std::vector<WatchEvent> events;
   for (const auto& op : ops) {
@@ -331,40 +340,59 @@ absl::Status SqliteKvStore::keepAlive(int64_t lease) {
   return absl::OkStatus();
 }
 
-absl::Status SqliteKvStore::revokeLease(int64_t lease) {
-  std::lock_guard lock(mu_);
+absl::StatusOr<std::vector<Op>> SqliteKvStore::removeLeaseLocked(int64_t id, bool& found) {
   auto keys = sqlitePrepare(db_.get(), "SELECT key FROM kv WHERE lease = ?");
   if (!keys.ok()) return keys.status();
-  sqlite3_bind_int64(keys->get(), 1, lease);
+  sqlite3_bind_int64(keys->get(), 1, id);
   std::vector<Op> dels;
-  while (sqlite3_step(keys->get()) == SQLITE_ROW)
+  while (true) {
+    const int rc = sqlite3_step(keys->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return sqliteError(db_.get(), "keys of lease");
     dels.push_back(Op::del(sqliteColumn(keys->get(), 0)));
-  if (!dels.empty()) {
-    if (auto r = txnLocked({}, dels, {}); !r.ok()) return r.status();
   }
   auto s = sqlitePrepare(db_.get(), "DELETE FROM leases WHERE id = ?");
   if (!s.ok()) return s.status();
-  sqlite3_bind_int64(s->get(), 1, lease);
+  sqlite3_bind_int64(s->get(), 1, id);
   if (sqlite3_step(s->get()) != SQLITE_DONE) return sqliteError(db_.get(), "revoke lease");
-  if (sqlite3_changes(db_.get()) == 0 && dels.empty()) {
-    return absl::NotFoundError(absl::StrCat("lease ", lease, " not found"));
-  }
+  found = sqlite3_changes(db_.get()) != 0 || !dels.empty();
+  return dels;
+}
+
+absl::Status SqliteKvStore::revokeLease(int64_t lease) {
+  std::lock_guard lock(mu_);
+  bool found = false;
+  auto r = txnLocked({}, {}, {}, [&] { return removeLeaseLocked(lease, found); });
+  if (!r.ok()) return r.status();
+  if (!found) return absl::NotFoundError(absl::StrCat("lease ", lease, " not found"));
   return absl::OkStatus();
 }
 
 absl::Status SqliteKvStore::expireLeases() {
-  std::vector<int64_t> due;
-  {
-    std::lock_guard lock(mu_);
+  std::lock_guard lock(mu_);
+  // Which leases are due is read inside the transaction that removes them: a keep-alive can
+  // never slip in between and see its lease revoked after it was renewed.
+  auto r = txnLocked({}, {}, {}, [&]() -> absl::StatusOr<std::vector<Op>> {
     auto s = sqlitePrepare(db_.get(), "SELECT id FROM leases WHERE expires_ms <= ?");
     if (!s.ok()) return s.status();
     sqlite3_bind_int64(s->get(), 1, clock_());
-    while (sqlite3_step(s->get()) == SQLITE_ROW) due.push_back(sqlite3_column_int64(s->get(), 0));
-  }
-  for (int64_t id : due) {
-    if (auto s = revokeLease(id); !s.ok() && !absl::IsNotFound(s)) return s;
-  }
-  return absl::OkStatus();
+    std::vector<int64_t> due;
+    while (true) {
+      const int rc = sqlite3_step(s->get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return sqliteError(db_.get(), "due leases");
+      due.push_back(sqlite3_column_int64(s->get(), 0));
+    }
+    std::vector<Op> dels;
+    for (int64_t id : due) {
+      bool found = false;
+      auto d = removeLeaseLocked(id, found);
+      if (!d.ok()) return d.status();
+      dels.insert(dels.end(), d->begin(), d->end());
+    }
+    return dels;
+  });
+  return r.status();
 }
 
 void SqliteKvStore::reaperLoop() {

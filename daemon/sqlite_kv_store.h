@@ -49,10 +49,17 @@ class SqliteKvStore final : public Store {
   class WatchHandle;
   SqliteKvStore(std::string path, ipam::SqliteDb db, Clock clock);
 
+  // Removes lease rows inside an open write transaction and returns the deletes of their keys.
+  using LeaseRemoval = std::function<absl::StatusOr<std::vector<Op>>()>;
   // Under mu_: one write transaction at the next revision. Events are queued for watchers.
+  // `remove_leases`, when given, runs first inside the same transaction and its deletes join
+  // `then` (no compares are allowed with it), so a lease and its keys go together or not at all.
   absl::StatusOr<TxnResult> txnLocked(const std::vector<Compare>& compares,
-                                      const std::vector<Op>& then,
-                                      const std::vector<Op>& otherwise);
+                                      const std::vector<Op>& then, const std::vector<Op>& otherwise,
+                                      const LeaseRemoval& remove_leases = nullptr);
+  // Under mu_, inside a write transaction: deletes lease `id`'s row and returns the deletes of
+  // its keys; `found` tells whether the lease existed.
+  absl::StatusOr<std::vector<Op>> removeLeaseLocked(int64_t id, bool& found);
   absl::StatusOr<std::vector<KeyValue>> rangeLocked(const std::string& key, bool prefix);
   absl::StatusOr<int64_t> revisionLocked();
   void notifierLoop();

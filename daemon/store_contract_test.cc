@@ -15,13 +15,19 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_replace.h"
+#include "daemon/block_manager.h"
+#include "daemon/cluster_keys.h"
 #include "daemon/etcd_store.h"
+#include "daemon/node_registry.h"
 #include "daemon/sqlite_kv_store.h"
+#include "daemon/stale_block_reclaimer.h"
+#include "ipam/sqlite_db.h"
 #include "tests/spawn.h"
 
 namespace quasar::daemon {
@@ -259,6 +265,117 @@ TEST_F(StoreContract, WatchDeliversInOrderAndResumesFromARevision) {
   EXPECT_EQ(resumed.events[2].kv.key, "nodes/sentinel");
   EXPECT_TRUE(resumed.error.ok());
 }
+
+// An autoscaled fleet: 100 nodes join, claim blocks and vanish for good, in waves, against a
+// cluster CIDR with 40 free blocks (64, of which four live nodes hold 24). The live nodes'
+// reclaimers, racing each other, give every block of a vanished node back exactly once, never
+// before the grace, and never a live node's; no wave finds the CIDR exhausted.
+TEST_F(StoreContract, VanishedNodesBlocksAreReclaimedSoAFleetNeverExhaustsTheCidr) {
+  const auto cidr = *conf::IpPrefix::parse("10.96.0.0/24");
+  constexpr int kBlockLength = 30;  // 64 blocks
+  constexpr int64_t kGraceMs = 60'000;
+  auto join = [&](const std::string& name) {
+    auto r = std::make_unique<NodeRegistry>(*store_, NodeRecord{name, "", "", "", {}}, 10s);
+    EXPECT_TRUE(r->start().ok()) << name;
+    return r;
+  };
+  std::vector<std::unique_ptr<NodeRegistry>> survivors;
+  std::vector<StaleBlockReclaimer> reclaimers;
+  for (int i = 0; i < 4; ++i) {
+    const std::string name = "live-" + std::to_string(i);
+    survivors.push_back(join(name));
+    BlockManager blocks(*store_, name, cidr, kBlockLength);
+    for (int b = 0; b < 6; ++b) ASSERT_TRUE(blocks.claim().ok());
+    reclaimers.emplace_back(*store_, name, std::chrono::milliseconds(kGraceMs));
+  }
+  std::mutex mu;
+  std::vector<std::string> reclaimed;  // every block reported by any reclaimer
+  auto tickAll = [&](int64_t now) {
+    std::vector<std::thread> threads;
+    for (auto& r : reclaimers) {
+      threads.emplace_back([&, now] {
+        auto got = r.tick(now);
+        ASSERT_TRUE(got.ok()) << got.status();
+        std::lock_guard lock(mu);
+        for (const auto& b : *got) reclaimed.push_back(b.toString());
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+  int64_t now = 0;
+  size_t expected_reclaimed = 0;
+  for (int wave = 0; wave < 10; ++wave) {
+    std::vector<std::unique_ptr<NodeRegistry>> fleet;
+    for (int i = 0; i < 10; ++i) {
+      const std::string name = "gpu-" + std::to_string(wave * 10 + i);
+      fleet.push_back(join(name));
+      BlockManager blocks(*store_, name, cidr, kBlockLength);
+      for (int b = 0; b < 2; ++b) {
+        auto claimed = blocks.claim();
+        ASSERT_TRUE(claimed.ok()) << "wave " << wave << " " << name << ": " << claimed.status();
+      }
+    }
+    for (auto& r : fleet) r->stop(/*revoke=*/true);  // scaled down: gone for good
+    tickAll(now += 1000);
+    tickAll(now += kGraceMs / 2);
+    ASSERT_EQ(reclaimed.size(), expected_reclaimed) << "wave " << wave << ": within the grace";
+    tickAll(now += kGraceMs / 2 + 1);
+    expected_reclaimed += 20;
+    ASSERT_EQ(reclaimed.size(), expected_reclaimed) << "wave " << wave;
+    // Each of the wave's 20 blocks once (a block is claimed and reclaimed again in later waves).
+    const std::set<std::string> this_wave(reclaimed.end() - 20, reclaimed.end());
+    EXPECT_EQ(this_wave.size(), 20u) << "wave " << wave << ": a block reclaimed twice";
+  }
+  // Every block is free or owned by a live node.
+  auto blocks = store_->list(keys::kBlocks);
+  ASSERT_TRUE(blocks.ok());
+  EXPECT_EQ(blocks->kvs.size(), 24u);
+  for (const auto& kv : blocks->kvs) {
+    const auto owner = nlohmann::json::parse(kv.value).value("node", "");
+    EXPECT_TRUE(store_->get(keys::live(owner))->has_value()) << kv.key << " owned by " << owner;
+  }
+  for (auto& r : survivors) r->stop(/*revoke=*/true);
+}
+
+#ifndef QUASAR_STORE_BACKEND_ETCD
+// A fault injected into the lease table (a trigger that refuses to delete a lease row, from a
+// second connection) shows whether a revoke is one transaction: it must leave everything as it
+// was, never the keys deleted and the lease still there.
+void refuseLeaseDeletion(const std::string& db_path) {
+  auto db = ipam::openSqlite(db_path,
+                             "CREATE TRIGGER IF NOT EXISTS refuse_lease_delete BEFORE DELETE ON "
+                             "leases BEGIN SELECT RAISE(ABORT, 'injected fault'); END;");
+  ASSERT_TRUE(db.ok()) << db.status();
+}
+
+TEST_F(StoreContract, RevokeLeaseIsOneTransaction) {
+  auto lease = store_->grantLease(60s);
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE(store_->put("live/a", "x", *lease).ok());
+  refuseLeaseDeletion(dir_ + "/kv.db");
+  EXPECT_FALSE(store_->revokeLease(*lease).ok());
+  EXPECT_TRUE(store_->get("live/a")->has_value()) << "keys deleted, lease kept: two commits";
+  EXPECT_TRUE(store_->keepAlive(*lease).ok());
+}
+
+TEST_F(StoreContract, ExpiryRechecksAndDeletesInOneTransaction) {
+  std::atomic<int64_t> now{1'000'000};
+  store_.reset();
+  auto s = SqliteKvStore::open(dir_ + "/clocked.db", [&] { return now.load(); });
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto lease_a = (*s)->grantLease(2s);
+  auto lease_b = (*s)->grantLease(2s);
+  ASSERT_TRUE(lease_a.ok() && lease_b.ok());
+  ASSERT_TRUE((*s)->put("live/a", "x", *lease_a).ok());
+  ASSERT_TRUE((*s)->put("live/b", "x", *lease_b).ok());
+  // The fault hits every lease row: one transaction leaves both leases and keys as they were.
+  refuseLeaseDeletion(dir_ + "/clocked.db");
+  now += 3000;
+  EXPECT_FALSE((*s)->expireLeases().ok());
+  EXPECT_TRUE((*s)->get("live/a")->has_value());
+  EXPECT_TRUE((*s)->get("live/b")->has_value());
+}
+#endif
 
 #ifdef QUASAR_STORE_BACKEND_ETCD
 // etcd goes away (killed) and comes back on the same data: calls made meanwhile fail with

@@ -1,5 +1,6 @@
 #include "ipam/address_manager.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -25,15 +26,19 @@ absl::StatusOr<std::unique_ptr<AddressManager>> AddressManager::create(const Opt
   if (!snap.ok()) return snap.status();
   for (auto& a : snap->allocations) {
     for (const auto& ip : a.ips) {
-      // An address outside today's CIDRs stays recorded (and releasable) but is not tracked by
-      // any allocator: the CIDRs changed under existing pods.
+      // An address outside today's ranges (a block given back or lost under a running pod)
+      // stays recorded and releasable; addRange() marks it used if its range comes back.
       if (auto* r = m->rangeFor(ip)) r->restoreUsed(ip);
     }
     Attachment key = a.attachment;
     m->entries_.emplace(std::move(key), Entry{std::move(a), State::kCommitted});
   }
   for (const auto& [ip, at] : snap->releases) {
-    if (auto* r = m->rangeFor(ip)) r->restoreRelease(ip, at);
+    if (auto* r = m->rangeFor(ip)) {
+      r->restoreRelease(ip, at);
+    } else {
+      m->outside_releases_.emplace_back(ip, at);
+    }
   }
   return m;
 }
@@ -51,6 +56,9 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::take(
   auto undo = [&] {
     for (const auto& ip : taken) rangeFor(ip)->unallocate(ip);
   };
+  if (options_.allocation_gate) {
+    if (auto s = options_.allocation_gate(); !s.ok()) return s;
+  }
   if (ranges_.empty()) {
     return absl::ResourceExhaustedError("the node holds no pod CIDR block yet");
   }
@@ -120,7 +128,17 @@ absl::StatusOr<AllocateResult> AddressManager::allocate(
 
 void AddressManager::addRange(const conf::IpPrefix& range) {
   std::lock_guard lock(mu_);
-  ranges_.emplace_back(range, options_.reserved, options_.release_cooldown_ms);
+  RangeAllocator& r = ranges_.emplace_back(range, options_.reserved, options_.release_cooldown_ms);
+  // Pods may still hold addresses of this range from when the node had it before (entries_
+  // keeps every allocation, inside the ranges or not): never hand those out twice.
+  for (const auto& [attachment, e] : entries_) {
+    for (const auto& ip : e.allocation.ips) {
+      if (r.contains(ip)) r.restoreUsed(ip);
+    }
+  }
+  for (const auto& [ip, at] : outside_releases_) {
+    r.restoreRelease(ip, at);
+  }
 }
 
 absl::Status AddressManager::removeRangeIfIdle(const conf::IpPrefix& range) {
@@ -136,6 +154,24 @@ absl::Status AddressManager::removeRangeIfIdle(const conf::IpPrefix& range) {
     return absl::OkStatus();
   }
   return absl::NotFoundError(absl::StrCat(range.toString(), " is not one of this node's ranges"));
+}
+
+absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::dropRange(
+    const conf::IpPrefix& range) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(ranges_.begin(), ranges_.end(),
+                         [&](const RangeAllocator& r) { return r.range() == range.network(); });
+  if (it == ranges_.end()) {
+    return absl::NotFoundError(absl::StrCat(range.toString(), " is not one of this node's ranges"));
+  }
+  std::vector<conf::IpAddress> held;
+  for (const auto& [attachment, e] : entries_) {
+    for (const auto& ip : e.allocation.ips) {
+      if (it->contains(ip)) held.push_back(ip);
+    }
+  }
+  ranges_.erase(it);
+  return held;
 }
 
 absl::StatusOr<AllocateResult> AddressManager::allocateOnce(

@@ -54,6 +54,10 @@ class AddressManager {
     // range to allocate from (a freshly claimed block), or the reason there is none
     // (ResourceExhausted when the cluster has no free block). Null: no growth (static CIDRs).
     std::function<absl::StatusOr<conf::IpPrefix>()> claim_range;
+    // Asked (under the manager's lock: it must be quick) before any address is handed out; an
+    // error is returned as is. quasard: Unavailable while the node's ownership of its blocks
+    // is unconfirmed (see daemon/node_registry.h). Null: always allowed.
+    std::function<absl::Status()> allocation_gate = nullptr;
   };
 
   // Loads the store's allocations. `store` must outlive the manager.
@@ -88,7 +92,13 @@ class AddressManager {
   // Removes a range that holds no used, held or cooling address (a block given back);
   // FailedPrecondition otherwise.
   absl::Status removeRangeIfIdle(const conf::IpPrefix& range);
-  // Adds a range back (a give-back that failed in the datastore).
+  // Removes a range whatever it holds (a block this node lost to another): nothing more is
+  // handed out from it. Its allocations stay recorded and releasable (their pods keep running);
+  // returns their addresses. NotFound when the range is not one of the node's.
+  absl::StatusOr<std::vector<conf::IpAddress>> dropRange(const conf::IpPrefix& range);
+  // Adds a range (a block claimed, or a give-back that failed in the datastore). Addresses of
+  // it that allocations still hold (restored at start outside every range, or kept from when
+  // the range was removed) are marked used, so they are not handed out twice.
   void addRange(const conf::IpPrefix& range);
   const GroupCommitter& committer() const { return committer_; }
 
@@ -115,6 +125,9 @@ class AddressManager {
   mutable std::mutex mu_;
   std::vector<RangeAllocator> ranges_;
   std::map<Attachment, Entry> entries_;
+  // Releases restored at start outside every range: their cool-down still applies if the
+  // range is added later.
+  std::vector<std::pair<conf::IpAddress, int64_t>> outside_releases_;
 };
 
 }  // namespace quasar::ipam

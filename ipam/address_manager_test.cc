@@ -207,3 +207,88 @@ TEST(AddressManagerBlocks, ClaimsARangeWhenFullAndRemovesIdleOnes) {
 
 }  // namespace
 }  // namespace quasar::ipam
+
+namespace quasar::ipam {
+namespace {
+
+// A pod keeps an address of a block the node no longer had at its restart (given back, or
+// lost): when the node claims that block again, the address is not handed out a second time.
+TEST(AddressManagerBlocks, AddressesRestoredOutsideTheRangesAreNotHandedOutWhenClaimedAgain) {
+  char tmpl[] = "/tmp/quasar-amr-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  {
+    auto store = SqliteStore::open(dir + "/ipam.db");
+    ASSERT_TRUE(store.ok());
+    AddressManager::Options first;
+    first.release_cooldown_ms = 0;
+    first.pod_cidrs = {*conf::IpPrefix::parse("10.1.0.4/30")};
+    auto m = AddressManager::create(first, **store, [] { return int64_t{1}; });
+    ASSERT_TRUE(m.ok()) << m.status();
+    auto kept = (*m)->allocate({{"kept", "eth0"}, "n", "/ns", {}, {}});
+    ASSERT_TRUE(kept.ok());
+    ASSERT_EQ(kept->allocation.ips[0].toString(), "10.1.0.5");
+    m->reset();
+
+    // Restarted with another block; the old one comes back through a claim.
+    AddressManager::Options second;
+    second.release_cooldown_ms = 0;
+    second.pod_cidrs = {*conf::IpPrefix::parse("10.1.0.0/30")};
+    int claims = 0;
+    second.claim_range = [&]() -> absl::StatusOr<conf::IpPrefix> {
+      if (claims++ > 0) return absl::ResourceExhaustedError("no free block");
+      return *conf::IpPrefix::parse("10.1.0.4/30");
+    };
+    m = AddressManager::create(second, **store, [] { return int64_t{2}; });
+    ASSERT_TRUE(m.ok()) << m.status();
+    std::set<std::string> handed_out;
+    for (int i = 0; i < 3; ++i) {
+      auto r = (*m)->allocate({{"c" + std::to_string(i), "eth0"}, "n", "/ns", {}, {}});
+      ASSERT_TRUE(r.ok()) << r.status();
+      handed_out.insert(r->allocation.ips[0].toString());
+    }
+    EXPECT_EQ(handed_out, (std::set<std::string>{"10.1.0.1", "10.1.0.2", "10.1.0.6"}));
+    EXPECT_TRUE(
+        absl::IsResourceExhausted((*m)->allocate({{"c9", "eth0"}, "n", "/ns", {}, {}}).status()))
+        << "10.1.0.5 is still the kept pod's";
+    // Once the pod lets it go, it is free again.
+    ASSERT_TRUE((*m)->release({"kept", "eth0"}).ok());
+    auto again = (*m)->allocate({{"c9", "eth0"}, "n", "/ns", {}, {}});
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->allocation.ips[0].toString(), "10.1.0.5");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace quasar::ipam
+
+namespace quasar::ipam {
+namespace {
+
+TEST(AddressManagerGate, NothingIsHandedOutWhileTheGateIsClosed) {
+  char tmpl[] = "/tmp/quasar-amg-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  {
+    auto store = SqliteStore::open(dir + "/ipam.db");
+    ASSERT_TRUE(store.ok());
+    std::atomic<bool> open{false};
+    AddressManager::Options o;
+    o.pod_cidrs = {*conf::IpPrefix::parse("10.1.0.0/30")};
+    o.allocation_gate = [&] {
+      return open ? absl::OkStatus() : absl::UnavailableError("ownership unconfirmed");
+    };
+    auto m = AddressManager::create(o, **store, [] { return int64_t{1}; });
+    ASSERT_TRUE(m.ok()) << m.status();
+    auto closed = (*m)->allocate({{"c0", "eth0"}, "n", "/ns", {}, {}});
+    EXPECT_TRUE(absl::IsUnavailable(closed.status())) << closed.status();
+    EXPECT_EQ((*m)->stats()[0].stats.used, 0u);
+    open = true;
+    EXPECT_TRUE((*m)->allocate({{"c0", "eth0"}, "n", "/ns", {}, {}}).ok());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace quasar::ipam

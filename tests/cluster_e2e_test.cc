@@ -196,7 +196,7 @@ class Cluster : public ::testing::Test {
   bool two_subnets_ = false;
   std::string mode_ = "ipip-crosssubnet";
   std::map<int, std::string> node_mode_;  // per-node override, for restarts in another mode
-  std::string node_extra_;                 // appended to every node's config
+  std::string node_extra_;                // appended to every node's config
   std::string prefix_, subnet_, subnet2_, dir_;
   std::vector<std::string> namespaces_;
   std::map<std::string, pid_t> pids_;
@@ -507,8 +507,8 @@ TEST_F(Cluster, PodsOnDifferentNodesReachEachOtherOverDirectRoutes) {
     const auto deleted = std::chrono::steady_clock::now();
     bool back = false;
     while (!back && std::chrono::steady_clock::now() - deleted < 3s) {
-      back = run({"ip", "-n", ns("n1"), "route", "show", dst, "proto", "114"}).out.find(
-                 "via " + subnet_ + ".2") != std::string::npos;
+      back = run({"ip", "-n", ns("n1"), "route", "show", dst, "proto", "114"})
+                 .out.find("via " + subnet_ + ".2") != std::string::npos;
     }
     EXPECT_TRUE(back) << routes_on(1);
     EXPECT_LT(std::chrono::steady_clock::now() - deleted, 250ms) << "round " << round;
@@ -832,6 +832,60 @@ TEST_F(VmIpipAlwaysCluster, SameSubnetTrafficIsEncapsulatedToo) {
   const long before = tunnelPackets(1, "tx_packets");
   EXPECT_EQ(inNs("j1", "ping -c3 -W2 " + ipOf(b)).exit_code, 0);
   EXPECT_GE(tunnelPackets(1, "tx_packets") - before, 3);
+}
+
+// The blocks of a node gone longer than nodeGoneGraceSeconds (9 s here, with a 3 s TTL) are
+// reclaimed by the others. n2 is cut off (its uplink down, its daemon alive): past half the
+// grace it refuses new addresses (try again later); after the grace n1 and n3 reclaim its
+// block; back, it registers again, drops the lost block and hands out only from blocks the
+// datastore says it owns, never its running pod's address.
+class ReclaimCluster : public Cluster {
+ protected:
+  ReclaimCluster() { node_extra_ = "nodeGoneGraceSeconds: 9\n"; }
+};
+
+TEST_F(ReclaimCluster, ACutOffNodesBlockIsReclaimedAndNotUsedWhenItIsBack) {
+  auto first = add(2, "kept");
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const std::string kept_ip = ipOf(first);
+  auto blocksOf = [&](int viewer, const std::string& name) {
+    for (const auto& n : nodes(viewer)) {
+      if (n["name"] == name) return n["blocks"];
+    }
+    return json::array();
+  };
+  ASSERT_EQ(blocksOf(1, "n2").size(), 1u);
+  ASSERT_EQ(inNs("n2", "ip link set up0 down").exit_code, 0);
+  const auto cut = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(6s);  // past half the grace
+  auto fenced = add(2, "fenced");
+  EXPECT_NE(fenced.exit_code, 0) << "handed out while cut off for longer than half the grace";
+  EXPECT_EQ(fenced.json().value("code", 0), 11) << fenced.out;
+  bool reclaimed = false;
+  while (!reclaimed && std::chrono::steady_clock::now() - cut < 60s) {
+    std::this_thread::sleep_for(500ms);
+    reclaimed = blocksOf(1, "n2").empty();
+  }
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - cut).count();
+  ASSERT_TRUE(reclaimed) << nodes(1).dump();
+  EXPECT_GE(took, 9.0) << "reclaimed before the grace";
+  ASSERT_EQ(inNs("n2", "ip link set up0 up").exit_code, 0);
+  CmdResult back;
+  for (int t = 0; t < 60 && back.exit_code != 0; ++t) {
+    back = add(2, "back" + std::to_string(t));
+    if (back.exit_code != 0) std::this_thread::sleep_for(500ms);
+  }
+  ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+  const std::string ip = ipOf(back);
+  EXPECT_NE(ip, kept_ip) << "the running pod's address handed out again";
+  bool owned = false;
+  for (const auto& b : blocksOf(2, "n2")) {
+    owned |= conf::IpPrefix::parse(b.get<std::string>())->contains(*conf::IpAddress::parse(ip));
+  }
+  EXPECT_TRUE(owned) << ip << " is not in a block n2 owns: " << nodes(2).dump();
+  std::ifstream log(nodeDir(2) + "/quasard.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("event=block-lost"), std::string::npos) << "n2 did not drop its lost block";
 }
 
 }  // namespace
