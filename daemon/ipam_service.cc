@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_join.h"
+#include "ipam/attachment_validation.h"
 #include "routing/pod_link.h"
 
 namespace quasar::daemon {
@@ -15,15 +16,13 @@ grpc::Status toGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
-grpc::Status checkAttachment(const pb::Attachment& a) {
-  if (a.container_id().empty() || a.ifname().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "attachment needs container_id and ifname");
-  }
-  return grpc::Status::OK;
-}
-
 ipam::Attachment fromPb(const pb::Attachment& a) { return {a.container_id(), a.ifname()}; }
+
+// Every call that carries an attachment goes through here before its names reach a log line or
+// an interface name.
+grpc::Status checkAttachment(const pb::Attachment& a) {
+  return toGrpc(ipam::validateAttachment(fromPb(a)));
+}
 
 void toPb(const ipam::Allocation& a, pb::Allocation* out) {
   out->mutable_attachment()->set_container_id(a.attachment.container_id);
@@ -101,10 +100,10 @@ grpc::Status IpamService::Release(grpc::ServerContext*, const pb::ReleaseRequest
                                   pb::ReleaseReply* reply) {
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
   const bool reap = !req->host_ifname().empty();
-  if (reap && (req->host_ifname().rfind(routing::kHostVethPrefix, 0) != 0 ||
-               req->host_ifname().size() > 15)) {
+  // The only interface a release may remove is the one derived from its own attachment.
+  if (reap && req->host_ifname() != routing::hostVethName(fromPb(req->attachment()))) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "host_ifname must be a quasar veth name (qsr...)");
+                        "host_ifname must be the attachment's own node-side veth");
   }
   auto released = manager_.release(fromPb(req->attachment()), /*hold=*/reap);
   if (!released.ok()) return toGrpc(released.status());
@@ -138,7 +137,10 @@ grpc::Status IpamService::Gc(grpc::ServerContext*, const pb::GcRequest* req, pb:
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gc needs the network name");
   }
   std::vector<ipam::Attachment> valid;
-  for (const auto& a : req->valid()) valid.push_back(fromPb(a));
+  for (const auto& a : req->valid()) {
+    if (auto s = checkAttachment(a); !s.ok()) return s;
+    valid.push_back(fromPb(a));
+  }
   auto released = manager_.gc(req->network(), valid);
   if (!released.ok()) return toGrpc(released.status());
   for (const auto& a : *released) {
