@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ipam/attachment_validation.h"
 #include "routing/pod_link.h"
@@ -64,8 +65,14 @@ grpc::Status IpamService::allocate(
     r.requested_ips.push_back(*ip);
   }
   // The same attachment's previous pair may still be on its way out (DEL answers before the
-  // kernel has removed it): wait for that, rather than have the plugin find it and fail.
-  reaper_.waitFor(routing::hostVethName(r.attachment), std::chrono::seconds(2));
+  // kernel has removed it): wait for that, rather than have the plugin find it and fail. Past
+  // the limit the runtime is asked to try again; proceeding would race the reaper.
+  if (!reaper_.waitFor(routing::hostVethName(r.attachment), kWaitForReaper)) {
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("attachment ", r.attachment.container_id, "/", r.attachment.ifname,
+                     ": its previous veth is still being removed; retry"));
+  }
   std::function<void(const ipam::AllocateResult&)> hook;
   if (on_reserved) {
     hook = [&](const ipam::AllocateResult& reserved) {
@@ -105,10 +112,18 @@ grpc::Status IpamService::Release(grpc::ServerContext*, const pb::ReleaseRequest
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "host_ifname must be the attachment's own node-side veth");
   }
+  // The pair to remove is the one there while the attachment is still held: a later ADD of the
+  // same attachment makes another under the same name, which the reaper must not touch.
+  int host_ifindex = 0;
+  if (reap) {
+    auto index = reaper_.indexOf(req->host_ifname());
+    if (!index.ok()) return toGrpc(index.status());
+    host_ifindex = *index;
+  }
   auto released = manager_.release(fromPb(req->attachment()), /*hold=*/reap);
   if (!released.ok()) return toGrpc(released.status());
   // Also with nothing released: a half-done ADD may have left the veth.
-  if (reap) reaper_.enqueue(req->host_ifname(), *released);
+  if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
   if (!released->empty()) {
     spdlog::info("event=release container={} ifname={} ips={}", req->attachment().container_id(),
                  req->attachment().ifname(), ipsText(*released));

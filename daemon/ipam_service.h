@@ -2,6 +2,7 @@
 // quasard's gRPC IPAM service: translates the wire API (ipam/ipam.proto) to the AddressManager.
 // Thread-safe: gRPC calls it from its worker threads; all state lives in the manager.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,6 +31,10 @@ class IpamService final : public quasar::ipam::v1::Ipam::Service {
  public:
   IpamService(ipam::AddressManager& manager, VethReaper& reaper, NodeInfo node)
       : manager_(manager), reaper_(reaper), node_(std::move(node)) {}
+
+  // How long Allocate waits for the attachment's previous veth to be removed before it answers
+  // UNAVAILABLE (the plugin's "try again later").
+  static constexpr std::chrono::milliseconds kWaitForReaper{2000};
 
   grpc::Status Allocate(grpc::ServerContext*, const quasar::ipam::v1::AllocateRequest* req,
                         quasar::ipam::v1::AllocateReply* reply) override;

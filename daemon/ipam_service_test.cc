@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "ipam/sqlite_store.h"
 #include "routing/pod_link.h"
@@ -14,6 +17,79 @@ namespace quasar::daemon {
 namespace {
 
 namespace pb = quasar::ipam::v1;
+
+// An in-memory node: veths by name with their indexes. remove() can be held at a gate, to keep
+// the reaper busy while a test looks at what the service does meanwhile.
+class FakeLinks final : public VethLinks {
+ public:
+  int add(const std::string& name) {
+    std::lock_guard lock(mu_);
+    links_[name] = ++last_index_;
+    return last_index_;
+  }
+  // The pair goes by itself (e.g. with its pod's namespace).
+  void vanish(const std::string& name) {
+    std::lock_guard lock(mu_);
+    links_.erase(name);
+  }
+  bool has(const std::string& name) {
+    std::lock_guard lock(mu_);
+    return links_.contains(name);
+  }
+  void closeGate() {
+    std::lock_guard lock(mu_);
+    gate_open_ = false;
+  }
+  void openGate() {
+    {
+      std::lock_guard lock(mu_);
+      gate_open_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Waits (up to 5 s) until remove() was called `n` times; false if it was not.
+  bool awaitRemoveCalls(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return remove_calls_ >= n; });
+  }
+  std::vector<int> removed() {
+    std::lock_guard lock(mu_);
+    return removed_;
+  }
+
+  absl::StatusOr<int> index(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    auto it = links_.find(name);
+    if (it == links_.end()) return absl::NotFoundError(name);
+    return it->second;
+  }
+  absl::StatusOr<std::vector<routing::HostVeth>> list() override {
+    std::lock_guard lock(mu_);
+    std::vector<routing::HostVeth> out;
+    for (const auto& [name, index] : links_) out.push_back({name, index});
+    return out;
+  }
+  std::vector<absl::Status> remove(const std::vector<int>& indexes) override {
+    std::unique_lock lock(mu_);
+    ++remove_calls_;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return gate_open_; });
+    for (int index : indexes) {
+      removed_.push_back(index);
+      std::erase_if(links_, [&](const auto& kv) { return kv.second == index; });
+    }
+    return std::vector<absl::Status>(indexes.size());
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, int> links_;
+  int last_index_ = 10;
+  bool gate_open_ = true;
+  int remove_calls_ = 0;
+  std::vector<int> removed_;
+};
 
 class IpamServiceTest : public ::testing::Test {
  protected:
@@ -28,10 +104,13 @@ class IpamServiceTest : public ::testing::Test {
     auto m = ipam::AddressManager::create(o, *store_, [] { return int64_t{1'000'000}; });
     ASSERT_TRUE(m.ok()) << m.status();
     manager_ = std::move(*m);
-    reaper_ = std::make_unique<VethReaper>(*manager_);
+    auto links = std::make_unique<FakeLinks>();
+    links_ = links.get();
+    reaper_ = std::make_unique<VethReaper>(*manager_, std::move(links));
     service_ = std::make_unique<IpamService>(*manager_, *reaper_, NodeInfo{});
   }
   void TearDown() override {
+    links_->openGate();
     service_.reset();
     reaper_.reset();
     manager_.reset();
@@ -57,6 +136,7 @@ class IpamServiceTest : public ::testing::Test {
   std::string dir_;
   std::unique_ptr<ipam::SqliteStore> store_;
   std::unique_ptr<ipam::AddressManager> manager_;
+  FakeLinks* links_ = nullptr;  // owned by reaper_
   std::unique_ptr<VethReaper> reaper_;
   std::unique_ptr<IpamService> service_;
 };
@@ -106,6 +186,49 @@ TEST_F(IpamServiceTest, ReleaseAcceptsOnlyTheAttachmentsOwnHostVeth) {
   const auto plain = releaseRequest("c1", "");
   EXPECT_TRUE(service_->Release(nullptr, &plain, &r).ok());
   EXPECT_EQ(r.released_ips_size(), 1);
+}
+
+// The reaper removes the pair that was released, by its index, and not a pair made later under
+// the same name.
+TEST_F(IpamServiceTest, ReaperRemovesTheReleasedPairByItsIndex) {
+  const std::string host = routing::hostVethName({"c1", "eth0"});
+  pb::AllocateReply a;
+  const auto alloc = allocateRequest("c1");
+  ASSERT_TRUE(service_->Allocate(nullptr, &alloc, &a).ok());
+  const int old_index = links_->add(host);
+  links_->closeGate();
+  pb::ReleaseReply r;
+  const auto del = releaseRequest("c1", host);
+  ASSERT_TRUE(service_->Release(nullptr, &del, &r).ok());
+  ASSERT_TRUE(links_->awaitRemoveCalls(1));
+  // As if the old pair went with its pod's namespace and the next pair came under its name.
+  links_->vanish(host);
+  const int new_index = links_->add(host);
+  links_->openGate();
+  reaper_->drain();
+  EXPECT_EQ(links_->removed(), (std::vector<int>{old_index}));
+  EXPECT_TRUE(links_->has(host)) << "the newer pair " << new_index << " was removed";
+}
+
+// An ADD of an attachment whose previous pair the reaper has not removed within the limit
+// answers "try again later" instead of going ahead under the same name.
+TEST_F(IpamServiceTest, AllocateWhileThePreviousPairIsStillQueuedAsksToRetry) {
+  const std::string host = routing::hostVethName({"c1", "eth0"});
+  pb::AllocateReply a;
+  const auto alloc = allocateRequest("c1");
+  ASSERT_TRUE(service_->Allocate(nullptr, &alloc, &a).ok());
+  links_->add(host);
+  links_->closeGate();
+  pb::ReleaseReply r;
+  const auto del = releaseRequest("c1", host);
+  ASSERT_TRUE(service_->Release(nullptr, &del, &r).ok());
+  ASSERT_TRUE(links_->awaitRemoveCalls(1));
+  auto s = service_->Allocate(nullptr, &alloc, &a);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_TRUE(manager_->list("").empty());
+  links_->openGate();
+  reaper_->drain();
+  EXPECT_TRUE(service_->Allocate(nullptr, &alloc, &a).ok());
 }
 
 }  // namespace

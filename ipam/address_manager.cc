@@ -250,6 +250,13 @@ std::vector<Allocation> AddressManager::list(const std::string& network) const {
   return out;
 }
 
+std::vector<Attachment> AddressManager::heldAttachments() const {
+  std::lock_guard lock(mu_);
+  std::vector<Attachment> out;
+  for (const auto& [key, e] : entries_) out.push_back(key);
+  return out;
+}
+
 absl::StatusOr<std::vector<Allocation>> AddressManager::gc(const std::string& network,
                                                            const std::vector<Attachment>& valid) {
   const std::set<Attachment> keep(valid.begin(), valid.end());

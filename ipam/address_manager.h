@@ -81,6 +81,9 @@ class AddressManager {
   absl::StatusOr<Allocation> get(const Attachment& attachment) const;
   // Every committed allocation, of `network` or of all networks when empty.
   std::vector<Allocation> list(const std::string& network) const;
+  // Every attachment the manager holds in any state: being allocated, committed, or being
+  // released. Its node-side veth must not be removed by anyone but its own DEL.
+  std::vector<Attachment> heldAttachments() const;
   // Releases the allocations of `network` whose attachment is not in `valid`; returns them.
   absl::StatusOr<std::vector<Allocation>> gc(const std::string& network,
                                              const std::vector<Attachment>& valid);
