@@ -96,9 +96,11 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   const absl::Status created = link.ok() ? (*link)->create(provisional_mtu) : link.status();
   auto alloc = daemon.receiveAllocate();
   if (!alloc.ok()) return alloc.status();
-  // Release only what this ADD allocated: a repeated ADD of a live attachment must not take
-  // its address away.
+  // Undo in reverse order: the veth and its /32 routes are gone before the address is released
+  // (it may be handed out again at once), and only what this ADD allocated is released: a
+  // repeated ADD of a live attachment must not take its address away.
   absl::Cleanup release = [&] {
+    if (link.ok()) link->reset();
     if (!alloc->created()) return;
     // The commit's answer comes first on the connection. Not committed (or quasard gone):
     // nothing to release.
@@ -120,8 +122,7 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   auto ips = allocationIps(alloc->allocation());
   if (!ips.ok()) return ips.status();
   auto since_start = [&t0] {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-        .count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
   const double alloc_ms = since_start();
   const int mtu = inv.conf.mtu ? inv.conf.mtu : static_cast<int>(alloc->mtu());
