@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ipam/attachment_validation.h"
@@ -152,17 +154,32 @@ grpc::Status IpamService::Gc(grpc::ServerContext*, const pb::GcRequest* req, pb:
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gc needs the network name");
   }
   std::vector<ipam::Attachment> valid;
+  std::set<std::string> keep;
   for (const auto& a : req->valid()) {
     if (auto s = checkAttachment(a); !s.ok()) return s;
     valid.push_back(fromPb(a));
+    keep.insert(routing::hostVethName(valid.back()));
   }
-  auto released = manager_.gc(req->network(), valid);
-  if (!released.ok()) return toGrpc(released.status());
-  for (const auto& a : *released) {
+  // Each stale attachment goes as a DEL's does: its veth's index taken while it is still held,
+  // the address held until the reaper has removed that veth.
+  for (auto& a : manager_.stale(req->network(), valid)) {
+    const std::string host = routing::hostVethName(a.attachment);
+    auto index = reaper_.indexOf(host);
+    if (!index.ok()) return toGrpc(index.status());
+    auto released = manager_.release(a.attachment, /*hold=*/true);
+    // Changed since stale() (Unavailable): left to the next GC.
+    if (absl::IsUnavailable(released.status())) continue;
+    if (!released.ok()) return toGrpc(released.status());
+    if (released->empty()) continue;  // released meanwhile, by a DEL that reaps its veth
+    reaper_.enqueue(host, *index, *released);
     spdlog::info("event=gc-release container={} ifname={} ips={}", a.attachment.container_id,
                  a.attachment.ifname, ipsText(a.ips));
     toPb(a, reply->add_released());
   }
+  // Then every other veth that no attachment quasard holds, in any state, owns.
+  auto removed = reaper_.removeOrphans(keep);
+  if (!removed.ok()) return toGrpc(removed.status());
+  reply->set_veths_removed(*removed);
   return grpc::Status::OK;
 }
 

@@ -231,5 +231,53 @@ TEST_F(IpamServiceTest, AllocateWhileThePreviousPairIsStillQueuedAsksToRetry) {
   EXPECT_TRUE(service_->Allocate(nullptr, &alloc, &a).ok());
 }
 
+// GC removes the veths no one holds, but never that of an attachment quasard holds in any
+// state: here one whose ADD is in flight (its address reserved, the commit not yet done).
+TEST_F(IpamServiceTest, GcKeepsTheVethOfAnAttachmentBeingAllocated) {
+  const std::string orphan = routing::hostVethName({"gone", "eth0"});
+  const std::string in_flight = routing::hostVethName({"c1", "eth0"});
+  links_->add(orphan);
+  pb::GcReply gc_reply;
+  grpc::Status gc_status;
+  const auto alloc = allocateRequest("c1");
+  pb::AllocateReply a;
+  auto s = service_->allocate(alloc, &a, [&](const pb::AllocateReply&) {
+    links_->add(in_flight);  // what the plugin does once quasard has answered
+    pb::GcRequest gc;
+    gc.set_network("quasar");
+    gc_status = service_->Gc(nullptr, &gc, &gc_reply);
+  });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(gc_status.ok()) << gc_status.error_message();
+  EXPECT_TRUE(links_->has(in_flight)) << "GC removed the veth of an ADD in flight";
+  EXPECT_FALSE(links_->has(orphan));
+  EXPECT_EQ(gc_reply.veths_removed(), 1);
+  EXPECT_EQ(manager_->list("").size(), 1u);
+}
+
+// GC's releases hold the address until the reaper has removed the veth, as DEL's do.
+TEST_F(IpamServiceTest, GcHoldsReleasedAddressesUntilTheirVethIsGone) {
+  const auto alloc = allocateRequest("c1");
+  pb::AllocateReply a;
+  ASSERT_TRUE(service_->Allocate(nullptr, &alloc, &a).ok());
+  links_->add(routing::hostVethName({"c1", "eth0"}));
+  links_->closeGate();
+  pb::GcRequest gc;
+  gc.set_network("quasar");
+  pb::GcReply gc_reply;
+  ASSERT_TRUE(service_->Gc(nullptr, &gc, &gc_reply).ok());
+  ASSERT_EQ(gc_reply.released_size(), 1);
+  ASSERT_TRUE(links_->awaitRemoveCalls(1));
+  auto want = allocateRequest("c2");
+  want.add_requested_ips(a.allocation().ips(0));
+  pb::AllocateReply b;
+  EXPECT_EQ(service_->Allocate(nullptr, &want, &b).error_code(), grpc::StatusCode::UNAVAILABLE)
+      << "the address was handed out while its old veth still existed";
+  links_->openGate();
+  reaper_->drain();
+  auto s = service_->Allocate(nullptr, &want, &b);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 }  // namespace
 }  // namespace quasar::daemon

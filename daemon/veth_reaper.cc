@@ -111,10 +111,17 @@ absl::StatusOr<int> VethReaper::removeOrphans(const std::set<std::string>& keep)
   if (!veths.ok()) return veths.status();
   std::set<std::string> owned = keep;
   for (const auto& a : manager_.heldAttachments()) owned.insert(routing::hostVethName(a));
+  {
+    // Those queued are the worker's: it ends their hold once they are gone.
+    std::lock_guard lock(mu_);
+    for (const auto& j : queue_) owned.insert(j.ifname);
+    owned.insert(current_.begin(), current_.end());
+  }
   std::vector<int> orphans;
   for (const auto& v : *veths) {
     if (!owned.contains(v.name)) orphans.push_back(v.index);
   }
+  if (orphans.empty()) return 0;
   for (const auto& s : links_->remove(orphans)) {
     if (!s.ok()) return s;
   }

@@ -54,7 +54,8 @@ class VethReaper {
   // then ends the hold on `held_ips`. Index 0: nothing to remove; the hold ends at once.
   void enqueue(std::string host_ifname, int host_ifindex, std::vector<conf::IpAddress> held_ips);
   // Deletes every quasar veth whose attachment quasard holds in no state (see
-  // AddressManager::heldAttachments) and whose name is not in `keep`. Returns how many.
+  // AddressManager::heldAttachments), that is not queued here and whose name is not in `keep`.
+  // Returns how many. Relies on ADDs making their veth only once quasard holds the attachment.
   absl::StatusOr<int> removeOrphans(const std::set<std::string>& keep = {});
   absl::StatusOr<int> reconcile() { return removeOrphans(); }
   // Blocks until the queue is empty (tests, shutdown).

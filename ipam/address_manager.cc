@@ -257,17 +257,23 @@ std::vector<Attachment> AddressManager::heldAttachments() const {
   return out;
 }
 
-absl::StatusOr<std::vector<Allocation>> AddressManager::gc(const std::string& network,
-                                                           const std::vector<Attachment>& valid) {
+std::vector<Allocation> AddressManager::stale(const std::string& network,
+                                              const std::vector<Attachment>& valid) const {
   const std::set<Attachment> keep(valid.begin(), valid.end());
-  std::vector<Allocation> stale;
+  std::vector<Allocation> out;
   for (auto& a : list(network)) {
-    if (!keep.contains(a.attachment)) stale.push_back(std::move(a));
+    if (!keep.contains(a.attachment)) out.push_back(std::move(a));
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<Allocation>> AddressManager::gc(const std::string& network,
+                                                           const std::vector<Attachment>& valid,
+                                                           bool hold) {
   std::vector<Allocation> released;
-  for (auto& a : stale) {
-    auto r = release(a.attachment);
-    // An attachment changed since list() (Unavailable) is simply left to the next GC.
+  for (auto& a : stale(network, valid)) {
+    auto r = release(a.attachment, hold);
+    // An attachment changed since stale() (Unavailable) is simply left to the next GC.
     if (!r.ok() && !absl::IsUnavailable(r.status())) return r.status();
     if (r.ok() && !r->empty()) released.push_back(std::move(a));
   }

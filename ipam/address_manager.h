@@ -84,9 +84,14 @@ class AddressManager {
   // Every attachment the manager holds in any state: being allocated, committed, or being
   // released. Its node-side veth must not be removed by anyone but its own DEL.
   std::vector<Attachment> heldAttachments() const;
-  // Releases the allocations of `network` whose attachment is not in `valid`; returns them.
+  // The committed allocations of `network` whose attachment is not in `valid`.
+  std::vector<Allocation> stale(const std::string& network,
+                                const std::vector<Attachment>& valid) const;
+  // Releases the stale() allocations (with `hold`, as release() does); returns them. One that
+  // changed meanwhile is left to the next GC.
   absl::StatusOr<std::vector<Allocation>> gc(const std::string& network,
-                                             const std::vector<Attachment>& valid);
+                                             const std::vector<Attachment>& valid,
+                                             bool hold = false);
   std::vector<PoolStats> stats();
   // Removes a range that holds no used, held or cooling address (a block given back);
   // FailedPrecondition otherwise.

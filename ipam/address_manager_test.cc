@@ -118,6 +118,21 @@ TEST_F(AddressManagerTest, GcReleasesOnlyInvalidAttachmentsOfTheNetwork) {
   EXPECT_EQ(manager_->list("").size(), 2u);
 }
 
+TEST_F(AddressManagerTest, GcWithHoldKeepsAddressesUntilEndHold) {
+  auto stale = manager_->allocate(req("stale"));
+  ASSERT_TRUE(stale.ok());
+  auto released = manager_->gc("quasar", {}, /*hold=*/true);
+  ASSERT_TRUE(released.ok());
+  ASSERT_EQ(released->size(), 1u);
+  AllocateRequest want = req("next");
+  want.requested_ips = stale->allocation.ips;
+  now_ += 1'000'000;  // far past the cool-down: only the hold keeps it
+  EXPECT_TRUE(absl::IsUnavailable(manager_->allocate(want).status()));
+  manager_->endHold(stale->allocation.ips);
+  now_ += 1000;
+  EXPECT_TRUE(manager_->allocate(want).ok());
+}
+
 TEST_F(AddressManagerTest, ExhaustionIsReportedAndNothingLeaks) {
   reopen("10.9.0.0/30");
   ASSERT_TRUE(manager_->allocate(req("a")).ok());
