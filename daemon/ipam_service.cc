@@ -51,16 +51,17 @@ grpc::Status IpamService::Allocate(grpc::ServerContext*, const pb::AllocateReque
   return allocate(*req, reply, nullptr);
 }
 
-grpc::Status IpamService::allocate(
-    const pb::AllocateRequest& request, pb::AllocateReply* reply,
-    const std::function<void(const pb::AllocateReply&)>& on_reserved) {
+grpc::Status IpamService::allocate(const pb::AllocateRequest& request, pb::AllocateReply* reply,
+                                   const std::function<void(const pb::AllocateReply&)>& on_reserved,
+                                   uint64_t claim) {
   const pb::AllocateRequest* req = &request;
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
   ipam::AllocateRequest r{fromPb(req->attachment()),
                           req->network(),
                           req->netns(),
                           {req->pod().namespace_(), req->pod().name(), req->pod().uid()},
-                          {}};
+                          {},
+                          claim};
   for (const auto& text : req->requested_ips()) {
     auto ip = conf::IpAddress::parse(text.substr(0, text.find('/')));
     if (!ip.ok()) return toGrpc(ip.status());
@@ -105,8 +106,18 @@ grpc::Status IpamService::allocate(
   return grpc::Status::OK;
 }
 
+void IpamService::endClaim(const pb::Attachment& attachment, uint64_t claim) {
+  manager_.endClaim(fromPb(attachment), claim);
+}
+
 grpc::Status IpamService::Release(grpc::ServerContext*, const pb::ReleaseRequest* req,
                                   pb::ReleaseReply* reply) {
+  return release(*req, reply, 0);
+}
+
+grpc::Status IpamService::release(const pb::ReleaseRequest& request, pb::ReleaseReply* reply,
+                                  uint64_t claim) {
+  const pb::ReleaseRequest* req = &request;
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
   const bool reap = !req->host_ifname().empty();
   // The only interface a release may remove is the one derived from its own attachment.
@@ -122,7 +133,7 @@ grpc::Status IpamService::Release(grpc::ServerContext*, const pb::ReleaseRequest
     if (!index.ok()) return toGrpc(index.status());
     host_ifindex = *index;
   }
-  auto released = manager_.release(fromPb(req->attachment()), /*hold=*/reap);
+  auto released = manager_.release(fromPb(req->attachment()), /*hold=*/reap, claim);
   if (!released.ok()) return toGrpc(released.status());
   // Also with nothing released: a half-done ADD may have left the veth.
   if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);

@@ -474,5 +474,76 @@ TEST_F(CniE2E, FailedAddRemovesItsVethBeforeReleasingTheAddress) {
   EXPECT_TRUE(bed_.hostVeths().empty());
 }
 
+// GC of another network runs while pods are being added: it releases nothing of theirs, and
+// must not remove the veth of any attachment quasard holds, an ADD in flight included (made
+// before its allocation is committed).
+TEST_F(CniE2E, GcDuringAddsKeepsEveryAttachmentInFlight) {
+  constexpr int kPods = 16;
+  for (int i = 0; i < kPods; ++i) bed_.addPod("p" + std::to_string(i));
+  std::atomic<bool> adding{true};
+  std::atomic<int> gcs{0};
+  const json other =
+      bed_.netConf("1.1.0", {{"name", "other"}, {"cni.dev/valid-attachments", json::array()}});
+  std::thread gc([&] {
+    while (adding) {
+      auto r = bed_.cni("GC", "", "", other);
+      EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+      ++gcs;
+    }
+  });
+  for (int i = 0; i < kPods; ++i) {
+    const std::string c = "c" + std::to_string(i);
+    auto r = bed_.cni("ADD", c, "p" + std::to_string(i), bed_.netConf());
+    EXPECT_EQ(r.exit_code, 0) << c << ": " << r.out << r.err;
+  }
+  adding = false;
+  gc.join();
+  EXPECT_GT(gcs.load(), 1);
+  EXPECT_EQ(bed_.allocations().size(), size_t{kPods}) << bed_.allocations().dump();
+  EXPECT_EQ(bed_.hostVeths().size(), size_t{kPods});
+  for (int i = 0; i < kPods; ++i) {
+    EXPECT_EQ(bed_.inNs(bed_.podNs("p" + std::to_string(i)), "ip -o -4 addr show eth0").exit_code,
+              0)
+        << "pod " << i << " lost its interface";
+  }
+}
+
+// Runtimes retry: several ADDs of one container and ifname at once. The first is kept (README):
+// the others fail without touching the kernel, so the attachment is always left working.
+TEST_F(CniE2E, ConcurrentAddsOfTheSameAttachmentKeepTheFirst) {
+  constexpr int kRounds = 8;
+  constexpr int kAdds = 4;
+  bed_.addPod("p");
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<CmdResult> results(kAdds);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kAdds; ++i) {
+      threads.emplace_back([&, i] { results[i] = bed_.cni("ADD", "c1", "p", bed_.netConf()); });
+    }
+    for (auto& t : threads) t.join();
+    std::string ip;
+    int ok = 0;
+    for (const auto& r : results) {
+      if (r.exit_code == 0) {
+        ++ok;
+        ip = podIp(r);
+      } else {
+        const int code = r.json()["code"].get<int>();
+        EXPECT_TRUE(code == 11 || code == 102) << "round " << round << ": " << r.out << r.err;
+      }
+    }
+    ASSERT_EQ(ok, 1) << "round " << round;
+    auto allocs = bed_.allocations();
+    ASSERT_EQ(allocs.size(), 1u) << "round " << round << ": " << allocs.dump();
+    EXPECT_EQ(allocs[0]["ips"][0], ip + "/32") << "round " << round;
+    EXPECT_EQ(bed_.hostVeths().size(), 1u) << "round " << round;
+    EXPECT_NE(bed_.inNs(bed_.podNs("p"), "ip -o -4 addr show eth0").out.find(ip + "/32"),
+              std::string::npos)
+        << "round " << round << ": the pod lost the kept attachment's interface";
+    ASSERT_EQ(bed_.cni("DEL", "c1", "p", bed_.netConf()).exit_code, 0) << "round " << round;
+    ASSERT_TRUE(bed_.hostVethsSettled().empty()) << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace quasar::tests
