@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <set>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -86,19 +85,17 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   req.mutable_pod()->set_uid(inv.env.pod_uid);
   for (const auto& ip : inv.conf.requested_ips) req.add_requested_ips(ip.toString());
   if (auto s = daemon.sendAllocate(req); !s.ok()) return s;
-  // While quasard reserves the address and commits it: the veth pair, with the MTU quasard
-  // published (corrected in configure() when its answer differs).
-  constexpr int kProvisionalMtu = 1500;
-  int provisional_mtu = inv.conf.mtu ? inv.conf.mtu : conf::readPodMtuHint(inv.conf.socket);
-  if (provisional_mtu == 0) provisional_mtu = kProvisionalMtu;
+  // While quasard reserves the address: the sockets, which change nothing in the kernel. The
+  // veth is made only once quasard holds the attachment, so a GC never sees it unowned.
   auto link = routing::PodLinkBuilder::start(std::move(*netns), inv.env.netns, host_ifname,
                                              inv.env.ifname, pod_mac);
-  const absl::Status created = link.ok() ? (*link)->create(provisional_mtu) : link.status();
   auto alloc = daemon.receiveAllocate();
   if (!alloc.ok()) return alloc.status();
-  // Release only what this ADD allocated: a repeated ADD of a live attachment must not take
-  // its address away.
+  // Undo in reverse order: the veth and its /32 routes are gone before the address is released
+  // (it may be handed out again at once), and only what this ADD allocated is released: a
+  // repeated ADD of a live attachment must not take its address away.
   absl::Cleanup release = [&] {
+    if (link.ok()) link->reset();
     if (!alloc->created()) return;
     // The commit's answer comes first on the connection. Not committed (or quasard gone):
     // nothing to release.
@@ -108,7 +105,10 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
                     inv.env.container_id, inv.env.ifname, std::string(r.status().message()));
     }
   };
-  if (!created.ok()) {
+  if (!link.ok()) return link.status();
+  const int mtu = inv.conf.mtu ? inv.conf.mtu : static_cast<int>(alloc->mtu());
+  // While quasard commits the address: the veth pair.
+  if (auto created = (*link)->create(mtu); !created.ok()) {
     if (absl::IsAlreadyExists(created)) {
       return withCode(absl::AlreadyExistsError(
                           absl::StrCat("attachment ", inv.env.container_id, "/", inv.env.ifname,
@@ -120,11 +120,9 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   auto ips = allocationIps(alloc->allocation());
   if (!ips.ok()) return ips.status();
   auto since_start = [&t0] {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-        .count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
   const double alloc_ms = since_start();
-  const int mtu = inv.conf.mtu ? inv.conf.mtu : static_cast<int>(alloc->mtu());
   if (auto s = (*link)->configure(*ips, mtu); !s.ok()) return s;
   const double configured_ms = since_start();
   // quasard committed while the interfaces were built; only a durable address is reported.
@@ -204,27 +202,13 @@ absl::Status cmdGc(const Invocation& inv) {
     v->set_container_id(a.container_id);
     v->set_ifname(a.ifname);
   }
+  // quasard releases the stale attachments and removes the veths no attachment owns: only it
+  // knows which attachments an ADD in flight holds.
   auto released = daemon.gc(req);
   if (!released.ok()) return released.status();
-  // Veths to keep: every valid attachment, and every attachment quasard still holds (it may
-  // belong to another network's GC).
-  auto held = daemon.list();
-  if (!held.ok()) return held.status();
-  std::set<std::string> keep;
-  for (const auto& a : inv.conf.valid_attachments) keep.insert(routing::hostVethName(a));
-  for (const auto& a : held->allocations()) {
-    keep.insert(routing::hostVethName({a.attachment().container_id(), a.attachment().ifname()}));
-  }
-  auto veths = routing::listHostVeths();
-  if (!veths.ok()) return veths.status();
-  int removed = 0;
-  for (const auto& name : *veths) {
-    if (keep.contains(name)) continue;
-    if (auto s = routing::deletePodLink(name); !s.ok()) return s;
-    ++removed;
-  }
   spdlog::info("event=gc network={} valid={} released={} veths_removed={}", inv.conf.name,
-               inv.conf.valid_attachments.size(), released->released_size(), removed);
+               inv.conf.valid_attachments.size(), released->released_size(),
+               released->veths_removed());
   return absl::OkStatus();
 }
 

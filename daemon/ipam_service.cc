@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ipam/attachment_validation.h"
 #include "routing/pod_link.h"
 
 namespace quasar::daemon {
@@ -15,15 +19,13 @@ grpc::Status toGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
-grpc::Status checkAttachment(const pb::Attachment& a) {
-  if (a.container_id().empty() || a.ifname().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "attachment needs container_id and ifname");
-  }
-  return grpc::Status::OK;
-}
-
 ipam::Attachment fromPb(const pb::Attachment& a) { return {a.container_id(), a.ifname()}; }
+
+// Every call that carries an attachment goes through here before its names reach a log line or
+// an interface name.
+grpc::Status checkAttachment(const pb::Attachment& a) {
+  return toGrpc(ipam::validateAttachment(fromPb(a)));
+}
 
 void toPb(const ipam::Allocation& a, pb::Allocation* out) {
   out->mutable_attachment()->set_container_id(a.attachment.container_id);
@@ -49,24 +51,31 @@ grpc::Status IpamService::Allocate(grpc::ServerContext*, const pb::AllocateReque
   return allocate(*req, reply, nullptr);
 }
 
-grpc::Status IpamService::allocate(
-    const pb::AllocateRequest& request, pb::AllocateReply* reply,
-    const std::function<void(const pb::AllocateReply&)>& on_reserved) {
+grpc::Status IpamService::allocate(const pb::AllocateRequest& request, pb::AllocateReply* reply,
+                                   const std::function<void(const pb::AllocateReply&)>& on_reserved,
+                                   uint64_t claim) {
   const pb::AllocateRequest* req = &request;
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
   ipam::AllocateRequest r{fromPb(req->attachment()),
                           req->network(),
                           req->netns(),
                           {req->pod().namespace_(), req->pod().name(), req->pod().uid()},
-                          {}};
+                          {},
+                          claim};
   for (const auto& text : req->requested_ips()) {
     auto ip = conf::IpAddress::parse(text.substr(0, text.find('/')));
     if (!ip.ok()) return toGrpc(ip.status());
     r.requested_ips.push_back(*ip);
   }
   // The same attachment's previous pair may still be on its way out (DEL answers before the
-  // kernel has removed it): wait for that, rather than have the plugin find it and fail.
-  reaper_.waitFor(routing::hostVethName(r.attachment), std::chrono::seconds(2));
+  // kernel has removed it): wait for that, rather than have the plugin find it and fail. Past
+  // the limit the runtime is asked to try again; proceeding would race the reaper.
+  if (!reaper_.waitFor(routing::hostVethName(r.attachment), kWaitForReaper)) {
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("attachment ", r.attachment.container_id, "/", r.attachment.ifname,
+                     ": its previous veth is still being removed; retry"));
+  }
   std::function<void(const ipam::AllocateResult&)> hook;
   if (on_reserved) {
     hook = [&](const ipam::AllocateResult& reserved) {
@@ -97,19 +106,37 @@ grpc::Status IpamService::allocate(
   return grpc::Status::OK;
 }
 
+void IpamService::endClaim(const pb::Attachment& attachment, uint64_t claim) {
+  manager_.endClaim(fromPb(attachment), claim);
+}
+
 grpc::Status IpamService::Release(grpc::ServerContext*, const pb::ReleaseRequest* req,
                                   pb::ReleaseReply* reply) {
+  return release(*req, reply, 0);
+}
+
+grpc::Status IpamService::release(const pb::ReleaseRequest& request, pb::ReleaseReply* reply,
+                                  uint64_t claim) {
+  const pb::ReleaseRequest* req = &request;
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
   const bool reap = !req->host_ifname().empty();
-  if (reap && (req->host_ifname().rfind(routing::kHostVethPrefix, 0) != 0 ||
-               req->host_ifname().size() > 15)) {
+  // The only interface a release may remove is the one derived from its own attachment.
+  if (reap && req->host_ifname() != routing::hostVethName(fromPb(req->attachment()))) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "host_ifname must be a quasar veth name (qsr...)");
+                        "host_ifname must be the attachment's own node-side veth");
   }
-  auto released = manager_.release(fromPb(req->attachment()), /*hold=*/reap);
+  // The pair to remove is the one there while the attachment is still held: a later ADD of the
+  // same attachment makes another under the same name, which the reaper must not touch.
+  int host_ifindex = 0;
+  if (reap) {
+    auto index = reaper_.indexOf(req->host_ifname());
+    if (!index.ok()) return toGrpc(index.status());
+    host_ifindex = *index;
+  }
+  auto released = manager_.release(fromPb(req->attachment()), /*hold=*/reap, claim);
   if (!released.ok()) return toGrpc(released.status());
   // Also with nothing released: a half-done ADD may have left the veth.
-  if (reap) reaper_.enqueue(req->host_ifname(), *released);
+  if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
   if (!released->empty()) {
     spdlog::info("event=release container={} ifname={} ips={}", req->attachment().container_id(),
                  req->attachment().ifname(), ipsText(*released));
@@ -138,14 +165,32 @@ grpc::Status IpamService::Gc(grpc::ServerContext*, const pb::GcRequest* req, pb:
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gc needs the network name");
   }
   std::vector<ipam::Attachment> valid;
-  for (const auto& a : req->valid()) valid.push_back(fromPb(a));
-  auto released = manager_.gc(req->network(), valid);
-  if (!released.ok()) return toGrpc(released.status());
-  for (const auto& a : *released) {
+  std::set<std::string> keep;
+  for (const auto& a : req->valid()) {
+    if (auto s = checkAttachment(a); !s.ok()) return s;
+    valid.push_back(fromPb(a));
+    keep.insert(routing::hostVethName(valid.back()));
+  }
+  // Each stale attachment goes as a DEL's does: its veth's index taken while it is still held,
+  // the address held until the reaper has removed that veth.
+  for (auto& a : manager_.stale(req->network(), valid)) {
+    const std::string host = routing::hostVethName(a.attachment);
+    auto index = reaper_.indexOf(host);
+    if (!index.ok()) return toGrpc(index.status());
+    auto released = manager_.release(a.attachment, /*hold=*/true);
+    // Changed since stale() (Unavailable): left to the next GC.
+    if (absl::IsUnavailable(released.status())) continue;
+    if (!released.ok()) return toGrpc(released.status());
+    if (released->empty()) continue;  // released meanwhile, by a DEL that reaps its veth
+    reaper_.enqueue(host, *index, *released);
     spdlog::info("event=gc-release container={} ifname={} ips={}", a.attachment.container_id,
                  a.attachment.ifname, ipsText(a.ips));
     toPb(a, reply->add_released());
   }
+  // Then every other veth that no attachment quasard holds, in any state, owns.
+  auto removed = reaper_.removeOrphans(keep);
+  if (!removed.ok()) return toGrpc(removed.status());
+  reply->set_veths_removed(*removed);
   return grpc::Status::OK;
 }
 

@@ -2,6 +2,7 @@
 // quasard's gRPC IPAM service: translates the wire API (ipam/ipam.proto) to the AddressManager.
 // Thread-safe: gRPC calls it from its worker threads; all state lives in the manager.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -31,13 +32,23 @@ class IpamService final : public quasar::ipam::v1::Ipam::Service {
   IpamService(ipam::AddressManager& manager, VethReaper& reaper, NodeInfo node)
       : manager_(manager), reaper_(reaper), node_(std::move(node)) {}
 
+  // How long Allocate waits for the attachment's previous veth to be removed before it answers
+  // UNAVAILABLE (the plugin's "try again later").
+  static constexpr std::chrono::milliseconds kWaitForReaper{2000};
+
   grpc::Status Allocate(grpc::ServerContext*, const quasar::ipam::v1::AllocateRequest* req,
                         quasar::ipam::v1::AllocateReply* reply) override;
   // Allocate with an early answer: `on_reserved` gets the reply (durable = false) once the
-  // address is reserved, before the commit (see reply_before_commit in ipam.proto).
+  // address is reserved, before the commit (see reply_before_commit in ipam.proto). A non-zero
+  // `claim` keeps the attachment for the caller until endClaim() (AllocateRequest::claim).
   grpc::Status allocate(
       const quasar::ipam::v1::AllocateRequest& req, quasar::ipam::v1::AllocateReply* reply,
-      const std::function<void(const quasar::ipam::v1::AllocateReply&)>& on_reserved);
+      const std::function<void(const quasar::ipam::v1::AllocateReply&)>& on_reserved,
+      uint64_t claim = 0);
+  // Release by the holder of `claim` (0: by anyone, refused while an ADD claims it).
+  grpc::Status release(const quasar::ipam::v1::ReleaseRequest& req,
+                       quasar::ipam::v1::ReleaseReply* reply, uint64_t claim);
+  void endClaim(const quasar::ipam::v1::Attachment& attachment, uint64_t claim);
   grpc::Status Release(grpc::ServerContext*, const quasar::ipam::v1::ReleaseRequest* req,
                        quasar::ipam::v1::ReleaseReply* reply) override;
   grpc::Status Get(grpc::ServerContext*, const quasar::ipam::v1::GetRequest* req,

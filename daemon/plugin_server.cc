@@ -91,9 +91,29 @@ void PluginServer::serve(routing::Fd conn) {
       break;
     }
   }
+  endClaims(conn.get());
   conn.reset();
   std::lock_guard lock(mu_);
   if (--active_ == 0) idle_.notify_all();
+}
+
+uint64_t PluginServer::claimOf(int conn) {
+  std::lock_guard lock(claims_mu_);
+  auto& c = claims_[conn];
+  if (c.token == 0) c.token = ++last_claim_;
+  return c.token;
+}
+
+void PluginServer::endClaims(int conn) {
+  Claims ended;
+  {
+    std::lock_guard lock(claims_mu_);
+    auto it = claims_.find(conn);
+    if (it == claims_.end()) return;
+    ended = std::move(it->second);
+    claims_.erase(it);
+  }
+  for (const auto& a : ended.attachments) service_.endClaim(a, ended.token);
 }
 
 pb::PluginReply PluginServer::dispatch(const pb::PluginRequest& req, int conn) {
@@ -102,20 +122,28 @@ pb::PluginReply PluginServer::dispatch(const pb::PluginRequest& req, int conn) {
   switch (req.call_case()) {
     case pb::PluginRequest::kAllocate:
       if (req.allocate().reply_before_commit()) {
-        s = service_.allocate(req.allocate(), reply.mutable_allocate(),
-                              [conn](const pb::AllocateReply& early) {
-                                pb::PluginReply r;
-                                *r.mutable_allocate() = early;
-                                // A lost early answer shows as a broken connection to the
-                                // plugin, which then rolls back; the commit goes on regardless.
-                                ipam::writeFrame(conn, r).IgnoreError();
-                              });
+        const uint64_t claim = claimOf(conn);
+        {
+          // Recorded before the claim can be taken, so the connection's end always ends it.
+          std::lock_guard lock(claims_mu_);
+          claims_[conn].attachments.push_back(req.allocate().attachment());
+        }
+        s = service_.allocate(
+            req.allocate(), reply.mutable_allocate(),
+            [conn](const pb::AllocateReply& early) {
+              pb::PluginReply r;
+              *r.mutable_allocate() = early;
+              // A lost early answer shows as a broken connection to the plugin, which then
+              // rolls back; the commit goes on regardless.
+              ipam::writeFrame(conn, r).IgnoreError();
+            },
+            claim);
       } else {
         s = service_.Allocate(nullptr, &req.allocate(), reply.mutable_allocate());
       }
       break;
     case pb::PluginRequest::kRelease:
-      s = service_.Release(nullptr, &req.release(), reply.mutable_release());
+      s = service_.release(req.release(), reply.mutable_release(), claimOf(conn));
       break;
     case pb::PluginRequest::kGet:
       s = service_.Get(nullptr, &req.get(), reply.mutable_get());

@@ -10,9 +10,11 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "daemon/ipam_service.h"
@@ -36,6 +38,12 @@ class PluginServer {
   void serve(routing::Fd conn);
   // `conn` receives the early answer of an allocate with reply_before_commit.
   quasar::ipam::v1::PluginReply dispatch(const quasar::ipam::v1::PluginRequest& req, int conn);
+  // An ADD's connection claims its attachment (AllocateRequest::claim in the manager) from
+  // quasard's first answer until the connection closes: a concurrent ADD or DEL of it is told
+  // to try again later. The claim token is per connection; a release on the same connection
+  // (the ADD's rollback) holds it.
+  uint64_t claimOf(int conn);
+  void endClaims(int conn);
 
   IpamService& service_;
   std::string path_;
@@ -45,6 +53,13 @@ class PluginServer {
   std::mutex mu_;
   std::condition_variable idle_;
   int active_ = 0;
+  std::mutex claims_mu_;
+  uint64_t last_claim_ = 0;
+  struct Claims {
+    uint64_t token = 0;
+    std::vector<quasar::ipam::v1::Attachment> attachments;
+  };
+  std::map<int, Claims> claims_;  // by connection fd, while it is open
 };
 
 }  // namespace quasar::daemon

@@ -182,11 +182,13 @@ absl::StatusOr<AllocateResult> AddressManager::allocateOnce(
   {
     std::lock_guard lock(mu_);
     if (auto it = entries_.find(request.attachment); it != entries_.end()) {
-      if (it->second.state != State::kCommitted) {
+      const uint64_t claim = it->second.claim;
+      if (it->second.state != State::kCommitted || (claim != 0 && claim != request.claim)) {
         return absl::UnavailableError(absl::StrCat("attachment ", request.attachment.container_id,
                                                    "/", request.attachment.ifname,
                                                    " is being changed by another request; retry"));
       }
+      if (request.claim != 0) it->second.claim = request.claim;
       existing = AllocateResult{it->second.allocation, false};
     }
   }
@@ -207,7 +209,7 @@ absl::StatusOr<AllocateResult> AddressManager::allocateOnce(
     if (!ips.ok()) return ips.status();
     allocation = {request.attachment, request.network, request.netns,
                   request.pod,        std::move(*ips), now};
-    entries_.emplace(request.attachment, Entry{allocation, State::kPending});
+    entries_.emplace(request.attachment, Entry{allocation, State::kPending, request.claim});
   }
   if (on_reserved) on_reserved(AllocateResult{allocation, true});
   absl::Status s = committer_.commit({Mutation::Kind::kPut, allocation, 0});
@@ -222,13 +224,14 @@ absl::StatusOr<AllocateResult> AddressManager::allocateOnce(
 }
 
 absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::release(const Attachment& attachment,
-                                                                     bool hold) {
+                                                                     bool hold, uint64_t claim) {
   Allocation allocation;
   {
     std::lock_guard lock(mu_);
     auto it = entries_.find(attachment);
     if (it == entries_.end()) return std::vector<conf::IpAddress>{};
-    if (it->second.state != State::kCommitted) {
+    if (it->second.state != State::kCommitted ||
+        (it->second.claim != 0 && it->second.claim != claim)) {
       return absl::UnavailableError(absl::StrCat("attachment ", attachment.container_id, "/",
                                                  attachment.ifname,
                                                  " is being changed by another request; retry"));
@@ -255,6 +258,12 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::release(const Attac
   }
   entries_.erase(attachment);
   return allocation.ips;
+}
+
+void AddressManager::endClaim(const Attachment& attachment, uint64_t claim) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(attachment);
+  if (it != entries_.end() && it->second.claim == claim) it->second.claim = 0;
 }
 
 void AddressManager::endHold(const std::vector<conf::IpAddress>& ips) {
@@ -286,17 +295,33 @@ std::vector<Allocation> AddressManager::list(const std::string& network) const {
   return out;
 }
 
-absl::StatusOr<std::vector<Allocation>> AddressManager::gc(const std::string& network,
-                                                           const std::vector<Attachment>& valid) {
+std::vector<Attachment> AddressManager::heldAttachments() const {
+  std::lock_guard lock(mu_);
+  std::vector<Attachment> out;
+  for (const auto& [key, e] : entries_) out.push_back(key);
+  return out;
+}
+
+std::vector<Allocation> AddressManager::stale(const std::string& network,
+                                              const std::vector<Attachment>& valid) const {
   const std::set<Attachment> keep(valid.begin(), valid.end());
-  std::vector<Allocation> stale;
-  for (auto& a : list(network)) {
-    if (!keep.contains(a.attachment)) stale.push_back(std::move(a));
+  std::lock_guard lock(mu_);
+  std::vector<Allocation> out;
+  for (const auto& [key, e] : entries_) {
+    if (e.state != State::kCommitted || e.claim != 0) continue;
+    if (!network.empty() && e.allocation.network != network) continue;
+    if (!keep.contains(key)) out.push_back(e.allocation);
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<Allocation>> AddressManager::gc(const std::string& network,
+                                                           const std::vector<Attachment>& valid,
+                                                           bool hold) {
   std::vector<Allocation> released;
-  for (auto& a : stale) {
-    auto r = release(a.attachment);
-    // An attachment changed since list() (Unavailable) is simply left to the next GC.
+  for (auto& a : stale(network, valid)) {
+    auto r = release(a.attachment, hold);
+    // An attachment changed since stale() (Unavailable) is simply left to the next GC.
     if (!r.ok() && !absl::IsUnavailable(r.status())) return r.status();
     if (r.ok() && !r->empty()) released.push_back(std::move(a));
   }

@@ -28,6 +28,10 @@ struct AllocateRequest {
   std::string netns;
   PodRef pod;
   std::vector<conf::IpAddress> requested_ips;
+  // Non-zero: the caller's token. The attachment stays claimed by it, also when it already had
+  // its allocation, until endClaim(): meanwhile every other allocate() and release() of it is
+  // Unavailable and GC passes it by. The plugin's ADD holds it while it builds the interfaces.
+  uint64_t claim = 0;
 };
 
 struct AllocateResult {
@@ -78,16 +82,27 @@ class AddressManager {
   // Returns the released addresses; an unknown attachment releases nothing and succeeds.
   // With `hold`, the addresses are not handed out again until endHold() (their interface is
   // still being removed); the release itself is durable either way.
+  // A claimed attachment is released only with its `claim` (Unavailable otherwise).
   absl::StatusOr<std::vector<conf::IpAddress>> release(const Attachment& attachment,
-                                                       bool hold = false);
+                                                       bool hold = false, uint64_t claim = 0);
+  // Ends the claim `claim` on `attachment`; nothing when it is not (or no longer) that one's.
+  void endClaim(const Attachment& attachment, uint64_t claim);
   void endHold(const std::vector<conf::IpAddress>& ips);
   // NotFound when the attachment holds nothing.
   absl::StatusOr<Allocation> get(const Attachment& attachment) const;
   // Every committed allocation, of `network` or of all networks when empty.
   std::vector<Allocation> list(const std::string& network) const;
-  // Releases the allocations of `network` whose attachment is not in `valid`; returns them.
+  // Every attachment the manager holds in any state: being allocated, committed, or being
+  // released. Its node-side veth must not be removed by anyone but its own DEL.
+  std::vector<Attachment> heldAttachments() const;
+  // The committed, unclaimed allocations of `network` whose attachment is not in `valid`.
+  std::vector<Allocation> stale(const std::string& network,
+                                const std::vector<Attachment>& valid) const;
+  // Releases the stale() allocations (with `hold`, as release() does); returns them. One that
+  // changed meanwhile is left to the next GC.
   absl::StatusOr<std::vector<Allocation>> gc(const std::string& network,
-                                             const std::vector<Attachment>& valid);
+                                             const std::vector<Attachment>& valid,
+                                             bool hold = false);
   std::vector<PoolStats> stats();
   // Removes a range that holds no used, held or cooling address (a block given back);
   // FailedPrecondition otherwise.
@@ -107,6 +122,7 @@ class AddressManager {
   struct Entry {
     Allocation allocation;
     State state;
+    uint64_t claim = 0;  // see AllocateRequest::claim
   };
 
   AddressManager(const Options& options, AllocationStore& store, Clock clock);

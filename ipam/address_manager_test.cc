@@ -148,6 +148,52 @@ TEST_F(AddressManagerTest, GcReleasesOnlyInvalidAttachmentsOfTheNetwork) {
   EXPECT_EQ(manager_->list("").size(), 2u);
 }
 
+TEST_F(AddressManagerTest, GcWithHoldKeepsAddressesUntilEndHold) {
+  auto stale = manager_->allocate(req("stale"));
+  ASSERT_TRUE(stale.ok());
+  auto released = manager_->gc("quasar", {}, /*hold=*/true);
+  ASSERT_TRUE(released.ok());
+  ASSERT_EQ(released->size(), 1u);
+  AllocateRequest want = req("next");
+  want.requested_ips = stale->allocation.ips;
+  now_ += 1'000'000;  // far past the cool-down: only the hold keeps it
+  EXPECT_TRUE(absl::IsUnavailable(manager_->allocate(want).status()));
+  manager_->endHold(stale->allocation.ips);
+  now_ += 1000;
+  EXPECT_TRUE(manager_->allocate(want).ok());
+}
+
+// An ADD in flight claims its attachment: no other ADD, DEL or GC takes it until the claim ends.
+TEST_F(AddressManagerTest, AClaimedAttachmentIsLeftAloneUntilTheClaimEnds) {
+  AllocateRequest first = req("c1");
+  first.claim = 7;
+  auto a = manager_->allocate(first);
+  ASSERT_TRUE(a.ok()) << a.status();
+  AllocateRequest second = req("c1");
+  second.claim = 8;
+  EXPECT_TRUE(absl::IsUnavailable(manager_->allocate(second).status()));
+  EXPECT_TRUE(absl::IsUnavailable(manager_->allocate(req("c1")).status()));
+  EXPECT_TRUE(absl::IsUnavailable(manager_->release({"c1", "eth0"}).status()));
+  EXPECT_TRUE(absl::IsUnavailable(manager_->release({"c1", "eth0"}, false, 8).status()));
+  EXPECT_TRUE(manager_->stale("quasar", {}).empty());
+  auto gc = manager_->gc("quasar", {});
+  ASSERT_TRUE(gc.ok());
+  EXPECT_TRUE(gc->empty());
+  manager_->endClaim({"c1", "eth0"}, 8);  // not its claim: nothing changes
+  EXPECT_TRUE(absl::IsUnavailable(manager_->allocate(second).status()));
+  manager_->endClaim({"c1", "eth0"}, 7);
+  // The next ADD gets the existing allocation, and the claim with it.
+  auto again = manager_->allocate(second);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->allocation.ips, a->allocation.ips);
+  EXPECT_TRUE(absl::IsUnavailable(manager_->allocate(first).status()));
+  // Its holder may release it (an ADD's rollback).
+  auto released = manager_->release({"c1", "eth0"}, false, 8);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(*released, a->allocation.ips);
+}
+
 TEST_F(AddressManagerTest, ExhaustionIsReportedAndNothingLeaks) {
   reopen("10.9.0.0/30");
   ASSERT_TRUE(manager_->allocate(req("a")).ok());

@@ -55,8 +55,7 @@ absl::Status configurePodSide(NetlinkSocket& sock, const std::string& pod_ifname
   def.ifindex = *idx;
   def.onlink = true;
   def.protocol = RTPROT_BOOT;  // inside the pod it is an ordinary static route
-  batch.push_back(
-      {routeAddMessage(def), absl::StrCat("add default route via ", kPodGatewayV4)});
+  batch.push_back({routeAddMessage(def), absl::StrCat("add default route via ", kPodGatewayV4)});
   return sock.requestAll(batch);
 }
 
@@ -115,9 +114,11 @@ conf::Mac podMacFor(const conf::Attachment& a) {
           static_cast<uint8_t>(h)};
 }
 
-absl::StatusOr<std::unique_ptr<PodLinkBuilder>> PodLinkBuilder::start(
-    Fd netns, const std::string& netns_path, std::string host_ifname, std::string pod_ifname,
-    conf::Mac pod_mac) {
+absl::StatusOr<std::unique_ptr<PodLinkBuilder>> PodLinkBuilder::start(Fd netns,
+                                                                      const std::string& netns_path,
+                                                                      std::string host_ifname,
+                                                                      std::string pod_ifname,
+                                                                      conf::Mac pod_mac) {
   auto node_sock = NetlinkSocket::open();
   if (!node_sock.ok()) return node_sock.status();
   auto home = node_sock->openNamespace();
@@ -172,20 +173,18 @@ absl::Status deletePodLink(const std::string& host_ifname) {
 
 namespace {
 
-// One group deletion of `names` (at most kMaxLinksPerGroupDelete); one result per name.
+// One group deletion: `doom` moves each link into kDoomedLinkGroup (at most
+// kMaxLinksPerGroupDelete of them); one result per request.
 std::vector<absl::Status> deleteAsGroup(NetlinkSocket& sock,
-                                        const std::vector<std::string>& names) {
-  std::vector<NetlinkSocket::Request> doom;
-  for (const auto& name : names) {
-    doom.push_back({linkGroupMessage(name, kDoomedLinkGroup),
-                    absl::StrCat("move link ", name, " to the group of links being deleted")});
-  }
+                                        std::vector<NetlinkSocket::Request>& doom) {
   std::vector<absl::Status> results;
-  sock.requestAll(doom, &results).IgnoreError();  // each name's result is in `results`
+  sock.requestAll(doom, &results).IgnoreError();  // each link's result is in `results`
   bool any = false;
   for (auto& s : results) {
-    if (absl::IsNotFound(s)) s = absl::OkStatus();  // gone already (e.g. with its pod's netns)
-    else any |= s.ok();
+    if (absl::IsNotFound(s))
+      s = absl::OkStatus();  // gone already (e.g. with its pod's netns)
+    else
+      any |= s.ok();
   }
   if (!any) return results;
   auto del = groupDeleteMessage(kDoomedLinkGroup);
@@ -199,18 +198,46 @@ std::vector<absl::Status> deleteAsGroup(NetlinkSocket& sock,
   return results;
 }
 
-}  // namespace
-
-std::vector<absl::Status> deletePodLinks(const std::vector<std::string>& host_ifnames) {
+// Deletes the links `doom(i)` names, for i < n, in groups of kMaxLinksPerGroupDelete.
+template <typename Doom>
+std::vector<absl::Status> deleteInGroups(size_t n, Doom doom) {
   auto sock = NetlinkSocket::open();
-  if (!sock.ok()) return std::vector<absl::Status>(host_ifnames.size(), sock.status());
+  if (!sock.ok()) return std::vector<absl::Status>(n, sock.status());
   std::vector<absl::Status> results;
-  for (size_t at = 0; at < host_ifnames.size(); at += kMaxLinksPerGroupDelete) {
-    const size_t end = std::min(host_ifnames.size(), at + kMaxLinksPerGroupDelete);
-    const std::vector<std::string> group(host_ifnames.begin() + at, host_ifnames.begin() + end);
+  for (size_t at = 0; at < n; at += kMaxLinksPerGroupDelete) {
+    std::vector<NetlinkSocket::Request> group;
+    for (size_t i = at; i < std::min(n, at + kMaxLinksPerGroupDelete); ++i) {
+      group.push_back(doom(i));
+    }
     for (auto& s : deleteAsGroup(*sock, group)) results.push_back(std::move(s));
   }
   return results;
+}
+
+}  // namespace
+
+std::vector<absl::Status> deletePodLinks(const std::vector<std::string>& host_ifnames) {
+  return deleteInGroups(host_ifnames.size(), [&](size_t i) {
+    const auto& name = host_ifnames[i];
+    return NetlinkSocket::Request{
+        linkGroupMessage(name, kDoomedLinkGroup),
+        absl::StrCat("move link ", name, " to the group of links being deleted")};
+  });
+}
+
+std::vector<absl::Status> deletePodLinksByIndex(const std::vector<int>& host_ifindexes) {
+  return deleteInGroups(host_ifindexes.size(), [&](size_t i) {
+    const int index = host_ifindexes[i];
+    return NetlinkSocket::Request{
+        linkGroupMessage(index, kDoomedLinkGroup),
+        absl::StrCat("move link ", index, " to the group of links being deleted")};
+  });
+}
+
+absl::StatusOr<int> hostVethIndex(const std::string& host_ifname) {
+  auto sock = NetlinkSocket::open();
+  if (!sock.ok()) return sock.status();
+  return sock->linkIndex(host_ifname);
 }
 
 absl::Status checkPodLink(const PodLinkSpec& spec) {
@@ -264,15 +291,25 @@ absl::Status checkPodLink(const PodLinkSpec& spec) {
   });
 }
 
-absl::StatusOr<std::vector<std::string>> listHostVeths() {
+absl::StatusOr<std::vector<HostVeth>> listHostVethLinks() {
   auto sock = NetlinkSocket::open();
   if (!sock.ok()) return sock.status();
   auto links = Rtnl(*sock).listLinks();
   if (!links.ok()) return links.status();
-  std::vector<std::string> out;
+  std::vector<HostVeth> out;
   for (const auto& l : *links) {
-    if (l.kind == "veth" && absl::StartsWith(l.name, kHostVethPrefix)) out.push_back(l.name);
+    if (l.kind == "veth" && absl::StartsWith(l.name, kHostVethPrefix)) {
+      out.push_back({l.name, l.index});
+    }
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> listHostVeths() {
+  auto links = listHostVethLinks();
+  if (!links.ok()) return links.status();
+  std::vector<std::string> out;
+  for (auto& l : *links) out.push_back(std::move(l.name));
   return out;
 }
 

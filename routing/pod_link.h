@@ -106,9 +106,20 @@ inline constexpr size_t kMaxLinksPerGroupDelete = 8;
 // kMaxLinksPerGroupDelete per group. One result per name, in order; a name that does not exist
 // is deleted.
 std::vector<absl::Status> deletePodLinks(const std::vector<std::string>& host_ifnames);
+// The same by interface index: removes exactly the pairs that had these indexes, never one made
+// later under the same name. One result per index; an index that no longer exists is deleted.
+std::vector<absl::Status> deletePodLinksByIndex(const std::vector<int>& host_ifindexes);
+// The index of node-side interface `host_ifname` (one ioctl); NotFound when there is none.
+absl::StatusOr<int> hostVethIndex(const std::string& host_ifname);
 // Verifies both ends, the addresses and the routes. FailedPrecondition naming what differs.
 absl::Status checkPodLink(const PodLinkSpec& spec);
 // Names of node-side veths in the calling namespace that carry quasar's prefix.
 absl::StatusOr<std::vector<std::string>> listHostVeths();
+struct HostVeth {
+  std::string name;
+  int index = 0;
+};
+// The same with their indexes, for deleting them by index.
+absl::StatusOr<std::vector<HostVeth>> listHostVethLinks();
 
 }  // namespace quasar::routing

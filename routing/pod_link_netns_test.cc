@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "routing/netns_testing.h"
 #include "routing/netlink_socket.h"
+#include "routing/netns_testing.h"
 #include "routing/pod_link.h"
 #include "routing/rtnl.h"
 
@@ -80,6 +80,40 @@ TEST(DeletePodLinks, MoreThanOneGroupsWorthAllGo) {
   ASSERT_EQ(results.size(), names.size());
   for (const auto& s : results) EXPECT_TRUE(s.ok()) << s;
   for (const auto& n : names) EXPECT_TRUE(absl::IsNotFound(node->linkIndex(n).status())) << n;
+}
+
+// The reaper deletes what was released: a pair made later under the same name stays.
+TEST(DeletePodLinksByIndex, LeavesANewerPairUnderTheSameName) {
+  auto node = NetlinkSocket::open();
+  ASSERT_TRUE(node.ok()) << node.status();
+  Fd pods = unsharedNamespace();
+  ASSERT_TRUE(pods.valid());
+  const conf::Mac mac{0x0a, 0x58, 0, 0, 0, 1};
+  ASSERT_TRUE(Rtnl(*node).createVeth({"qsri0", mac, 1500, "old0", mac, pods.get()}).ok());
+  auto old_index = hostVethIndex("qsri0");
+  ASSERT_TRUE(old_index.ok()) << old_index.status();
+  ASSERT_TRUE(Rtnl(*node).deleteLink("qsri0").ok());
+  ASSERT_TRUE(Rtnl(*node).createVeth({"qsri0", mac, 1500, "new0", mac, pods.get()}).ok());
+  auto new_index = hostVethIndex("qsri0");
+  ASSERT_TRUE(new_index.ok()) << new_index.status();
+  ASSERT_NE(*old_index, *new_index);
+  ASSERT_TRUE(Rtnl(*node).createVeth({"qsri1", mac, 1500, "other1", mac, pods.get()}).ok());
+  auto other = hostVethIndex("qsri1");
+  ASSERT_TRUE(other.ok()) << other.status();
+
+  const auto results = deletePodLinksByIndex({*old_index, *other});
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& s : results) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(node->linkIndex("qsri0").value_or(-1), *new_index) << "the newer pair was deleted";
+  EXPECT_TRUE(absl::IsNotFound(node->linkIndex("qsri1").status()));
+  EXPECT_TRUE(absl::IsNotFound(hostVethIndex("qsri1").status()));
+
+  auto listed = listHostVethLinks();
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "qsri0");
+  EXPECT_EQ((*listed)[0].index, *new_index);
+  EXPECT_TRUE(Rtnl(*node).deleteLink("qsri0").ok());
 }
 
 }  // namespace

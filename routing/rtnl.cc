@@ -104,6 +104,15 @@ NlMessage linkGroupMessage(const std::string& name, uint32_t group) {
   return m;
 }
 
+NlMessage linkGroupMessage(int ifindex, uint32_t group) {
+  NlMessage m(RTM_NEWLINK, 0);
+  auto* ifi = m.putHeader<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  m.putU32(IFLA_GROUP, group);
+  return m;
+}
+
 NlMessage groupDeleteMessage(uint32_t group) {
   NlMessage m(RTM_DELLINK, 0);
   m.putHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;  // ifi_index 0: the group selects

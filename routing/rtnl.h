@@ -93,6 +93,8 @@ NlMessage vethCreateMessage(const VethSpec& spec);
 NlMessage linkDeleteMessage(const std::string& name);
 // Moves link `name` into link group `group` (IFLA_GROUP).
 NlMessage linkGroupMessage(const std::string& name, uint32_t group);
+// The same for the link with index `ifindex`: a link made later under the same name is not it.
+NlMessage linkGroupMessage(int ifindex, uint32_t group);
 // Deletes every link of group `group` in one unregistration (and, for a veth, its peer).
 NlMessage groupDeleteMessage(uint32_t group);
 // Brings a link up, setting its MTU in the same message when mtu > 0.

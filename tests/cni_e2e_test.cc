@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +14,8 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "conf/net_conf.h"
+#include "ipam/ipam.pb.h"
+#include "ipam/plugin_wire.h"
 #include "tests/testbed.h"
 
 namespace quasar::tests {
@@ -439,6 +444,168 @@ TEST_F(CniE2E, RestartedDaemonRemovesVethsNoAllocationOwns) {
   bed_.startDaemon();
   EXPECT_TRUE(bed_.hostVeths().empty());
   EXPECT_NE(bed_.daemonLog().find("removed_orphan_veths=1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace quasar::tests
+
+namespace quasar::tests {
+namespace {
+
+// A stand-in for quasard on a plugin socket of its own: answers every Allocate with `ip` (the
+// early and the durable answer), and runs `on_release` when a Release arrives, before answering
+// it. One connection at a time; the destructor stops it.
+class FakeDaemon {
+ public:
+  FakeDaemon(std::string path, std::string ip, std::function<void()> on_release)
+      : path_(std::move(path)), ip_(std::move(ip)), on_release_(std::move(on_release)) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    path_.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ::unlink(path_.c_str());
+    ok_ = listener_ >= 0 &&
+          ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+          ::listen(listener_, 4) == 0;
+    if (ok_) thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeDaemon() {
+    ::shutdown(listener_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    ::close(listener_);
+    ::unlink(path_.c_str());
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  void serve() {
+    while (true) {
+      const int conn = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (conn < 0) return;
+      ipam::v1::PluginRequest req;
+      while (ipam::readFrame(conn, req).ok()) {
+        ipam::v1::PluginReply reply;
+        if (req.has_allocate()) {
+          auto* a = reply.mutable_allocate();
+          *a->mutable_allocation()->mutable_attachment() = req.allocate().attachment();
+          a->mutable_allocation()->add_ips(ip_ + "/32");
+          a->set_created(true);
+          a->set_mtu(1480);
+          a->set_durable(false);
+          ipam::writeFrame(conn, reply).IgnoreError();
+          a->set_durable(true);
+        } else if (req.has_release()) {
+          on_release_();
+          reply.mutable_release()->add_released_ips(ip_);
+        } else {
+          reply.set_code(12);  // UNIMPLEMENTED
+        }
+        if (!ipam::writeFrame(conn, reply).ok()) break;
+      }
+      ::close(conn);
+    }
+  }
+
+  std::string path_;
+  std::string ip_;
+  std::function<void()> on_release_;
+  int listener_ = -1;
+  bool ok_ = false;
+  std::thread thread_;
+};
+
+// A failed ADD removes its veth, and the /32 route through it, before it releases the address:
+// with no cool-down the address may go to the next pod at once.
+TEST_F(CniE2E, FailedAddRemovesItsVethBeforeReleasingTheAddress) {
+  bed_.addPod("p");
+  std::atomic<int> releases{0};
+  std::string seen_at_release;
+  const std::string socket = bed_.cniSocket().substr(0, bed_.cniSocket().rfind('/')) + "/fake.sock";
+  FakeDaemon fake(socket, "10.244.1.9", [&] {
+    seen_at_release = bed_.inNs(bed_.nodeNs(), "ip -o link show type veth; ip route").out;
+    ++releases;
+  });
+  ASSERT_TRUE(fake.ok()) << strerror(errno);
+  // The node's /32 route to the pod cannot be added: the ADD fails after making the veth.
+  ASSERT_EQ(bed_.inNs(bed_.nodeNs(), "ip route add blackhole 10.244.1.9/32").exit_code, 0);
+  auto r = bed_.cni("ADD", "c1", "p", bed_.netConf("1.1.0", {{"socket", socket}}));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  ASSERT_EQ(releases.load(), 1) << r.out << r.err;
+  EXPECT_EQ(seen_at_release.find("qsr"), std::string::npos)
+      << "the veth was still there when the address was released:\n"
+      << seen_at_release;
+  EXPECT_TRUE(bed_.hostVeths().empty());
+}
+
+// GC of another network runs while pods are being added: it releases nothing of theirs, and
+// must not remove the veth of any attachment quasard holds, an ADD in flight included (made
+// before its allocation is committed).
+TEST_F(CniE2E, GcDuringAddsKeepsEveryAttachmentInFlight) {
+  constexpr int kPods = 16;
+  for (int i = 0; i < kPods; ++i) bed_.addPod("p" + std::to_string(i));
+  std::atomic<bool> adding{true};
+  std::atomic<int> gcs{0};
+  const json other =
+      bed_.netConf("1.1.0", {{"name", "other"}, {"cni.dev/valid-attachments", json::array()}});
+  std::thread gc([&] {
+    while (adding) {
+      auto r = bed_.cni("GC", "", "", other);
+      EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+      ++gcs;
+    }
+  });
+  for (int i = 0; i < kPods; ++i) {
+    const std::string c = "c" + std::to_string(i);
+    auto r = bed_.cni("ADD", c, "p" + std::to_string(i), bed_.netConf());
+    EXPECT_EQ(r.exit_code, 0) << c << ": " << r.out << r.err;
+  }
+  adding = false;
+  gc.join();
+  EXPECT_GT(gcs.load(), 1);
+  EXPECT_EQ(bed_.allocations().size(), size_t{kPods}) << bed_.allocations().dump();
+  EXPECT_EQ(bed_.hostVeths().size(), size_t{kPods});
+  for (int i = 0; i < kPods; ++i) {
+    EXPECT_EQ(bed_.inNs(bed_.podNs("p" + std::to_string(i)), "ip -o -4 addr show eth0").exit_code,
+              0)
+        << "pod " << i << " lost its interface";
+  }
+}
+
+// Runtimes retry: several ADDs of one container and ifname at once. The first is kept (README):
+// the others fail without touching the kernel, so the attachment is always left working.
+TEST_F(CniE2E, ConcurrentAddsOfTheSameAttachmentKeepTheFirst) {
+  constexpr int kRounds = 8;
+  constexpr int kAdds = 4;
+  bed_.addPod("p");
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<CmdResult> results(kAdds);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kAdds; ++i) {
+      threads.emplace_back([&, i] { results[i] = bed_.cni("ADD", "c1", "p", bed_.netConf()); });
+    }
+    for (auto& t : threads) t.join();
+    std::string ip;
+    int ok = 0;
+    for (const auto& r : results) {
+      if (r.exit_code == 0) {
+        ++ok;
+        ip = podIp(r);
+      } else {
+        const int code = r.json()["code"].get<int>();
+        EXPECT_TRUE(code == 11 || code == 102) << "round " << round << ": " << r.out << r.err;
+      }
+    }
+    ASSERT_EQ(ok, 1) << "round " << round;
+    auto allocs = bed_.allocations();
+    ASSERT_EQ(allocs.size(), 1u) << "round " << round << ": " << allocs.dump();
+    EXPECT_EQ(allocs[0]["ips"][0], ip + "/32") << "round " << round;
+    EXPECT_EQ(bed_.hostVeths().size(), 1u) << "round " << round;
+    EXPECT_NE(bed_.inNs(bed_.podNs("p"), "ip -o -4 addr show eth0").out.find(ip + "/32"),
+              std::string::npos)
+        << "round " << round << ": the pod lost the kept attachment's interface";
+    ASSERT_EQ(bed_.cni("DEL", "c1", "p", bed_.netConf()).exit_code, 0) << "round " << round;
+    ASSERT_TRUE(bed_.hostVethsSettled().empty()) << "round " << round;
+  }
 }
 
 }  // namespace
