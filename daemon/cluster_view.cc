@@ -9,7 +9,44 @@
 
 namespace quasar::daemon {
 
-absl::Status ClusterView::start() { return load(); }
+absl::Status ClusterView::start() {
+  if (auto s = load(); !s.ok()) return s;
+  reloader_ = std::thread([this] { reloadLoop(); });
+  return absl::OkStatus();
+}
+
+void ClusterView::stop() {
+  std::unique_ptr<Watch> watch;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (reloader_.joinable()) reloader_.join();
+  {
+    std::lock_guard lock(mu_);
+    watch = std::move(watch_);
+  }
+  // Outside mu_: destroying a watch waits for its callback in flight, which takes mu_.
+  watch.reset();
+}
+
+void ClusterView::reloadLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stopping_ || reload_; });
+    if (stopping_) return;
+    reload_ = false;
+    lock.unlock();
+    const absl::Status s = load();
+    lock.lock();
+    if (!s.ok()) {
+      spdlog::warn("event=cluster-view-reload-failed error=\"{}\"", std::string(s.message()));
+      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+      reload_ = true;
+    }
+  }
+}
 
 absl::Status ClusterView::load() {
   // One list of the whole keyspace gives a consistent snapshot at one revision; the watch
@@ -18,6 +55,7 @@ absl::Status ClusterView::load() {
   if (!all.ok()) return all.status();
   {
     std::lock_guard lock(mu_);
+    if (stopping_) return absl::OkStatus();
     records_.clear();
     live_.clear();
     block_owner_.clear();
@@ -28,20 +66,35 @@ absl::Status ClusterView::load() {
                           if (!error.ok()) {
                             spdlog::warn("event=cluster-view-reload error=\"{}\"",
                                          std::string(error.message()));
-                            // Not from the watch's own thread, which the reload replaces.
-                            std::thread([this] {
-                              while (!load().ok()) {
-                                std::this_thread::sleep_for(std::chrono::seconds(1));
-                              }
-                            }).detach();
+                            // On the reload thread: this one belongs to the watch it replaces.
+                            std::lock_guard lock(mu_);
+                            reload_ = true;
+                            cv_.notify_all();
                             return;
                           }
                           apply(events);
                         });
   if (!w.ok()) return w.status();
-  watch_ = std::move(*w);
-  for (const auto& l : listeners_) l();
+  std::unique_ptr<Watch> old = std::move(*w);
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) std::swap(old, watch_);
+  }
+  // Outside mu_ (see stop()): the replaced watch, or the new one when the view is stopping.
+  old.reset();
+  notify();
   return absl::OkStatus();
+}
+
+void ClusterView::notify() {
+  std::lock_guard calls(notify_mu_);
+  std::vector<std::function<void()>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    for (const auto& [id, l] : listeners_) listeners.push_back(l);
+  }
+  for (const auto& l : listeners) l();
 }
 
 void ClusterView::applyKv(const std::string& key, const std::string* value) {
@@ -70,15 +123,13 @@ void ClusterView::applyKv(const std::string& key, const std::string* value) {
 }
 
 void ClusterView::apply(const std::vector<WatchEvent>& events) {
-  std::vector<std::function<void()>> listeners;
   {
     std::lock_guard lock(mu_);
     for (const auto& e : events) {
       applyKv(e.kv.key, e.type == WatchEvent::Type::kPut ? &e.kv.value : nullptr);
     }
-    listeners = listeners_;
   }
-  for (const auto& l : listeners) l();
+  notify();
 }
 
 std::vector<NodeView> ClusterView::nodes() const {
@@ -96,9 +147,37 @@ std::vector<NodeView> ClusterView::nodes() const {
   return list;
 }
 
-void ClusterView::subscribe(std::function<void()> listener) {
+ClusterView::Subscription ClusterView::subscribe(std::function<void()> listener) {
   std::lock_guard lock(mu_);
-  listeners_.push_back(std::move(listener));
+  const uint64_t id = next_listener_++;
+  listeners_.emplace(id, std::move(listener));
+  return Subscription(this, id);
+}
+
+void ClusterView::unsubscribe(uint64_t id) {
+  {
+    std::lock_guard lock(mu_);
+    listeners_.erase(id);
+  }
+  // A notification that copied the listener before the erase holds notify_mu_ until it is done.
+  std::lock_guard calls(notify_mu_);
+}
+
+ClusterView::Subscription::Subscription(Subscription&& o) noexcept
+    : view_(std::exchange(o.view_, nullptr)), id_(std::exchange(o.id_, 0)) {}
+
+ClusterView::Subscription& ClusterView::Subscription::operator=(Subscription&& o) noexcept {
+  if (this != &o) {
+    reset();
+    view_ = std::exchange(o.view_, nullptr);
+    id_ = std::exchange(o.id_, 0);
+  }
+  return *this;
+}
+
+void ClusterView::Subscription::reset() {
+  if (view_) view_->unsubscribe(id_);
+  view_ = nullptr;
 }
 
 }  // namespace quasar::daemon

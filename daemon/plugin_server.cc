@@ -46,10 +46,33 @@ void PluginServer::stop() {
   if (stopping_.exchange(true)) return;
   if (listener_.valid()) ::shutdown(listener_.get(), SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
-  std::unique_lock lock(mu_);
-  idle_.wait_for(lock, std::chrono::seconds(10), [this] { return active_ == 0; });
+  {
+    // A connection waiting for its next request sees the end of the stream at once; one in
+    // the middle of a request still writes its answer.
+    std::lock_guard lock(mu_);
+    for (auto& c : connections_) {
+      if (c.fd.valid()) ::shutdown(c.fd.get(), SHUT_RD);
+    }
+  }
+  // The acceptor is gone: nothing else adds to or removes from the list now.
+  for (auto& c : connections_) c.thread.join();
+  connections_.clear();
   listener_.reset();
   if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+int PluginServer::reapLocked() {
+  int open = 0;
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (!it->done) {
+      ++open;
+      ++it;
+      continue;
+    }
+    it->thread.join();  // already past its last use of the server
+    it = connections_.erase(it);
+  }
+  return open;
 }
 
 void PluginServer::acceptLoop() {
@@ -62,39 +85,46 @@ void PluginServer::acceptLoop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       continue;
     }
-    {
-      std::lock_guard lock(mu_);
-      if (active_ >= kMaxConnections) {
-        spdlog::warn("event=plugin-connection-refused active={}", active_);
-        continue;  // closing it makes the plugin answer "try again later"
-      }
-      ++active_;
+    std::lock_guard lock(mu_);
+    if (const int open = reapLocked(); open >= kMaxConnections) {
+      spdlog::warn("event=plugin-connection-refused active={}", open);
+      continue;  // closing it makes the plugin answer "try again later"
     }
-    std::thread([this, c = std::move(conn)]() mutable { serve(std::move(c)); }).detach();
+    Connection& c = connections_.emplace_back();
+    c.fd = std::move(conn);
+    c.thread = std::thread([this, &c] { serve(c); });
   }
 }
 
-void PluginServer::serve(routing::Fd conn) {
+void PluginServer::serve(Connection& conn) {
+  int fd;
+  {
+    std::lock_guard lock(mu_);
+    fd = conn.fd.get();
+  }
   timeval tv{10, 0};
-  ::setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(conn.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   while (true) {
     pb::PluginRequest req;
-    if (auto s = ipam::readFrame(conn.get(), req); !s.ok()) {
+    if (auto s = ipam::readFrame(fd, req); !s.ok()) {
       if (!absl::IsNotFound(s)) {
         spdlog::warn("event=plugin-read-failed error=\"{}\"", std::string(s.message()));
       }
       break;
     }
-    if (auto s = ipam::writeFrame(conn.get(), dispatch(req, conn.get())); !s.ok()) {
+    if (auto s = ipam::writeFrame(fd, dispatch(req, fd)); !s.ok()) {
       spdlog::warn("event=plugin-write-failed error=\"{}\"", std::string(s.message()));
       break;
     }
   }
-  endClaims(conn.get());
-  conn.reset();
+  // Before the descriptor closes: the claims are keyed by its number, which a new connection
+  // may take once it is closed.
+  endClaims(fd);
+  // Closed under mu_, so stop() never shuts down a descriptor number that was reused.
   std::lock_guard lock(mu_);
-  if (--active_ == 0) idle_.notify_all();
+  conn.fd.reset();
+  conn.done = true;
 }
 
 uint64_t PluginServer::claimOf(int conn) {

@@ -5,11 +5,13 @@
 //
 // Threading: one accept thread; each connection is served on its own thread (at most
 // kMaxConnections at once; beyond that a connection is closed and the plugin reports "try again
-// later"). A connection that sends nothing for 10 s is closed. stop() closes the listener and
-// waits for the connections in flight.
+// later"). A connection that sends nothing for 10 s is closed. Every thread is owned: the accept
+// thread joins the connections that ended, and stop() closes the listener, ends the reading side
+// of every open connection (a request in flight still gets its answer) and joins them all, so
+// no thread uses the server or the service after stop() returns.
 
 #include <atomic>
-#include <condition_variable>
+#include <list>
 #include <map>
 #include <mutex>
 #include <string>
@@ -34,8 +36,17 @@ class PluginServer {
   void stop();
 
  private:
+  // One client connection and the thread serving it.
+  struct Connection {
+    routing::Fd fd;     // under mu_; closed by its thread when it ends
+    bool done = false;  // under mu_; the thread has nothing left to do but exit
+    std::thread thread;
+  };
+
   void acceptLoop();
-  void serve(routing::Fd conn);
+  void serve(Connection& conn);
+  // Under mu_: joins the threads of connections that ended; returns how many are still open.
+  int reapLocked();
   // `conn` receives the early answer of an allocate with reply_before_commit.
   quasar::ipam::v1::PluginReply dispatch(const quasar::ipam::v1::PluginRequest& req, int conn);
   // An ADD's connection claims its attachment (AllocateRequest::claim in the manager) from
@@ -51,8 +62,7 @@ class PluginServer {
   std::thread acceptor_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
-  std::condition_variable idle_;
-  int active_ = 0;
+  std::list<Connection> connections_;  // the acceptor adds and removes; stable addresses
   std::mutex claims_mu_;
   uint64_t last_claim_ = 0;
   struct Claims {

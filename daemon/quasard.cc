@@ -327,6 +327,7 @@ int run(const std::string& config_path) {
   housekeeping_cv.notify_all();
   if (housekeeping.joinable()) housekeeping.join();
   agent.stop();
+  view.stop();
   registry.stop(/*revoke=*/true);
   ::unlink(cfg->socket.c_str());
   return 0;

@@ -6,7 +6,6 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-
 #include "routing/ipip.h"
 #include "routing/route_monitor.h"
 #include "routing/route_reconciler.h"
@@ -20,7 +19,7 @@ void RoutingAgent::start() {
     dirty_ = true;
     cv_.notify_all();
   };
-  view_.subscribe(wake);
+  subscription_ = view_.subscribe(wake);
   // Someone deleting a route (or a device under them) wakes the agent at once; the periodic
   // pass stays as the safety net.
   auto monitor = routing::RouteMonitor::start(
@@ -28,7 +27,8 @@ void RoutingAgent::start() {
   if (monitor.ok()) {
     monitor_ = std::move(*monitor);
   } else {
-    spdlog::warn("event=route-monitor-failed error=\"{}\"", std::string(monitor.status().message()));
+    spdlog::warn("event=route-monitor-failed error=\"{}\"",
+                 std::string(monitor.status().message()));
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -39,6 +39,8 @@ void RoutingAgent::stop() {
     if (stopping_) return;
     stopping_ = true;
   }
+  // Both wait for a call of `wake` in flight: nothing calls into the agent after this.
+  subscription_.reset();
   monitor_.reset();
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();

@@ -2,7 +2,9 @@
 // Keeps this node's routes to other nodes' blocks (and blackholes for its own) in line with the
 // cluster view: re-plans and reconciles on every view change, on every kernel notification that
 // one of its routes (or a device under them) went away, and every `period` (500 ms) as a safety
-// net. Threading: one worker thread plus the route monitor's; planned() is thread-safe.
+// net. Threading: one worker thread plus the route monitor's; planned() is thread-safe. stop()
+// (or the destructor) ends the view subscription, the monitor and the worker: nothing runs on
+// the agent's behalf after it returns. The view must outlive the agent.
 
 #include <condition_variable>
 #include <memory>
@@ -35,8 +37,7 @@ class RoutingAgent {
   void reconcileOnce();
   void prepareVxlan(const routing::LocalNode& local, const std::vector<routing::PeerNode>& peers,
                     const std::vector<routing::PlannedRoute>& plan);
-  void prepareIpip(const routing::LocalNode& local,
-                   const std::vector<routing::PlannedRoute>& plan);
+  void prepareIpip(const routing::LocalNode& local, const std::vector<routing::PlannedRoute>& plan);
   // Logs a device error once, not on every pass, until it changes or clears.
   void reportDeviceError(const char* event, const absl::Status& s);
 
@@ -49,9 +50,10 @@ class RoutingAgent {
   bool dirty_ = true;
   bool stopping_ = false;
   std::vector<routing::PlannedRoute> planned_;
-  std::string last_device_error_;  // worker thread only
-  bool ipip_released_ = false;     // worker thread only
+  std::string last_device_error_;      // worker thread only
+  bool ipip_released_ = false;         // worker thread only
   std::set<std::string> unreachable_;  // worker thread only: peers last planned unreachable
+  ClusterView::Subscription subscription_;
   std::unique_ptr<routing::RouteMonitor> monitor_;
   std::thread thread_;
 };

@@ -1,21 +1,64 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit tests in parallel, then the netns (root, kernel)
 # suites one at a time, then the `vm` label inside a VM with Debian's kernel (scripts/vm-test.sh:
-# the IPIP tests, which need a module this machine's kernel lacks). Needs root. Whatever a crashed test run leaves (its namespaces, named
-# qt<pid>x<n>-*, and its quasard processes) is removed on exit.
+# the IPIP tests, which need a module this machine's kernel lacks). Then the same unit and netns
+# tests in an ASan+UBSan build (build-asan/), the tests labelled `tsan` in a ThreadSanitizer
+# build of just what they need (build-tsan/), and the fuzz targets for a bounded time each
+# (scripts/fuzz.sh). A plain failure shows first; the sanitizer stages cost more (README.md,
+# "Tests"). Needs root. Whatever a crashed test run leaves (its namespaces, named qt<pid>x<n>-*,
+# and its quasard processes) is removed on exit.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 quasar_need_root "$0" "$@"
 
+asan_build=$quasar_root/build-asan
+tsan_build=$quasar_root/build-tsan
+
 cleanup() {
-  quasar_stop "$quasar_build/bin/quasard -c /tmp/quasar-e2e-" || true
+  for b in "$quasar_build" "$asan_build"; do
+    quasar_stop "$b/bin/quasard -c /tmp/quasar-e2e-" || true
+  done
   quasar_delete_netns 'qt[0-9][0-9]*x[0-9][0-9]*-'
 }
 trap cleanup EXIT
 
+stage() { echo "=== test.sh: $* ($(date -u +%H:%M:%S))"; }
+
+stage "plain build, unit, netns, vm"
 "$quasar_root/scripts/setup.sh"
 "$quasar_root/scripts/build.sh"
 cd "$quasar_build"
 ctest --output-on-failure --no-tests=error -L unit -j"$(nproc)"
 ctest --output-on-failure --no-tests=error -L netns
 "$quasar_root/scripts/vm-test.sh"
+
+# Every sanitizer finding fails its test: ASan stops at the first error, UBSan is built with
+# -fno-sanitize-recover (and told to halt too), LeakSanitizer runs at exit.
+stage "ASan+UBSan build, unit, netns"
+QUASAR_BUILD_DIR=$asan_build "$quasar_root/scripts/build.sh" -DQUASAR_SANITIZE=address
+(
+  export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  cd "$asan_build"
+  ctest --output-on-failure --no-tests=error -L unit -j"$(nproc)"
+  # podman runs the plugin itself, with its own environment; the plain stage above runs it.
+  echo "test.sh: NOTE: podman_test is NOT run under ASan (it ran in the plain stage)" >&2
+  ctest --output-on-failure --no-tests=error -L netns -E '^podman_test$'
+)
+
+stage "TSan build, tsan label"
+cmake -S "$quasar_root" -B "$tsan_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DQUASAR_SANITIZE=thread >/dev/null
+# Test names are their targets' names (cmake/quasar.cmake); quasard is built to prove it builds.
+mapfile -t tsan_tests < <(cd "$tsan_build" && ctest -N -L tsan | awk '/Test +#/ {print $3}')
+[ "${#tsan_tests[@]}" -gt 0 ] || { echo "test.sh: no test is labelled tsan" >&2; exit 1; }
+cmake --build "$tsan_build" -j"$(nproc)" --target quasard "${tsan_tests[@]}"
+(
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  cd "$tsan_build"
+  ctest --output-on-failure --no-tests=error -L tsan -j"$(nproc)"
+)
+
+stage "fuzz"
+"$quasar_root/scripts/fuzz.sh"
+stage "done"

@@ -116,7 +116,7 @@ int simulate(const std::string& endpoint, int nodes, const std::string& cidr, in
       nodes, block_len, all, nodes / all, failures.load());
   // One more node appears: how long until the watching view has it?
   std::atomic<bool> seen{false};
-  view.subscribe([&] {
+  auto subscription = view.subscribe([&] {
     for (const auto& n : view.nodes()) {
       if (n.record.name == "newcomer" && n.ready) seen = true;
     }
