@@ -380,3 +380,63 @@ TEST_F(CniE2E, RestartedDaemonRemovesVethsNoAllocationOwns) {
 
 }  // namespace
 }  // namespace quasar::tests
+
+// The plugin under hostile input (issue 11).
+namespace quasar::tests {
+namespace {
+
+// The environment of `command` for container `container` in pod `pod`'s namespace.
+std::map<std::string, std::string> hostileEnv(Testbed& bed, const std::string& command,
+                                              const std::string& container,
+                                              const std::string& pod) {
+  return {{"CNI_COMMAND", command},
+          {"CNI_CONTAINERID", container},
+          {"CNI_NETNS", "/run/netns/" + bed.podNs(pod)},
+          {"CNI_IFNAME", "eth0"},
+          {"CNI_PATH", QUASAR_BIN_DIR}};
+}
+
+// Fails unless `r` is a plugin failure with the spec's error JSON carrying `code` on stdout.
+void expectCniError(const CmdResult& r, int code, const std::string& what) {
+  EXPECT_EQ(r.exit_code, 1) << what << ": " << r.out << r.err;
+  const auto j = r.json();
+  ASSERT_TRUE(j.is_object()) << what << ": stdout must be the error JSON: " << r.out << r.err;
+  EXPECT_EQ(j["code"], code) << what << ": " << r.out;
+  EXPECT_TRUE(j["msg"].is_string() && !j["msg"].get<std::string>().empty()) << what;
+}
+
+// The test bed's config with a prevResult whose dns nests `depth` lists deep.
+std::string confWithDeepPrevResult(const Testbed& bed, int depth) {
+  std::string c = bed.netConf().dump();
+  c.pop_back();  // its closing brace
+  return c + R"(,"prevResult":{"cniVersion":"1.1.0","dns":{"x":)" + std::string(depth, '[') +
+         std::string(depth, ']') + "}}}";
+}
+
+TEST_F(CniE2E, DeeplyNestedPrevResultIsADecodeErrorForAddAndDel) {
+  bed_.addPod("p");
+  bed_.addPod("q");
+  for (int depth : {200, 5000, 100000}) {
+    const std::string what = "depth " + std::to_string(depth);
+    auto add = bed_.cniRaw(confWithDeepPrevResult(bed_, depth), hostileEnv(bed_, "ADD", "c1", "p"));
+    expectCniError(add, 6, "ADD " + what);
+    EXPECT_TRUE(bed_.allocations().empty()) << what << bed_.allocations().dump();
+    EXPECT_TRUE(bed_.hostVeths().empty()) << what;
+    EXPECT_NE(bed_.inNs(bed_.podNs("p"), "ip link show eth0").exit_code, 0) << what;
+  }
+  // A DEL with such a config neither crashes nor half-runs; the runtime's next DEL works.
+  ASSERT_EQ(bed_.cni("ADD", "c2", "q", bed_.netConf()).exit_code, 0);
+  for (int depth : {200, 5000, 100000}) {
+    auto del = bed_.cniRaw(confWithDeepPrevResult(bed_, depth), hostileEnv(bed_, "DEL", "c2", "q"));
+    expectCniError(del, 6, "DEL depth " + std::to_string(depth));
+  }
+  EXPECT_EQ(bed_.allocations().size(), 1u);
+  EXPECT_EQ(bed_.cni("DEL", "c2", "q", bed_.netConf()).exit_code, 0);
+  EXPECT_TRUE(bed_.allocations().empty());
+  // A prevResult of ordinary depth still chains.
+  auto ok = bed_.cniRaw(confWithDeepPrevResult(bed_, 20), hostileEnv(bed_, "ADD", "c1", "p"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+}
+
+}  // namespace
+}  // namespace quasar::tests
