@@ -27,7 +27,8 @@ namespace {
 using nlohmann::json;
 
 void print(const json& j) {
-  const std::string s = j.dump();
+  // Replace, not throw, should anything not UTF-8 have slipped into a string.
+  const std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);

@@ -21,4 +21,10 @@ inline constexpr int kMaxJsonDepth = 128;
 // deeper than `max_depth` lists and objects. Never throws.
 absl::StatusOr<nlohmann::json> parseJson(absl::string_view text, int max_depth = kMaxJsonDepth);
 
+// True when `s` is well-formed UTF-8 (RFC 3629), as JSON strings and protobuf strings must be.
+bool isValidUtf8(absl::string_view s);
+// `s` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD: for text that
+// must be rendered whatever it holds (error messages).
+std::string toValidUtf8(absl::string_view s);
+
 }  // namespace quasar::conf

@@ -52,5 +52,20 @@ TEST(ParseJson, InvalidJsonIsAnErrorNotAnException) {
   }
 }
 
+TEST(Utf8, ValidatesAndReplacesIllFormedBytes) {
+  for (const char* ok : {"", "eth0", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x90\x8d"}) {
+    EXPECT_TRUE(isValidUtf8(ok)) << ok;
+    EXPECT_EQ(toValidUtf8(ok), ok);
+  }
+  for (const char* bad : {"\xff", "\xc3", "\xc3\x28", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
+                          "\xf4\x90\x80\x80", "\xf0\x9f\x90"}) {
+    EXPECT_FALSE(isValidUtf8(bad)) << bad;
+    EXPECT_TRUE(isValidUtf8(toValidUtf8(bad))) << bad;
+  }
+  EXPECT_EQ(toValidUtf8("a\xff" "b\xc3\xa9"),
+            "a\xef\xbf\xbd"
+            "b\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace quasar::conf

@@ -438,5 +438,32 @@ TEST_F(CniE2E, DeeplyNestedPrevResultIsADecodeErrorForAddAndDel) {
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
 }
 
+TEST_F(CniE2E, NonUtf8EnvironmentIsAnInvalidEnvironment) {
+  bed_.addPod("p");
+  const std::string bad = "\xff\xfe";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"CNI_COMMAND", "ADD" + bad},
+      {"CNI_CONTAINERID", "c1" + bad},
+      {"CNI_NETNS", "/run/netns/" + bed_.podNs("p") + bad},
+      {"CNI_IFNAME", "eth" + bad},
+      {"CNI_ARGS", "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web" + bad},
+      {"CNI_PATH", std::string(QUASAR_BIN_DIR) + bad},
+  };
+  for (const auto& [var, value] : cases) {
+    for (const char* command : {"ADD", "DEL"}) {
+      auto env = hostileEnv(bed_, command, "c1", "p");
+      env[var] = value;
+      expectCniError(bed_.cniRaw(bed_.netConf().dump(), env), 4,
+                     std::string(command) + " with non-UTF-8 " + var);
+    }
+  }
+  // Bytes that are not UTF-8 on stdin: a decode failure, whose message renders.
+  expectCniError(bed_.cniRaw("{\"cniVersion\": \"1.1.0\xff\"}", hostileEnv(bed_, "ADD", "c1", "p")),
+                 6, "non-UTF-8 config");
+  expectCniError(bed_.cniRaw("{\xff}", hostileEnv(bed_, "ADD", "c1", "p")), 6, "non-UTF-8 config");
+  EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
+  EXPECT_TRUE(bed_.hostVeths().empty());
+}
+
 }  // namespace
 }  // namespace quasar::tests
