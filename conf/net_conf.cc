@@ -99,6 +99,9 @@ absl::StatusOr<Mac> parseMac(absl::string_view text) {
   if (m[0] & 1) {
     return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is a multicast MAC address"));
   }
+  if (m == Mac{}) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is the all-zero MAC address"));
+  }
   return m;
 }
 

@@ -15,6 +15,8 @@
 namespace quasar::conf {
 
 using Mac = std::array<uint8_t, 6>;
+// "0a:58:00:00:00:01". InvalidArgument for anything else, and for a MAC no interface may carry:
+// multicast (broadcast included) or all-zero.
 absl::StatusOr<Mac> parseMac(absl::string_view text);
 std::string macToString(const Mac& mac);
 

@@ -82,5 +82,21 @@ TEST(Mac, RejectsMulticastAndGarbage) {
   EXPECT_TRUE(parseMac("ee:ee:ee:ee:ee:ee").ok());
 }
 
+// The kernel refuses these only after quasard allocated the address; the config check is first.
+TEST(NetConf, RuntimeMacMustBeAUnicastAddress) {
+  for (const char* mac : {"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "33:33:00:00:00:01",
+                          "01:00:5e:00:00:01", "0a:58:0a:f4:01:09:"}) {
+    auto c =
+        parseNetConf({{"cniVersion", "1.1.0"}, {"name", "n"}, {"runtimeConfig", {{"mac", mac}}}});
+    ASSERT_FALSE(c.ok()) << mac;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << mac;
+    EXPECT_NE(c.status().message().find("runtimeConfig.mac"), std::string::npos) << c.status();
+  }
+  auto c = parseNetConf(
+      {{"cniVersion", "1.1.0"}, {"name", "n"}, {"runtimeConfig", {{"mac", "02:00:00:00:00:00"}}}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(macToString(*c->requested_mac), "02:00:00:00:00:00");
+}
+
 }  // namespace
 }  // namespace quasar::conf

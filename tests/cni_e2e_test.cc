@@ -465,5 +465,16 @@ TEST_F(CniE2E, NonUtf8EnvironmentIsAnInvalidEnvironment) {
   EXPECT_TRUE(bed_.hostVeths().empty());
 }
 
+TEST_F(CniE2E, ZeroOrMulticastMacIsAnInvalidConfigAndAllocatesNothing) {
+  bed_.addPod("p");
+  for (const char* mac : {"00:00:00:00:00:00", "01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff"}) {
+    auto r = bed_.cni("ADD", "c1", "p", bed_.netConf("1.1.0", {{"runtimeConfig", {{"mac", mac}}}}));
+    expectCniError(r, 7, mac);
+    EXPECT_NE(r.out.find("runtimeConfig.mac"), std::string::npos) << r.out;
+  }
+  EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
+  EXPECT_TRUE(bed_.hostVeths().empty());
+}
+
 }  // namespace
 }  // namespace quasar::tests
