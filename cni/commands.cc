@@ -120,8 +120,7 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   auto ips = allocationIps(alloc->allocation());
   if (!ips.ok()) return ips.status();
   auto since_start = [&t0] {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-        .count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
   const double alloc_ms = since_start();
   const int mtu = inv.conf.mtu ? inv.conf.mtu : static_cast<int>(alloc->mtu());
@@ -196,10 +195,18 @@ absl::Status cmdCheck(const Invocation& inv) {
 }
 
 absl::Status cmdGc(const Invocation& inv) {
+  // Without the key every allocation of the network would go, live pods' included: a caller
+  // that lost it is far likelier than a node with no pods.
+  if (!inv.conf.valid_attachments) {
+    return withCode(absl::InvalidArgumentError(
+                        "GC needs cni.dev/valid-attachments (an empty list to release all)"),
+                    kInvalidConfig);
+  }
+  const auto& valid = *inv.conf.valid_attachments;
   DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
   pb::GcRequest req;
   req.set_network(inv.conf.name);
-  for (const auto& a : inv.conf.valid_attachments) {
+  for (const auto& a : valid) {
     auto* v = req.add_valid();
     v->set_container_id(a.container_id);
     v->set_ifname(a.ifname);
@@ -211,7 +218,7 @@ absl::Status cmdGc(const Invocation& inv) {
   auto held = daemon.list();
   if (!held.ok()) return held.status();
   std::set<std::string> keep;
-  for (const auto& a : inv.conf.valid_attachments) keep.insert(routing::hostVethName(a));
+  for (const auto& a : valid) keep.insert(routing::hostVethName(a));
   for (const auto& a : held->allocations()) {
     keep.insert(routing::hostVethName({a.attachment().container_id(), a.attachment().ifname()}));
   }
@@ -224,7 +231,7 @@ absl::Status cmdGc(const Invocation& inv) {
     ++removed;
   }
   spdlog::info("event=gc network={} valid={} released={} veths_removed={}", inv.conf.name,
-               inv.conf.valid_attachments.size(), released->released_size(), removed);
+               valid.size(), released->released_size(), removed);
   return absl::OkStatus();
 }
 

@@ -137,6 +137,9 @@ int run() {
                          kIncompatibleVersion),
                 &*env);
   }
+  if (auto s = commandAllowedIn(env->command, conf->cni_version); !s.ok()) {
+    return fail(version, s, &*env);
+  }
   setUpLogging(*conf);
   Invocation inv{*env, *conf};
   const auto& cmd = env->command;

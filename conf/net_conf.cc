@@ -71,13 +71,14 @@ absl::Status readValidAttachments(const json& j, NetConf& c) {
   auto va = j.find("cni.dev/valid-attachments");
   if (va == j.end() || va->is_null()) return absl::OkStatus();
   if (!va->is_array()) return fieldError("cni.dev/valid-attachments", "must be a list");
+  c.valid_attachments.emplace();
   for (const auto& a : *va) {
     if (!a.is_object() || !a.contains("containerID") || !a["containerID"].is_string() ||
         !a.contains("ifname") || !a["ifname"].is_string()) {
       return fieldError("cni.dev/valid-attachments",
                         "entries must be objects with string containerID and ifname");
     }
-    c.valid_attachments.push_back(
+    c.valid_attachments->push_back(
         {a["containerID"].get<std::string>(), a["ifname"].get<std::string>()});
   }
   return absl::OkStatus();

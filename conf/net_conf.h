@@ -59,8 +59,8 @@ struct NetConf {
   std::optional<Mac> requested_mac;
   // The previous plugin's result in a chain; null when absent.
   nlohmann::json prev_result;
-  // GC: cni.dev/valid-attachments.
-  std::vector<Attachment> valid_attachments;
+  // GC: cni.dev/valid-attachments; nullopt when the key is absent (an empty list is a list).
+  std::optional<std::vector<Attachment>> valid_attachments;
 };
 
 // Validates a decoded configuration. Errors are InvalidArgument and name the offending field.

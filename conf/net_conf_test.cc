@@ -68,8 +68,18 @@ TEST(NetConf, ReadsValidAttachments) {
   auto c = parseNetConf(json::parse(R"({"cniVersion": "1.1.0", "name": "n",
     "cni.dev/valid-attachments": [{"containerID": "abc", "ifname": "eth0"}]})"));
   ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_EQ(c->valid_attachments.size(), 1u);
-  EXPECT_EQ(c->valid_attachments[0], (Attachment{"abc", "eth0"}));
+  ASSERT_TRUE(c->valid_attachments);
+  ASSERT_EQ(c->valid_attachments->size(), 1u);
+  EXPECT_EQ((*c->valid_attachments)[0], (Attachment{"abc", "eth0"}));
+  // Absent and empty differ: GC refuses the first and releases everything for the second.
+  auto absent = parseNetConf(json::parse(R"({"cniVersion": "1.1.0", "name": "n"})"));
+  ASSERT_TRUE(absent.ok()) << absent.status();
+  EXPECT_FALSE(absent->valid_attachments);
+  auto empty = parseNetConf(
+      json::parse(R"({"cniVersion": "1.1.0", "name": "n", "cni.dev/valid-attachments": []})"));
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  ASSERT_TRUE(empty->valid_attachments);
+  EXPECT_TRUE(empty->valid_attachments->empty());
   EXPECT_FALSE(parseNetConf(json::parse(R"({"cniVersion": "1.1.0", "name": "n",
     "cni.dev/valid-attachments": [{"containerID": 5}]})"))
                    .ok());

@@ -476,5 +476,39 @@ TEST_F(CniE2E, ZeroOrMulticastMacIsAnInvalidConfigAndAllocatesNothing) {
   EXPECT_TRUE(bed_.hostVeths().empty());
 }
 
+TEST_F(CniE2E, GcWithoutValidAttachmentsIsRefusedAndReleasesNothing) {
+  bed_.addPod("p");
+  auto add = bed_.cni("ADD", "c1", "p", bed_.netConf());
+  ASSERT_EQ(add.exit_code, 0) << add.out << add.err;
+  auto gc = bed_.cni("GC", "", "", bed_.netConf("1.1.0"));
+  expectCniError(gc, 7, "GC without cni.dev/valid-attachments");
+  EXPECT_NE(gc.out.find("cni.dev/valid-attachments"), std::string::npos) << gc.out;
+  // The GC answered (quasard releases synchronously): nothing was released or removed.
+  EXPECT_EQ(bed_.allocations().size(), 1u);
+  EXPECT_EQ(bed_.hostVeths().size(), 1u);
+  auto check = bed_.cni("CHECK", "c1", "p", bed_.netConf("1.1.0", {{"prevResult", add.json()}}));
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  // An empty list is a real answer: nothing is valid.
+  auto empty =
+      bed_.cni("GC", "", "", bed_.netConf("1.1.0", {{"cni.dev/valid-attachments", json::array()}}));
+  EXPECT_EQ(empty.exit_code, 0) << empty.out << empty.err;
+  EXPECT_TRUE(bed_.allocations().empty());
+}
+
+TEST_F(CniE2E, CommandsNewerThanTheConfigVersionAreRefused) {
+  bed_.addPod("p");
+  auto add = bed_.cni("ADD", "c1", "p", bed_.netConf("0.3.1"));
+  ASSERT_EQ(add.exit_code, 0) << add.out << add.err;
+  const json valid = {{"cni.dev/valid-attachments", json::array()}};
+  expectCniError(bed_.cni("GC", "", "", bed_.netConf("1.0.0", valid)), 1, "GC in 1.0.0");
+  expectCniError(bed_.cni("STATUS", "", "", bed_.netConf("1.0.0")), 1, "STATUS in 1.0.0");
+  expectCniError(bed_.cni("CHECK", "c1", "p", bed_.netConf("0.3.1", {{"prevResult", add.json()}})),
+                 1, "CHECK in 0.3.1");
+  EXPECT_EQ(bed_.allocations().size(), 1u);  // the refused GC released nothing
+  auto check = bed_.cni("CHECK", "c1", "p", bed_.netConf("0.4.0", {{"prevResult", add.json()}}));
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_EQ(bed_.cni("STATUS", "", "", bed_.netConf("1.1.0")).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace quasar::tests
