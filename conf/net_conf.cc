@@ -128,6 +128,10 @@ absl::StatusOr<NetConf> parseNetConf(const json& j) {
     return fieldError("logLevel", "must be one of debug, info, warn, error");
   }
   if (auto s = readInt(j, "timeoutMs", c.timeout_ms, 1, 600000); !s.ok()) return s;
+  if (auto dr = j.find("defaultRoute"); dr != j.end() && !dr->is_null()) {
+    if (!dr->is_boolean()) return fieldError("defaultRoute", "must be true or false");
+    c.default_route = dr->get<bool>();
+  }
   if (auto s = readRuntimeConfig(j, c); !s.ok()) return s;
   if (auto s = readValidAttachments(j, c); !s.ok()) return s;
   if (auto pr = j.find("prevResult"); pr != j.end() && !pr->is_null()) {

@@ -57,6 +57,9 @@ struct NetConf {
   // runtimeConfig capabilities: "ips" (static IPs) and "mac".
   std::vector<IpAddress> requested_ips;
   std::optional<Mac> requested_mac;
+  // Whether this interface gets the pod's default route: nullopt (the default) when the pod has
+  // none yet, i.e. its first interface; true takes it over; false never.
+  std::optional<bool> default_route;
   // The previous plugin's result in a chain; null when absent.
   nlohmann::json prev_result;
   // GC: cni.dev/valid-attachments; nullopt when the key is absent (an empty list is a list).

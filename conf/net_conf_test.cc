@@ -108,5 +108,19 @@ TEST(NetConf, RuntimeMacMustBeAUnicastAddress) {
   EXPECT_EQ(macToString(*c->requested_mac), "02:00:00:00:00:00");
 }
 
+TEST(NetConf, DefaultRouteIsAutomaticUnlessSet) {
+  auto automatic = parseNetConf({{"cniVersion", "1.1.0"}, {"name", "n"}});
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  EXPECT_FALSE(automatic->default_route);
+  for (bool v : {true, false}) {
+    auto c = parseNetConf({{"cniVersion", "1.1.0"}, {"name", "n"}, {"defaultRoute", v}});
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->default_route, v);
+  }
+  auto bad = parseNetConf({{"cniVersion", "1.1.0"}, {"name", "n"}, {"defaultRoute", "yes"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("defaultRoute"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace quasar::conf

@@ -476,6 +476,49 @@ TEST_F(CniE2E, ZeroOrMulticastMacIsAnInvalidConfigAndAllocatesNothing) {
   EXPECT_TRUE(bed_.hostVeths().empty());
 }
 
+// The default route of a pod with several interfaces: in the pod's main table, "dev NAME".
+std::string podDefaultRoutes(Testbed& bed, const std::string& pod) {
+  return bed.inNs(bed.podNs(pod), "ip -4 route show default | grep -o 'dev [a-z0-9]*'").out;
+}
+
+TEST_F(CniE2E, SecondInterfaceOfAPodGetsNoDefaultRouteUnlessConfigured) {
+  bed_.addPod("p");
+  auto eth0 = bed_.cni("ADD", "c1", "p", bed_.netConf());
+  ASSERT_EQ(eth0.exit_code, 0) << eth0.out << eth0.err;
+  auto eth1 = bed_.cni("ADD", "c1", "p", bed_.netConf(), "eth1");
+  ASSERT_EQ(eth1.exit_code, 0) << eth1.out << eth1.err;
+  EXPECT_NE(podIp(eth0), podIp(eth1));
+  EXPECT_TRUE(eth1.json()["routes"].empty()) << eth1.out;
+  EXPECT_EQ(eth0.json()["routes"][0]["dst"], "0.0.0.0/0") << eth0.out;
+  EXPECT_EQ(podDefaultRoutes(bed_, "p"), "dev eth0\n");
+  EXPECT_NE(bed_.inNs(bed_.podNs("p"), "ip -4 addr show dev eth1").out.find(podIp(eth1) + "/32"),
+            std::string::npos);
+  EXPECT_EQ(bed_.allocations().size(), 2u);
+  // CHECK expects what each ADD reported.
+  for (const auto& [ifname, add] : {std::pair{"eth0", &eth0}, std::pair{"eth1", &eth1}}) {
+    auto check =
+        bed_.cni("CHECK", "c1", "p", bed_.netConf("1.1.0", {{"prevResult", add->json()}}), ifname);
+    EXPECT_EQ(check.exit_code, 0) << ifname << ": " << check.out << check.err;
+  }
+  // "defaultRoute": true gives a later interface the default route.
+  auto eth2 = bed_.cni("ADD", "c1", "p", bed_.netConf("1.1.0", {{"defaultRoute", true}}), "eth2");
+  ASSERT_EQ(eth2.exit_code, 0) << eth2.out << eth2.err;
+  EXPECT_EQ(eth2.json()["routes"][0]["dst"], "0.0.0.0/0") << eth2.out;
+  EXPECT_EQ(podDefaultRoutes(bed_, "p"), "dev eth2\n");
+  // "defaultRoute": false gives none, even to the first.
+  bed_.addPod("q");
+  auto none = bed_.cni("ADD", "c2", "q", bed_.netConf("1.1.0", {{"defaultRoute", false}}));
+  ASSERT_EQ(none.exit_code, 0) << none.out << none.err;
+  EXPECT_TRUE(none.json()["routes"].empty()) << none.out;
+  EXPECT_EQ(podDefaultRoutes(bed_, "q"), "");
+  for (const char* ifname : {"eth0", "eth1", "eth2"}) {
+    EXPECT_EQ(bed_.cni("DEL", "c1", "p", bed_.netConf(), ifname).exit_code, 0) << ifname;
+  }
+  EXPECT_EQ(bed_.cni("DEL", "c2", "q", bed_.netConf()).exit_code, 0);
+  EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
+  EXPECT_TRUE(bed_.hostVethsSettled().empty());
+}
+
 TEST_F(CniE2E, GcWithoutValidAttachmentsIsRefusedAndReleasesNothing) {
   bed_.addPod("p");
   auto add = bed_.cni("ADD", "c1", "p", bed_.netConf());
