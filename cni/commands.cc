@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/cleanup/cleanup.h"
@@ -41,6 +42,12 @@ routing::PodLinkSpec podSpec(const Invocation& inv, const std::vector<conf::IpAd
   return spec;
 }
 
+routing::DefaultRoute defaultRouteMode(const conf::NetConf& c) {
+  if (!c.default_route) return routing::DefaultRoute::kIfNone;
+  return *c.default_route ? routing::DefaultRoute::kReplace : routing::DefaultRoute::kNone;
+}
+
+// The result reports the default route only for the interface that got it.
 Result ourResult(const routing::PodLinkSpec& spec) {
   Result r;
   r.interfaces.push_back(
@@ -49,7 +56,7 @@ Result ourResult(const routing::PodLinkSpec& spec) {
       {spec.pod_ifname, conf::macToString(spec.pod_mac), spec.mtu, spec.netns_path});
   const auto gw = *conf::IpAddress::parse(routing::kPodGatewayV4);
   for (const auto& ip : spec.ips) r.ips.push_back({conf::IpPrefix::host(ip), gw, 1});
-  r.routes.push_back({*conf::IpPrefix::parse("0.0.0.0/0"), gw});
+  if (spec.default_route) r.routes.push_back({*conf::IpPrefix::parse("0.0.0.0/0"), gw});
   return r;
 }
 
@@ -123,13 +130,15 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   };
   const double alloc_ms = since_start();
-  if (auto s = (*link)->configure(*ips, mtu); !s.ok()) return s;
+  if (auto s = (*link)->configure(*ips, mtu, defaultRouteMode(inv.conf)); !s.ok()) return s;
   const double configured_ms = since_start();
   // quasard committed while the interfaces were built; only a durable address is reported.
   if (auto s = daemon.awaitDurable(); !s.ok()) return s;
   (*link)->commit();
   std::move(release).Cancel();
-  result.append(ourResult(podSpec(inv, *ips, mtu)));
+  auto spec = podSpec(inv, *ips, mtu);
+  spec.default_route = (*link)->hasDefaultRoute();
+  result.append(ourResult(spec));
   spdlog::info(
       "event=add container={} netns={} ifname={} host_ifname={} ips={} mtu={} "
       "allocated_at_ms={:.2f} configured_at_ms={:.2f} total_ms={:.2f}",
@@ -184,6 +193,11 @@ absl::Status cmdCheck(const Invocation& inv) {
     }
   }
   auto spec = podSpec(inv, *ips, mtu);
+  // ADD reported the default route only where it set it (see ourResult).
+  const auto gw = *conf::IpAddress::parse(routing::kPodGatewayV4);
+  spec.default_route = std::any_of(prev->routes.begin(), prev->routes.end(), [&](const auto& r) {
+    return r.dst.length() == 0 && r.gw == gw;
+  });
   if (mtu == 0) {
     auto st = daemon.status();
     if (!st.ok()) return st.status();
@@ -194,10 +208,18 @@ absl::Status cmdCheck(const Invocation& inv) {
 }
 
 absl::Status cmdGc(const Invocation& inv) {
+  // Without the key every allocation of the network would go, live pods' included: a caller
+  // that lost it is far likelier than a node with no pods.
+  if (!inv.conf.valid_attachments) {
+    return withCode(absl::InvalidArgumentError(
+                        "GC needs cni.dev/valid-attachments (an empty list to release all)"),
+                    kInvalidConfig);
+  }
+  const auto& valid = *inv.conf.valid_attachments;
   DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
   pb::GcRequest req;
   req.set_network(inv.conf.name);
-  for (const auto& a : inv.conf.valid_attachments) {
+  for (const auto& a : valid) {
     auto* v = req.add_valid();
     v->set_container_id(a.container_id);
     v->set_ifname(a.ifname);
@@ -207,7 +229,7 @@ absl::Status cmdGc(const Invocation& inv) {
   auto released = daemon.gc(req);
   if (!released.ok()) return released.status();
   spdlog::info("event=gc network={} valid={} released={} veths_removed={}", inv.conf.name,
-               inv.conf.valid_attachments.size(), released->released_size(),
+               valid.size(), released->released_size(),
                released->veths_removed());
   return absl::OkStatus();
 }

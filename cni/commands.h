@@ -7,7 +7,8 @@
 //        veth is gone). While quasard is down DEL fails with "try again later" (11) so the
 //        runtime retries; the release is never dropped.
 //  CHECK compares the kernel and quasard's record with prevResult.
-//  GC    releases what is not in cni.dev/valid-attachments, and removes its veths.
+//  GC    releases what is not in cni.dev/valid-attachments, and removes its veths. Without the
+//        key it is refused (code 7).
 //  STATUS is OK when quasard answers and has a free address; otherwise code 50.
 
 #include "absl/status/statusor.h"

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cni/errors.h"
+#include "conf/json_parse.h"
 
 namespace quasar::cni {
 namespace {
@@ -37,6 +38,12 @@ absl::StatusOr<CniEnv> readEnv(const std::function<const char*(const char*)>& ge
     const char* v = getenv(k);
     return std::string(v ? v : "");
   };
+  // First: every value reaches a log line, an error message (JSON) or quasard (protobuf), and
+  // all three need UTF-8. The value itself is not quoted: it would not render.
+  for (const char* k :
+       {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH", "CNI_ARGS"}) {
+    if (!conf::isValidUtf8(get(k))) return envError(absl::StrCat(k, " is not valid UTF-8"));
+  }
   CniEnv e;
   e.command = get("CNI_COMMAND");
   e.container_id = get("CNI_CONTAINERID");

@@ -22,8 +22,8 @@ struct CniEnv {
 };
 
 // `getenv` is injected for tests. Errors carry code 4 (invalid environment) and name the
-// variable; an unknown command is code 4 too. Unknown CNI_ARGS keys are refused unless
-// IgnoreUnknown is set, as the spec's conventions ask.
+// variable; an unknown command or a value that is not UTF-8 is code 4 too. Unknown CNI_ARGS keys
+// are refused unless IgnoreUnknown is set, as the spec's conventions ask.
 absl::StatusOr<CniEnv> readEnv(const std::function<const char*(const char*)>& getenv);
 
 }  // namespace quasar::cni

@@ -77,5 +77,26 @@ TEST(CniEnv, VersionGcStatusNeedNoContainer) {
   }
 }
 
+// Every CNI_* value ends up in a log line, an error message (JSON) or a request to quasard
+// (protobuf): all of them must be UTF-8. Checked first, before the values mean anything.
+TEST(CniEnv, NonUtf8ValuesAreCode4AndNamed) {
+  for (const char* var :
+       {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH", "CNI_ARGS"}) {
+    auto vars = add();
+    vars[var] = vars[var] + "\xc3\x28";  // a lead byte without its continuation
+    auto e = read(vars);
+    ASSERT_FALSE(e.ok()) << var;
+    EXPECT_EQ(codeFor(e.status()), kInvalidEnvironment) << var;
+    EXPECT_NE(e.status().message().find(std::string(var) + " is not valid UTF-8"),
+              std::string::npos)
+        << e.status();
+  }
+  auto vars = add();
+  vars["CNI_ARGS"] = "K8S_POD_NAMESPACE=default;K8S_POD_NAME=caf\xc3\xa9";  // UTF-8 is fine
+  auto e = read(vars);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->pod_name, "caf\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace quasar::cni

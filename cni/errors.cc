@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "conf/json_parse.h"
 
 namespace quasar::cni {
 namespace {
@@ -39,7 +40,8 @@ int codeFor(const absl::Status& s) {
 }
 
 nlohmann::json errorJson(const std::string& cni_version, const absl::Status& s) {
-  std::string msg(s.message());
+  // A message may quote input that is not UTF-8; the error must render all the same.
+  std::string msg = conf::toValidUtf8(s.message());
   std::string details;
   // The first clause is the readable message; what follows a " (" is detail.
   if (auto pos = msg.find(" (kernel: "); pos != std::string::npos) {

@@ -32,7 +32,8 @@ enum CniCode : int {
 absl::Status withCode(absl::Status s, CniCode code);
 int codeFor(const absl::Status& s);
 
-// The spec's error object. `details` carries the full status text when `msg` is shortened.
+// The spec's error object. `details` carries the full status text when `msg` is shortened. Bytes
+// of the message that are not UTF-8 become U+FFFD, so the object always renders.
 nlohmann::json errorJson(const std::string& cni_version, const absl::Status& s);
 
 }  // namespace quasar::cni

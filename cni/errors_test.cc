@@ -26,5 +26,15 @@ TEST(CniErrors, ErrorJsonSplitsKernelDetail) {
   EXPECT_EQ(j["details"], "create veth a: File exists (kernel: boom)");
 }
 
+// The message may quote anything (a parser's "last read" bytes): the error JSON renders anyway.
+TEST(CniErrors, ErrorJsonRendersMessagesThatAreNotUtf8) {
+  auto j = errorJson("1.1.0", absl::InvalidArgumentError("last read: '\xff\xfe' (kernel: \x80)"));
+  std::string text;
+  ASSERT_NO_THROW(text = j.dump());
+  auto back = nlohmann::json::parse(text);
+  EXPECT_EQ(back["msg"], "last read: '\xef\xbf\xbd\xef\xbf\xbd'");
+  EXPECT_EQ(back["details"], "last read: '\xef\xbf\xbd\xef\xbf\xbd' (kernel: \xef\xbf\xbd)");
+}
+
 }  // namespace
 }  // namespace quasar::cni

@@ -19,6 +19,7 @@
 #include "cni/env.h"
 #include "cni/errors.h"
 #include "cni/result.h"
+#include "conf/json_parse.h"
 
 namespace quasar::cni {
 namespace {
@@ -26,7 +27,8 @@ namespace {
 using nlohmann::json;
 
 void print(const json& j) {
-  const std::string s = j.dump();
+  // Replace, not throw, should anything not UTF-8 have slipped into a string.
+  const std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
@@ -102,11 +104,13 @@ std::string readStdin() {
 int run() {
   const std::string input = readStdin();
   // The config's version, if it can be read at all, is the version errors are reported in.
-  json parsed = json::parse(input, nullptr, /*allow_exceptions=*/false);
+  // Bounded depth: the config is copied and the result dumped, both recursively.
+  auto parsed = conf::parseJson(input);
   std::string version = supportedVersions().back();
-  if (parsed.is_object() && parsed.contains("cniVersion") && parsed["cniVersion"].is_string() &&
-      isSupportedVersion(parsed["cniVersion"].get<std::string>())) {
-    version = parsed["cniVersion"].get<std::string>();
+  if (parsed.ok() && parsed->is_object() && parsed->contains("cniVersion") &&
+      (*parsed)["cniVersion"].is_string() &&
+      isSupportedVersion((*parsed)["cniVersion"].get<std::string>())) {
+    version = (*parsed)["cniVersion"].get<std::string>();
   }
   useLogger({std::make_shared<spdlog::sinks::stderr_sink_st>()});
 
@@ -116,13 +120,14 @@ int run() {
     print({{"cniVersion", version}, {"supportedVersions", supportedVersions()}});
     return 0;
   }
-  if (parsed.is_discarded()) {
-    return fail(
-        version,
-        withCode(absl::InvalidArgumentError("config on stdin is not valid JSON"), kDecodeFailure),
-        &*env);
+  if (!parsed.ok()) {
+    return fail(version,
+                withCode(absl::InvalidArgumentError(
+                             absl::StrCat("config on stdin: ", parsed.status().message())),
+                         kDecodeFailure),
+                &*env);
   }
-  auto conf = conf::parseNetConf(parsed);
+  auto conf = conf::parseNetConf(*parsed);
   if (!conf.ok()) return fail(version, withCode(conf.status(), kInvalidConfig), &*env);
   if (!isSupportedVersion(conf->cni_version)) {
     return fail(version,
@@ -131,6 +136,9 @@ int run() {
                              absl::StrJoin(supportedVersions(), ", "), ")")),
                          kIncompatibleVersion),
                 &*env);
+  }
+  if (auto s = commandAllowedIn(env->command, conf->cni_version); !s.ok()) {
+    return fail(version, s, &*env);
   }
   setUpLogging(*conf);
   Invocation inv{*env, *conf};

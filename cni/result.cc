@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "cni/errors.h"
 
 namespace quasar::cni {
 namespace {
@@ -28,6 +29,17 @@ const std::vector<std::string>& supportedVersions() {
 bool isSupportedVersion(const std::string& v) {
   const auto& all = supportedVersions();
   return std::find(all.begin(), all.end(), v) != all.end();
+}
+
+absl::Status commandAllowedIn(const std::string& command, const std::string& version) {
+  const char* first = command == "CHECK"                       ? "0.4.0"
+                      : command == "GC" || command == "STATUS" ? "1.1.0"
+                                                               : nullptr;
+  if (first == nullptr || !before(version, first)) return absl::OkStatus();
+  return withCode(
+      absl::InvalidArgumentError(absl::StrCat("config version ", version, " does not allow ",
+                                              command, " (it needs ", first, " or later)")),
+      kIncompatibleVersion);
 }
 
 void Result::append(const Result& other) {

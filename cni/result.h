@@ -15,6 +15,9 @@ namespace quasar::cni {
 // Oldest first; the last is what VERSION reports as current.
 const std::vector<std::string>& supportedVersions();
 bool isSupportedVersion(const std::string& v);
+// OK when config version `version` (a supported one) has `command`; otherwise code 1
+// (incompatible version): CHECK needs 0.4.0, GC and STATUS 1.1.0.
+absl::Status commandAllowedIn(const std::string& command, const std::string& version);
 
 struct Interface {
   std::string name;

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cni/errors.h"
+
 namespace quasar::cni {
 namespace {
 
@@ -71,6 +77,24 @@ TEST(Result, VersionsAreOrderedAndCurrentIs110) {
   EXPECT_EQ(supportedVersions().back(), "1.1.0");
   EXPECT_TRUE(isSupportedVersion("0.3.1"));
   EXPECT_FALSE(isSupportedVersion("0.2.0"));
+}
+
+// As the reference plugin framework (skel) does: CHECK arrived in 0.4.0, GC and STATUS in 1.1.0.
+TEST(Result, CommandsNewerThanTheConfigVersionAreCode1) {
+  for (const auto& [command, first] : std::vector<std::pair<std::string, std::string>>{
+           {"CHECK", "0.4.0"}, {"GC", "1.1.0"}, {"STATUS", "1.1.0"}}) {
+    for (const auto& v : supportedVersions()) {
+      const absl::Status s = commandAllowedIn(command, v);
+      EXPECT_EQ(s.ok(), v >= first) << command << " " << v;
+      if (!s.ok()) {
+        EXPECT_EQ(codeFor(s), kIncompatibleVersion) << command << " " << v;
+        EXPECT_NE(s.message().find(command), std::string::npos) << s;
+      }
+    }
+  }
+  for (const char* command : {"ADD", "DEL", "VERSION"}) {
+    EXPECT_TRUE(commandAllowedIn(command, "0.3.0").ok()) << command;
+  }
 }
 
 }  // namespace

@@ -71,13 +71,14 @@ absl::Status readValidAttachments(const json& j, NetConf& c) {
   auto va = j.find("cni.dev/valid-attachments");
   if (va == j.end() || va->is_null()) return absl::OkStatus();
   if (!va->is_array()) return fieldError("cni.dev/valid-attachments", "must be a list");
+  c.valid_attachments.emplace();
   for (const auto& a : *va) {
     if (!a.is_object() || !a.contains("containerID") || !a["containerID"].is_string() ||
         !a.contains("ifname") || !a["ifname"].is_string()) {
       return fieldError("cni.dev/valid-attachments",
                         "entries must be objects with string containerID and ifname");
     }
-    c.valid_attachments.push_back(
+    c.valid_attachments->push_back(
         {a["containerID"].get<std::string>(), a["ifname"].get<std::string>()});
   }
   return absl::OkStatus();
@@ -98,6 +99,9 @@ absl::StatusOr<Mac> parseMac(absl::string_view text) {
   for (int i = 0; i < 6; ++i) m[i] = static_cast<uint8_t>(v[i]);
   if (m[0] & 1) {
     return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is a multicast MAC address"));
+  }
+  if (m == Mac{}) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is the all-zero MAC address"));
   }
   return m;
 }
@@ -124,6 +128,10 @@ absl::StatusOr<NetConf> parseNetConf(const json& j) {
     return fieldError("logLevel", "must be one of debug, info, warn, error");
   }
   if (auto s = readInt(j, "timeoutMs", c.timeout_ms, 1, 600000); !s.ok()) return s;
+  if (auto dr = j.find("defaultRoute"); dr != j.end() && !dr->is_null()) {
+    if (!dr->is_boolean()) return fieldError("defaultRoute", "must be true or false");
+    c.default_route = dr->get<bool>();
+  }
   if (auto s = readRuntimeConfig(j, c); !s.ok()) return s;
   if (auto s = readValidAttachments(j, c); !s.ok()) return s;
   if (auto pr = j.find("prevResult"); pr != j.end() && !pr->is_null()) {

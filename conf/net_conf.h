@@ -15,6 +15,8 @@
 namespace quasar::conf {
 
 using Mac = std::array<uint8_t, 6>;
+// "0a:58:00:00:00:01". InvalidArgument for anything else, and for a MAC no interface may carry:
+// multicast (broadcast included) or all-zero.
 absl::StatusOr<Mac> parseMac(absl::string_view text);
 std::string macToString(const Mac& mac);
 
@@ -55,10 +57,13 @@ struct NetConf {
   // runtimeConfig capabilities: "ips" (static IPs) and "mac".
   std::vector<IpAddress> requested_ips;
   std::optional<Mac> requested_mac;
+  // Whether this interface gets the pod's default route: nullopt (the default) when the pod has
+  // none yet, i.e. its first interface; true takes it over; false never.
+  std::optional<bool> default_route;
   // The previous plugin's result in a chain; null when absent.
   nlohmann::json prev_result;
-  // GC: cni.dev/valid-attachments.
-  std::vector<Attachment> valid_attachments;
+  // GC: cni.dev/valid-attachments; nullopt when the key is absent (an empty list is a list).
+  std::optional<std::vector<Attachment>> valid_attachments;
 };
 
 // Validates a decoded configuration. Errors are InvalidArgument and name the offending field.

@@ -68,8 +68,18 @@ TEST(NetConf, ReadsValidAttachments) {
   auto c = parseNetConf(json::parse(R"({"cniVersion": "1.1.0", "name": "n",
     "cni.dev/valid-attachments": [{"containerID": "abc", "ifname": "eth0"}]})"));
   ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_EQ(c->valid_attachments.size(), 1u);
-  EXPECT_EQ(c->valid_attachments[0], (Attachment{"abc", "eth0"}));
+  ASSERT_TRUE(c->valid_attachments);
+  ASSERT_EQ(c->valid_attachments->size(), 1u);
+  EXPECT_EQ((*c->valid_attachments)[0], (Attachment{"abc", "eth0"}));
+  // Absent and empty differ: GC refuses the first and releases everything for the second.
+  auto absent = parseNetConf(json::parse(R"({"cniVersion": "1.1.0", "name": "n"})"));
+  ASSERT_TRUE(absent.ok()) << absent.status();
+  EXPECT_FALSE(absent->valid_attachments);
+  auto empty = parseNetConf(
+      json::parse(R"({"cniVersion": "1.1.0", "name": "n", "cni.dev/valid-attachments": []})"));
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  ASSERT_TRUE(empty->valid_attachments);
+  EXPECT_TRUE(empty->valid_attachments->empty());
   EXPECT_FALSE(parseNetConf(json::parse(R"({"cniVersion": "1.1.0", "name": "n",
     "cni.dev/valid-attachments": [{"containerID": 5}]})"))
                    .ok());
@@ -80,6 +90,36 @@ TEST(Mac, RejectsMulticastAndGarbage) {
   EXPECT_FALSE(parseMac("0a:58:0a:f4:01").ok());
   EXPECT_FALSE(parseMac("0a:58:0a:f4:01:09:").ok());
   EXPECT_TRUE(parseMac("ee:ee:ee:ee:ee:ee").ok());
+}
+
+// The kernel refuses these only after quasard allocated the address; the config check is first.
+TEST(NetConf, RuntimeMacMustBeAUnicastAddress) {
+  for (const char* mac : {"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "33:33:00:00:00:01",
+                          "01:00:5e:00:00:01", "0a:58:0a:f4:01:09:"}) {
+    auto c =
+        parseNetConf({{"cniVersion", "1.1.0"}, {"name", "n"}, {"runtimeConfig", {{"mac", mac}}}});
+    ASSERT_FALSE(c.ok()) << mac;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << mac;
+    EXPECT_NE(c.status().message().find("runtimeConfig.mac"), std::string::npos) << c.status();
+  }
+  auto c = parseNetConf(
+      {{"cniVersion", "1.1.0"}, {"name", "n"}, {"runtimeConfig", {{"mac", "02:00:00:00:00:00"}}}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(macToString(*c->requested_mac), "02:00:00:00:00:00");
+}
+
+TEST(NetConf, DefaultRouteIsAutomaticUnlessSet) {
+  auto automatic = parseNetConf({{"cniVersion", "1.1.0"}, {"name", "n"}});
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  EXPECT_FALSE(automatic->default_route);
+  for (bool v : {true, false}) {
+    auto c = parseNetConf({{"cniVersion", "1.1.0"}, {"name", "n"}, {"defaultRoute", v}});
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->default_route, v);
+  }
+  auto bad = parseNetConf({{"cniVersion", "1.1.0"}, {"name", "n"}, {"defaultRoute", "yes"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("defaultRoute"), std::string::npos);
 }
 
 }  // namespace

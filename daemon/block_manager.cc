@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "conf/json_parse.h"
 #include "daemon/cluster_keys.h"
 #include "nlohmann/json.hpp"
 
@@ -33,9 +34,10 @@ absl::StatusOr<std::vector<conf::IpPrefix>> BlockManager::owned() {
   if (!blocks.ok()) return blocks.status();
   std::vector<conf::IpPrefix> out;
   for (const auto& kv : blocks->kvs) {
-    auto j = nlohmann::json::parse(kv.value, nullptr, false);
+    auto j = conf::parseJson(kv.value);
     auto p = keys::parseBlock(kv.key);
-    if (p && j.is_object() && j.value("node", "") == node_ && cluster_.contains(p->address())) {
+    if (p && j.ok() && j->is_object() && j->value("node", "") == node_ &&
+        cluster_.contains(p->address())) {
       out.push_back(*p);
     }
   }

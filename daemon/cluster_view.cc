@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "conf/json_parse.h"
 #include "daemon/cluster_keys.h"
 
 namespace quasar::daemon {
@@ -101,7 +102,8 @@ void ClusterView::applyKv(const std::string& key, const std::string* value) {
   if (absl::StartsWith(key, keys::kNodes)) {
     const std::string name = key.substr(sizeof(keys::kNodes) - 1);
     if (value) {
-      records_[name] = NodeRecord::fromJson(nlohmann::json::parse(*value, nullptr, false));
+      auto j = conf::parseJson(*value);
+      records_[name] = NodeRecord::fromJson(j.ok() ? *j : nlohmann::json());
     } else {
       records_.erase(name);
     }
@@ -114,8 +116,8 @@ void ClusterView::applyKv(const std::string& key, const std::string* value) {
     }
   } else if (absl::StartsWith(key, keys::kBlocks)) {
     if (value) {
-      auto j = nlohmann::json::parse(*value, nullptr, false);
-      block_owner_[key] = j.is_object() ? j.value("node", "") : "";
+      auto j = conf::parseJson(*value);
+      block_owner_[key] = j.ok() && j->is_object() ? j->value("node", "") : "";
     } else {
       block_owner_.erase(key);
     }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "conf/json_parse.h"
 
 namespace quasar::daemon {
 
@@ -9,9 +10,10 @@ absl::StatusOr<std::vector<conf::K8sObject>> ObjectStore::parseAll(
     const std::vector<std::string>& texts) {
   std::vector<conf::K8sObject> out;
   for (const auto& text : texts) {
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded()) return absl::InvalidArgumentError("an object is not valid JSON");
-    auto objs = conf::parseK8sObjects(j);
+    auto j = conf::parseJson(text);
+    if (!j.ok())
+      return absl::InvalidArgumentError(absl::StrCat("an object: ", j.status().message()));
+    auto objs = conf::parseK8sObjects(*j);
     if (!objs.ok()) return objs.status();
     for (auto& o : *objs) out.push_back(std::move(o));
   }
@@ -36,10 +38,11 @@ absl::StatusOr<std::vector<std::string>> ObjectStore::apply(
   std::vector<std::string> results;
   for (size_t i = 0; i < objs->size(); ++i) {
     const auto& existing = before->gets[i];
-    const char* what = existing.empty() ? "created"
-                       : nlohmann::json::parse(existing[0].value, nullptr, false) == (*objs)[i].body
-                           ? "unchanged"
-                           : "configured";
+    const char* what = "created";
+    if (!existing.empty()) {
+      auto old = conf::parseJson(existing[0].value);
+      what = old.ok() && *old == (*objs)[i].body ? "unchanged" : "configured";
+    }
     results.push_back(absl::StrCat((*objs)[i].ref(), " ", what));
   }
   return results;

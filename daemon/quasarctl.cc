@@ -9,6 +9,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "conf/json_parse.h"
 #include "conf/net_conf.h"
 #include "daemon/yaml_json.h"
 #include "ipam/ipam.grpc.pb.h"
@@ -227,7 +228,15 @@ class Ctl {
     pb::ObjectsReply r;
     if (auto s = stub_->GetObjects(ctx().get(), req, &r); !s.ok()) return failed(s);
     json items = json::array();
-    for (const auto& o : r.objects_json()) items.push_back(json::parse(o, nullptr, false));
+    for (const auto& o : r.objects_json()) {
+      auto item = quasar::conf::parseJson(o);
+      if (!item.ok()) {
+        std::cerr << "quasarctl: quasard returned an object that is " << item.status().message()
+                  << "\n";
+        return 1;
+      }
+      items.push_back(std::move(*item));
+    }
     if (o_.output == "json" || o_.output == "yaml") {
       json out = name.empty() ? json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}
                               : items.at(0);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "conf/json_parse.h"
 
 namespace quasar::daemon {
 namespace {
@@ -28,22 +29,35 @@ nlohmann::json scalar(const YAML::Node& n) {
   return s;
 }
 
-nlohmann::json toJson(const YAML::Node& n) {
+// `depth` is the number of maps and sequences around `n`: the JSON sent to quasard may nest at
+// most conf::kMaxJsonDepth deep.
+absl::Status toJson(const YAML::Node& n, int depth, nlohmann::json& out) {
+  const bool nests = n.Type() == YAML::NodeType::Map || n.Type() == YAML::NodeType::Sequence;
+  if (nests && depth >= conf::kMaxJsonDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line ", n.Mark().line + 1, ": nests deeper than ", conf::kMaxJsonDepth, " levels"));
+  }
   switch (n.Type()) {
-    case YAML::NodeType::Map: {
-      nlohmann::json out = nlohmann::json::object();
-      for (const auto& kv : n) out[kv.first.as<std::string>()] = toJson(kv.second);
-      return out;
-    }
-    case YAML::NodeType::Sequence: {
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& item : n) out.push_back(toJson(item));
-      return out;
-    }
+    case YAML::NodeType::Map:
+      out = nlohmann::json::object();
+      for (const auto& kv : n) {
+        if (auto s = toJson(kv.second, depth + 1, out[kv.first.as<std::string>()]); !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    case YAML::NodeType::Sequence:
+      out = nlohmann::json::array();
+      for (const auto& item : n) {
+        if (auto s = toJson(item, depth + 1, out.emplace_back()); !s.ok()) return s;
+      }
+      return absl::OkStatus();
     case YAML::NodeType::Scalar:
-      return scalar(n);
+      out = scalar(n);
+      return absl::OkStatus();
     default:
-      return nullptr;
+      out = nullptr;
+      return absl::OkStatus();
   }
 }
 
@@ -82,7 +96,7 @@ absl::StatusOr<std::vector<nlohmann::json>> yamlDocumentsToJson(const std::strin
     std::vector<nlohmann::json> docs;
     for (const auto& node : YAML::LoadAll(text)) {
       if (node.IsNull()) continue;  // empty document between ---
-      docs.push_back(toJson(node));
+      if (auto s = toJson(node, 0, docs.emplace_back()); !s.ok()) return s;
     }
     return docs;
   } catch (const YAML::Exception& e) {

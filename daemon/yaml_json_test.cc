@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "conf/json_parse.h"
+
 namespace quasar::daemon {
 namespace {
 
@@ -35,6 +39,20 @@ TEST(YamlJson, BadInputSaysWhere) {
   auto r = yamlDocumentsToJson("a: [1, 2\nb: c\n");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("line"), std::string::npos) << r.status();
+}
+
+// quasard refuses JSON nested deeper than conf::kMaxJsonDepth; quasarctl says so first.
+TEST(YamlJson, RefusesNestingDeeperThanQuasardAccepts) {
+  auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  auto ok = yamlDocumentsToJson("a: " + nested(conf::kMaxJsonDepth - 1));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  for (int depth : {conf::kMaxJsonDepth, 5000, 100000}) {
+    auto r = yamlDocumentsToJson("a: " + nested(depth));
+    ASSERT_FALSE(r.ok()) << depth;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << depth;
+  }
+  auto r = yamlDocumentsToJson("a: " + nested(conf::kMaxJsonDepth));
+  EXPECT_NE(r.status().message().find("deeper than 128"), std::string::npos) << r.status();
 }
 
 }  // namespace

@@ -30,9 +30,11 @@ bool allV4(const std::vector<conf::IpAddress>& ips) {
 }
 
 // Pod side, over a socket in the pod's namespace, in one batch: MTU (when it differs from the
-// one the pair was created with), then up, addresses, gateway neighbour, default route.
-absl::Status configurePodSide(NetlinkSocket& sock, const std::string& pod_ifname,
-                              const std::vector<conf::IpAddress>& ips, int mtu, int created_mtu) {
+// one the pair was created with), then up, addresses, gateway neighbour, default route (last, so
+// that a default route already there fails nothing else). True when the default route is ours.
+absl::StatusOr<bool> configurePodSide(NetlinkSocket& sock, const std::string& pod_ifname,
+                                      const std::vector<conf::IpAddress>& ips, int mtu,
+                                      int created_mtu, DefaultRoute default_route) {
   auto idx = sock.linkIndex(pod_ifname);
   if (!idx.ok()) return idx.status();
   std::vector<NetlinkSocket::Request> batch;
@@ -49,14 +51,28 @@ absl::Status configurePodSide(NetlinkSocket& sock, const std::string& pod_ifname
   }
   batch.push_back({neighbourAddMessage(*idx, podGateway(), kHostVethMac),
                    absl::StrCat("add neighbour ", kPodGatewayV4)});
+  if (default_route == DefaultRoute::kNone) {
+    if (auto s = sock.requestAll(batch); !s.ok()) return s;
+    return false;
+  }
   Route def;
   def.dst = *conf::IpPrefix::parse("0.0.0.0/0");
   def.gateway = podGateway();
   def.ifindex = *idx;
   def.onlink = true;
   def.protocol = RTPROT_BOOT;  // inside the pod it is an ordinary static route
-  batch.push_back({routeAddMessage(def), absl::StrCat("add default route via ", kPodGatewayV4)});
-  return sock.requestAll(batch);
+  batch.push_back({routeAddMessage(def, default_route == DefaultRoute::kReplace),
+                   absl::StrCat("add default route via ", kPodGatewayV4)});
+  std::vector<absl::Status> each;
+  const absl::Status s = sock.requestAll(batch, &each);
+  if (s.ok()) return true;
+  // Only the default route failed, as it exists: another interface of the pod has it.
+  if (default_route == DefaultRoute::kIfNone && each.size() == batch.size() &&
+      absl::IsAlreadyExists(each.back()) &&
+      std::all_of(each.begin(), each.end() - 1, [](const absl::Status& r) { return r.ok(); })) {
+    return false;
+  }
+  return s;
 }
 
 // Node side, in one batch: MTU, proxy ARP (answers a pod that ARPs for its gateway anyway, e.g.
@@ -146,14 +162,18 @@ absl::Status PodLinkBuilder::create(int mtu) {
   return absl::OkStatus();
 }
 
-absl::Status PodLinkBuilder::configure(const std::vector<conf::IpAddress>& ips, int mtu) {
+absl::Status PodLinkBuilder::configure(const std::vector<conf::IpAddress>& ips, int mtu,
+                                       DefaultRoute default_route) {
   if (!created_) return absl::FailedPreconditionError("configure() before create()");
   if (auto s = configureNodeSide(node_sock_, host_ifname_, ips, mtu, created_mtu_); !s.ok()) {
     return s;
   }
-  if (auto s = configurePodSide(pod_sock_, pod_ifname_, ips, mtu, created_mtu_); !s.ok()) {
+  auto pod = configurePodSide(pod_sock_, pod_ifname_, ips, mtu, created_mtu_, default_route);
+  if (!pod.ok()) {
+    const absl::Status& s = pod.status();
     return absl::Status(s.code(), absl::StrCat("in pod netns ", netns_path_, ": ", s.message()));
   }
+  default_route_ = *pod;
   return absl::OkStatus();
 }
 
@@ -279,6 +299,7 @@ absl::Status checkPodLink(const PodLinkSpec& spec) {
       for (const auto& a : *addrs) found |= a.ifindex == link->index && a.prefix.address() == ip;
       if (!found) return fail("pod address ", ip.toString(), " is missing");
     }
+    if (!spec.default_route) return absl::OkStatus();
     auto proutes = prtnl.listRoutes(conf::Family::kV4);
     if (!proutes.ok()) return proutes.status();
     for (const auto& r : *proutes) {

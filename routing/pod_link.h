@@ -34,6 +34,15 @@ std::string hostVethName(const conf::Attachment& attachment);
 // it is known before the address is: the MAC only has to be unique on the pod's own veth link.
 conf::Mac podMacFor(const conf::Attachment& attachment);
 
+// Which of a pod's interfaces carries its IPv4 default route: the CNI spec allows several
+// interfaces per container (Multus chains a second network this way), and a pod's main table
+// holds one default route.
+enum class DefaultRoute {
+  kIfNone,   // add it unless the pod has one already: the first interface gets it
+  kReplace,  // this interface takes it over from whichever has it
+  kNone,     // never
+};
+
 struct PodLinkSpec {
   std::string netns_path;
   std::string host_ifname;
@@ -41,6 +50,8 @@ struct PodLinkSpec {
   std::vector<conf::IpAddress> ips;
   int mtu = 1500;
   conf::Mac pod_mac{};
+  // Whether checkPodLink expects the pod's default route via this interface.
+  bool default_route = true;
 };
 
 // Builds one pod's data path in phases, so that the caller can overlap them with other work
@@ -50,7 +61,8 @@ struct PodLinkSpec {
 //   create()    makes the veth pair, the peer directly inside the pod's namespace (AlreadyExists
 //               when either name is taken);
 //   configure() gives the node side proxy ARP and a /32 route per address, and the pod side its
-//               MTU, addresses, gateway neighbour and default route;
+//               MTU, addresses, gateway neighbour and, as `default_route` says, the default
+//               route (hasDefaultRoute() then says whether it got it);
 //   commit()    keeps the result.
 // Until commit(), the destructor removes whatever create() made. Not thread-safe.
 class PodLinkBuilder {
@@ -64,7 +76,9 @@ class PodLinkBuilder {
   ~PodLinkBuilder();
   absl::Status create(int mtu);
   // `mtu` may differ from create()'s (it is then corrected on both ends).
-  absl::Status configure(const std::vector<conf::IpAddress>& ips, int mtu);
+  absl::Status configure(const std::vector<conf::IpAddress>& ips, int mtu,
+                         DefaultRoute default_route = DefaultRoute::kIfNone);
+  bool hasDefaultRoute() const { return default_route_; }
   void commit() { committed_ = true; }
 
  private:
@@ -80,6 +94,7 @@ class PodLinkBuilder {
   int created_mtu_ = 0;
   bool created_ = false;
   bool configured_ = false;
+  bool default_route_ = false;
   bool committed_ = false;
   Fd netns_;
   NetlinkSocket node_sock_;

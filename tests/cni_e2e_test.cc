@@ -610,3 +610,178 @@ TEST_F(CniE2E, ConcurrentAddsOfTheSameAttachmentKeepTheFirst) {
 
 }  // namespace
 }  // namespace quasar::tests
+
+// The plugin under hostile input (issue 11).
+namespace quasar::tests {
+namespace {
+
+// The environment of `command` for container `container` in pod `pod`'s namespace.
+std::map<std::string, std::string> hostileEnv(Testbed& bed, const std::string& command,
+                                              const std::string& container,
+                                              const std::string& pod) {
+  return {{"CNI_COMMAND", command},
+          {"CNI_CONTAINERID", container},
+          {"CNI_NETNS", "/run/netns/" + bed.podNs(pod)},
+          {"CNI_IFNAME", "eth0"},
+          {"CNI_PATH", QUASAR_BIN_DIR}};
+}
+
+// Fails unless `r` is a plugin failure with the spec's error JSON carrying `code` on stdout.
+void expectCniError(const CmdResult& r, int code, const std::string& what) {
+  EXPECT_EQ(r.exit_code, 1) << what << ": " << r.out << r.err;
+  const auto j = r.json();
+  ASSERT_TRUE(j.is_object()) << what << ": stdout must be the error JSON: " << r.out << r.err;
+  EXPECT_EQ(j["code"], code) << what << ": " << r.out;
+  EXPECT_TRUE(j["msg"].is_string() && !j["msg"].get<std::string>().empty()) << what;
+}
+
+// The test bed's config with a prevResult whose dns nests `depth` lists deep.
+std::string confWithDeepPrevResult(const Testbed& bed, int depth) {
+  std::string c = bed.netConf().dump();
+  c.pop_back();  // its closing brace
+  return c + R"(,"prevResult":{"cniVersion":"1.1.0","dns":{"x":)" + std::string(depth, '[') +
+         std::string(depth, ']') + "}}}";
+}
+
+TEST_F(CniE2E, DeeplyNestedPrevResultIsADecodeErrorForAddAndDel) {
+  bed_.addPod("p");
+  bed_.addPod("q");
+  for (int depth : {200, 5000, 100000}) {
+    const std::string what = "depth " + std::to_string(depth);
+    auto add = bed_.cniRaw(confWithDeepPrevResult(bed_, depth), hostileEnv(bed_, "ADD", "c1", "p"));
+    expectCniError(add, 6, "ADD " + what);
+    EXPECT_TRUE(bed_.allocations().empty()) << what << bed_.allocations().dump();
+    EXPECT_TRUE(bed_.hostVeths().empty()) << what;
+    EXPECT_NE(bed_.inNs(bed_.podNs("p"), "ip link show eth0").exit_code, 0) << what;
+  }
+  // A DEL with such a config neither crashes nor half-runs; the runtime's next DEL works.
+  ASSERT_EQ(bed_.cni("ADD", "c2", "q", bed_.netConf()).exit_code, 0);
+  for (int depth : {200, 5000, 100000}) {
+    auto del = bed_.cniRaw(confWithDeepPrevResult(bed_, depth), hostileEnv(bed_, "DEL", "c2", "q"));
+    expectCniError(del, 6, "DEL depth " + std::to_string(depth));
+  }
+  EXPECT_EQ(bed_.allocations().size(), 1u);
+  EXPECT_EQ(bed_.cni("DEL", "c2", "q", bed_.netConf()).exit_code, 0);
+  EXPECT_TRUE(bed_.allocations().empty());
+  // A prevResult of ordinary depth still chains.
+  auto ok = bed_.cniRaw(confWithDeepPrevResult(bed_, 20), hostileEnv(bed_, "ADD", "c1", "p"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+}
+
+TEST_F(CniE2E, NonUtf8EnvironmentIsAnInvalidEnvironment) {
+  bed_.addPod("p");
+  const std::string bad = "\xff\xfe";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"CNI_COMMAND", "ADD" + bad},
+      {"CNI_CONTAINERID", "c1" + bad},
+      {"CNI_NETNS", "/run/netns/" + bed_.podNs("p") + bad},
+      {"CNI_IFNAME", "eth" + bad},
+      {"CNI_ARGS", "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web" + bad},
+      {"CNI_PATH", std::string(QUASAR_BIN_DIR) + bad},
+  };
+  for (const auto& [var, value] : cases) {
+    for (const char* command : {"ADD", "DEL"}) {
+      auto env = hostileEnv(bed_, command, "c1", "p");
+      env[var] = value;
+      expectCniError(bed_.cniRaw(bed_.netConf().dump(), env), 4,
+                     std::string(command) + " with non-UTF-8 " + var);
+    }
+  }
+  // Bytes that are not UTF-8 on stdin: a decode failure, whose message renders.
+  expectCniError(bed_.cniRaw("{\"cniVersion\": \"1.1.0\xff\"}", hostileEnv(bed_, "ADD", "c1", "p")),
+                 6, "non-UTF-8 config");
+  expectCniError(bed_.cniRaw("{\xff}", hostileEnv(bed_, "ADD", "c1", "p")), 6, "non-UTF-8 config");
+  EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
+  EXPECT_TRUE(bed_.hostVeths().empty());
+}
+
+TEST_F(CniE2E, ZeroOrMulticastMacIsAnInvalidConfigAndAllocatesNothing) {
+  bed_.addPod("p");
+  for (const char* mac : {"00:00:00:00:00:00", "01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff"}) {
+    auto r = bed_.cni("ADD", "c1", "p", bed_.netConf("1.1.0", {{"runtimeConfig", {{"mac", mac}}}}));
+    expectCniError(r, 7, mac);
+    EXPECT_NE(r.out.find("runtimeConfig.mac"), std::string::npos) << r.out;
+  }
+  EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
+  EXPECT_TRUE(bed_.hostVeths().empty());
+}
+
+// The default route of a pod with several interfaces: in the pod's main table, "dev NAME".
+std::string podDefaultRoutes(Testbed& bed, const std::string& pod) {
+  return bed.inNs(bed.podNs(pod), "ip -4 route show default | grep -o 'dev [a-z0-9]*'").out;
+}
+
+TEST_F(CniE2E, SecondInterfaceOfAPodGetsNoDefaultRouteUnlessConfigured) {
+  bed_.addPod("p");
+  auto eth0 = bed_.cni("ADD", "c1", "p", bed_.netConf());
+  ASSERT_EQ(eth0.exit_code, 0) << eth0.out << eth0.err;
+  auto eth1 = bed_.cni("ADD", "c1", "p", bed_.netConf(), "eth1");
+  ASSERT_EQ(eth1.exit_code, 0) << eth1.out << eth1.err;
+  EXPECT_NE(podIp(eth0), podIp(eth1));
+  EXPECT_TRUE(eth1.json()["routes"].empty()) << eth1.out;
+  EXPECT_EQ(eth0.json()["routes"][0]["dst"], "0.0.0.0/0") << eth0.out;
+  EXPECT_EQ(podDefaultRoutes(bed_, "p"), "dev eth0\n");
+  EXPECT_NE(bed_.inNs(bed_.podNs("p"), "ip -4 addr show dev eth1").out.find(podIp(eth1) + "/32"),
+            std::string::npos);
+  EXPECT_EQ(bed_.allocations().size(), 2u);
+  // CHECK expects what each ADD reported.
+  for (const auto& [ifname, add] : {std::pair{"eth0", &eth0}, std::pair{"eth1", &eth1}}) {
+    auto check =
+        bed_.cni("CHECK", "c1", "p", bed_.netConf("1.1.0", {{"prevResult", add->json()}}), ifname);
+    EXPECT_EQ(check.exit_code, 0) << ifname << ": " << check.out << check.err;
+  }
+  // "defaultRoute": true gives a later interface the default route.
+  auto eth2 = bed_.cni("ADD", "c1", "p", bed_.netConf("1.1.0", {{"defaultRoute", true}}), "eth2");
+  ASSERT_EQ(eth2.exit_code, 0) << eth2.out << eth2.err;
+  EXPECT_EQ(eth2.json()["routes"][0]["dst"], "0.0.0.0/0") << eth2.out;
+  EXPECT_EQ(podDefaultRoutes(bed_, "p"), "dev eth2\n");
+  // "defaultRoute": false gives none, even to the first.
+  bed_.addPod("q");
+  auto none = bed_.cni("ADD", "c2", "q", bed_.netConf("1.1.0", {{"defaultRoute", false}}));
+  ASSERT_EQ(none.exit_code, 0) << none.out << none.err;
+  EXPECT_TRUE(none.json()["routes"].empty()) << none.out;
+  EXPECT_EQ(podDefaultRoutes(bed_, "q"), "");
+  for (const char* ifname : {"eth0", "eth1", "eth2"}) {
+    EXPECT_EQ(bed_.cni("DEL", "c1", "p", bed_.netConf(), ifname).exit_code, 0) << ifname;
+  }
+  EXPECT_EQ(bed_.cni("DEL", "c2", "q", bed_.netConf()).exit_code, 0);
+  EXPECT_TRUE(bed_.allocations().empty()) << bed_.allocations().dump();
+  EXPECT_TRUE(bed_.hostVethsSettled().empty());
+}
+
+TEST_F(CniE2E, GcWithoutValidAttachmentsIsRefusedAndReleasesNothing) {
+  bed_.addPod("p");
+  auto add = bed_.cni("ADD", "c1", "p", bed_.netConf());
+  ASSERT_EQ(add.exit_code, 0) << add.out << add.err;
+  auto gc = bed_.cni("GC", "", "", bed_.netConf("1.1.0"));
+  expectCniError(gc, 7, "GC without cni.dev/valid-attachments");
+  EXPECT_NE(gc.out.find("cni.dev/valid-attachments"), std::string::npos) << gc.out;
+  // The GC answered (quasard releases synchronously): nothing was released or removed.
+  EXPECT_EQ(bed_.allocations().size(), 1u);
+  EXPECT_EQ(bed_.hostVeths().size(), 1u);
+  auto check = bed_.cni("CHECK", "c1", "p", bed_.netConf("1.1.0", {{"prevResult", add.json()}}));
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  // An empty list is a real answer: nothing is valid.
+  auto empty =
+      bed_.cni("GC", "", "", bed_.netConf("1.1.0", {{"cni.dev/valid-attachments", json::array()}}));
+  EXPECT_EQ(empty.exit_code, 0) << empty.out << empty.err;
+  EXPECT_TRUE(bed_.allocations().empty());
+}
+
+TEST_F(CniE2E, CommandsNewerThanTheConfigVersionAreRefused) {
+  bed_.addPod("p");
+  auto add = bed_.cni("ADD", "c1", "p", bed_.netConf("0.3.1"));
+  ASSERT_EQ(add.exit_code, 0) << add.out << add.err;
+  const json valid = {{"cni.dev/valid-attachments", json::array()}};
+  expectCniError(bed_.cni("GC", "", "", bed_.netConf("1.0.0", valid)), 1, "GC in 1.0.0");
+  expectCniError(bed_.cni("STATUS", "", "", bed_.netConf("1.0.0")), 1, "STATUS in 1.0.0");
+  expectCniError(bed_.cni("CHECK", "c1", "p", bed_.netConf("0.3.1", {{"prevResult", add.json()}})),
+                 1, "CHECK in 0.3.1");
+  EXPECT_EQ(bed_.allocations().size(), 1u);  // the refused GC released nothing
+  auto check = bed_.cni("CHECK", "c1", "p", bed_.netConf("0.4.0", {{"prevResult", add.json()}}));
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_EQ(bed_.cni("STATUS", "", "", bed_.netConf("1.1.0")).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace quasar::tests
