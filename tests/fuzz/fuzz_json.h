@@ -5,15 +5,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "conf/json_parse.h"
 #include "nlohmann/json.hpp"
 
 namespace quasar::fuzz {
 
 inline std::optional<nlohmann::json> parseJson(const uint8_t* data, size_t size) {
-  auto j = conf::parseJson(std::string_view(reinterpret_cast<const char*>(data), size));
+  auto j = conf::parseJson(absl::string_view(reinterpret_cast<const char*>(data), size));
   if (!j.ok()) return std::nullopt;
   return *std::move(j);
 }
