@@ -315,19 +315,6 @@ std::vector<Allocation> AddressManager::stale(const std::string& network,
   return out;
 }
 
-absl::StatusOr<std::vector<Allocation>> AddressManager::gc(const std::string& network,
-                                                           const std::vector<Attachment>& valid,
-                                                           bool hold) {
-  std::vector<Allocation> released;
-  for (auto& a : stale(network, valid)) {
-    auto r = release(a.attachment, hold);
-    // An attachment changed since stale() (Unavailable) is simply left to the next GC.
-    if (!r.ok() && !absl::IsUnavailable(r.status())) return r.status();
-    if (r.ok() && !r->empty()) released.push_back(std::move(a));
-  }
-  return released;
-}
-
 std::vector<PoolStats> AddressManager::stats() {
   const int64_t now = clock_();
   std::lock_guard lock(mu_);

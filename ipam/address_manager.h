@@ -98,11 +98,6 @@ class AddressManager {
   // The committed, unclaimed allocations of `network` whose attachment is not in `valid`.
   std::vector<Allocation> stale(const std::string& network,
                                 const std::vector<Attachment>& valid) const;
-  // Releases the stale() allocations (with `hold`, as release() does); returns them. One that
-  // changed meanwhile is left to the next GC.
-  absl::StatusOr<std::vector<Allocation>> gc(const std::string& network,
-                                             const std::vector<Attachment>& valid,
-                                             bool hold = false);
   std::vector<PoolStats> stats();
   // Removes a range that holds no used, held or cooling address (a block given back);
   // FailedPrecondition otherwise.

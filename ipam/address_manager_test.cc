@@ -135,23 +135,24 @@ TEST_F(AddressManagerTest, ConcurrentAllocationsAreUniqueAndBatched) {
   EXPECT_EQ(manager_->list("").size(), size_t{kThreads * kPerThread});
 }
 
-TEST_F(AddressManagerTest, GcReleasesOnlyInvalidAttachmentsOfTheNetwork) {
+// GC (IpamService::Gc) releases what stale() lists.
+TEST_F(AddressManagerTest, StaleListsOnlyInvalidAttachmentsOfTheNetwork) {
   ASSERT_TRUE(manager_->allocate(req("keep")).ok());
   ASSERT_TRUE(manager_->allocate(req("stale")).ok());
   AllocateRequest other = req("other-net");
   other.network = "other";
   ASSERT_TRUE(manager_->allocate(other).ok());
-  auto released = manager_->gc("quasar", {{"keep", "eth0"}});
-  ASSERT_TRUE(released.ok());
-  ASSERT_EQ(released->size(), 1u);
-  EXPECT_EQ((*released)[0].attachment.container_id, "stale");
+  auto stale = manager_->stale("quasar", {{"keep", "eth0"}});
+  ASSERT_EQ(stale.size(), 1u);
+  EXPECT_EQ(stale[0].attachment.container_id, "stale");
+  ASSERT_TRUE(manager_->release(stale[0].attachment).ok());
   EXPECT_EQ(manager_->list("").size(), 2u);
 }
 
-TEST_F(AddressManagerTest, GcWithHoldKeepsAddressesUntilEndHold) {
+TEST_F(AddressManagerTest, ReleaseWithHoldKeepsAddressesUntilEndHold) {
   auto stale = manager_->allocate(req("stale"));
   ASSERT_TRUE(stale.ok());
-  auto released = manager_->gc("quasar", {}, /*hold=*/true);
+  auto released = manager_->release({"stale", "eth0"}, /*hold=*/true);
   ASSERT_TRUE(released.ok());
   ASSERT_EQ(released->size(), 1u);
   AllocateRequest want = req("next");
@@ -176,9 +177,6 @@ TEST_F(AddressManagerTest, AClaimedAttachmentIsLeftAloneUntilTheClaimEnds) {
   EXPECT_TRUE(absl::IsUnavailable(manager_->release({"c1", "eth0"}).status()));
   EXPECT_TRUE(absl::IsUnavailable(manager_->release({"c1", "eth0"}, false, 8).status()));
   EXPECT_TRUE(manager_->stale("quasar", {}).empty());
-  auto gc = manager_->gc("quasar", {});
-  ASSERT_TRUE(gc.ok());
-  EXPECT_TRUE(gc->empty());
   manager_->endClaim({"c1", "eth0"}, 8);  // not its claim: nothing changes
   EXPECT_TRUE(absl::IsUnavailable(manager_->allocate(second).status()));
   manager_->endClaim({"c1", "eth0"}, 7);
