@@ -16,7 +16,7 @@
 namespace quasar::cni {
 namespace {
 
-namespace pb = quasar::ipam::v1;
+namespace pb = quasar::api::v1;
 
 absl::StatusOr<std::vector<conf::IpAddress>> allocationIps(const pb::Allocation& a) {
   std::vector<conf::IpAddress> ips;

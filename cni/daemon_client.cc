@@ -6,11 +6,11 @@
 #include <sys/un.h>
 
 #include "absl/strings/str_cat.h"
-#include "ipam/plugin_wire.h"
+#include "daemon/api/plugin_wire.h"
 
 namespace quasar::cni {
 
-namespace pb = quasar::ipam::v1;
+namespace pb = quasar::api::v1;
 
 absl::Status DaemonClient::connect() {
   sockaddr_un addr{};
@@ -36,7 +36,7 @@ absl::Status DaemonClient::send(const pb::PluginRequest& req, const char* what) 
   if (!conn_.valid()) {
     if (auto s = connect(); !s.ok()) return s;
   }
-  if (auto s = ipam::writeFrame(conn_.get(), req); !s.ok()) {
+  if (auto s = api::writeFrame(conn_.get(), req); !s.ok()) {
     conn_.reset();
     return absl::UnavailableError(
         absl::StrCat("quasard ", what, " on ", socket_, ": ", s.message()));
@@ -51,7 +51,7 @@ absl::StatusOr<pb::PluginReply> DaemonClient::call(const pb::PluginRequest& req,
 
 absl::StatusOr<pb::PluginReply> DaemonClient::receive(const char* what) {
   pb::PluginReply reply;
-  if (auto s = ipam::readFrame(conn_.get(), reply); !s.ok()) {
+  if (auto s = api::readFrame(conn_.get(), reply); !s.ok()) {
     conn_.reset();
     // quasard went away mid-call (or never answered): the outcome is unknown, the call is
     // idempotent, so "try again later" is right.

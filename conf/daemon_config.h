@@ -30,7 +30,7 @@ struct DaemonConfig {
   std::string node_name;
   // gRPC API (quasarctl and tools).
   std::string socket = kDefaultSocket;
-  // The CNI plugin's transport (see ipam/ipam.proto, PluginRequest).
+  // The CNI plugin's transport (see daemon/api/quasard.proto, PluginRequest).
   std::string cni_socket = kDefaultCniSocket;
   std::string state_dir = "/var/lib/quasar";
   // Either static pod CIDRs for this node (podCIDRs), or the cluster CIDR that nodes claim

@@ -25,19 +25,19 @@
 
 #include "absl/strings/str_join.h"
 #include "conf/daemon_config.h"
-#include "daemon/block_manager.h"
-#include "daemon/block_reclaimer.h"
-#include "daemon/cluster_view.h"
-#include "daemon/etcd_store.h"
-#include "daemon/ipam_service.h"
-#include "daemon/node_registry.h"
-#include "daemon/object_store.h"
-#include "daemon/plugin_server.h"
-#include "daemon/routing_agent.h"
-#include "daemon/sqlite_kv_store.h"
-#include "daemon/stale_block_reclaimer.h"
+#include "daemon/cluster/block_manager.h"
+#include "daemon/cluster/block_reclaimer.h"
+#include "daemon/cluster/cluster_view.h"
+#include "daemon/store/etcd_store.h"
+#include "daemon/api/quasard_service.h"
+#include "daemon/cluster/node_registry.h"
+#include "daemon/cluster/object_store.h"
+#include "daemon/api/plugin_server.h"
+#include "daemon/agents/routing_agent.h"
+#include "daemon/store/sqlite_kv_store.h"
+#include "daemon/cluster/stale_block_reclaimer.h"
 #include "ipam/address_manager.h"
-#include "ipam/sqlite_store.h"
+#include "daemon/store/sqlite_allocation_store.h"
 #include "netpolicy/masquerade.h"
 #include "routing/pod_link.h"
 #include "routing/uplink.h"
@@ -167,7 +167,7 @@ int run(const std::string& config_path) {
     }
   }
 
-  auto store = ipam::SqliteStore::open(cfg->state_dir + "/ipam.db");
+  auto store = SqliteAllocationStore::open(cfg->state_dir + "/ipam.db");
   if (!store.ok()) return fail(std::string(store.status().message()));
   ipam::AddressManager::Options opts{ranges, cfg->reserved, cfg->release_cooldown.count(), nullptr};
   if (blocks) {
@@ -211,7 +211,7 @@ int run(const std::string& config_path) {
   } else if (*orphans > 0) {
     spdlog::info("event=reconcile removed_orphan_veths={}", *orphans);
   }
-  IpamService service(**manager, reaper, node);
+  QuasardService service(**manager, reaper, node);
   service.setClusterView(&view);
   ObjectStore objects(**datastore);
   service.setObjectStore(&objects);

@@ -60,7 +60,7 @@ class AddressManager {
     std::function<absl::StatusOr<conf::IpPrefix>()> claim_range;
     // Asked (under the manager's lock: it must be quick) before any address is handed out; an
     // error is returned as is. quasard: Unavailable while the node's ownership of its blocks
-    // is unconfirmed (see daemon/node_registry.h). Null: always allowed.
+    // is unconfirmed (see daemon/cluster/node_registry.h). Null: always allowed.
     std::function<absl::Status()> allocation_gate = nullptr;
   };
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "ipam/sqlite_store.h"
+#include "ipam/memory_allocation_store.h"
 
 namespace quasar::ipam {
 namespace {
@@ -32,23 +32,15 @@ class SlowDisk final : public AllocationStore {
 
 class AddressManagerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/quasar-am-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    reopen();
-  }
+  void SetUp() override { reopen(); }
   void TearDown() override {
     manager_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void reopen(const char* cidr = "10.0.0.0/24") {
     manager_.reset();
     store_.reset();
-    auto s = SqliteStore::open(dir_ + "/ipam.db");
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
+    store_ = disk_.reopen();
     AddressManager::Options o{{*conf::IpPrefix::parse(cidr)}, {}, 1000, nullptr};
     auto m = AddressManager::create(o, *store_, [this] { return now_.load(); });
     ASSERT_TRUE(m.ok()) << m.status();
@@ -56,9 +48,9 @@ class AddressManagerTest : public ::testing::Test {
   }
   AllocateRequest req(const std::string& cid) { return {{cid, "eth0"}, "quasar", "/ns", {}, {}}; }
 
-  std::string dir_;
   std::atomic<int64_t> now_{1'000'000};
-  std::unique_ptr<SqliteStore> store_;
+  MemoryAllocationStore disk_;  // what survives a restart
+  std::unique_ptr<MemoryAllocationStore> store_;
   std::unique_ptr<AddressManager> manager_;
 };
 
@@ -135,7 +127,7 @@ TEST_F(AddressManagerTest, ConcurrentAllocationsAreUniqueAndBatched) {
   EXPECT_EQ(manager_->list("").size(), size_t{kThreads * kPerThread});
 }
 
-// GC (IpamService::Gc) releases what stale() lists.
+// GC (QuasardService::Gc) releases what stale() lists.
 TEST_F(AddressManagerTest, StaleListsOnlyInvalidAttachmentsOfTheNetwork) {
   ASSERT_TRUE(manager_->allocate(req("keep")).ok());
   ASSERT_TRUE(manager_->allocate(req("stale")).ok());
@@ -211,12 +203,8 @@ namespace quasar::ipam {
 namespace {
 
 TEST(AddressManagerBlocks, ClaimsARangeWhenFullAndRemovesIdleOnes) {
-  char tmpl[] = "/tmp/quasar-amb-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
   {
-    auto store = SqliteStore::open(dir + "/ipam.db");
-    ASSERT_TRUE(store.ok());
+    auto store = std::make_unique<MemoryAllocationStore>();
     std::vector<std::string> blocks{"10.1.0.0/30", "10.1.0.4/30"};
     int claims = 0;
     AddressManager::Options o;
@@ -227,7 +215,7 @@ TEST(AddressManagerBlocks, ClaimsARangeWhenFullAndRemovesIdleOnes) {
       }
       return *conf::IpPrefix::parse(blocks[claims++]);
     };
-    auto m = AddressManager::create(o, **store, [] { return int64_t{1}; });
+    auto m = AddressManager::create(o, *store, [] { return int64_t{1}; });
     ASSERT_TRUE(m.ok()) << m.status();
     std::set<std::string> ips;
     for (int i = 0; i < 4; ++i) {
@@ -246,7 +234,6 @@ TEST(AddressManagerBlocks, ClaimsARangeWhenFullAndRemovesIdleOnes) {
     EXPECT_TRUE((*m)->removeRangeIfIdle(*conf::IpPrefix::parse("10.1.0.4/30")).ok());
     EXPECT_EQ((*m)->stats().size(), 1u);
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
@@ -258,16 +245,12 @@ namespace {
 // A pod keeps an address of a block the node no longer had at its restart (given back, or
 // lost): when the node claims that block again, the address is not handed out a second time.
 TEST(AddressManagerBlocks, AddressesRestoredOutsideTheRangesAreNotHandedOutWhenClaimedAgain) {
-  char tmpl[] = "/tmp/quasar-amr-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
   {
-    auto store = SqliteStore::open(dir + "/ipam.db");
-    ASSERT_TRUE(store.ok());
+    auto store = std::make_unique<MemoryAllocationStore>();
     AddressManager::Options first;
     first.release_cooldown_ms = 0;
     first.pod_cidrs = {*conf::IpPrefix::parse("10.1.0.4/30")};
-    auto m = AddressManager::create(first, **store, [] { return int64_t{1}; });
+    auto m = AddressManager::create(first, *store, [] { return int64_t{1}; });
     ASSERT_TRUE(m.ok()) << m.status();
     auto kept = (*m)->allocate({{"kept", "eth0"}, "n", "/ns", {}, {}});
     ASSERT_TRUE(kept.ok());
@@ -283,7 +266,7 @@ TEST(AddressManagerBlocks, AddressesRestoredOutsideTheRangesAreNotHandedOutWhenC
       if (claims++ > 0) return absl::ResourceExhaustedError("no free block");
       return *conf::IpPrefix::parse("10.1.0.4/30");
     };
-    m = AddressManager::create(second, **store, [] { return int64_t{2}; });
+    m = AddressManager::create(second, *store, [] { return int64_t{2}; });
     ASSERT_TRUE(m.ok()) << m.status();
     std::set<std::string> handed_out;
     for (int i = 0; i < 3; ++i) {
@@ -301,7 +284,6 @@ TEST(AddressManagerBlocks, AddressesRestoredOutsideTheRangesAreNotHandedOutWhenC
     ASSERT_TRUE(again.ok()) << again.status();
     EXPECT_EQ(again->allocation.ips[0].toString(), "10.1.0.5");
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
@@ -311,19 +293,15 @@ namespace quasar::ipam {
 namespace {
 
 TEST(AddressManagerGate, NothingIsHandedOutWhileTheGateIsClosed) {
-  char tmpl[] = "/tmp/quasar-amg-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
   {
-    auto store = SqliteStore::open(dir + "/ipam.db");
-    ASSERT_TRUE(store.ok());
+    auto store = std::make_unique<MemoryAllocationStore>();
     std::atomic<bool> open{false};
     AddressManager::Options o;
     o.pod_cidrs = {*conf::IpPrefix::parse("10.1.0.0/30")};
     o.allocation_gate = [&] {
       return open ? absl::OkStatus() : absl::UnavailableError("ownership unconfirmed");
     };
-    auto m = AddressManager::create(o, **store, [] { return int64_t{1}; });
+    auto m = AddressManager::create(o, *store, [] { return int64_t{1}; });
     ASSERT_TRUE(m.ok()) << m.status();
     auto closed = (*m)->allocate({{"c0", "eth0"}, "n", "/ns", {}, {}});
     EXPECT_TRUE(absl::IsUnavailable(closed.status())) << closed.status();
@@ -331,7 +309,6 @@ TEST(AddressManagerGate, NothingIsHandedOutWhileTheGateIsClosed) {
     open = true;
     EXPECT_TRUE((*m)->allocate({{"c0", "eth0"}, "n", "/ns", {}, {}}).ok());
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ $table
 ### How an ADD got here, and what is left
 
 - The plugin speaks to quasard without gRPC (a length-prefixed envelope of the same protobuf
-  messages on \`cniSocket\`, ipam/ipam.proto): a gRPC client cost ~1 ms of start-up and ~2 ms
+  messages on \`cniSocket\`, daemon/api/quasard.proto): a gRPC client cost ~1 ms of start-up and ~2 ms
   per run (threads, channel, HTTP/2 set-up) in the first measurement of this benchmark.
 - Lite protobuf messages: registering descriptors was two thirds of the plugin's start-up
   instructions (callgrind).

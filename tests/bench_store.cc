@@ -14,17 +14,17 @@
 #include <cstdio>
 #include <thread>
 
-#include "daemon/block_manager.h"
-#include "daemon/cluster_view.h"
-#include "daemon/etcd_store.h"
-#include "daemon/node_registry.h"
-#include "daemon/routing_agent.h"
-#include "ipam/ipam.grpc.pb.h"
+#include "daemon/cluster/block_manager.h"
+#include "daemon/cluster/cluster_view.h"
+#include "daemon/store/etcd_store.h"
+#include "daemon/cluster/node_registry.h"
+#include "daemon/agents/routing_agent.h"
+#include "daemon/api/quasard.grpc.pb.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-namespace pb = quasar::ipam::v1;
+namespace pb = quasar::api::v1;
 using namespace quasar::daemon;
 
 double secondsSince(Clock::time_point t) {
@@ -38,7 +38,7 @@ int ipam(const std::string& socket, int clients, int total, const std::string& l
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      auto stub = pb::Ipam::NewStub(channel);
+      auto stub = pb::Quasard::NewStub(channel);
       for (int i = next++; i < total; i = next++) {
         pb::AllocateRequest req;
         req.mutable_attachment()->set_container_id("bench" + std::to_string(clients) + "-" +

@@ -14,8 +14,8 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "conf/net_conf.h"
-#include "ipam/ipam.pb.h"
-#include "ipam/plugin_wire.h"
+#include "daemon/api/quasard.pb.h"
+#include "daemon/api/plugin_wire.h"
 #include "tests/testbed.h"
 
 namespace quasar::tests {
@@ -482,9 +482,9 @@ class FakeDaemon {
     while (true) {
       const int conn = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (conn < 0) return;
-      ipam::v1::PluginRequest req;
-      while (ipam::readFrame(conn, req).ok()) {
-        ipam::v1::PluginReply reply;
+      api::v1::PluginRequest req;
+      while (api::readFrame(conn, req).ok()) {
+        api::v1::PluginReply reply;
         if (req.has_allocate()) {
           auto* a = reply.mutable_allocate();
           *a->mutable_allocation()->mutable_attachment() = req.allocate().attachment();
@@ -492,7 +492,7 @@ class FakeDaemon {
           a->set_created(true);
           a->set_mtu(1480);
           a->set_durable(false);
-          ipam::writeFrame(conn, reply).IgnoreError();
+          api::writeFrame(conn, reply).IgnoreError();
           a->set_durable(true);
         } else if (req.has_release()) {
           on_release_();
@@ -500,7 +500,7 @@ class FakeDaemon {
         } else {
           reply.set_code(12);  // UNIMPLEMENTED
         }
-        if (!ipam::writeFrame(conn, reply).ok()) break;
+        if (!api::writeFrame(conn, reply).ok()) break;
       }
       ::close(conn);
     }

@@ -1,4 +1,4 @@
-// The plugin socket's framing (ipam::readFrame): the bytes a peer sends, read as a sequence of
+// The plugin socket's framing (api::readFrame): the bytes a peer sends, read as a sequence of
 // frames into requests (quasard's side) and into replies (the plugin's side).
 
 #include <sys/mman.h>
@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "ipam/ipam.pb.h"
-#include "ipam/plugin_wire.h"
+#include "daemon/api/quasard.pb.h"
+#include "daemon/api/plugin_wire.h"
 
 namespace {
 
@@ -29,7 +29,7 @@ void readAll(const uint8_t* data, size_t size) {
   const int fd = inputFd(data, size);
   for (int i = 0; i < 64; ++i) {
     Message m;
-    if (!quasar::ipam::readFrame(fd, m).ok()) return;
+    if (!quasar::api::readFrame(fd, m).ok()) return;
     (void)m.SerializeAsString();
   }
 }
@@ -37,7 +37,7 @@ void readAll(const uint8_t* data, size_t size) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  readAll<quasar::ipam::v1::PluginRequest>(data, size);
-  readAll<quasar::ipam::v1::PluginReply>(data, size);
+  readAll<quasar::api::v1::PluginRequest>(data, size);
+  readAll<quasar::api::v1::PluginReply>(data, size);
   return 0;
 }

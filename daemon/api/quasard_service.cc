@@ -1,0 +1,293 @@
+#include "daemon/api/quasard_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "ipam/attachment_validation.h"
+#include "routing/pod_link.h"
+
+namespace quasar::daemon {
+namespace {
+
+namespace pb = quasar::api::v1;
+
+grpc::Status toGrpc(const absl::Status& s) {
+  // absl and gRPC share the canonical code numbering.
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+ipam::Attachment fromPb(const pb::Attachment& a) { return {a.container_id(), a.ifname()}; }
+
+// Every call that carries an attachment goes through here before its names reach a log line or
+// an interface name.
+grpc::Status checkAttachment(const pb::Attachment& a) {
+  return toGrpc(ipam::validateAttachment(fromPb(a)));
+}
+
+void toPb(const ipam::Allocation& a, pb::Allocation* out) {
+  out->mutable_attachment()->set_container_id(a.attachment.container_id);
+  out->mutable_attachment()->set_ifname(a.attachment.ifname);
+  out->set_network(a.network);
+  out->set_netns(a.netns);
+  out->mutable_pod()->set_namespace_(a.pod.namespace_);
+  out->mutable_pod()->set_name(a.pod.name);
+  out->mutable_pod()->set_uid(a.pod.uid);
+  for (const auto& ip : a.ips) out->add_ips(conf::IpPrefix::host(ip).toString());
+  out->set_created_unix_ms(a.created_unix_ms);
+}
+
+std::string ipsText(const std::vector<conf::IpAddress>& ips) {
+  return absl::StrJoin(
+      ips, ",", [](std::string* out, const conf::IpAddress& ip) { out->append(ip.toString()); });
+}
+
+}  // namespace
+
+grpc::Status QuasardService::Allocate(grpc::ServerContext*, const pb::AllocateRequest* req,
+                                   pb::AllocateReply* reply) {
+  return allocate(*req, reply, nullptr);
+}
+
+grpc::Status QuasardService::allocate(const pb::AllocateRequest& request, pb::AllocateReply* reply,
+                                   const std::function<void(const pb::AllocateReply&)>& on_reserved,
+                                   uint64_t claim) {
+  const pb::AllocateRequest* req = &request;
+  if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
+  ipam::AllocateRequest r{fromPb(req->attachment()),
+                          req->network(),
+                          req->netns(),
+                          {req->pod().namespace_(), req->pod().name(), req->pod().uid()},
+                          {},
+                          claim};
+  for (const auto& text : req->requested_ips()) {
+    auto ip = conf::IpAddress::parse(text.substr(0, text.find('/')));
+    if (!ip.ok()) return toGrpc(ip.status());
+    r.requested_ips.push_back(*ip);
+  }
+  // The same attachment's previous pair may still be on its way out (DEL answers before the
+  // kernel has removed it): wait for that, rather than have the plugin find it and fail. Past
+  // the limit the runtime is asked to try again; proceeding would race the reaper.
+  if (!reaper_.waitFor(routing::hostVethName(r.attachment), kWaitForReaper)) {
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("attachment ", r.attachment.container_id, "/", r.attachment.ifname,
+                     ": its previous veth is still being removed; retry"));
+  }
+  std::function<void(const ipam::AllocateResult&)> hook;
+  if (on_reserved) {
+    hook = [&](const ipam::AllocateResult& reserved) {
+      pb::AllocateReply early;
+      toPb(reserved.allocation, early.mutable_allocation());
+      early.set_created(reserved.created);
+      early.set_mtu(node_.mtu);
+      early.set_durable(false);
+      on_reserved(early);
+    };
+  }
+  auto result = manager_.allocate(r, hook);
+  if (!result.ok()) {
+    spdlog::warn("event=allocate-failed container={} ifname={} error=\"{}\"",
+                 r.attachment.container_id, r.attachment.ifname,
+                 std::string(result.status().message()));
+    return toGrpc(result.status());
+  }
+  if (result->created) {
+    spdlog::info("event=allocate container={} ifname={} pod={}/{} ips={}",
+                 r.attachment.container_id, r.attachment.ifname, r.pod.namespace_, r.pod.name,
+                 ipsText(result->allocation.ips));
+  }
+  toPb(result->allocation, reply->mutable_allocation());
+  reply->set_created(result->created);
+  reply->set_mtu(node_.mtu);
+  reply->set_durable(true);
+  return grpc::Status::OK;
+}
+
+void QuasardService::endClaim(const pb::Attachment& attachment, uint64_t claim) {
+  manager_.endClaim(fromPb(attachment), claim);
+}
+
+grpc::Status QuasardService::Release(grpc::ServerContext*, const pb::ReleaseRequest* req,
+                                  pb::ReleaseReply* reply) {
+  return release(*req, reply, 0);
+}
+
+grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::ReleaseReply* reply,
+                                  uint64_t claim) {
+  const pb::ReleaseRequest* req = &request;
+  if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
+  const bool reap = !req->host_ifname().empty();
+  // The only interface a release may remove is the one derived from its own attachment.
+  if (reap && req->host_ifname() != routing::hostVethName(fromPb(req->attachment()))) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "host_ifname must be the attachment's own node-side veth");
+  }
+  // The pair to remove is the one there while the attachment is still held: a later ADD of the
+  // same attachment makes another under the same name, which the reaper must not touch.
+  int host_ifindex = 0;
+  if (reap) {
+    auto index = reaper_.indexOf(req->host_ifname());
+    if (!index.ok()) return toGrpc(index.status());
+    host_ifindex = *index;
+  }
+  auto released = manager_.release(fromPb(req->attachment()), /*hold=*/reap, claim);
+  if (!released.ok()) return toGrpc(released.status());
+  // Also with nothing released: a half-done ADD may have left the veth.
+  if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
+  if (!released->empty()) {
+    spdlog::info("event=release container={} ifname={} ips={}", req->attachment().container_id(),
+                 req->attachment().ifname(), ipsText(*released));
+  }
+  for (const auto& ip : *released) reply->add_released_ips(ip.toString());
+  return grpc::Status::OK;
+}
+
+grpc::Status QuasardService::Get(grpc::ServerContext*, const pb::GetRequest* req,
+                              pb::Allocation* reply) {
+  if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
+  auto a = manager_.get(fromPb(req->attachment()));
+  if (!a.ok()) return toGrpc(a.status());
+  toPb(*a, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status QuasardService::List(grpc::ServerContext*, const pb::ListRequest* req,
+                               pb::ListReply* reply) {
+  for (const auto& a : manager_.list(req->network())) toPb(a, reply->add_allocations());
+  return grpc::Status::OK;
+}
+
+grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req, pb::GcReply* reply) {
+  if (req->network().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gc needs the network name");
+  }
+  std::vector<ipam::Attachment> valid;
+  std::set<std::string> keep;
+  for (const auto& a : req->valid()) {
+    if (auto s = checkAttachment(a); !s.ok()) return s;
+    valid.push_back(fromPb(a));
+    keep.insert(routing::hostVethName(valid.back()));
+  }
+  // Each stale attachment goes as a DEL's does: its veth's index taken while it is still held,
+  // the address held until the reaper has removed that veth.
+  for (auto& a : manager_.stale(req->network(), valid)) {
+    const std::string host = routing::hostVethName(a.attachment);
+    auto index = reaper_.indexOf(host);
+    if (!index.ok()) return toGrpc(index.status());
+    auto released = manager_.release(a.attachment, /*hold=*/true);
+    // Changed since stale() (Unavailable): left to the next GC.
+    if (absl::IsUnavailable(released.status())) continue;
+    if (!released.ok()) return toGrpc(released.status());
+    if (released->empty()) continue;  // released meanwhile, by a DEL that reaps its veth
+    reaper_.enqueue(host, *index, *released);
+    spdlog::info("event=gc-release container={} ifname={} ips={}", a.attachment.container_id,
+                 a.attachment.ifname, ipsText(a.ips));
+    toPb(a, reply->add_released());
+  }
+  // Then every other veth that no attachment quasard holds, in any state, owns.
+  auto removed = reaper_.removeOrphans(keep);
+  if (!removed.ok()) return toGrpc(removed.status());
+  reply->set_veths_removed(*removed);
+  return grpc::Status::OK;
+}
+
+grpc::Status QuasardService::Status(grpc::ServerContext*, const pb::StatusRequest*,
+                                 pb::StatusReply* reply) {
+  reply->set_node_name(node_.node_name);
+  reply->set_version(QUASAR_VERSION);
+  reply->set_mtu(node_.mtu);
+  reply->set_routing_mode(node_.routing_mode);
+  reply->set_uplink(node_.uplink);
+  reply->set_store_path(node_.store);
+  reply->set_started_unix_ms(node_.started_unix_ms);
+  bool any_free = false;
+  for (const auto& p : manager_.stats()) {
+    auto* ps = reply->add_pools();
+    ps->set_cidr(p.cidr.toString());
+    ps->set_capacity(absl::Uint128Low64(p.stats.capacity));
+    ps->set_used(p.stats.used);
+    ps->set_cooling(p.stats.cooling);
+    any_free |= p.stats.capacity > p.stats.used + p.stats.cooling;
+  }
+  reply->set_allocations(manager_.list("").size());
+  reply->set_commit_transactions(manager_.committer().transactions());
+  reply->set_commit_mutations(manager_.committer().mutations());
+  reply->set_ready(any_free || node_.claims_blocks);
+  return grpc::Status::OK;
+}
+
+grpc::Status QuasardService::Nodes(grpc::ServerContext*, const pb::NodesRequest*,
+                                pb::NodesReply* reply) {
+  if (!view_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no cluster view yet");
+  for (const auto& n : view_->nodes()) {
+    auto* out = reply->add_nodes();
+    out->set_name(n.record.name);
+    out->set_ip(n.record.ip);
+    out->set_subnet(n.record.subnet);
+    out->set_uplink(n.record.uplink);
+    for (const auto& [k, v] : n.record.labels) (*out->mutable_labels())[k] = v;
+    for (const auto& b : n.blocks) out->add_blocks(b.toString());
+    out->set_ready(n.ready);
+  }
+  return grpc::Status::OK;
+}
+
+namespace {
+grpc::Status objectsReply(const absl::StatusOr<std::vector<std::string>>& r,
+                          pb::ObjectsReply* reply, bool results) {
+  if (!r.ok()) return toGrpc(r.status());
+  for (const auto& s : *r) {
+    if (results) {
+      reply->add_results(s);
+    } else {
+      reply->add_objects_json(s);
+    }
+  }
+  return grpc::Status::OK;
+}
+}  // namespace
+
+grpc::Status QuasardService::Apply(grpc::ServerContext*, const pb::ObjectsRequest* req,
+                                pb::ObjectsReply* reply) {
+  if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
+  auto r = objects_->apply({req->objects_json().begin(), req->objects_json().end()});
+  if (r.ok()) {
+    for (const auto& line : *r) spdlog::info("event=apply object=\"{}\"", line);
+  }
+  return objectsReply(r, reply, true);
+}
+
+grpc::Status QuasardService::DeleteObjects(grpc::ServerContext*, const pb::ObjectsRequest* req,
+                                        pb::ObjectsReply* reply) {
+  if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
+  return objectsReply(objects_->remove({req->objects_json().begin(), req->objects_json().end()}),
+                      reply, true);
+}
+
+grpc::Status QuasardService::Routes(grpc::ServerContext*, const pb::RoutesRequest*,
+                                 pb::RoutesReply* reply) {
+  if (!agent_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no routing agent");
+  reply->set_node(node_.node_name);
+  reply->set_mode(std::string(conf::routingModeName(agent_->mode())));
+  for (const auto& r : agent_->planned()) {
+    auto* out = reply->add_routes();
+    out->set_destination(r.dst.toString());
+    out->set_node(r.node);
+    out->set_path(std::string(routing::pathName(r.path)));
+    if (r.via) out->set_via(r.via->toString());
+    out->set_device(r.device);
+    out->set_reason(r.reason);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QuasardService::GetObjects(grpc::ServerContext*, const pb::GetObjectsRequest* req,
+                                     pb::ObjectsReply* reply) {
+  if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
+  return objectsReply(objects_->get(req->kind(), req->namespace_(), req->name()), reply, false);
+}
+
+}  // namespace quasar::daemon

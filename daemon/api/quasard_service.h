@@ -1,0 +1,87 @@
+#pragma once
+// quasard's gRPC IPAM service: translates the wire API (daemon/api/quasard.proto) to the
+// AddressManager. Thread-safe: gRPC calls it from its worker threads; all state lives in the
+// manager.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "daemon/agents/routing_agent.h"
+#include "daemon/agents/veth_reaper.h"
+#include "daemon/api/quasard.grpc.pb.h"
+#include "daemon/cluster/cluster_view.h"
+#include "daemon/cluster/object_store.h"
+#include "ipam/address_manager.h"
+
+namespace quasar::daemon {
+
+struct NodeInfo {
+  std::string node_name;
+  std::string routing_mode;
+  std::string uplink;
+  uint32_t mtu = 1500;
+  // Block mode: a full node claims another block, so it is ready while the cluster has one.
+  bool claims_blocks = false;
+  std::string store;
+  int64_t started_unix_ms = 0;
+};
+
+class QuasardService final : public quasar::api::v1::Quasard::Service {
+ public:
+  QuasardService(ipam::AddressManager& manager, VethReaper& reaper, NodeInfo node)
+      : manager_(manager), reaper_(reaper), node_(std::move(node)) {}
+
+  // How long Allocate waits for the attachment's previous veth to be removed before it answers
+  // UNAVAILABLE (the plugin's "try again later").
+  static constexpr std::chrono::milliseconds kWaitForReaper{2000};
+
+  grpc::Status Allocate(grpc::ServerContext*, const quasar::api::v1::AllocateRequest* req,
+                        quasar::api::v1::AllocateReply* reply) override;
+  // Allocate with an early answer: `on_reserved` gets the reply (durable = false) once the
+  // address is reserved, before the commit (see reply_before_commit in quasard.proto). A non-zero
+  // `claim` keeps the attachment for the caller until endClaim() (AllocateRequest::claim).
+  grpc::Status allocate(
+      const quasar::api::v1::AllocateRequest& req, quasar::api::v1::AllocateReply* reply,
+      const std::function<void(const quasar::api::v1::AllocateReply&)>& on_reserved,
+      uint64_t claim = 0);
+  // Release by the holder of `claim` (0: by anyone, refused while an ADD claims it).
+  grpc::Status release(const quasar::api::v1::ReleaseRequest& req,
+                       quasar::api::v1::ReleaseReply* reply, uint64_t claim);
+  void endClaim(const quasar::api::v1::Attachment& attachment, uint64_t claim);
+  grpc::Status Release(grpc::ServerContext*, const quasar::api::v1::ReleaseRequest* req,
+                       quasar::api::v1::ReleaseReply* reply) override;
+  grpc::Status Get(grpc::ServerContext*, const quasar::api::v1::GetRequest* req,
+                   quasar::api::v1::Allocation* reply) override;
+  grpc::Status List(grpc::ServerContext*, const quasar::api::v1::ListRequest* req,
+                    quasar::api::v1::ListReply* reply) override;
+  grpc::Status Gc(grpc::ServerContext*, const quasar::api::v1::GcRequest* req,
+                  quasar::api::v1::GcReply* reply) override;
+  grpc::Status Status(grpc::ServerContext*, const quasar::api::v1::StatusRequest* req,
+                      quasar::api::v1::StatusReply* reply) override;
+  grpc::Status Nodes(grpc::ServerContext*, const quasar::api::v1::NodesRequest* req,
+                     quasar::api::v1::NodesReply* reply) override;
+  grpc::Status Apply(grpc::ServerContext*, const quasar::api::v1::ObjectsRequest* req,
+                     quasar::api::v1::ObjectsReply* reply) override;
+  grpc::Status DeleteObjects(grpc::ServerContext*, const quasar::api::v1::ObjectsRequest* req,
+                             quasar::api::v1::ObjectsReply* reply) override;
+  grpc::Status GetObjects(grpc::ServerContext*, const quasar::api::v1::GetObjectsRequest* req,
+                          quasar::api::v1::ObjectsReply* reply) override;
+  // The cluster view Nodes answers from and the object store; must outlive the service.
+  void setClusterView(ClusterView* view) { view_ = view; }
+  void setObjectStore(ObjectStore* objects) { objects_ = objects; }
+  void setRoutingAgent(RoutingAgent* agent) { agent_ = agent; }
+  grpc::Status Routes(grpc::ServerContext*, const quasar::api::v1::RoutesRequest* req,
+                      quasar::api::v1::RoutesReply* reply) override;
+
+ private:
+  ipam::AddressManager& manager_;
+  VethReaper& reaper_;
+  const NodeInfo node_;
+  ClusterView* view_ = nullptr;
+  ObjectStore* objects_ = nullptr;
+  RoutingAgent* agent_ = nullptr;
+};
+
+}  // namespace quasar::daemon

@@ -1,0 +1,31 @@
+#pragma once
+// Kubernetes objects in the cluster datastore (k8s/<kind>/<namespace or _>/<name>, JSON).
+// Thread-safe (the Store is).
+
+#include <string>
+#include <vector>
+
+#include "conf/k8s_object.h"
+#include "daemon/store/store.h"
+
+namespace quasar::daemon {
+
+class ObjectStore {
+ public:
+  explicit ObjectStore(Store& store) : store_(store) {}
+  // Validates every object, then writes all of them in one transaction. Returns one line per
+  // object ("Pod default/web created|configured|unchanged"). On any invalid object nothing is
+  // written and the error names the object and field.
+  absl::StatusOr<std::vector<std::string>> apply(const std::vector<std::string>& objects_json);
+  // Deletes all the named objects in one transaction ("... deleted" / "... not found").
+  absl::StatusOr<std::vector<std::string>> remove(const std::vector<std::string>& objects_json);
+  absl::StatusOr<std::vector<std::string>> get(const std::string& kind,
+                                               const std::string& namespace_,
+                                               const std::string& name);
+
+ private:
+  absl::StatusOr<std::vector<conf::K8sObject>> parseAll(const std::vector<std::string>& texts);
+  Store& store_;
+};
+
+}  // namespace quasar::daemon
