@@ -69,6 +69,15 @@ BUILTIN = [
     Resource("", ["v1"], "pods", "pod", "Pod", True, ["po"], True),
     Resource("networking.k8s.io", ["v1"], "networkpolicies", "networkpolicy", "NetworkPolicy",
              True, ["netpol"]),
+    # Stored only (no controllers): so `kubectl apply -f conf/k8s/quasar.yaml` creates the whole
+    # install manifest (tests/k8s/manifest_test.py).
+    Resource("", ["v1"], "serviceaccounts", "serviceaccount", "ServiceAccount", True, ["sa"]),
+    Resource("", ["v1"], "configmaps", "configmap", "ConfigMap", True, ["cm"]),
+    Resource("rbac.authorization.k8s.io", ["v1"], "clusterroles", "clusterrole", "ClusterRole",
+             False),
+    Resource("rbac.authorization.k8s.io", ["v1"], "clusterrolebindings", "clusterrolebinding",
+             "ClusterRoleBinding", False),
+    Resource("apps", ["v1"], "daemonsets", "daemonset", "DaemonSet", True, ["ds"], True),
     Resource("apiextensions.k8s.io", ["v1"], "customresourcedefinitions",
              "customresourcedefinition", "CustomResourceDefinition", False, ["crd", "crds"], True),
 ]
