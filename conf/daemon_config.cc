@@ -27,7 +27,8 @@ const std::set<absl::string_view>& knownKeys() {
                                       "reserved",    "releaseCooldownSeconds",
                                       "uplink",      "routingMode",
                                       "mtu",         "logLevel",
-                                      "natOutgoing", "nodeGoneGraceSeconds"};
+                                      "natOutgoing", "nodeGoneGraceSeconds",
+                                      "kubernetes",  "ipam"};
   return *keys;
 }
 
@@ -62,7 +63,42 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
   if (c.state_dir.empty() || c.state_dir[0] != '/') {
     return fieldError("stateDir", "must be an absolute path");
   }
-  if (root["clusterCIDR"]) {
+  if (const auto& k = root["kubernetes"]) {
+    if (k.IsNull()) {
+      c.kubernetes.emplace();
+    } else if (!k.IsMap()) {
+      return fieldError("kubernetes", "must be a mapping (kubeconfig: PATH, or {} for in-cluster)");
+    } else {
+      c.kubernetes.emplace();
+      for (const auto& kv : k) {
+        if (kv.first.as<std::string>() != "kubeconfig") {
+          return fieldError("kubernetes." + kv.first.as<std::string>(), "unknown field");
+        }
+      }
+      if (k["kubeconfig"]) c.kubernetes->kubeconfig = k["kubeconfig"].as<std::string>();
+      if (!c.kubernetes->kubeconfig.empty() && c.kubernetes->kubeconfig[0] != '/') {
+        return fieldError("kubernetes.kubeconfig", "must be an absolute path");
+      }
+    }
+  }
+  if (root["ipam"]) {
+    const auto mode = root["ipam"].as<std::string>();
+    if (mode == "kubernetes") {
+      c.ipam = IpamMode::kKubernetes;
+    } else if (mode != "quasar") {
+      return fieldError("ipam", "must be quasar (podCIDRs or clusterCIDR) or kubernetes");
+    }
+  }
+  if (c.ipam == IpamMode::kKubernetes) {
+    if (!c.kubernetes) {
+      return fieldError("ipam", "kubernetes needs the kubernetes section (the Node object)");
+    }
+    if (root["podCIDRs"] || root["clusterCIDR"]) {
+      return fieldError("ipam",
+                        "kubernetes takes the pod CIDRs from Node.spec.podCIDRs: "
+                        "give neither podCIDRs nor clusterCIDR");
+    }
+  } else if (root["clusterCIDR"]) {
     auto p = IpPrefix::parse(root["clusterCIDR"].as<std::string>());
     if (!p.ok()) return fieldError("clusterCIDR", p.status().message());
     if (p->family() != Family::kV4) return fieldError("clusterCIDR", "only IPv4 so far");

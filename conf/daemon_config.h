@@ -25,6 +25,17 @@ struct DatastoreConfig {
   std::string ca_file, cert_file, key_file;  // etcd TLS (all or none)
 };
 
+// Where Kubernetes objects (nodes, namespaces, pods, policies) come from when the config has a
+// `kubernetes` section: the API server, reached in-cluster (service account) or through a
+// kubeconfig file. Without it they come from the datastore (quasarctl apply).
+struct KubernetesConfig {
+  std::string kubeconfig;  // empty: in-cluster
+};
+
+// quasar: podCIDRs (static) or clusterCIDR (blocks claimed in the datastore). kubernetes: the
+// node's Node.spec.podCIDRs, as kube-controller-manager assigns them.
+enum class IpamMode { kQuasar, kKubernetes };
+
 struct DaemonConfig {
   // Defaults to the host name.
   std::string node_name;
@@ -44,6 +55,8 @@ struct DaemonConfig {
   // reclaimed by the other nodes (docs/datastore.md); 0: never. At least 3 x node_ttl.
   std::chrono::seconds node_gone_grace{3600};
   DatastoreConfig datastore;
+  std::optional<KubernetesConfig> kubernetes;
+  IpamMode ipam = IpamMode::kQuasar;
   // This node's underlay address; empty: the uplink's first address.
   std::string node_ip;
   std::map<std::string, std::string> labels;

@@ -49,6 +49,47 @@ datastore:
   EXPECT_EQ(c->labels.at("nvidia.com/gpu.present"), "true");
 }
 
+TEST(DaemonConfig, ParsesKubernetesSourceAndIpamMode) {
+  auto c =
+      parseDaemonConfig("kubernetes: {kubeconfig: /etc/quasar/kubeconfig}\nipam: kubernetes\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->kubernetes.has_value());
+  EXPECT_EQ(c->kubernetes->kubeconfig, "/etc/quasar/kubeconfig");
+  EXPECT_EQ(c->ipam, IpamMode::kKubernetes);
+  EXPECT_TRUE(c->pod_cidrs.empty());
+
+  auto in_cluster = parseDaemonConfig("kubernetes: {}\npodCIDRs: [10.1.0.0/24]\n");
+  ASSERT_TRUE(in_cluster.ok()) << in_cluster.status();
+  ASSERT_TRUE(in_cluster->kubernetes.has_value());
+  EXPECT_EQ(in_cluster->kubernetes->kubeconfig, "");
+  EXPECT_EQ(in_cluster->ipam, IpamMode::kQuasar);
+
+  auto datastore = parseDaemonConfig("podCIDRs: [10.1.0.0/24]\n");
+  ASSERT_TRUE(datastore.ok());
+  EXPECT_FALSE(datastore->kubernetes.has_value());
+}
+
+TEST(DaemonConfig, RejectsBadKubernetesSettingsNamingTheField) {
+  struct Case {
+    const char* yaml;
+    const char* field;
+  };
+  for (const Case& k : {
+           Case{"ipam: kubernetes\n", "\"ipam\""},
+           Case{"kubernetes: {}\nipam: kubernetes\npodCIDRs: [10.1.0.0/24]\n", "\"ipam\""},
+           Case{"kubernetes: {}\nipam: calico\npodCIDRs: [10.1.0.0/24]\n", "\"ipam\""},
+           Case{"kubernetes: {kubeconfig: rel/path}\nipam: kubernetes\n",
+                "\"kubernetes.kubeconfig\""},
+           Case{"kubernetes: {server: x}\nipam: kubernetes\n", "\"kubernetes.server\""},
+           Case{"kubernetes: [a]\nipam: kubernetes\n", "\"kubernetes\""},
+       }) {
+    auto c = parseDaemonConfig(k.yaml);
+    ASSERT_FALSE(c.ok()) << k.yaml;
+    EXPECT_NE(c.status().message().find(k.field), std::string::npos)
+        << k.yaml << " -> " << c.status();
+  }
+}
+
 TEST(DaemonConfig, RejectsWithFieldNames) {
   auto expect_field = [](const char* yaml, const char* field) {
     auto c = parseDaemonConfig(yaml);

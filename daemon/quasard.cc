@@ -25,19 +25,19 @@
 
 #include "absl/strings/str_join.h"
 #include "conf/daemon_config.h"
+#include "daemon/agents/routing_agent.h"
+#include "daemon/api/plugin_server.h"
+#include "daemon/api/quasard_service.h"
 #include "daemon/cluster/block_manager.h"
 #include "daemon/cluster/block_reclaimer.h"
 #include "daemon/cluster/cluster_view.h"
-#include "daemon/store/etcd_store.h"
-#include "daemon/api/quasard_service.h"
 #include "daemon/cluster/node_registry.h"
 #include "daemon/cluster/object_store.h"
-#include "daemon/api/plugin_server.h"
-#include "daemon/agents/routing_agent.h"
-#include "daemon/store/sqlite_kv_store.h"
 #include "daemon/cluster/stale_block_reclaimer.h"
-#include "ipam/address_manager.h"
+#include "daemon/store/etcd_store.h"
 #include "daemon/store/sqlite_allocation_store.h"
+#include "daemon/store/sqlite_kv_store.h"
+#include "ipam/address_manager.h"
 #include "netpolicy/masquerade.h"
 #include "routing/pod_link.h"
 #include "routing/uplink.h"
@@ -103,9 +103,20 @@ int fail(const std::string& what) {
   return 1;
 }
 
-int run(const std::string& config_path) {
-  auto cfg = conf::loadDaemonConfig(config_path);
+struct Flags {
+  std::string config = "/etc/quasar/quasard.yaml";
+  std::string node_name;   // overrides the config's nodeName (the DaemonSet passes spec.nodeName)
+  std::string kubeconfig;  // overrides kubernetes.kubeconfig, and turns the API source on
+};
+
+int run(const Flags& flags) {
+  auto cfg = conf::loadDaemonConfig(flags.config);
   if (!cfg.ok()) return fail(std::string(cfg.status().message()));
+  if (!flags.node_name.empty()) cfg->node_name = flags.node_name;
+  if (!flags.kubeconfig.empty()) {
+    if (!cfg->kubernetes) cfg->kubernetes.emplace();
+    cfg->kubernetes->kubeconfig = flags.kubeconfig;
+  }
   spdlog::set_level(spdlog::level::from_str(cfg->log_level));
 
   std::error_code ec;
@@ -346,10 +357,14 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{"quasard: quasar's node daemon (IPAM over gRPC on a unix socket)"};
-  std::string config = "/etc/quasar/quasard.yaml";
-  app.add_option("-c,--config", config, "daemon config file (YAML)");
+  quasar::daemon::Flags flags;
+  app.add_option("-c,--config", flags.config, "daemon config file (YAML)");
+  app.add_option("--node-name", flags.node_name,
+                 "this node's name (default: the config's nodeName, else the host name)");
+  app.add_option("--kubeconfig", flags.kubeconfig,
+                 "follow the Kubernetes API server named in this kubeconfig file");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_logger_mt("quasard"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  return quasar::daemon::run(config);
+  return quasar::daemon::run(flags);
 }
