@@ -33,6 +33,7 @@
 #include "daemon/cluster/cluster_view.h"
 #include "daemon/cluster/node_registry.h"
 #include "daemon/cluster/object_store.h"
+#include "daemon/cluster/pod_addresses.h"
 #include "daemon/cluster/stale_block_reclaimer.h"
 #include "daemon/store/etcd_store.h"
 #include "daemon/store/sqlite_allocation_store.h"
@@ -226,6 +227,24 @@ int run(const Flags& flags) {
   service.setClusterView(&view);
   ObjectStore objects(**datastore);
   service.setObjectStore(&objects);
+  // With objects from the datastore, nothing else tells the cluster which pod has which address
+  // (the API source has Pod.status.podIPs): this node publishes its own.
+  std::unique_ptr<PodAddressPublisher> pod_addresses;
+  if (!cfg->kubernetes) {
+    pod_addresses = std::make_unique<PodAddressPublisher>(**datastore, cfg->node_name);
+    std::vector<AttachmentAddresses> current;
+    for (const auto& a : (*manager)->list("")) {
+      AttachmentAddresses aa{a.attachment.container_id + "/" + a.attachment.ifname,
+                             a.pod.namespace_,
+                             a.pod.name,
+                             a.pod.uid,
+                             {}};
+      for (const auto& ip : a.ips) aa.ips.push_back(ip.toString());
+      current.push_back(std::move(aa));
+    }
+    pod_addresses->start(std::move(current));
+    service.setPodAddressPublisher(pod_addresses.get());
+  }
   routing::LocalNode local{cfg->node_name, node.uplink, conf::IpPrefix(), {}, std::nullopt, 1500};
   if (uplink.ok()) {
     local.uplink_mtu = uplink->mtu;
@@ -338,6 +357,8 @@ int run(const Flags& flags) {
   housekeeping_cv.notify_all();
   if (housekeeping.joinable()) housekeeping.join();
   agent.stop();
+  if (pod_addresses) pod_addresses->flush(std::chrono::seconds(2));
+  pod_addresses.reset();
   view.stop();
   registry.stop(/*revoke=*/true);
   ::unlink(cfg->socket.c_str());

@@ -39,6 +39,10 @@ void toPb(const ipam::Allocation& a, pb::Allocation* out) {
   out->set_created_unix_ms(a.created_unix_ms);
 }
 
+std::string attachmentKey(const ipam::Attachment& a) {
+  return absl::StrCat(a.container_id, "/", a.ifname);
+}
+
 std::string ipsText(const std::vector<conf::IpAddress>& ips) {
   return absl::StrJoin(
       ips, ",", [](std::string* out, const conf::IpAddress& ip) { out->append(ip.toString()); });
@@ -47,13 +51,13 @@ std::string ipsText(const std::vector<conf::IpAddress>& ips) {
 }  // namespace
 
 grpc::Status QuasardService::Allocate(grpc::ServerContext*, const pb::AllocateRequest* req,
-                                   pb::AllocateReply* reply) {
+                                      pb::AllocateReply* reply) {
   return allocate(*req, reply, nullptr);
 }
 
-grpc::Status QuasardService::allocate(const pb::AllocateRequest& request, pb::AllocateReply* reply,
-                                   const std::function<void(const pb::AllocateReply&)>& on_reserved,
-                                   uint64_t claim) {
+grpc::Status QuasardService::allocate(
+    const pb::AllocateRequest& request, pb::AllocateReply* reply,
+    const std::function<void(const pb::AllocateReply&)>& on_reserved, uint64_t claim) {
   const pb::AllocateRequest* req = &request;
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
   ipam::AllocateRequest r{fromPb(req->attachment()),
@@ -99,6 +103,13 @@ grpc::Status QuasardService::allocate(const pb::AllocateRequest& request, pb::Al
                  r.attachment.container_id, r.attachment.ifname, r.pod.namespace_, r.pod.name,
                  ipsText(result->allocation.ips));
   }
+  if (pod_addresses_) {
+    const auto& a = result->allocation;
+    std::vector<std::string> ips;
+    for (const auto& ip : a.ips) ips.push_back(ip.toString());
+    pod_addresses_->setAttachment(a.pod.namespace_, a.pod.name, a.pod.uid,
+                                  attachmentKey(a.attachment), std::move(ips));
+  }
   toPb(result->allocation, reply->mutable_allocation());
   reply->set_created(result->created);
   reply->set_mtu(node_.mtu);
@@ -111,12 +122,12 @@ void QuasardService::endClaim(const pb::Attachment& attachment, uint64_t claim) 
 }
 
 grpc::Status QuasardService::Release(grpc::ServerContext*, const pb::ReleaseRequest* req,
-                                  pb::ReleaseReply* reply) {
+                                     pb::ReleaseReply* reply) {
   return release(*req, reply, 0);
 }
 
 grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::ReleaseReply* reply,
-                                  uint64_t claim) {
+                                     uint64_t claim) {
   const pb::ReleaseRequest* req = &request;
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
   const bool reap = !req->host_ifname().empty();
@@ -137,6 +148,7 @@ grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::Rele
   if (!released.ok()) return toGrpc(released.status());
   // Also with nothing released: a half-done ADD may have left the veth.
   if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
+  if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(fromPb(req->attachment())));
   if (!released->empty()) {
     spdlog::info("event=release container={} ifname={} ips={}", req->attachment().container_id(),
                  req->attachment().ifname(), ipsText(*released));
@@ -146,7 +158,7 @@ grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::Rele
 }
 
 grpc::Status QuasardService::Get(grpc::ServerContext*, const pb::GetRequest* req,
-                              pb::Allocation* reply) {
+                                 pb::Allocation* reply) {
   if (auto s = checkAttachment(req->attachment()); !s.ok()) return s;
   auto a = manager_.get(fromPb(req->attachment()));
   if (!a.ok()) return toGrpc(a.status());
@@ -155,12 +167,13 @@ grpc::Status QuasardService::Get(grpc::ServerContext*, const pb::GetRequest* req
 }
 
 grpc::Status QuasardService::List(grpc::ServerContext*, const pb::ListRequest* req,
-                               pb::ListReply* reply) {
+                                  pb::ListReply* reply) {
   for (const auto& a : manager_.list(req->network())) toPb(a, reply->add_allocations());
   return grpc::Status::OK;
 }
 
-grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req, pb::GcReply* reply) {
+grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req,
+                                pb::GcReply* reply) {
   if (req->network().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "gc needs the network name");
   }
@@ -183,6 +196,7 @@ grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req, 
     if (!released.ok()) return toGrpc(released.status());
     if (released->empty()) continue;  // released meanwhile, by a DEL that reaps its veth
     reaper_.enqueue(host, *index, *released);
+    if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(a.attachment));
     spdlog::info("event=gc-release container={} ifname={} ips={}", a.attachment.container_id,
                  a.attachment.ifname, ipsText(a.ips));
     toPb(a, reply->add_released());
@@ -195,7 +209,7 @@ grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req, 
 }
 
 grpc::Status QuasardService::Status(grpc::ServerContext*, const pb::StatusRequest*,
-                                 pb::StatusReply* reply) {
+                                    pb::StatusReply* reply) {
   reply->set_node_name(node_.node_name);
   reply->set_version(QUASAR_VERSION);
   reply->set_mtu(node_.mtu);
@@ -220,7 +234,7 @@ grpc::Status QuasardService::Status(grpc::ServerContext*, const pb::StatusReques
 }
 
 grpc::Status QuasardService::Nodes(grpc::ServerContext*, const pb::NodesRequest*,
-                                pb::NodesReply* reply) {
+                                   pb::NodesReply* reply) {
   if (!view_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no cluster view yet");
   for (const auto& n : view_->nodes()) {
     auto* out = reply->add_nodes();
@@ -251,7 +265,7 @@ grpc::Status objectsReply(const absl::StatusOr<std::vector<std::string>>& r,
 }  // namespace
 
 grpc::Status QuasardService::Apply(grpc::ServerContext*, const pb::ObjectsRequest* req,
-                                pb::ObjectsReply* reply) {
+                                   pb::ObjectsReply* reply) {
   if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
   auto r = objects_->apply({req->objects_json().begin(), req->objects_json().end()});
   if (r.ok()) {
@@ -261,14 +275,14 @@ grpc::Status QuasardService::Apply(grpc::ServerContext*, const pb::ObjectsReques
 }
 
 grpc::Status QuasardService::DeleteObjects(grpc::ServerContext*, const pb::ObjectsRequest* req,
-                                        pb::ObjectsReply* reply) {
+                                           pb::ObjectsReply* reply) {
   if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
   return objectsReply(objects_->remove({req->objects_json().begin(), req->objects_json().end()}),
                       reply, true);
 }
 
 grpc::Status QuasardService::Routes(grpc::ServerContext*, const pb::RoutesRequest*,
-                                 pb::RoutesReply* reply) {
+                                    pb::RoutesReply* reply) {
   if (!agent_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no routing agent");
   reply->set_node(node_.node_name);
   reply->set_mode(std::string(conf::routingModeName(agent_->mode())));
@@ -285,7 +299,7 @@ grpc::Status QuasardService::Routes(grpc::ServerContext*, const pb::RoutesReques
 }
 
 grpc::Status QuasardService::GetObjects(grpc::ServerContext*, const pb::GetObjectsRequest* req,
-                                     pb::ObjectsReply* reply) {
+                                        pb::ObjectsReply* reply) {
   if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
   return objectsReply(objects_->get(req->kind(), req->namespace_(), req->name()), reply, false);
 }

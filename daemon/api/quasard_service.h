@@ -13,6 +13,7 @@
 #include "daemon/api/quasard.grpc.pb.h"
 #include "daemon/cluster/cluster_view.h"
 #include "daemon/cluster/object_store.h"
+#include "daemon/cluster/pod_addresses.h"
 #include "ipam/address_manager.h"
 
 namespace quasar::daemon {
@@ -72,6 +73,8 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   void setClusterView(ClusterView* view) { view_ = view; }
   void setObjectStore(ObjectStore* objects) { objects_ = objects; }
   void setRoutingAgent(RoutingAgent* agent) { agent_ = agent; }
+  // With the datastore object source: every allocation and release is published cluster-wide.
+  void setPodAddressPublisher(PodAddressPublisher* p) { pod_addresses_ = p; }
   grpc::Status Routes(grpc::ServerContext*, const quasar::api::v1::RoutesRequest* req,
                       quasar::api::v1::RoutesReply* reply) override;
 
@@ -82,6 +85,7 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   ClusterView* view_ = nullptr;
   ObjectStore* objects_ = nullptr;
   RoutingAgent* agent_ = nullptr;
+  PodAddressPublisher* pod_addresses_ = nullptr;
 };
 
 }  // namespace quasar::daemon
