@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ipam/attachment_validation.h"
@@ -28,6 +29,7 @@ grpc::Status checkAttachment(const pb::Attachment& a) {
 }
 
 void toPb(const ipam::Allocation& a, pb::Allocation* out) {
+  out->Clear();
   out->mutable_attachment()->set_container_id(a.attachment.container_id);
   out->mutable_attachment()->set_ifname(a.attachment.ifname);
   out->set_network(a.network);
@@ -91,6 +93,7 @@ grpc::Status QuasardService::allocate(
       on_reserved(early);
     };
   }
+  LookedUp looked_up = lookUpPod(r.pod);
   auto result = manager_.allocate(r, hook);
   if (!result.ok()) {
     spdlog::warn("event=allocate-failed container={} ifname={} error=\"{}\"",
@@ -103,6 +106,10 @@ grpc::Status QuasardService::allocate(
                  r.attachment.container_id, r.attachment.ifname, r.pod.namespace_, r.pod.name,
                  ipsText(result->allocation.ips));
   }
+  if (!looked_up.lookup.empty()) {
+    std::lock_guard lock(looked_up_mu_);
+    looked_up_[r.attachment] = std::move(looked_up);
+  }
   if (pod_addresses_) {
     const auto& a = result->allocation;
     std::vector<std::string> ips;
@@ -111,10 +118,47 @@ grpc::Status QuasardService::allocate(
                                   attachmentKey(a.attachment), std::move(ips));
   }
   toPb(result->allocation, reply->mutable_allocation());
+  fillPodFacts(r.attachment, reply->mutable_allocation());
   reply->set_created(result->created);
   reply->set_mtu(node_.mtu);
   reply->set_durable(true);
   return grpc::Status::OK;
+}
+
+// Annotations that select what quasar does for a pod: quasar's own and Galaxy's synonyms.
+static bool isQuasarAnnotation(const std::string& key) {
+  return absl::StartsWith(key, "quasar.io/") || absl::StartsWith(key, "k8s.v1.cni.galaxy.io/");
+}
+
+QuasardService::LookedUp QuasardService::lookUpPod(ipam::PodRef& pod) {
+  LookedUp out;
+  if (!pods_ || pod.name.empty() || pod.namespace_.empty()) return out;
+  auto facts = pods_->find(pod.namespace_, pod.name, pod.uid, pod_lookup_deadline_);
+  if (!facts.ok()) {
+    // Nothing needs the annotations yet when the source cannot answer: the ADD goes on.
+    spdlog::warn("event=pod-lookup-failed pod={}/{} error=\"{}\"", pod.namespace_, pod.name,
+                 std::string(facts.status().message()));
+    out.lookup = absl::StrCat("unavailable: ", facts.status().message());
+    return out;
+  }
+  if (!facts->has_value()) {
+    out.lookup = "none";
+    return out;
+  }
+  out.lookup = (*facts)->source;
+  if (pod.uid.empty()) pod.uid = (*facts)->uid;
+  for (const auto& [k, v] : (*facts)->annotations) {
+    if (isQuasarAnnotation(k)) out.annotations[k] = v;
+  }
+  return out;
+}
+
+void QuasardService::fillPodFacts(const ipam::Attachment& a, pb::Allocation* out) {
+  std::lock_guard lock(looked_up_mu_);
+  auto it = looked_up_.find(a);
+  if (it == looked_up_.end()) return;
+  out->set_pod_lookup(it->second.lookup);
+  for (const auto& [k, v] : it->second.annotations) (*out->mutable_pod_annotations())[k] = v;
 }
 
 void QuasardService::endClaim(const pb::Attachment& attachment, uint64_t claim) {
@@ -149,6 +193,10 @@ grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::Rele
   // Also with nothing released: a half-done ADD may have left the veth.
   if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
   if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(fromPb(req->attachment())));
+  {
+    std::lock_guard lock(looked_up_mu_);
+    looked_up_.erase(fromPb(req->attachment()));
+  }
   if (!released->empty()) {
     spdlog::info("event=release container={} ifname={} ips={}", req->attachment().container_id(),
                  req->attachment().ifname(), ipsText(*released));
@@ -163,12 +211,16 @@ grpc::Status QuasardService::Get(grpc::ServerContext*, const pb::GetRequest* req
   auto a = manager_.get(fromPb(req->attachment()));
   if (!a.ok()) return toGrpc(a.status());
   toPb(*a, reply);
+  fillPodFacts(a->attachment, reply);
   return grpc::Status::OK;
 }
 
 grpc::Status QuasardService::List(grpc::ServerContext*, const pb::ListRequest* req,
                                   pb::ListReply* reply) {
-  for (const auto& a : manager_.list(req->network())) toPb(a, reply->add_allocations());
+  for (const auto& a : manager_.list(req->network())) {
+    toPb(a, reply->add_allocations());
+    fillPodFacts(a.attachment, reply->mutable_allocations(reply->allocations_size() - 1));
+  }
   return grpc::Status::OK;
 }
 
@@ -197,6 +249,10 @@ grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req,
     if (released->empty()) continue;  // released meanwhile, by a DEL that reaps its veth
     reaper_.enqueue(host, *index, *released);
     if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(a.attachment));
+    {
+      std::lock_guard lock(looked_up_mu_);
+      looked_up_.erase(a.attachment);
+    }
     spdlog::info("event=gc-release container={} ifname={} ips={}", a.attachment.container_id,
                  a.attachment.ifname, ipsText(a.ips));
     toPb(a, reply->add_released());

@@ -6,10 +6,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "daemon/agents/routing_agent.h"
 #include "daemon/agents/veth_reaper.h"
+#include "daemon/api/pod_lookup.h"
 #include "daemon/api/quasard.grpc.pb.h"
 #include "daemon/cluster/cluster_view.h"
 #include "daemon/cluster/object_store.h"
@@ -75,6 +78,11 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   void setRoutingAgent(RoutingAgent* agent) { agent_ = agent; }
   // With the datastore object source: every allocation and release is published cluster-wide.
   void setPodAddressPublisher(PodAddressPublisher* p) { pod_addresses_ = p; }
+  // Where ADD learns the pod's annotations; without one nothing is looked up.
+  void setPodLookup(PodLookup* pods, std::chrono::milliseconds deadline) {
+    pods_ = pods;
+    pod_lookup_deadline_ = deadline;
+  }
   grpc::Status Routes(grpc::ServerContext*, const quasar::api::v1::RoutesRequest* req,
                       quasar::api::v1::RoutesReply* reply) override;
 
@@ -86,6 +94,17 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   ObjectStore* objects_ = nullptr;
   RoutingAgent* agent_ = nullptr;
   PodAddressPublisher* pod_addresses_ = nullptr;
+  PodLookup* pods_ = nullptr;
+  std::chrono::milliseconds pod_lookup_deadline_{500};
+  // What each attachment's ADD learnt of its pod (Allocation.pod_annotations, pod_lookup).
+  struct LookedUp {
+    std::string lookup;
+    std::map<std::string, std::string> annotations;
+  };
+  LookedUp lookUpPod(ipam::PodRef& pod);
+  void fillPodFacts(const ipam::Attachment& a, quasar::api::v1::Allocation* out);
+  mutable std::mutex looked_up_mu_;
+  std::map<ipam::Attachment, LookedUp> looked_up_;
 };
 
 }  // namespace quasar::daemon

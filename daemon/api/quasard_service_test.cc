@@ -339,3 +339,73 @@ TEST_F(IpamServiceTest, ConcurrentAddsAndDelsThroughTheReaperNeverShareAnAddress
 
 }  // namespace
 }  // namespace quasar::daemon
+
+namespace quasar::daemon {
+namespace {
+
+// A PodLookup with canned answers, counting calls.
+class FakePods final : public PodLookup {
+ public:
+  absl::StatusOr<std::optional<PodFacts>> find(const std::string& ns, const std::string& name,
+                                               const std::string&,
+                                               std::chrono::milliseconds) override {
+    ++calls;
+    if (!reachable) return absl::UnavailableError("connection refused");
+    auto it = pods.find(ns + "/" + name);
+    if (it == pods.end()) return std::optional<PodFacts>();
+    return std::optional<PodFacts>(it->second);
+  }
+  std::map<std::string, PodFacts> pods;
+  bool reachable = true;
+  int calls = 0;
+};
+
+TEST_F(IpamServiceTest, AddRecordsThePodsQuasarAnnotationsAndWhereTheyCameFrom) {
+  FakePods pods;
+  pods.pods["ml/trainer-0"] = PodFacts{"uid-7",
+                                       {{"app", "trainer"}},
+                                       {{"quasar.io/floating-ip", "true"},
+                                        {"k8s.v1.cni.galaxy.io/release-policy", "immutable"},
+                                        {"kubectl.kubernetes.io/last-applied-configuration", "{}"}},
+                                       "api"};
+  service_->setPodLookup(&pods, std::chrono::milliseconds(100));
+  auto req = allocateRequest("c1");
+  req.mutable_pod()->set_namespace_("ml");
+  req.mutable_pod()->set_name("trainer-0");
+  pb::AllocateReply reply;
+  ASSERT_TRUE(service_->Allocate(nullptr, &req, &reply).ok());
+  EXPECT_EQ(reply.allocation().pod_lookup(), "api");
+  EXPECT_EQ(reply.allocation().pod().uid(), "uid-7");  // the CNI call did not carry one
+  const auto& ann = reply.allocation().pod_annotations();
+  EXPECT_EQ(ann.size(), 2u);
+  EXPECT_EQ(ann.at("quasar.io/floating-ip"), "true");
+  EXPECT_EQ(ann.at("k8s.v1.cni.galaxy.io/release-policy"), "immutable");
+  pb::ListReply list;
+  const pb::ListRequest all;
+  ASSERT_TRUE(service_->List(nullptr, &all, &list).ok());
+  ASSERT_EQ(list.allocations_size(), 1);
+  EXPECT_EQ(list.allocations(0).pod_lookup(), "api");
+
+  // A pod the source does not know, and a source that cannot answer: the ADD goes on.
+  auto unknown = allocateRequest("c2");
+  unknown.mutable_pod()->set_namespace_("ml");
+  unknown.mutable_pod()->set_name("gone");
+  ASSERT_TRUE(service_->Allocate(nullptr, &unknown, &reply).ok());
+  EXPECT_EQ(reply.allocation().pod_lookup(), "none");
+  pods.reachable = false;
+  auto offline = allocateRequest("c3");
+  offline.mutable_pod()->set_namespace_("ml");
+  offline.mutable_pod()->set_name("trainer-1");
+  ASSERT_TRUE(service_->Allocate(nullptr, &offline, &reply).ok());
+  EXPECT_EQ(reply.allocation().pod_lookup().rfind("unavailable: ", 0), 0u)
+      << reply.allocation().pod_lookup();
+  // No pod name (a plain container, e.g. podman): nothing is asked.
+  const int calls = pods.calls;
+  auto plain = allocateRequest("c4");
+  ASSERT_TRUE(service_->Allocate(nullptr, &plain, &reply).ok());
+  EXPECT_EQ(pods.calls, calls);
+  EXPECT_EQ(reply.allocation().pod_lookup(), "");
+}
+
+}  // namespace
+}  // namespace quasar::daemon

@@ -11,8 +11,8 @@
 
 #include "conf/json_parse.h"
 #include "conf/net_conf.h"
-#include "daemon/ctl/yaml_json.h"
 #include "daemon/api/quasard.grpc.pb.h"
+#include "daemon/ctl/yaml_json.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -27,14 +27,23 @@ struct Options {
 };
 
 json toJson(const pb::Allocation& a) {
-  return {{"containerID", a.attachment().container_id()},
-          {"ifname", a.attachment().ifname()},
-          {"network", a.network()},
-          {"netns", a.netns()},
-          {"pod",
-           {{"namespace", a.pod().namespace_()}, {"name", a.pod().name()}, {"uid", a.pod().uid()}}},
-          {"ips", a.ips()},
-          {"createdUnixMs", a.created_unix_ms()}};
+  json out = {
+      {"containerID", a.attachment().container_id()},
+      {"ifname", a.attachment().ifname()},
+      {"network", a.network()},
+      {"netns", a.netns()},
+      {"pod",
+       {{"namespace", a.pod().namespace_()}, {"name", a.pod().name()}, {"uid", a.pod().uid()}}},
+      {"ips", a.ips()},
+      {"createdUnixMs", a.created_unix_ms()}};
+  // What quasard read of the pod at ADD (from its view, or asked directly).
+  if (!a.pod_lookup().empty()) {
+    out["pod"]["lookup"] = a.pod_lookup();
+    json annotations = json::object();
+    for (const auto& [k, v] : a.pod_annotations()) annotations[k] = v;
+    out["pod"]["annotations"] = annotations;
+  }
+  return out;
 }
 
 std::string join(const google::protobuf::RepeatedPtrField<std::string>& v) {

@@ -1,0 +1,36 @@
+#pragma once
+// What the API service asks about a pod at ADD: its uid, labels and annotations (floating IPs
+// and release policies are requested by annotations). quasard answers from its object view, and
+// when the pod is newer than the view (the kubelet calls ADD right after scheduling) by asking
+// the object source directly, with a short deadline. Implemented in quasard's wiring.
+// Threading: implementations are thread-safe.
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace quasar::daemon {
+
+struct PodFacts {
+  std::string uid;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  // "view": quasard's object view had it; "api": fetched directly (newer than the view).
+  std::string source;
+};
+
+class PodLookup {
+ public:
+  virtual ~PodLookup() = default;
+  // nullopt: no such pod (or not the pod with `uid`, when given). An error: the view does not
+  // have it and the source could not be asked in time (the caller decides what that means).
+  virtual absl::StatusOr<std::optional<PodFacts>> find(const std::string& namespace_,
+                                                       const std::string& name,
+                                                       const std::string& uid,
+                                                       std::chrono::milliseconds deadline) = 0;
+};
+
+}  // namespace quasar::daemon
