@@ -205,8 +205,9 @@ void writeFileAtomically(const std::string& path, const std::string& content) {
 
 class KubeStandinTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto s = K8sStandin::start({"--bookmark-interval", "1"});
+  void SetUp() override { startStandin({"--bookmark-interval", "1"}); }
+  void startStandin(std::vector<std::string> args) {
+    auto s = K8sStandin::start(std::move(args));
     ASSERT_TRUE(s.ok()) << s.status();
     standin_ = std::move(*s);
     auto http = HttpClient::create(standin_->certConfig());
@@ -519,6 +520,29 @@ TEST_F(KubeStandinTest, BearerTokenFileRotates) {
   ASSERT_TRUE(old_http.ok());
   EXPECT_EQ(ApiClient(*old_http).get(namespaceResource(), "", "default").status().code(),
             absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(sink.violations(), std::vector<std::string>{});
+}
+
+// Without bookmarks a quiet watch sends nothing: after the idle timeout it is taken as dead
+// (as a connection whose peer vanished would be) and resumed from its version.
+class KubeStandinQuietTest : public KubeStandinTest {
+ protected:
+  void SetUp() override { startStandin({"--bookmark-interval", "3600"}); }
+};
+
+TEST_F(KubeStandinQuietTest, SilentWatchIsResumedAfterTheIdleTimeout) {
+  StrictSink sink;
+  RecordingObserver observer;
+  ReflectorOptions o = options(nodeResource());
+  o.idle_timeout = seconds(1);
+  Reflector reflector(*api_, o, sink, &observer);
+  reflector.start();
+  ASSERT_TRUE(reflector.waitSynced(seconds(10)));
+  ASSERT_TRUE(eventually([&] { return reflector.errors() >= 1; }, seconds(10)));
+  EXPECT_TRUE(observer.saw(WatchState::kBackoff));
+  ASSERT_TRUE(api_->create(nodeResource(), node("late")).ok());
+  EXPECT_TRUE(sink.waitHas("late"));
+  EXPECT_EQ(reflector.relists(), 0u);
   EXPECT_EQ(sink.violations(), std::vector<std::string>{});
 }
 

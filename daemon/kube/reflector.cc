@@ -149,6 +149,7 @@ absl::Status Reflector::listAndDeliver() {
   }
   const bool relist = listed_once_;
   if (relist) {
+    relists_.fetch_add(1);  // before the sink sees the result, so an observer of it sees this
     const RelistDiff diff = diffRelist(known_, list->items);
     for (const auto& key : diff.deleted) {
       deliver(EventType::kDeleted, tombstone(kind_, api_version_, known_.at(key)));
@@ -163,7 +164,6 @@ absl::Status Reflector::listAndDeliver() {
   listed_once_ = true;
   const size_t count = list->items.size();
   sink_.onSynced(kind_, std::move(list->items));
-  if (relist) relists_.fetch_add(1);
   {
     std::lock_guard lock(mu_);
     resource_version_ = list->resource_version;
