@@ -34,14 +34,31 @@ class StandinServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, ctx, store, tokens, bookmark_interval, verbose):
-        self.ctx, self.store, self.tokens = ctx, store, tokens
+    def __init__(self, addr, ctx, store, token_file, bookmark_interval, verbose):
+        self.ctx, self.store, self.token_file = ctx, store, token_file
+        self._tokens, self._tokens_id = set(), None
+        self.tokens_lock = threading.Lock()
         self.bookmark_interval, self.verbose = bookmark_interval, verbose
         self.latency = 0.0
         self.conns = set()
         self.conns_lock = threading.Lock()
         self.down_lock = threading.Lock()
         super().__init__(addr, standin_handler.Handler)
+
+    def tokens(self):
+        """The accepted bearer tokens: --token-file, read again whenever it changed (tests
+        rotate it; kube-apiserver reads its token file once)."""
+        if not self.token_file:
+            return set()
+        with self.tokens_lock:
+            try:
+                st = os.stat(self.token_file)
+                file_id = (st.st_mtime_ns, st.st_size, st.st_ino)
+                if file_id != self._tokens_id:
+                    self._tokens, self._tokens_id = load_tokens(self.token_file), file_id
+            except OSError:
+                pass  # keep the last tokens while the file is being replaced
+            return self._tokens
 
     def server_bind(self):
         # HTTPServer.server_bind would resolve the host name (getfqdn), which may hang.
@@ -50,6 +67,9 @@ class StandinServer(http.server.ThreadingHTTPServer):
 
     def get_request(self):
         sock, addr = self.socket.accept()
+        # The handler writes headers and body apart: with Nagle on, a client on a kept-alive
+        # connection waits for its own delayed ACK (~40 ms) on every answer.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tls = self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         with self.conns_lock:
             self.conns.add(tls)
@@ -122,7 +142,8 @@ def main():
     ctx.set_alpn_protocols(["http/1.1"])
 
     store = standin_store.Store(args.history)
-    server = StandinServer((args.bind, args.port), ctx, store, load_tokens(args.token_file),
+    load_tokens(args.token_file)  # fails at start when it cannot be read
+    server = StandinServer((args.bind, args.port), ctx, store, args.token_file,
                            args.bookmark_interval, args.verbose)
     server.serve_in_thread()
     print("listening https://%s:%d" % (args.bind, server.server_port), flush=True)

@@ -113,7 +113,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         return v
             return "client-cert"
         auth = self.headers.get("Authorization", "")
-        if auth.startswith("Bearer ") and auth[7:].strip() in self.server.tokens:
+        if auth.startswith("Bearer ") and auth[7:].strip() in self.server.tokens():
             return "token"
         return None
 

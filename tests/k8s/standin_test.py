@@ -259,6 +259,23 @@ class StandinApiTest(unittest.TestCase):
         code, body = self.s.api("GET", "/api/v1/namespaces/default")
         self.assertEqual((code, body["metadata"]["name"]), (200, "default"))
 
+    def test_token_file_is_read_again_when_it_changes(self):
+        tokens = self.s.path("tokens")
+        with open(tokens) as f:
+            before = f.read()
+        try:
+            with open(tokens + ".new", "w") as f:
+                f.write("rotated-token,quasar-test,1\n")
+            os.rename(tokens + ".new", tokens)
+            self.assertEqual(self.s.api("GET", "/api/v1/namespaces/default")[0], 401)
+            code, _ = self.s.api("GET", "/api/v1/namespaces/default", token="rotated-token")
+            self.assertEqual(code, 200)
+        finally:
+            with open(tokens + ".new", "w") as f:
+                f.write(before)
+            os.rename(tokens + ".new", tokens)
+        self.assertEqual(self.s.api("GET", "/api/v1/namespaces/default")[0], 200)
+
     def test_discovery_serves_the_kinds(self):
         api = self.s.ok("GET", "/api")
         self.assertEqual((api["kind"], api["versions"]), ("APIVersions", ["v1"]))
