@@ -30,7 +30,7 @@ class ObjectStoreTest : public ::testing::Test {
 };
 
 // What quasarctl apply sends reaches quasard as JSON text: a list nested far too deep is
-// refused before anything walks it (parseK8sObjects recurses into lists).
+// refused before anything walks it (parseManifest recurses into lists).
 TEST_F(ObjectStoreTest, ApplyRefusesDeeplyNestedJson) {
   ObjectStore objects(*store_);
   for (int depth : {200, 100000}) {
