@@ -61,4 +61,20 @@ absl::StatusOr<Object> parseObject(const nlohmann::json& j) {
   return r.status();
 }
 
+std::optional<ObjectKey> keyOf(Kind kind, const nlohmann::json& j) {
+  const nlohmann::json* meta = internal::member(j, "metadata");
+  const nlohmann::json* name = meta != nullptr ? internal::member(*meta, "name") : nullptr;
+  if (name == nullptr || !name->is_string() || name->get<std::string>().empty()) {
+    return std::nullopt;
+  }
+  ObjectKey key{kind, "", name->get<std::string>()};
+  if (isNamespaced(kind)) {
+    const nlohmann::json* ns = internal::member(*meta, "namespace");
+    key.namespace_ = ns != nullptr && ns->is_string() && !ns->get<std::string>().empty()
+                         ? ns->get<std::string>()
+                         : "default";
+  }
+  return key;
+}
+
 }  // namespace quasar::objects

@@ -3,6 +3,7 @@
 // apiVersion and kind. Immutable once built; thread-safe to share (the object view hands out
 // std::shared_ptr<const Object>).
 
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -74,5 +75,10 @@ class Object {
 absl::StatusOr<Object> parseObject(const nlohmann::json& j);
 // Only `kind`: an object of another kind is refused naming apiVersion or kind.
 absl::StatusOr<Object> parseObject(Kind kind, const nlohmann::json& j);
+
+// The key `j` names (metadata.name; metadata.namespace, "default" when absent, for namespaced
+// kinds) without validating anything else: for a deletion, or an object that failed to parse.
+// nullopt when it has no name.
+std::optional<ObjectKey> keyOf(Kind kind, const nlohmann::json& j);
 
 }  // namespace quasar::objects
