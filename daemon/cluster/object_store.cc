@@ -24,25 +24,28 @@ absl::StatusOr<std::vector<std::string>> ObjectStore::apply(
     const std::vector<std::string>& objects_json) {
   auto objs = parseAll(objects_json);
   if (!objs.ok()) return objs.status();
-  std::vector<Op> gets, puts;
-  for (const auto& o : *objs) {
-    gets.push_back(Op::get(o.storeKey()));
-    puts.push_back(Op::put(o.storeKey(), o.body.dump()));
-  }
-  // Read what is there (to say created/configured/unchanged), then write everything at once.
+  std::vector<Op> gets;
+  for (const auto& o : *objs) gets.push_back(Op::get(o.storeKey()));
+  // Read what is there (to say created/configured/unchanged), then write what changed at once:
+  // an unchanged object keeps its revision, so watchers (the object view) see no change.
   auto before = store_.txn({}, gets, {});
   if (!before.ok()) return before.status();
-  auto r = store_.txn({}, puts, {});
-  if (!r.ok()) return r.status();
+  std::vector<Op> puts;
   std::vector<std::string> results;
   for (size_t i = 0; i < objs->size(); ++i) {
+    const auto& o = (*objs)[i];
     const auto& existing = before->gets[i];
     const char* what = "created";
     if (!existing.empty()) {
       auto old = conf::parseJson(existing[0].value);
-      what = old.ok() && *old == (*objs)[i].body ? "unchanged" : "configured";
+      what = old.ok() && *old == o.body ? "unchanged" : "configured";
     }
-    results.push_back(absl::StrCat((*objs)[i].ref(), " ", what));
+    if (what != std::string("unchanged")) puts.push_back(Op::put(o.storeKey(), o.body.dump()));
+    results.push_back(absl::StrCat(o.ref(), " ", what));
+  }
+  if (!puts.empty()) {
+    auto r = store_.txn({}, puts, {});
+    if (!r.ok()) return r.status();
   }
   return results;
 }
