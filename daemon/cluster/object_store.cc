@@ -1,19 +1,18 @@
 #include "daemon/cluster/object_store.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "conf/json_parse.h"
 
 namespace quasar::daemon {
 
-absl::StatusOr<std::vector<conf::K8sObject>> ObjectStore::parseAll(
+absl::StatusOr<std::vector<objects::ManifestObject>> ObjectStore::parseAll(
     const std::vector<std::string>& texts) {
-  std::vector<conf::K8sObject> out;
+  std::vector<objects::ManifestObject> out;
   for (const auto& text : texts) {
     auto j = conf::parseJson(text);
     if (!j.ok())
       return absl::InvalidArgumentError(absl::StrCat("an object: ", j.status().message()));
-    auto objs = conf::parseK8sObjects(*j);
+    auto objs = objects::parseManifest(*j);
     if (!objs.ok()) return objs.status();
     for (auto& o : *objs) out.push_back(std::move(o));
   }
@@ -25,25 +24,28 @@ absl::StatusOr<std::vector<std::string>> ObjectStore::apply(
     const std::vector<std::string>& objects_json) {
   auto objs = parseAll(objects_json);
   if (!objs.ok()) return objs.status();
-  std::vector<Op> gets, puts;
-  for (const auto& o : *objs) {
-    gets.push_back(Op::get(o.key()));
-    puts.push_back(Op::put(o.key(), o.body.dump()));
-  }
-  // Read what is there (to say created/configured/unchanged), then write everything at once.
+  std::vector<Op> gets;
+  for (const auto& o : *objs) gets.push_back(Op::get(o.storeKey()));
+  // Read what is there (to say created/configured/unchanged), then write what changed at once:
+  // an unchanged object keeps its revision, so watchers (the object view) see no change.
   auto before = store_.txn({}, gets, {});
   if (!before.ok()) return before.status();
-  auto r = store_.txn({}, puts, {});
-  if (!r.ok()) return r.status();
+  std::vector<Op> puts;
   std::vector<std::string> results;
   for (size_t i = 0; i < objs->size(); ++i) {
+    const auto& o = (*objs)[i];
     const auto& existing = before->gets[i];
     const char* what = "created";
     if (!existing.empty()) {
       auto old = conf::parseJson(existing[0].value);
-      what = old.ok() && *old == (*objs)[i].body ? "unchanged" : "configured";
+      what = old.ok() && *old == o.body ? "unchanged" : "configured";
     }
-    results.push_back(absl::StrCat((*objs)[i].ref(), " ", what));
+    if (what != std::string("unchanged")) puts.push_back(Op::put(o.storeKey(), o.body.dump()));
+    results.push_back(absl::StrCat(o.ref(), " ", what));
+  }
+  if (!puts.empty()) {
+    auto r = store_.txn({}, puts, {});
+    if (!r.ok()) return r.status();
   }
   return results;
 }
@@ -54,8 +56,8 @@ absl::StatusOr<std::vector<std::string>> ObjectStore::remove(
   if (!objs.ok()) return objs.status();
   std::vector<Op> gets, dels;
   for (const auto& o : *objs) {
-    gets.push_back(Op::get(o.key()));
-    dels.push_back(Op::del(o.key()));
+    gets.push_back(Op::get(o.storeKey()));
+    dels.push_back(Op::del(o.storeKey()));
   }
   // Gets and deletes in one transaction: what is reported deleted is what was deleted.
   std::vector<Op> ops = gets;
@@ -73,18 +75,13 @@ absl::StatusOr<std::vector<std::string>> ObjectStore::remove(
 absl::StatusOr<std::vector<std::string>> ObjectStore::get(const std::string& kind,
                                                           const std::string& namespace_,
                                                           const std::string& name) {
-  const std::string canon = conf::canonicalKind(kind);
-  if (canon.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown kind \"", kind, "\" (nodes, namespaces, pods, networkpolicies)"));
+  const auto canon = objects::parseKindArg(kind);
+  if (!canon) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown kind \"", kind,
+                                                   "\" (nodes, namespaces, pods, networkpolicies, "
+                                                   "networkpolicies.quasar.io, floatingippools)"));
   }
-  const bool namespaced = canon == "Pod" || canon == "NetworkPolicy";
-  std::string prefix = absl::StrCat("k8s/", absl::AsciiStrToLower(canon), "/");
-  if (!namespaced) {
-    prefix += "_/";
-  } else if (!namespace_.empty()) {
-    prefix += namespace_ + "/";
-  }
+  const std::string prefix = objects::storePrefix(*canon, namespace_);
   auto l = store_.list(prefix);
   if (!l.ok()) return l.status();
   std::vector<std::string> out;
@@ -93,7 +90,8 @@ absl::StatusOr<std::vector<std::string>> ObjectStore::get(const std::string& kin
     out.push_back(kv.value);
   }
   if (!name.empty() && out.empty()) {
-    return absl::NotFoundError(absl::StrCat(canon, " ", name, " not found"));
+    return absl::NotFoundError(
+        absl::StrCat(std::string(objects::kindName(*canon)), " ", name, " not found"));
   }
   return out;
 }

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "conf/k8s_object.h"
+#include "daemon/cluster/objects/manifest.h"
 #include "daemon/store/store.h"
 
 namespace quasar::daemon {
@@ -24,7 +24,8 @@ class ObjectStore {
                                                const std::string& name);
 
  private:
-  absl::StatusOr<std::vector<conf::K8sObject>> parseAll(const std::vector<std::string>& texts);
+  absl::StatusOr<std::vector<objects::ManifestObject>> parseAll(
+      const std::vector<std::string>& texts);
   Store& store_;
 };
 

@@ -30,7 +30,7 @@ class ObjectStoreTest : public ::testing::Test {
 };
 
 // What quasarctl apply sends reaches quasard as JSON text: a list nested far too deep is
-// refused before anything walks it (parseK8sObjects recurses into lists).
+// refused before anything walks it (parseManifest recurses into lists).
 TEST_F(ObjectStoreTest, ApplyRefusesDeeplyNestedJson) {
   ObjectStore objects(*store_);
   for (int depth : {200, 100000}) {
@@ -45,10 +45,16 @@ TEST_F(ObjectStoreTest, ApplyRefusesDeeplyNestedJson) {
                                 "metadata": {"name": "ml"}}])"});
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->at(0), "Namespace ml created");
+  auto before = store_->get("k8s/namespace/_/ml");
+  ASSERT_TRUE(before.ok() && before->has_value());
   auto again = objects.apply({R"({"apiVersion": "v1", "kind": "Namespace",
                                   "metadata": {"name": "ml"}})"});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->at(0), "Namespace ml unchanged");
+  // Not written again: watchers see no change.
+  auto after = store_->get("k8s/namespace/_/ml");
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ((*after)->mod_revision, (*before)->mod_revision);
 }
 
 }  // namespace

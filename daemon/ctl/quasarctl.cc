@@ -327,15 +327,17 @@ int main(int argc, char** argv) {
   auto* nodes =
       app.add_subcommand("nodes", "the cluster's nodes: address, subnet, blocks, readiness");
   std::string file, kind, name, ns;
-  auto* apply = app.add_subcommand(
-      "apply", "store Kubernetes objects (Node, Namespace, Pod, NetworkPolicy) from a file");
+  auto* apply = app.add_subcommand("apply",
+                                   "store Kubernetes objects (Node, Namespace, Pod, NetworkPolicy, "
+                                   "quasar.io/v1 NetworkPolicy and FloatingIPPool) from a file");
   apply
       ->add_option("-f,--filename", file, "YAML or JSON, several documents, kind: List; - is stdin")
       ->required();
   auto* del = app.add_subcommand("delete", "remove the objects a file names");
   del->add_option("-f,--filename", file, "YAML or JSON")->required();
-  auto* get =
-      app.add_subcommand("get", "list stored objects: nodes, namespaces, pods, networkpolicies");
+  auto* get = app.add_subcommand("get",
+                                 "list stored objects: nodes, namespaces, pods, networkpolicies, "
+                                 "networkpolicies.quasar.io, floatingippools");
   get->add_option("kind", kind)->required();
   get->add_option("name", name);
   get->add_option("-n,--namespace", ns, "only this namespace (default: all)");

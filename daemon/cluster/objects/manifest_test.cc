@@ -1,21 +1,21 @@
-#include "conf/k8s_object.h"
+#include "daemon/cluster/objects/manifest.h"
 
 #include <gtest/gtest.h>
 
-namespace quasar::conf {
+namespace quasar::objects {
 namespace {
 
 using nlohmann::json;
 
 void expectRefused(const char* text, const std::string& fragment) {
-  auto r = parseK8sObjects(json::parse(text));
+  auto r = parseManifest(json::parse(text));
   ASSERT_FALSE(r.ok()) << text;
   EXPECT_NE(r.status().message().find(fragment), std::string::npos)
       << r.status().message() << " should mention " << fragment;
 }
 
-TEST(K8sObject, AcceptsTheFourKindsAndFillsTheNamespace) {
-  auto r = parseK8sObjects(json::parse(R"({"kind": "List", "items": [
+TEST(Manifest, AcceptsTheFourKindsAndFillsTheNamespace) {
+  auto r = parseManifest(json::parse(R"({"kind": "List", "items": [
     {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-1",
       "labels": {"nvidia.com/gpu.present": "true"}}},
     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml"}},
@@ -29,13 +29,13 @@ TEST(K8sObject, AcceptsTheFourKindsAndFillsTheNamespace) {
                            "ports": [{"protocol": "TCP", "port": 8080}]}]}}]})"));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 4u);
-  EXPECT_EQ((*r)[0].key(), "k8s/node/_/gpu-1");
+  EXPECT_EQ((*r)[0].storeKey(), "k8s/node/_/gpu-1");
   EXPECT_EQ((*r)[2].ref(), "Pod ml/trainer-0");
-  EXPECT_EQ((*r)[3].namespace_, "default");
+  EXPECT_EQ((*r)[3].key.namespace_, "default");
   EXPECT_EQ((*r)[3].body["metadata"]["namespace"], "default");
 }
 
-TEST(K8sObject, RefusalsNameTheObjectAndTheField) {
+TEST(Manifest, RefusalsNameTheObjectAndTheField) {
   expectRefused(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
     "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 70000}]}]}})",
                 "Pod default/web: spec.containers[0].ports[0].containerPort");
@@ -62,7 +62,7 @@ TEST(K8sObject, RefusalsNameTheObjectAndTheField) {
 
 // Wrong JSON types anywhere are refused like any other bad value: InvalidArgument naming the
 // field, never an exception (which quasard's gRPC layer would answer with UNKNOWN).
-TEST(K8sObject, WrongTypesAreRefusedNamingTheFieldWithoutThrowing) {
+TEST(Manifest, WrongTypesAreRefusedNamingTheFieldWithoutThrowing) {
   const std::pair<const char*, const char*> cases[] = {
       {R"({"apiVersion": "v1", "kind": 5, "metadata": {"name": "n"}})", "object n: kind"},
       {R"({"apiVersion": "v1", "kind": ["Pod"], "metadata": {"name": "n"}})", "kind"},
@@ -108,9 +108,9 @@ TEST(K8sObject, WrongTypesAreRefusedNamingTheFieldWithoutThrowing) {
 
   };
   for (const auto& [text, fragment] : cases) {
-    absl::StatusOr<std::vector<K8sObject>> r;
+    absl::StatusOr<std::vector<ManifestObject>> r;
     try {
-      r = parseK8sObjects(json::parse(text));
+      r = parseManifest(json::parse(text));
     } catch (const std::exception& e) {
       ADD_FAILURE() << "threw " << e.what() << " on " << text;
       continue;
@@ -125,25 +125,42 @@ TEST(K8sObject, WrongTypesAreRefusedNamingTheFieldWithoutThrowing) {
   }
 }
 
-TEST(K8sObject, ListsNestOnlySoDeep) {
+TEST(Manifest, ListsNestOnlySoDeep) {
   json nested =
       json::parse(R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})");
   for (int i = 0; i < 3; ++i) nested = json::array({nested});
-  auto shallow = parseK8sObjects(nested);
+  auto shallow = parseManifest(nested);
   ASSERT_TRUE(shallow.ok()) << shallow.status();
   EXPECT_EQ(shallow->size(), 1u);
   for (int i = 0; i < 1000; ++i) nested = json::array({nested});
-  auto deep = parseK8sObjects(nested);
+  auto deep = parseManifest(nested);
   EXPECT_TRUE(absl::IsInvalidArgument(deep.status())) << deep.status();
   EXPECT_NE(deep.status().message().find("nest"), std::string::npos) << deep.status();
 }
 
-TEST(K8sObject, CanonicalKinds) {
-  EXPECT_EQ(canonicalKind("pods"), "Pod");
-  EXPECT_EQ(canonicalKind("netpol"), "NetworkPolicy");
-  EXPECT_EQ(canonicalKind("NS"), "Namespace");
-  EXPECT_EQ(canonicalKind("secrets"), "");
+TEST(Manifest, AcceptsQuasarKindsWithTheirOwnKeys) {
+  auto r = parseManifest(json::parse(R"([
+    {"apiVersion": "quasar.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "gpu",
+      "namespace": "ml"}, "spec": {"podSelector": {}, "nodeSelector": {"matchLabels":
+      {"nvidia.com/gpu.present": "true"}}}},
+    {"apiVersion": "quasar.io/v1", "kind": "FloatingIPPool", "metadata": {"name": "u"},
+     "spec": {"subnet": "10.20.0.0/24", "ranges": ["10.20.0.100-10.20.0.199"]}}])"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].storeKey(), "k8s/networkpolicy.quasar.io/ml/gpu");
+  EXPECT_EQ((*r)[0].ref(), "NetworkPolicy.quasar.io ml/gpu");
+  EXPECT_EQ((*r)[1].storeKey(), "k8s/floatingippool/_/u");
+  EXPECT_EQ((*r)[1].body.contains("metadata") && (*r)[1].body["metadata"].contains("namespace"),
+            false);
+}
+
+TEST(Manifest, AKindUnderAnotherGroupNamesTheApiVersions) {
+  expectRefused(R"({"apiVersion": "v1", "kind": "NetworkPolicy", "metadata": {"name": "p"}})",
+                "NetworkPolicy p: apiVersion: must be networking.k8s.io/v1 or quasar.io/v1");
+  expectRefused(R"({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+    "metadata": {"name": "p"}, "spec": {"podSelector": {}, "nodeSelector": {}}})",
+                "spec.nodeSelector: is allowed only in quasar.io/v1 NetworkPolicy");
 }
 
 }  // namespace
-}  // namespace quasar::conf
+}  // namespace quasar::objects

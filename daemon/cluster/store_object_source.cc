@@ -1,0 +1,158 @@
+#include "daemon/cluster/store_object_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "conf/json_parse.h"
+
+namespace quasar::daemon {
+
+using nlohmann::json;
+using objects::Kind;
+
+namespace {
+
+constexpr auto kMinBackoff = std::chrono::milliseconds(250);
+constexpr auto kMaxBackoff = std::chrono::seconds(5);
+
+// The stored object as the sink gets it (see the header); an object with only the key's names
+// when the value is not a JSON mapping.
+json toObject(const objects::ObjectKey& key, const KeyValue& kv) {
+  auto parsed = conf::parseJson(kv.value);
+  json j = parsed.ok() && parsed->is_object() ? *std::move(parsed) : json::object();
+  if (!parsed.ok() || !j.is_object()) {
+    spdlog::warn("event=object-not-json key={} error=\"{}\"", kv.key,
+                 parsed.ok() ? "not a mapping" : std::string(parsed.status().message()));
+  }
+  json& meta = j["metadata"];
+  if (!meta.is_object()) meta = json::object();
+  meta["name"] = key.name;
+  if (!key.namespace_.empty()) meta["namespace"] = key.namespace_;
+  meta["resourceVersion"] = std::to_string(kv.mod_revision);
+  const auto uid = meta.find("uid");
+  if (uid == meta.end() || !uid->is_string() || uid->get<std::string>().empty()) {
+    meta["uid"] = absl::StrCat("quasar-store-", kv.create_revision);
+  }
+  return j;
+}
+
+}  // namespace
+
+std::vector<Kind> StoreObjectSource::kinds() const {
+  return {objects::kAllKinds.begin(), objects::kAllKinds.end()};
+}
+
+absl::Status StoreObjectSource::start(ObjectSink& sink) {
+  std::lock_guard lock(mu_);
+  if (worker_.joinable()) return absl::FailedPreconditionError("the source runs already");
+  sink_ = &sink;
+  stopping_ = false;
+  reload_ = true;
+  worker_ = std::thread([this] { run(); });
+  return absl::OkStatus();
+}
+
+void StoreObjectSource::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  std::unique_ptr<Watch> watch;
+  {
+    std::lock_guard lock(mu_);
+    watch = std::move(watch_);
+  }
+  // Outside mu_: destroying a watch waits for its callback in flight, which takes mu_.
+  watch.reset();
+}
+
+void StoreObjectSource::run() {
+  auto backoff = kMinBackoff;
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stopping_ || reload_; });
+    if (stopping_) return;
+    reload_ = false;
+    const absl::Status why = watch_error_;
+    lock.unlock();
+    if (!why.ok()) {
+      for (Kind k : objects::kAllKinds) sink_->lost(k, why);
+    }
+    const absl::Status s = load();
+    lock.lock();
+    if (s.ok()) {
+      watch_error_ = absl::OkStatus();
+      backoff = kMinBackoff;
+      continue;
+    }
+    spdlog::warn("event=object-source-list-failed store={} error=\"{}\" retry_ms={}",
+                 store_.describe(), std::string(s.message()),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count());
+    watch_error_ = s;
+    cv_.wait_for(lock, backoff, [this] { return stopping_; });
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+    reload_ = true;
+  }
+}
+
+absl::Status StoreObjectSource::load() {
+  auto listed = store_.list(objects::kStorePrefix);
+  if (!listed.ok()) return listed.status();
+  std::map<Kind, std::vector<json>> by_kind;
+  for (Kind k : objects::kAllKinds) by_kind[k];
+  for (const auto& kv : listed->kvs) {
+    if (auto key = objects::parseStoreKey(kv.key)) by_kind[key->kind].push_back(toObject(*key, kv));
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return absl::OkStatus();
+  }
+  for (auto& [kind, objs] : by_kind) sink_->replace(kind, std::move(objs));
+  // From the revision after the list: nothing falls between the two.
+  auto w = store_.watch(objects::kStorePrefix, listed->revision + 1,
+                        [this](const std::vector<WatchEvent>& events, const absl::Status& error) {
+                          onWatch(events, error);
+                        });
+  if (!w.ok()) return w.status();
+  std::unique_ptr<Watch> old = std::move(*w);
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) std::swap(old, watch_);
+  }
+  // Outside mu_ (see stop()): the replaced watch, or the new one when the source is stopping.
+  old.reset();
+  return absl::OkStatus();
+}
+
+void StoreObjectSource::onWatch(const std::vector<WatchEvent>& events, const absl::Status& error) {
+  if (!error.ok()) {
+    // The watch ends here (no more calls follow): list and watch again on the worker thread.
+    spdlog::warn("event=object-source-watch-lost store={} error=\"{}\"", store_.describe(),
+                 std::string(error.message()));
+    std::lock_guard lock(mu_);
+    reload_ = true;
+    watch_error_ = error;
+    cv_.notify_all();
+    return;
+  }
+  for (const auto& e : events) {
+    auto key = objects::parseStoreKey(e.kv.key);
+    if (!key) continue;
+    if (e.type == WatchEvent::Type::kDelete) {
+      json meta = {{"name", key->name}};
+      if (!key->namespace_.empty()) meta["namespace"] = key->namespace_;
+      sink_->event(key->kind, ObjectEventType::kDeleted, json{{"metadata", std::move(meta)}});
+    } else {
+      sink_->event(key->kind,
+                   e.kv.version == 1 ? ObjectEventType::kAdded : ObjectEventType::kModified,
+                   toObject(*key, e.kv));
+    }
+  }
+}
+
+}  // namespace quasar::daemon
