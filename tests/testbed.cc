@@ -80,12 +80,13 @@ Testbed::Testbed(Options options) : options_(std::move(options)) {
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   socket_ = dir_ + "/quasard.sock";
-  node_ns_ = prefix_ + "-node";
+  node_ns_ = options_.node_ns.empty() ? prefix_ + "-node" : options_.node_ns;
   gw_ns_ = prefix_ + "-gw";
   const int subnet = n % 250;
   node_ip_ = "10.250." + std::to_string(subnet) + ".1";
   const std::string gw_ip = "10.250." + std::to_string(subnet) + ".254";
   for (const auto& ns : {node_ns_, gw_ns_}) {
+    if (ns == options_.node_ns) continue;
     if (sh("ip netns add " + ns).exit_code != 0) throw std::runtime_error("ip netns add " + ns);
     namespaces_.push_back(ns);
     sh("ip -n " + ns + " link set lo up");
@@ -99,7 +100,8 @@ Testbed::Testbed(Options options) : options_(std::move(options)) {
   std::ofstream(dir_ + "/quasard.yaml")
       << "nodeName: " << prefix_ << "\nsocket: " << socket_ << "\ncniSocket: " << dir_
       << "/cni.sock\nstateDir: " << dir_ << "/state\npodCIDRs: [" << options_.pod_cidr
-      << "]\nreleaseCooldownSeconds: " << options_.cooldown_seconds << "\n";
+      << "]\nreleaseCooldownSeconds: " << options_.cooldown_seconds << "\n"
+      << options_.extra_config;
 }
 
 Testbed::~Testbed() {

@@ -33,6 +33,12 @@ class Testbed {
   struct Options {
     std::string pod_cidr = "10.244.1.0/24";
     double cooldown_seconds = 0;
+    // An existing namespace to be the node (not made or removed here), e.g. the test's own from
+    // tests/in-netns.sh ($QUASAR_TEST_NETNS), so quasard reaches servers the test runs on its
+    // loopback (the API server stand-in). Empty: a namespace of its own.
+    std::string node_ns;
+    // More lines for quasard.yaml (e.g. "kubernetes: {kubeconfig: ...}").
+    std::string extra_config;
   };
   Testbed();
   explicit Testbed(Options options);

@@ -18,7 +18,7 @@ struct PodFacts {
   std::string uid;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
-  // "view": quasard's object view had it; "api": fetched directly (newer than the view).
+  // "view": quasard's object view had it; "direct": asked of the source (newer than the view).
   std::string source;
 };
 

@@ -367,14 +367,14 @@ TEST_F(IpamServiceTest, AddRecordsThePodsQuasarAnnotationsAndWhereTheyCameFrom) 
                                        {{"quasar.io/floating-ip", "true"},
                                         {"k8s.v1.cni.galaxy.io/release-policy", "immutable"},
                                         {"kubectl.kubernetes.io/last-applied-configuration", "{}"}},
-                                       "api"};
+                                       "direct"};
   service_->setPodLookup(&pods, std::chrono::milliseconds(100));
   auto req = allocateRequest("c1");
   req.mutable_pod()->set_namespace_("ml");
   req.mutable_pod()->set_name("trainer-0");
   pb::AllocateReply reply;
   ASSERT_TRUE(service_->Allocate(nullptr, &req, &reply).ok());
-  EXPECT_EQ(reply.allocation().pod_lookup(), "api");
+  EXPECT_EQ(reply.allocation().pod_lookup(), "direct");
   EXPECT_EQ(reply.allocation().pod().uid(), "uid-7");  // the CNI call did not carry one
   const auto& ann = reply.allocation().pod_annotations();
   EXPECT_EQ(ann.size(), 2u);
@@ -384,7 +384,7 @@ TEST_F(IpamServiceTest, AddRecordsThePodsQuasarAnnotationsAndWhereTheyCameFrom) 
   const pb::ListRequest all;
   ASSERT_TRUE(service_->List(nullptr, &all, &list).ok());
   ASSERT_EQ(list.allocations_size(), 1);
-  EXPECT_EQ(list.allocations(0).pod_lookup(), "api");
+  EXPECT_EQ(list.allocations(0).pod_lookup(), "direct");
 
   // A pod the source does not know, and a source that cannot answer: the ADD goes on.
   auto unknown = allocateRequest("c2");

@@ -1,0 +1,111 @@
+#include "daemon/kube/kube_object_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/kube/api_status.h"
+
+namespace quasar::kube {
+
+Resource KubeObjectSource::resourceOf(objects::Kind kind) {
+  switch (kind) {
+    case objects::Kind::kNode:
+      return nodeResource();
+    case objects::Kind::kNamespace:
+      return namespaceResource();
+    case objects::Kind::kPod:
+      return podResource();
+    case objects::Kind::kNetworkPolicy:
+      return networkPolicyResource();
+    case objects::Kind::kQuasarNetworkPolicy:
+      return quasarNetworkPolicyResource();
+    case objects::Kind::kFloatingIPPool:
+      return floatingIpPoolResource();
+  }
+  return nodeResource();  // unreachable: every kind is listed above
+}
+
+// Turns the reflectors' sink and observer calls into the view's. The reflector names its
+// calls by the kind name it was given, which is the view's kind name.
+class KubeObjectSource::Adapter final : public ReflectorSink, public ReflectorObserver {
+ public:
+  Adapter(daemon::ObjectSink& sink, ReflectorObserver* observer)
+      : sink_(sink), observer_(observer) {}
+
+  void onSynced(const std::string& kind, std::vector<nlohmann::json> objects) override {
+    if (auto k = kindOf(kind)) sink_.replace(*k, std::move(objects));
+  }
+  void onEvent(const std::string& kind, EventType type, const nlohmann::json& object) override {
+    auto k = kindOf(kind);
+    if (!k) return;
+    switch (type) {
+      case EventType::kAdded:
+        sink_.event(*k, daemon::ObjectEventType::kAdded, object);
+        break;
+      case EventType::kModified:
+        sink_.event(*k, daemon::ObjectEventType::kModified, object);
+        break;
+      case EventType::kDeleted:
+        sink_.event(*k, daemon::ObjectEventType::kDeleted, object);
+        break;
+      default:  // bookmarks and errors never reach a sink
+        break;
+    }
+  }
+  void onWatchState(const std::string& kind, WatchState state) override {
+    if (observer_) observer_->onWatchState(kind, state);
+  }
+  void onList(const std::string& kind, bool relist, size_t objects) override {
+    if (observer_) observer_->onList(kind, relist, objects);
+  }
+  void onError(const std::string& kind, const absl::Status& error) override {
+    spdlog::warn("event=watch-failed kind={} error=\"{}\"", kind, std::string(error.message()));
+    if (auto k = kindOf(kind)) sink_.lost(*k, error);
+    if (observer_) observer_->onError(kind, error);
+  }
+
+ private:
+  static std::optional<objects::Kind> kindOf(const std::string& name) {
+    for (objects::Kind k : objects::kAllKinds) {
+      if (objects::kindName(k) == name) return k;
+    }
+    return std::nullopt;
+  }
+  daemon::ObjectSink& sink_;
+  ReflectorObserver* observer_;
+};
+
+KubeObjectSource::KubeObjectSource(ApiClient api, std::vector<objects::Kind> kinds,
+                                   ReflectorObserver* observer)
+    : api_(std::move(api)), kinds_(std::move(kinds)), observer_(observer) {}
+
+absl::Status KubeObjectSource::start(daemon::ObjectSink& sink) {
+  if (adapter_) return absl::FailedPreconditionError("the Kubernetes source is already started");
+  adapter_ = std::make_unique<Adapter>(sink, observer_);
+  for (objects::Kind kind : kinds_) {
+    ReflectorOptions o;
+    o.resource = resourceOf(kind);
+    o.kind = std::string(objects::kindName(kind));
+    reflectors_.push_back(std::make_unique<Reflector>(api_, o, *adapter_, adapter_.get()));
+  }
+  for (auto& r : reflectors_) r->start();
+  return absl::OkStatus();
+}
+
+void KubeObjectSource::stop() {
+  for (auto& r : reflectors_) r->stop();
+}
+
+std::string KubeObjectSource::describe() const {
+  return "kubernetes " + api_.http().config().server;
+}
+
+absl::StatusOr<std::optional<nlohmann::json>> KubeObjectSource::fetch(
+    objects::Kind kind, const std::string& namespace_, const std::string& name,
+    std::chrono::milliseconds deadline) {
+  auto o = api_.get(resourceOf(kind), namespace_, name, deadline);
+  if (absl::IsNotFound(o.status())) return std::optional<nlohmann::json>();
+  if (!o.ok()) return o.status();
+  return std::optional<nlohmann::json>(std::move(*o));
+}
+
+}  // namespace quasar::kube
