@@ -6,10 +6,13 @@
 // The sink's calls mirror a reflector's: replace() is onSynced(kind, objects) after a list,
 // event() is onEvent(kind, type, object) from the watch.
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "daemon/cluster/objects/kind.h"
 #include "nlohmann/json.hpp"
 
@@ -53,6 +56,16 @@ class ObjectSource {
   // Stops; no call of the sink runs after it returns. Idempotent; also done by the destructor.
   virtual void stop() = 0;
   virtual std::string describe() const = 0;
+  // One object read from the source itself, not from what the watch brought so far: for a
+  // pod the view does not have yet at its ADD. nullopt when it does not exist. Called on the
+  // caller's thread, with a deadline.
+  virtual absl::StatusOr<std::optional<nlohmann::json>> fetch(objects::Kind kind,
+                                                              const std::string& namespace_,
+                                                              const std::string& name,
+                                                              std::chrono::milliseconds deadline) {
+    (void)kind, (void)namespace_, (void)name, (void)deadline;
+    return absl::UnimplementedError(describe() + " cannot fetch single objects");
+  }
 };
 
 }  // namespace quasar::daemon
