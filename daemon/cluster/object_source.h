@@ -6,10 +6,13 @@
 // The sink's calls mirror a reflector's: replace() is onSynced(kind, objects) after a list,
 // event() is onEvent(kind, type, object) from the watch.
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "daemon/cluster/objects/kind.h"
 #include "nlohmann/json.hpp"
 
@@ -52,6 +55,13 @@ class ObjectSource {
   virtual absl::Status start(ObjectSink& sink) = 0;
   // Stops; no call of the sink runs after it returns. Idempotent; also done by the destructor.
   virtual void stop() = 0;
+  // One object as the source has it now, asked directly rather than through the sink: for a pod
+  // the view does not have yet (the kubelet calls ADD right after scheduling). The JSON is what
+  // replace() or event() would carry; nullopt when there is no such object. Waits at most
+  // about `deadline`. Thread-safe; works also when not started.
+  virtual absl::StatusOr<std::optional<nlohmann::json>> fetch(
+      objects::Kind kind, const std::string& namespace_, const std::string& name,
+      std::chrono::milliseconds deadline) = 0;
   virtual std::string describe() const = 0;
 };
 

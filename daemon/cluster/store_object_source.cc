@@ -85,6 +85,18 @@ void StoreObjectSource::stop() {
   watch.reset();
 }
 
+absl::StatusOr<std::optional<json>> StoreObjectSource::fetch(Kind kind,
+                                                             const std::string& namespace_,
+                                                             const std::string& name,
+                                                             std::chrono::milliseconds) {
+  const objects::ObjectKey key{kind, objects::isNamespaced(kind) ? namespace_ : "", name};
+  auto kv = store_.get(key.storeKey());
+  if (!kv.ok()) return kv.status();
+  if (!kv->has_value()) return std::optional<json>();
+  std::lock_guard state(state_mu_);
+  return std::optional<json>(toObject(key, **kv, ips_));
+}
+
 void StoreObjectSource::run() {
   auto backoff = kMinBackoff;
   std::unique_lock lock(mu_);

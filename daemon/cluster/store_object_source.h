@@ -45,6 +45,11 @@ class StoreObjectSource final : public ObjectSource {
   std::vector<objects::Kind> kinds() const override;
   absl::Status start(ObjectSink& sink) override;
   void stop() override;
+  // A get of the object's key; the store's own timeouts bound it, not `deadline`.
+  absl::StatusOr<std::optional<nlohmann::json>> fetch(objects::Kind kind,
+                                                      const std::string& namespace_,
+                                                      const std::string& name,
+                                                      std::chrono::milliseconds deadline) override;
   std::string describe() const override { return "datastore " + store_.describe(); }
 
  private:

@@ -249,6 +249,29 @@ TEST_F(StoreObjectSourceTest, ForeignKeysAndBrokenValuesDoNotStopTheView) {
   EXPECT_EQ(waitEvents(1), (std::vector<std::string>{"DELETED shop/web"}));
 }
 
+TEST_F(StoreObjectSourceTest, FetchGetsOneObjectAsTheSinkWould) {
+  apply(podJson("web", "web"));
+  ASSERT_TRUE(store_
+                  ->put(podAddressesKey("n1", "shop", "web"),
+                        podAddressesValue({"n1", "shop", "web", "", {"10.244.1.5"}}), 0)
+                  .ok());
+  StoreObjectSource source(*store_);  // not started: fetch works all the same
+  auto missing = source.fetch(Kind::kPod, "shop", "db", std::chrono::milliseconds(100));
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_FALSE(missing->has_value());
+  auto web = source.fetch(Kind::kPod, "shop", "web", std::chrono::milliseconds(100));
+  ASSERT_TRUE(web.ok()) << web.status();
+  ASSERT_TRUE(web->has_value());
+  auto pod = objects::parsePod(**web);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_FALSE(pod->metadata.resource_version.empty());
+  EXPECT_FALSE(pod->metadata.uid.empty());
+  EXPECT_TRUE(pod->pod_ips.empty());  // addresses come with the list and watch
+  auto node = source.fetch(Kind::kNode, "ignored", "n1", std::chrono::milliseconds(100));
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_FALSE(node->has_value());
+}
+
 // With the datastore source, a pod's addresses are those its node published (pod_addresses.h):
 // they appear as status.podIPs, and every change of them is a MODIFIED Pod.
 TEST_F(StoreObjectSourceTest, PublishedPodAddressesBecomePodIps) {
