@@ -31,6 +31,9 @@ check cni     'ipam/|netpolicy/|daemon/(store|cluster|agents|ctl|kube|metrics)/|
 check daemon/store   'daemon/(cluster|agents|api|ctl|kube|metrics)/' \
   "the datastore is daemon/'s bottom layer" '*_test.cc'
 check daemon/cluster 'daemon/(agents|api|ctl)/' 'the cluster model knows no agents or API'
+check daemon/cluster/objects \
+  'daemon/(store|agents|api|ctl|kube|metrics)/|daemon/cluster/[a-z_]+\.h|routing/|ipam/|netpolicy/|grpc|sqlite3|curl/' \
+  'the typed objects are pure values and parsers over conf/'
 check daemon/agents  'daemon/(api|ctl)/' 'agents know no API'
 for d in conf ipam netpolicy daemon cni; do
   check "$d" 'libmnl|linux/rtnetlink|linux/netlink|linux/if_link' 'only routing/ speaks netlink'

@@ -55,6 +55,13 @@ class ObjectSource {
   virtual absl::Status start(ObjectSink& sink) = 0;
   // Stops; no call of the sink runs after it returns. Idempotent; also done by the destructor.
   virtual void stop() = 0;
+  // One object as the source has it now, asked directly rather than through the sink: for a pod
+  // the view does not have yet (the kubelet calls ADD right after scheduling). The JSON is what
+  // replace() or event() would carry; nullopt when there is no such object. Waits at most
+  // about `deadline`. Thread-safe; works also when not started.
+  virtual absl::StatusOr<std::optional<nlohmann::json>> fetch(
+      objects::Kind kind, const std::string& namespace_, const std::string& name,
+      std::chrono::milliseconds deadline) = 0;
   virtual std::string describe() const = 0;
   // One object read from the source itself, not from what the watch brought so far: for a
   // pod the view does not have yet at its ADD. nullopt when it does not exist. Called on the

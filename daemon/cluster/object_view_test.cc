@@ -28,6 +28,10 @@ class FakeSource : public ObjectSource {
   }
   void stop() override { sink_ = nullptr; }
   std::string describe() const override { return "fake"; }
+  absl::StatusOr<std::optional<json>> fetch(Kind, const std::string&, const std::string&,
+                                            std::chrono::milliseconds) override {
+    return std::optional<json>();
+  }
 
   void replace(Kind kind, std::vector<json> objects) { sink_->replace(kind, std::move(objects)); }
   void event(Kind kind, ObjectEventType type, json object) {

@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <mutex>
 
-#include "daemon/cluster/object_view.h"
 #include "daemon/cluster/object_store.h"
+#include "daemon/cluster/object_view.h"
+#include "daemon/cluster/pod_addresses.h"
 #include "daemon/store/sqlite_kv_store.h"
 
 namespace quasar::daemon {
@@ -246,6 +247,79 @@ TEST_F(StoreObjectSourceTest, ForeignKeysAndBrokenValuesDoNotStopTheView) {
   // A value that breaks later removes what the view held.
   ASSERT_TRUE(store_->put("k8s/pod/shop/web", "[]", 0).ok());
   EXPECT_EQ(waitEvents(1), (std::vector<std::string>{"DELETED shop/web"}));
+}
+
+TEST_F(StoreObjectSourceTest, FetchGetsOneObjectAsTheSinkWould) {
+  apply(podJson("web", "web"));
+  ASSERT_TRUE(store_
+                  ->put(podAddressesKey("n1", "shop", "web"),
+                        podAddressesValue({"n1", "shop", "web", "", {"10.244.1.5"}}), 0)
+                  .ok());
+  StoreObjectSource source(*store_);  // not started: fetch works all the same
+  auto missing = source.fetch(Kind::kPod, "shop", "db", std::chrono::milliseconds(100));
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_FALSE(missing->has_value());
+  auto web = source.fetch(Kind::kPod, "shop", "web", std::chrono::milliseconds(100));
+  ASSERT_TRUE(web.ok()) << web.status();
+  ASSERT_TRUE(web->has_value());
+  auto pod = objects::parsePod(**web);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_FALSE(pod->metadata.resource_version.empty());
+  EXPECT_FALSE(pod->metadata.uid.empty());
+  EXPECT_TRUE(pod->pod_ips.empty());  // addresses come with the list and watch
+  auto node = source.fetch(Kind::kNode, "ignored", "n1", std::chrono::milliseconds(100));
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_FALSE(node->has_value());
+}
+
+// With the datastore source, a pod's addresses are those its node published (pod_addresses.h):
+// they appear as status.podIPs, and every change of them is a MODIFIED Pod.
+TEST_F(StoreObjectSourceTest, PublishedPodAddressesBecomePodIps) {
+  const auto publish = [&](const std::string& node, const std::string& name,
+                           std::vector<std::string> ips, const std::string& uid = "") {
+    ASSERT_TRUE(store_
+                    ->put(podAddressesKey(node, "shop", name),
+                          podAddressesValue({node, "shop", name, uid, std::move(ips)}), 0)
+                    .ok());
+  };
+  publish("n1", "web", {"10.244.1.5"});
+  publish("n1", "nobody", {"10.244.1.99"});  // no Pod object: not in the view
+  apply(podJson("web", "web"));
+  startView();
+  ASSERT_TRUE(view_->waitSynced(steady_clock::now() + std::chrono::seconds(10)));
+  waitEvents(1);
+  const auto ip = [](const char* text) { return *conf::IpAddress::parse(text); };
+  auto web = view_->podByIp(ip("10.244.1.5"));
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->metadata.name, "web");
+  EXPECT_EQ(web->node_name, "n1");  // the Pod named no node: the publishing one
+  EXPECT_EQ(view_->podByIp(ip("10.244.1.99")), nullptr);
+
+  // The pod moves to n2: n2's record wins over n1's stale one once the pod names n2.
+  apply(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop",
+            "labels": {"app": "web"}}, "spec": {"nodeName": "n2", "containers": [{"name": "c"}]}})");
+  EXPECT_EQ(waitEvents(1), (std::vector<std::string>{"MODIFIED shop/web"}));
+  publish("n2", "web", {"10.244.2.7"});
+  EXPECT_EQ(waitEvents(1), (std::vector<std::string>{"MODIFIED shop/web"}));
+  EXPECT_EQ(view_->podByIp(ip("10.244.2.7"))->metadata.name, "web");
+  EXPECT_EQ(view_->podByIp(ip("10.244.1.5")), nullptr);
+  ASSERT_TRUE(store_->del(podAddressesKey("n1", "shop", "web")).ok());  // n1 cleans up
+  ASSERT_TRUE(store_->del(podAddressesKey("n2", "shop", "web")).ok());  // DEL on n2
+  EXPECT_EQ(waitEvents(1), (std::vector<std::string>{"MODIFIED shop/web"}));
+  EXPECT_TRUE(view_->get<objects::Pod>("shop", "web")->pod_ips.empty());
+  EXPECT_EQ(view_->podByIp(ip("10.244.2.7")), nullptr);
+
+  // A record of another pod of the same name (another uid than the object states) is not its.
+  apply(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db", "namespace": "shop",
+            "uid": "db-2"}, "spec": {"containers": [{"name": "c"}]}})");
+  EXPECT_EQ(waitEvents(1), (std::vector<std::string>{"ADDED shop/db"}));
+  publish("n1", "db", {"10.244.1.8"}, "db-1");
+  publish("n1", "web", {"10.244.1.6"});  // a later event proves the one before was handled
+  EXPECT_EQ(waitEvents(1), (std::vector<std::string>{"MODIFIED shop/web"}));
+  EXPECT_EQ(view_->podByIp(ip("10.244.1.8")), nullptr);
+  publish("n1", "db", {"10.244.1.8"}, "db-2");
+  EXPECT_EQ(waitEvents(1), (std::vector<std::string>{"MODIFIED shop/db"}));
+  EXPECT_EQ(view_->podByIp(ip("10.244.1.8"))->metadata.name, "db");
 }
 
 TEST_F(StoreObjectSourceTest, StopEndsEverythingAndIsIdempotent) {
