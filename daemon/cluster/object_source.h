@@ -63,16 +63,6 @@ class ObjectSource {
       objects::Kind kind, const std::string& namespace_, const std::string& name,
       std::chrono::milliseconds deadline) = 0;
   virtual std::string describe() const = 0;
-  // One object read from the source itself, not from what the watch brought so far: for a
-  // pod the view does not have yet at its ADD. nullopt when it does not exist. Called on the
-  // caller's thread, with a deadline.
-  virtual absl::StatusOr<std::optional<nlohmann::json>> fetch(objects::Kind kind,
-                                                              const std::string& namespace_,
-                                                              const std::string& name,
-                                                              std::chrono::milliseconds deadline) {
-    (void)kind, (void)namespace_, (void)name, (void)deadline;
-    return absl::UnimplementedError(describe() + " cannot fetch single objects");
-  }
 };
 
 }  // namespace quasar::daemon
