@@ -35,6 +35,7 @@
 #include "daemon/cluster/object_store.h"
 #include "daemon/cluster/pod_addresses.h"
 #include "daemon/cluster/stale_block_reclaimer.h"
+#include "daemon/cluster_objects.h"
 #include "daemon/store/etcd_store.h"
 #include "daemon/store/sqlite_allocation_store.h"
 #include "daemon/store/sqlite_kv_store.h"
@@ -99,6 +100,17 @@ NodeRecord nodeRecord(const conf::DaemonConfig& cfg, const absl::StatusOr<routin
   return r;
 }
 
+// SIGTERM or SIGINT is pending (they are blocked in every thread; see main): for waits before
+// the signal thread runs.
+bool terminationRequested() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  const timespec zero{0, 0};
+  return sigtimedwait(&set, nullptr, &zero) > 0;
+}
+
 int fail(const std::string& what) {
   spdlog::critical("event=exit error=\"{}\"", what);
   return 1;
@@ -156,8 +168,22 @@ int run(const Flags& flags) {
   if (auto s = registry.start(); !s.ok()) return fail("register node: " + std::string(s.message()));
   ClusterView view(**datastore);
   if (auto s = view.start(); !s.ok()) return fail("cluster view: " + std::string(s.message()));
+  // Nodes, namespaces, pods and policies: from the API server or from the datastore.
+  auto objects = ClusterObjects::create(*cfg, **datastore, nullptr);
+  if (!objects.ok()) return fail(std::string(objects.status().message()));
+  if (auto s = (*objects)->start(); !s.ok())
+    return fail("object view: " + std::string(s.message()));
   std::unique_ptr<BlockManager> blocks;
   std::vector<conf::IpPrefix> ranges = cfg->pod_cidrs;
+  if (cfg->ipam == conf::IpamMode::kKubernetes) {
+    auto cidrs = (*objects)->waitForPodCidrs(cfg->node_name, terminationRequested);
+    if (!cidrs.ok()) return fail(std::string(cidrs.status().message()));
+    ranges = *cidrs;
+    std::vector<std::string> text;
+    for (const auto& c : ranges) text.push_back(c.toString());
+    spdlog::info("event=pod-cidrs-from-node node={} podCIDRs={}", cfg->node_name,
+                 absl::StrJoin(text, ","));
+  }
   if (cfg->cluster_cidr) {
     blocks = std::make_unique<BlockManager>(**datastore, cfg->node_name, *cfg->cluster_cidr,
                                             cfg->block_size);
@@ -225,8 +251,9 @@ int run(const Flags& flags) {
   }
   QuasardService service(**manager, reaper, node);
   service.setClusterView(&view);
-  ObjectStore objects(**datastore);
-  service.setObjectStore(&objects);
+  service.setObjectStore((*objects)->store());
+  service.setObjectView(&(*objects)->view());
+  service.setPodLookup(&(*objects)->pods(), std::chrono::milliseconds(500));
   // With objects from the datastore, nothing else tells the cluster which pod has which address
   // (the API source has Pod.status.podIPs): this node publishes its own.
   std::unique_ptr<PodAddressPublisher> pod_addresses;
@@ -255,6 +282,12 @@ int run(const Flags& flags) {
         break;
       }
     }
+  }
+  // With the API source, other nodes learn where this node's pods are routed from its Node.
+  if (local.ip) {
+    (*objects)->annotateNode(cfg->node_name,
+                             {{"quasar.io/node-ip", local.ip->toString()},
+                              {"quasar.io/node-subnet", local.uplink_subnet.toString()}});
   }
   // The node forwards between its pods, and to and from other nodes.
   if (auto s = routing::enableForwarding(); !s.ok()) {
@@ -357,6 +390,7 @@ int run(const Flags& flags) {
   housekeeping_cv.notify_all();
   if (housekeeping.joinable()) housekeeping.join();
   agent.stop();
+  (*objects)->stop();
   if (pod_addresses) pod_addresses->flush(std::chrono::seconds(2));
   pod_addresses.reset();
   view.stop();

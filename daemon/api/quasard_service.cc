@@ -7,6 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "conf/json_parse.h"
+#include "daemon/cluster/objects/object_json.h"
 #include "ipam/attachment_validation.h"
 #include "routing/pod_link.h"
 
@@ -292,16 +294,36 @@ grpc::Status QuasardService::Status(grpc::ServerContext*, const pb::StatusReques
 grpc::Status QuasardService::Nodes(grpc::ServerContext*, const pb::NodesRequest*,
                                    pb::NodesReply* reply) {
   if (!view_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no cluster view yet");
-  for (const auto& n : view_->nodes()) {
-    auto* out = reply->add_nodes();
-    out->set_name(n.record.name);
-    out->set_ip(n.record.ip);
-    out->set_subnet(n.record.subnet);
-    out->set_uplink(n.record.uplink);
-    for (const auto& [k, v] : n.record.labels) (*out->mutable_labels())[k] = v;
-    for (const auto& b : n.blocks) out->add_blocks(b.toString());
-    out->set_ready(n.ready);
+  // A node's labels are its Node object's (set by the operator, or by NVIDIA's feature
+  // discovery on GPU nodes), over those of its quasard config. Nodes that have a Node object
+  // but no quasard registration are listed too, not ready.
+  std::map<std::string, std::shared_ptr<const objects::Node>> node_objects;
+  if (object_view_) {
+    for (auto& n : object_view_->list<objects::Node>()) node_objects[n->metadata.name] = n;
   }
+  std::map<std::string, pb::Node> out;
+  for (const auto& n : view_->nodes()) {
+    pb::Node& o = out[n.record.name];
+    o.set_name(n.record.name);
+    o.set_ip(n.record.ip);
+    o.set_subnet(n.record.subnet);
+    o.set_uplink(n.record.uplink);
+    for (const auto& [k, v] : n.record.labels) (*o.mutable_labels())[k] = v;
+    for (const auto& b : n.blocks) o.add_blocks(b.toString());
+    o.set_ready(n.ready);
+  }
+  for (const auto& [name, node] : node_objects) {
+    auto [it, fresh] = out.try_emplace(name);
+    pb::Node& o = it->second;
+    if (fresh) {
+      o.set_name(name);
+      const auto ips = node->internalIps();
+      if (!ips.empty()) o.set_ip(ips.front().toString());
+      for (const auto& c : node->pod_cidrs) o.add_blocks(c.toString());
+    }
+    for (const auto& [k, v] : node->metadata.labels) (*o.mutable_labels())[k] = v;
+  }
+  for (auto& [_, o] : out) *reply->add_nodes() = std::move(o);
   return grpc::Status::OK;
 }
 
@@ -320,9 +342,14 @@ grpc::Status objectsReply(const absl::StatusOr<std::vector<std::string>>& r,
 }
 }  // namespace
 
+// With the Kubernetes API source the API server is the only writer of objects.
+constexpr char kObjectsFromKubernetes[] =
+    "objects come from the Kubernetes API server (the config's kubernetes section): change them "
+    "with kubectl";
+
 grpc::Status QuasardService::Apply(grpc::ServerContext*, const pb::ObjectsRequest* req,
                                    pb::ObjectsReply* reply) {
-  if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
+  if (!objects_) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, kObjectsFromKubernetes);
   auto r = objects_->apply({req->objects_json().begin(), req->objects_json().end()});
   if (r.ok()) {
     for (const auto& line : *r) spdlog::info("event=apply object=\"{}\"", line);
@@ -332,7 +359,7 @@ grpc::Status QuasardService::Apply(grpc::ServerContext*, const pb::ObjectsReques
 
 grpc::Status QuasardService::DeleteObjects(grpc::ServerContext*, const pb::ObjectsRequest* req,
                                            pb::ObjectsReply* reply) {
-  if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
+  if (!objects_) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, kObjectsFromKubernetes);
   return objectsReply(objects_->remove({req->objects_json().begin(), req->objects_json().end()}),
                       reply, true);
 }
@@ -356,8 +383,30 @@ grpc::Status QuasardService::Routes(grpc::ServerContext*, const pb::RoutesReques
 
 grpc::Status QuasardService::GetObjects(grpc::ServerContext*, const pb::GetObjectsRequest* req,
                                         pb::ObjectsReply* reply) {
-  if (!objects_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no datastore");
-  return objectsReply(objects_->get(req->kind(), req->namespace_(), req->name()), reply, false);
+  if (!object_view_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no object view yet");
+  const auto kind = objects::parseKindArg(req->kind());
+  if (!kind) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("unknown kind \"", conf::toValidUtf8(req->kind()),
+                                     "\": nodes, namespaces, pods, networkpolicies, "
+                                     "networkpolicies.quasar.io, floatingippools"));
+  }
+  const std::string ns = objects::isNamespaced(*kind) ? req->namespace_() : "";
+  if (!req->name().empty()) {
+    auto o = object_view_->get(*kind, objects::isNamespaced(*kind) && ns.empty() ? "default" : ns,
+                               req->name());
+    if (!o) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat(std::string(objects::kindName(*kind)), " ",
+                                       conf::toValidUtf8(req->name()), " not found"));
+    }
+    reply->add_objects_json(objects::toJsonText(*o));
+    return grpc::Status::OK;
+  }
+  for (const auto& o : object_view_->list(*kind, ns)) {
+    reply->add_objects_json(objects::toJsonText(*o));
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace quasar::daemon

@@ -16,6 +16,7 @@
 #include "daemon/api/quasard.grpc.pb.h"
 #include "daemon/cluster/cluster_view.h"
 #include "daemon/cluster/object_store.h"
+#include "daemon/cluster/object_view.h"
 #include "daemon/cluster/pod_addresses.h"
 #include "ipam/address_manager.h"
 
@@ -74,7 +75,10 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
                           quasar::api::v1::ObjectsReply* reply) override;
   // The cluster view Nodes answers from and the object store; must outlive the service.
   void setClusterView(ClusterView* view) { view_ = view; }
+  // What `quasarctl apply` writes (the datastore source only; null with the Kubernetes API).
   void setObjectStore(ObjectStore* objects) { objects_ = objects; }
+  // What GetObjects and Nodes read: the object view, whatever its source.
+  void setObjectView(const ObjectView* view) { object_view_ = view; }
   void setRoutingAgent(RoutingAgent* agent) { agent_ = agent; }
   // With the datastore object source: every allocation and release is published cluster-wide.
   void setPodAddressPublisher(PodAddressPublisher* p) { pod_addresses_ = p; }
@@ -95,6 +99,7 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   RoutingAgent* agent_ = nullptr;
   PodAddressPublisher* pod_addresses_ = nullptr;
   PodLookup* pods_ = nullptr;
+  const ObjectView* object_view_ = nullptr;
   std::chrono::milliseconds pod_lookup_deadline_{500};
   // What each attachment's ADD learnt of its pod (Allocation.pod_annotations, pod_lookup).
   struct LookedUp {

@@ -78,6 +78,8 @@ KubeObjectSource::KubeObjectSource(ApiClient api, std::vector<objects::Kind> kin
                                    ReflectorObserver* observer)
     : api_(std::move(api)), kinds_(std::move(kinds)), observer_(observer) {}
 
+KubeObjectSource::~KubeObjectSource() { stop(); }
+
 absl::Status KubeObjectSource::start(daemon::ObjectSink& sink) {
   if (adapter_) return absl::FailedPreconditionError("the Kubernetes source is already started");
   adapter_ = std::make_unique<Adapter>(sink, observer_);

@@ -22,7 +22,7 @@ class KubeObjectSource final : public daemon::ObjectSource {
   // `observer` (may be null) also sees every reflector's state, lists and errors (metrics).
   KubeObjectSource(ApiClient api, std::vector<objects::Kind> kinds,
                    ReflectorObserver* observer = nullptr);
-  ~KubeObjectSource() override { stop(); }
+  ~KubeObjectSource() override;
 
   std::vector<objects::Kind> kinds() const override { return kinds_; }
   absl::Status start(daemon::ObjectSink& sink) override;
