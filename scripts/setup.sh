@@ -22,7 +22,7 @@ packages=(
   # the fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the sanitizers
   clang-14 libclang-rt-14-dev
   # run and test
-  iproute2 iptables ipset procps sqlite3 psmisc iputils-ping strace
+  iproute2 iptables ipset procps sqlite3 psmisc iputils-ping strace curl
   containernetworking-plugins podman runc busybox-static util-linux etcd-server etcd-client openssl
   python3
   # the VM that runs the IPIP tests (scripts/vm-test.sh)
