@@ -28,8 +28,31 @@ const std::set<absl::string_view>& knownKeys() {
                                       "uplink",      "routingMode",
                                       "mtu",         "logLevel",
                                       "natOutgoing", "nodeGoneGraceSeconds",
-                                      "kubernetes",  "ipam"};
+                                      "kubernetes",  "ipam",
+                                      "metricsAddress"};
   return *keys;
+}
+
+// "host:port" with an IPv4 literal, or "[IPv6]:port"; names are not resolved.
+absl::Status checkHostPort(const std::string& text) {
+  const bool v6 = !text.empty() && text.front() == '[';
+  const size_t colon = v6 ? text.find("]:") : text.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(v6 ? "want [IPv6 address]:port" : "want host:port");
+  }
+  const std::string host = v6 ? text.substr(1, colon - 1) : text.substr(0, colon);
+  const std::string port = text.substr(colon + (v6 ? 2 : 1));
+  auto ip = IpAddress::parse(host);
+  if (!ip.ok() || (ip->family() == Family::kV6) != v6) {
+    return absl::InvalidArgumentError(
+        "the host must be an IPv4 address or an IPv6 address in brackets");
+  }
+  // At most 5 digits: std::stoi cannot throw.
+  const bool digits = !port.empty() && port.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || port.size() > 5 || std::stoi(port) > 65535) {
+    return absl::InvalidArgumentError("the port must be a number in [0, 65535]");
+  }
+  return absl::OkStatus();
 }
 
 // yaml-cpp reports type errors by throwing; this keeps them inside the adapter.
@@ -199,6 +222,12 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
     c.mtu = root["mtu"].as<int>();
     if (c.mtu != 0 && (c.mtu < 576 || c.mtu > 65535)) {
       return fieldError("mtu", "must be 0 (automatic) or in [576, 65535]");
+    }
+  }
+  if (const auto& m = root["metricsAddress"]) {
+    c.metrics_address = m.IsNull() ? "" : m.as<std::string>();
+    if (auto s = checkHostPort(c.metrics_address); !c.metrics_address.empty() && !s.ok()) {
+      return fieldError("metricsAddress", s.message());
     }
   }
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&

@@ -73,6 +73,9 @@ struct DaemonConfig {
   // Pod MTU; 0 means the uplink's MTU minus the routing mode's overhead.
   int mtu = 0;
   std::string log_level = "info";
+  // Where /healthz, /readyz and /metrics are served over HTTP: "host:port" with an IPv4
+  // literal or "[IPv6]:port"; empty: not served.
+  std::string metrics_address = "127.0.0.1:9617";
 };
 
 // Parses YAML text. Errors are InvalidArgument and name the field.

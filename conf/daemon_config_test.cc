@@ -112,5 +112,25 @@ TEST(DaemonConfig, RejectsWithFieldNames) {
   expect_field("podCIDRs: [10.0.0.0/24\n", "daemon config");
 }
 
+TEST(DaemonConfig, MetricsAddressDefaultsToLoopbackAndEmptyTurnsItOff) {
+  EXPECT_EQ(parseDaemonConfig("podCIDRs: [10.0.0.0/24]\n")->metrics_address, "127.0.0.1:9617");
+  EXPECT_EQ(parseDaemonConfig("podCIDRs: [10.0.0.0/24]\nmetricsAddress: \"\"\n")->metrics_address,
+            "");
+  EXPECT_EQ(parseDaemonConfig("podCIDRs: [10.0.0.0/24]\nmetricsAddress:\n")->metrics_address, "");
+  for (const char* ok : {"0.0.0.0:9617", "10.1.2.3:0", "[::1]:9617", "[fd00::1]:65535"}) {
+    auto c =
+        parseDaemonConfig(std::string("podCIDRs: [10.0.0.0/24]\nmetricsAddress: \"") + ok + "\"\n");
+    ASSERT_TRUE(c.ok()) << ok << ": " << c.status();
+    EXPECT_EQ(c->metrics_address, ok);
+  }
+  for (const char* bad : {"localhost:9617", "127.0.0.1", "::1:9617", "[127.0.0.1]:80",
+                          "127.0.0.1:65536", "127.0.0.1:http", ":9617", "[::1]9617"}) {
+    auto c = parseDaemonConfig(std::string("podCIDRs: [10.0.0.0/24]\nmetricsAddress: \"") + bad +
+                               "\"\n");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("metricsAddress"), std::string::npos) << c.status();
+  }
+}
+
 }  // namespace
 }  // namespace quasar::conf

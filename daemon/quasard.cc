@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -36,6 +37,10 @@
 #include "daemon/cluster/pod_addresses.h"
 #include "daemon/cluster/stale_block_reclaimer.h"
 #include "daemon/cluster_objects.h"
+#include "daemon/metrics/http_server.h"
+#include "daemon/metrics/metered_store.h"
+#include "daemon/metrics/quasard_metrics.h"
+#include "daemon/metrics/readiness.h"
 #include "daemon/store/etcd_store.h"
 #include "daemon/store/sqlite_allocation_store.h"
 #include "daemon/store/sqlite_kv_store.h"
@@ -146,6 +151,21 @@ int run(const Flags& flags) {
     return fail("another quasard holds " + lock_path);
   }
 
+  // Health and metrics (daemon/metrics/, docs/metrics.md): served from here on, so /healthz
+  // answers while quasard starts; /readyz passes once every check registered below does.
+  metrics::QuasardMetrics metrics;
+  metrics::Readiness readiness;
+  std::atomic<bool> serving{false};
+  auto startup_check = readiness.add("startup", [&serving]() -> absl::Status {
+    return serving ? absl::OkStatus() : absl::UnavailableError("starting or stopping");
+  });
+  std::unique_ptr<metrics::HttpServer> http;
+  if (!cfg->metrics_address.empty()) {
+    auto h = metrics::HttpServer::start({cfg->metrics_address, &metrics.registry(), &readiness});
+    if (!h.ok()) return fail(std::string(h.status().message()));
+    http = std::move(*h);
+  }
+
   NodeInfo node;
   node.node_name = cfg->node_name;
   node.routing_mode = std::string(conf::routingModeName(cfg->routing_mode));
@@ -164,9 +184,11 @@ int run(const Flags& flags) {
   // The cluster datastore: this node's record and liveness, the blocks it owns.
   auto datastore = openDatastore(*cfg);
   if (!datastore.ok()) return fail(std::string(datastore.status().message()));
+  *datastore = std::make_unique<metrics::MeteredStore>(std::move(*datastore), metrics.datastore());
   NodeRegistry registry(**datastore, nodeRecord(*cfg, uplink), cfg->node_ttl);
   if (auto s = registry.start(); !s.ok()) return fail("register node: " + std::string(s.message()));
   ClusterView view(**datastore);
+  view.setMetrics(metrics.watch("cluster"));
   if (auto s = view.start(); !s.ok()) return fail("cluster view: " + std::string(s.message()));
   // Nodes, namespaces, pods and policies: from the API server or from the datastore.
   auto objects = ClusterObjects::create(*cfg, **datastore, nullptr);
@@ -301,6 +323,7 @@ int run(const Flags& flags) {
     }
   }
   RoutingAgent agent(view, local, cfg->routing_mode, std::chrono::milliseconds(500));
+  agent.setMetrics(metrics.reconcile("routing"));
   agent.start();
   service.setRoutingAgent(&agent);
   grpc::EnableDefaultHealthCheckService(true);
@@ -318,9 +341,43 @@ int run(const Flags& flags) {
     spdlog::warn("event=mtu-hint-failed error=\"{}\"", std::string(s.message()));
   }
   PluginServer plugin_server(service);
+  plugin_server.setMetrics(&metrics.cni());
   if (auto s = plugin_server.start(cfg->cni_socket); !s.ok()) {
     return fail(std::string(s.message()));
   }
+
+  // Readiness and the pools' addresses for /readyz and /metrics; each ends before what it reads.
+  auto view_check = readiness.add("cluster-view", [&view]() -> absl::Status {
+    if (view.synced()) return absl::OkStatus();
+    return absl::UnavailableError("the cluster view is not synced with the datastore");
+  });
+  auto objects_check = readiness.add("object-view", [&objects]() -> absl::Status {
+    if ((*objects)->view().synced()) return absl::OkStatus();
+    return absl::UnavailableError("the object view has not listed every kind from " +
+                                  (*objects)->describe());
+  });
+  auto watches = metrics.collectWatches([&objects] {
+    std::vector<metrics::WatchUsage> out;
+    for (auto k : objects::kAllKinds) {
+      const auto st = (*objects)->view().stats(k);
+      out.push_back({std::string(objects::kindName(k)), st.synced,
+                     static_cast<double>(st.relists), static_cast<double>(st.events_applied)});
+    }
+    return out;
+  });
+  auto routes_check = readiness.add("routes", [&agent]() -> absl::Status {
+    if (agent.ready()) return absl::OkStatus();
+    return absl::UnavailableError("the routes have not been programmed yet");
+  });
+  auto pools = metrics.collectPools([&manager] {
+    std::vector<metrics::PoolUsage> out;
+    for (const auto& p : (*manager)->stats()) {
+      out.push_back({p.cidr.toString(), static_cast<double>(p.stats.used),
+                     static_cast<double>(p.stats.cooling), static_cast<double>(p.stats.capacity)});
+    }
+    return out;
+  });
+  serving = true;
 
   std::vector<std::string> cidrs;
   for (const auto& p : cfg->pod_cidrs) cidrs.push_back(p.toString());
@@ -378,6 +435,7 @@ int run(const Flags& flags) {
     int sig = 0;
     sigwait(&set, &sig);
     spdlog::info("event=shutdown signal={}", sig);
+    serving = false;  // /readyz fails from now on
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   });
   server->Wait();

@@ -49,6 +49,7 @@ for mode in sqlite etcd; do
     echo "cniSocket: $dir/$mode/cni.sock"
     echo "stateDir: $dir/$mode/state"
     echo "logLevel: warn"
+    echo "metricsAddress: \"\""  # two daemons share this namespace
     if [ "$mode" = sqlite ]; then
       echo "podCIDRs: [10.0.0.0/12]"
     else

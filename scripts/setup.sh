@@ -15,12 +15,14 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
-  # the Kubernetes API client (daemon/kube/)
+  # the Kubernetes API client (daemon/kube/); also the metrics tests' HTTP client
   libcurl4-openssl-dev
+  # quasard's /healthz, /readyz and /metrics (daemon/metrics/)
+  libmicrohttpd-dev
   # the fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the sanitizers
   clang-14 libclang-rt-14-dev
   # run and test
-  iproute2 iptables ipset procps sqlite3 psmisc iputils-ping strace
+  iproute2 iptables ipset procps sqlite3 psmisc iputils-ping strace curl
   containernetworking-plugins podman runc busybox-static util-linux etcd-server etcd-client openssl
   python3
   # the VM that runs the IPIP tests (scripts/vm-test.sh)
@@ -62,5 +64,23 @@ if [ ! -f "$vm_kernel_dir/.from-$kernel_pkg" ]; then
   cp -a "$tmp/x/lib/modules" "$vm_kernel_dir/lib/"
   touch "$vm_kernel_dir/.from-$kernel_pkg"
   rm -rf "$tmp"
+fi
+# promtool checks quasard's /metrics exposition (daemon/metrics tests). It ships in Debian's
+# `prometheus` package with the Prometheus server, whose service must never run on a test host:
+# the package is unpacked, not installed, and only promtool is used from it.
+promtool_dir=/var/cache/quasar/promtool
+if [ ! -x "$promtool_dir/usr/bin/promtool" ]; then
+  echo "setup.sh: fetching promtool (from Debian's prometheus package, not installed)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root prometheus) || {
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root prometheus)
+  }
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+  rm -rf "$promtool_dir"
+  mkdir -p "$promtool_dir/usr/bin"
+  cp "$tmp/x/usr/bin/promtool" "$promtool_dir/usr/bin/promtool"
+  rm -rf "$tmp"
+  "$promtool_dir/usr/bin/promtool" --version >/dev/null
 fi
 echo "setup.sh: all dependencies present"

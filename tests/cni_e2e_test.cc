@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
@@ -781,6 +782,65 @@ TEST_F(CniE2E, CommandsNewerThanTheConfigVersionAreRefused) {
   auto check = bed_.cni("CHECK", "c1", "p", bed_.netConf("0.4.0", {{"prevResult", add.json()}}));
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_EQ(bed_.cni("STATUS", "", "", bed_.netConf("1.1.0")).exit_code, 0);
+}
+
+// The value of one series in a Prometheus exposition; 0 when it is absent (never moved).
+double sampleValue(const std::string& exposition, const std::string& series) {
+  std::istringstream lines(exposition);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return 0;
+}
+
+// quasard serves /healthz, /readyz and /metrics on metricsAddress (default 127.0.0.1:9617, the
+// node namespace's loopback here); an ADD moves the CNI call counter and latency histogram, and
+// promtool accepts the exposition (docs/metrics.md).
+TEST_F(CniE2E, ServesHealthReadinessAndMetricsThatCountAnAdd) {
+  const std::string promtool = "/var/cache/quasar/promtool/usr/bin/promtool";
+  ASSERT_EQ(access(promtool.c_str(), X_OK), 0)
+      << promtool << " is missing: run scripts/setup.sh (it unpacks Debian's promtool)";
+  auto get = [&](const std::string& path) {
+    return bed_.inNs(bed_.nodeNs(),
+                     "curl -sS --noproxy '*' --max-time 5 -w '\\n%{http_code}' "
+                     "http://127.0.0.1:9617" +
+                         path);
+  };
+  auto health = get("/healthz");
+  ASSERT_EQ(health.exit_code, 0) << health.err << bed_.daemonLog();
+  EXPECT_EQ(health.out, "ok\n\n200");
+  // Ready once the routing agent has reconciled: soon after start.
+  auto ready = get("/readyz");
+  for (int i = 0; i < 100 && !ready.out.ends_with("\n200"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ready = get("/readyz");
+  }
+  EXPECT_TRUE(ready.out.ends_with("\n200")) << ready.out;
+  EXPECT_NE(ready.out.find("[+]routes ok"), std::string::npos) << ready.out;
+
+  const std::string adds = "quasar_cni_requests_total{command=\"ADD\",result=\"ok\"}";
+  const std::string add_count = "quasar_cni_request_duration_seconds_count{command=\"ADD\"}";
+  auto before = get("/metrics");
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  bed_.addPod("p");
+  auto add = bed_.cni("ADD", "c1", "p", bed_.netConf());
+  ASSERT_EQ(add.exit_code, 0) << add.out << add.err;
+  auto after = get("/metrics");
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(sampleValue(after.out, adds), sampleValue(before.out, adds) + 1) << after.out;
+  EXPECT_EQ(sampleValue(after.out, add_count), sampleValue(before.out, add_count) + 1);
+  EXPECT_EQ(sampleValue(after.out, "quasar_ipam_pool_addresses_in_use{pool=\"10.244.1.0/24\"}"), 1);
+  EXPECT_GE(sampleValue(after.out, "quasar_reconcile_runs_total{agent=\"routing\"}"), 1);
+  EXPECT_EQ(sampleValue(after.out, "quasar_watch_synced{kind=\"cluster\"}"), 1);
+  EXPECT_GE(
+      sampleValue(after.out, "quasar_datastore_requests_total{operation=\"list\",result=\"ok\"}"),
+      1);
+
+  auto check = bed_.inNs(bed_.nodeNs(),
+                         "curl -sSf --noproxy '*' --max-time 5 "
+                         "http://127.0.0.1:9617/metrics | " +
+                             promtool + " check metrics");
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
 }  // namespace

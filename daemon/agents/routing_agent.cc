@@ -158,6 +158,11 @@ void RoutingAgent::reconcileOnce() {
     spdlog::info("event=routes-reconciled added={} removed={} unchanged={} skipped={}", r->added,
                  r->removed, r->unchanged, r->skipped);
   }
+  if (r.ok()) reconciled_ = true;
+  if (metrics_) {
+    metrics_->runs.inc();
+    if (!r.ok() || !last_device_error_.empty()) metrics_->errors.inc();
+  }
   std::lock_guard lock(mu_);
   planned_ = std::move(plan);
 }

@@ -6,9 +6,11 @@
 // (or the destructor) ends the view subscription, the monitor and the worker: nothing runs on
 // the agent's behalf after it returns. The view must outlive the agent.
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -16,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "daemon/cluster/cluster_view.h"
+#include "daemon/metrics/quasard_metrics.h"
 #include "routing/route_monitor.h"
 #include "routing/route_planner.h"
 
@@ -31,6 +34,11 @@ class RoutingAgent {
   void stop();
   conf::RoutingMode mode() const { return mode_; }
   std::vector<routing::PlannedRoute> planned() const;
+  // True once a pass has programmed the planned routes (readiness). Thread-safe.
+  bool ready() const { return reconciled_.load(); }
+  // Passes and failed passes (a route or a tunnel device not programmed) go to these series
+  // (quasar_reconcile_*, agent "routing"). Call before start(); the metrics must outlive it.
+  void setMetrics(metrics::ReconcileMetrics m) { metrics_.emplace(m); }
 
  private:
   void run();
@@ -53,6 +61,8 @@ class RoutingAgent {
   std::string last_device_error_;      // worker thread only
   bool ipip_released_ = false;         // worker thread only
   std::set<std::string> unreachable_;  // worker thread only: peers last planned unreachable
+  std::atomic<bool> reconciled_{false};
+  std::optional<metrics::ReconcileMetrics> metrics_;
   ClusterView::Subscription subscription_;
   std::unique_ptr<routing::RouteMonitor> monitor_;
   std::thread thread_;

@@ -17,6 +17,31 @@ namespace quasar::daemon {
 
 namespace pb = quasar::api::v1;
 
+namespace {
+
+// The `command` label: the plugin's CNI command behind each call.
+metrics::CniCommand commandOf(const pb::PluginRequest& req) {
+  switch (req.call_case()) {
+    case pb::PluginRequest::kAllocate:
+      return metrics::kCniAdd;
+    case pb::PluginRequest::kRelease:
+      return metrics::kCniDel;  // also an ADD's own rollback
+    case pb::PluginRequest::kGet:
+      return metrics::kCniCheck;
+    case pb::PluginRequest::kGc:
+      return metrics::kCniGc;
+    case pb::PluginRequest::kStatus:
+      return metrics::kCniStatus;
+    case pb::PluginRequest::kList:
+      return metrics::kCniList;
+    case pb::PluginRequest::CALL_NOT_SET:
+      break;
+  }
+  return metrics::kCniOther;
+}
+
+}  // namespace
+
 absl::Status PluginServer::start(const std::string& path) {
   path_ = path;
   sockaddr_un addr{};
@@ -113,7 +138,12 @@ void PluginServer::serve(Connection& conn) {
       }
       break;
     }
-    if (auto s = api::writeFrame(fd, dispatch(req, fd)); !s.ok()) {
+    const auto start = std::chrono::steady_clock::now();
+    const pb::PluginReply reply = dispatch(req, fd);
+    if (metrics_) {
+      metrics_->record(commandOf(req), static_cast<absl::StatusCode>(reply.code()), start);
+    }
+    if (auto s = api::writeFrame(fd, reply); !s.ok()) {
       spdlog::warn("event=plugin-write-failed error=\"{}\"", std::string(s.message()));
       break;
     }

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "daemon/api/quasard_service.h"
+#include "daemon/metrics/quasard_metrics.h"
 #include "routing/fd.h"
 
 namespace quasar::daemon {
@@ -34,6 +35,9 @@ class PluginServer {
   // Binds `path` (mode 0600, a stale socket file is replaced) and starts accepting.
   absl::Status start(const std::string& path);
   void stop();
+  // Every call is counted by command and result, and timed to its final answer
+  // (quasar_cni_request_*). Call before start(); the metrics must outlive the server.
+  void setMetrics(metrics::CallMetrics* cni) { metrics_ = cni; }
 
  private:
   // One client connection and the thread serving it.
@@ -57,6 +61,7 @@ class PluginServer {
   void endClaims(int conn);
 
   QuasardService& service_;
+  metrics::CallMetrics* metrics_ = nullptr;
   std::string path_;
   routing::Fd listener_;
   std::thread acceptor_;

@@ -85,6 +85,26 @@ class PluginServerTest : public ::testing::Test {
   std::unique_ptr<PluginServer> server_;
 };
 
+// Each call is counted by command and result and timed (quasar_cni_request_*).
+TEST_F(PluginServerTest, CountsAndTimesCallsByCommandAndResult) {
+  metrics::QuasardMetrics metrics;
+  server_ = std::make_unique<PluginServer>(*service_);  // the fixture's one is stopped first
+  server_->setMetrics(&metrics.cni());
+  ASSERT_TRUE(server_->start(socket_).ok());
+  routing::Fd fd = connectClient();
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(allocate(fd.get(), "m1").ok());
+  ASSERT_TRUE(allocate(fd.get(), "m2").ok());
+  pb::PluginRequest empty;  // no call: refused
+  ASSERT_TRUE(api::writeFrame(fd.get(), empty).ok());
+  pb::PluginReply reply;
+  ASSERT_TRUE(api::readFrame(fd.get(), reply).ok());
+  EXPECT_EQ(reply.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(metrics.cni_requests.with({"ADD", "ok"}).value(), 2u);
+  EXPECT_EQ(metrics.cni_requests.with({"OTHER", "invalid_argument"}).value(), 1u);
+  EXPECT_EQ(metrics.cni_request_duration.with({"ADD"}).snapshot().cumulative.back(), 2u);
+}
+
 TEST_F(PluginServerTest, StopClosesIdleConnectionsAndReturnsPromptly) {
   std::vector<routing::Fd> clients;
   for (int i = 0; i < 8; ++i) {

@@ -70,6 +70,8 @@ absl::Status ClusterView::load() {
                             // On the reload thread: this one belongs to the watch it replaces.
                             std::lock_guard lock(mu_);
                             reload_ = true;
+                            synced_ = false;
+                            if (metrics_) metrics_->synced.set(0);
                             cv_.notify_all();
                             return;
                           }
@@ -80,6 +82,11 @@ absl::Status ClusterView::load() {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) std::swap(old, watch_);
+    synced_ = !stopping_;
+    if (metrics_) {
+      metrics_->relists.inc();
+      metrics_->synced.set(synced_ ? 1 : 0);
+    }
   }
   // Outside mu_ (see stop()): the replaced watch, or the new one when the view is stopping.
   old.reset();
@@ -125,6 +132,7 @@ void ClusterView::applyKv(const std::string& key, const std::string* value) {
 }
 
 void ClusterView::apply(const std::vector<WatchEvent>& events) {
+  if (metrics_) metrics_->events.inc(events.size());
   {
     std::lock_guard lock(mu_);
     for (const auto& e : events) {
@@ -132,6 +140,11 @@ void ClusterView::apply(const std::vector<WatchEvent>& events) {
     }
   }
   notify();
+}
+
+bool ClusterView::synced() const {
+  std::lock_guard lock(mu_);
+  return synced_;
 }
 
 std::vector<NodeView> ClusterView::nodes() const {

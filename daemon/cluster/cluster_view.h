@@ -13,11 +13,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "conf/ip.h"
 #include "daemon/cluster/node_registry.h"
+#include "daemon/metrics/quasard_metrics.h"
 #include "daemon/store/store.h"
 
 namespace quasar::daemon {
@@ -55,6 +57,12 @@ class ClusterView {
   // Ends the reload thread and the watch. Idempotent.
   void stop();
   std::vector<NodeView> nodes() const;  // sorted by name
+  // True while the last list succeeded and its watch runs: false before start() and from a
+  // failed watch until the list that replaces it.
+  bool synced() const;
+  // Lists, applied events and synced() go to these series (quasar_watch_*, kind "cluster").
+  // Call before start(); the metrics must outlive the view.
+  void setMetrics(metrics::WatchMetrics m) { metrics_.emplace(m); }
   // `listener` is called after every change the view applies, until the subscription goes.
   [[nodiscard]] Subscription subscribe(std::function<void()> listener);
 
@@ -77,6 +85,8 @@ class ClusterView {
   uint64_t next_listener_ = 1;
   std::unique_ptr<Watch> watch_;
   bool reload_ = false;  // the watch failed: list and watch afresh
+  bool synced_ = false;
+  std::optional<metrics::WatchMetrics> metrics_;
   bool stopping_ = false;
   std::condition_variable cv_;  // reload_ or stopping_ changed
   std::thread reloader_;

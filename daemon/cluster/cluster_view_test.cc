@@ -226,5 +226,34 @@ TEST(ClusterView, StopEndsTheReloadRetries) {
   EXPECT_LT(steady_clock::now() - start, std::chrono::milliseconds(900));
 }
 
+// synced() and the quasar_watch_* series: synced after the list, not from a failed watch until
+// the list that replaces it (which counts as a relist); applied events are counted.
+TEST(ClusterView, ReportsSyncStateRelistsAndEvents) {
+  FakeStore store;
+  metrics::QuasardMetrics m;
+  const auto w = m.watch("cluster");
+  ClusterView view(store);
+  view.setMetrics(w);
+  EXPECT_FALSE(view.synced());
+  ASSERT_TRUE(view.start().ok());
+  EXPECT_TRUE(view.synced());
+  EXPECT_EQ(w.synced.value(), 1);
+  EXPECT_EQ(w.relists.value(), 1u);
+  store.firePut("a");
+  store.firePut("b");
+  EXPECT_EQ(w.events.value(), 2u);
+
+  store.setListFails(true);
+  store.fireError();
+  EXPECT_FALSE(view.synced());  // set by the failing watch's own callback
+  EXPECT_EQ(w.synced.value(), 0);
+  ASSERT_TRUE(eventually([&] { return store.lists() >= 2; }));  // the relist failed
+  EXPECT_FALSE(view.synced());
+  store.setListFails(false);
+  EXPECT_TRUE(eventually([&] { return view.synced(); }));
+  EXPECT_EQ(w.synced.value(), 1);
+  EXPECT_EQ(w.relists.value(), 2u);
+}
+
 }  // namespace
 }  // namespace quasar::daemon
