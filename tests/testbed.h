@@ -48,6 +48,8 @@ class Testbed {
 
   const std::string& nodeNs() const { return node_ns_; }
   const std::string& socket() const { return socket_; }
+  // quasard's nodeName (also the prefix of every name the bed makes).
+  const std::string& nodeName() const { return prefix_; }
   std::string nodeIp() const { return node_ip_; }
   // The uplink's gateway: outside the cluster, with no route to pods.
   std::string gatewayIp() const { return node_ip_.substr(0, node_ip_.rfind('.')) + ".254"; }

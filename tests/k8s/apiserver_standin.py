@@ -40,6 +40,7 @@ class StandinServer(http.server.ThreadingHTTPServer):
         self.tokens_lock = threading.Lock()
         self.bookmark_interval, self.verbose = bookmark_interval, verbose
         self.latency = 0.0
+        self.hold_watches = False  # /standin/hold-watches
         self.conns = set()
         self.conns_lock = threading.Lock()
         self.down_lock = threading.Lock()

@@ -346,6 +346,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"dropped": store.drop_watches()})
         if what == "bookmark":
             return self.send_json(200, {"watches": store.bookmark_now()})
+        if what == "hold-watches":
+            server.hold_watches = self.query.get("on", "1") in ("1", "true")
+            return self.send_json(200, {"holdWatches": server.hold_watches})
         if what == "latency":
             server.latency = float(self.query.get("ms", "0")) / 1000.0
             return self.send_json(200, {"latencyMs": server.latency * 1000})

@@ -123,14 +123,24 @@ def serve(handler, res, ns):
         stream.write(b"".join(out))
         deadline = time.monotonic() + timeout if timeout else None
         next_bookmark = time.monotonic() + server.bookmark_interval
+        held = []  # /standin/hold-watches: events taken but not sent (a watch that lags behind)
         while True:
+            if server.hold_watches:
+                held.extend(w.take(0.02))
+                if _client_gone(handler.request):
+                    return
+                continue
             now = time.monotonic()
             wait = 1.0
             if deadline is not None:
                 wait = min(wait, deadline - now)
             if bookmarks:
                 wait = min(wait, next_bookmark - now)
-            items = w.take(max(wait, 0))
+            items = held + w.take(max(wait, 0))
+            held = []
+            if server.hold_watches:
+                held = items
+                continue
             if _client_gone(handler.request):
                 return
             if w.dropped:
