@@ -49,6 +49,10 @@ class K8sE2E : public ::testing::Test {
     o.node_ns = ns;
     o.extra_config = absl::StrCat("kubernetes: {kubeconfig: ", standin_->certKubeconfig(),
                                   "}\nmetricsAddress: \"\"\nlogLevel: debug\n");
+    if (kubernetes_ipam_) {
+      o.pod_cidr = "";
+      o.extra_config += "ipam: kubernetes\n";
+    }
     bed_ = std::make_unique<Testbed>(o);
     node_ = bed_->nodeName();
     auto created = standin_->kubectl("create --validate=false -f -", nodeYaml());
@@ -64,7 +68,7 @@ class K8sE2E : public ::testing::Test {
   }
   std::string nodeYaml() const {
     return absl::StrCat("apiVersion: v1\nkind: Node\nmetadata:\n  name: ", node_,
-                        "\n  labels: {kubernetes.io/os: linux}\nspec: {podCIDRs: [10.244.1.0/24]}\n"
+                        "\n  labels: {kubernetes.io/os: linux}\nspec: {podCIDRs: [10.244.7.0/24]}\n"
                         "status:\n  addresses: [{type: InternalIP, address: ",
                         bed_ ? bed_->nodeIp() : "10.250.0.1", "}]\n");
   }
@@ -90,7 +94,31 @@ class K8sE2E : public ::testing::Test {
   std::unique_ptr<K8sStandin> standin_;
   std::unique_ptr<Testbed> bed_;
   std::string node_;
+  bool kubernetes_ipam_ = false;  // ipam: kubernetes, no podCIDRs in the config
 };
+
+class K8sIpamE2E : public K8sE2E {
+ protected:
+  K8sIpamE2E() { kubernetes_ipam_ = true; }
+};
+
+// ipam: kubernetes: the pod CIDR is the Node's spec.podCIDRs (10.244.7.0/24 here), not quasar's.
+TEST_F(K8sIpamE2E, PodsTakeAddressesFromTheNodesPodCidrs) {
+  bed_->addPod("a");
+  auto add = bed_->cni("ADD", "ca", "a", bed_->netConf());
+  ASSERT_EQ(add.exit_code, 0) << add.out << add.err;
+  const std::string ip = add.json()["ips"][0].value("address", "");
+  EXPECT_EQ(ip.rfind("10.244.7.", 0), 0u) << add.out;
+  EXPECT_NE(log().find("event=pod-cidrs-from-node"), std::string::npos) << log();
+}
+
+// The other mode, for contrast: the config's podCIDRs (10.244.1.0/24) win over the Node's.
+TEST_F(K8sE2E, WithQuasarIpamTheConfigsPodCidrsAreUsed) {
+  bed_->addPod("a");
+  auto add = bed_->cni("ADD", "ca", "a", bed_->netConf());
+  ASSERT_EQ(add.exit_code, 0) << add.out << add.err;
+  EXPECT_EQ(add.json()["ips"][0].value("address", "").rfind("10.244.1.", 0), 0u) << add.out;
+}
 
 TEST_F(K8sE2E, KubectlLabelNodeReachesQuasarctlNodes) {
   auto labelled = standin_->kubectl("label node " + node_ + " nvidia.com/gpu.present=true");
@@ -186,6 +214,8 @@ TEST_F(K8sE2E, AddsKeepWorkingWhileTheApiServerIsDownAndTheViewCatchesUp) {
   ASSERT_TRUE(eventually([&] { return bed_->ctl("get pods known -n ml").exit_code == 0; }));
   ASSERT_TRUE(standin_->control("down?seconds=20").ok());
   const auto down_at = std::chrono::steady_clock::now();
+  // The stand-in answers before it goes down: wait until it refuses.
+  ASSERT_TRUE(eventually([&] { return !standin_->stats().ok(); }, seconds(5)));
   bed_->addPod("known");
   auto add = bed_->cni("ADD", "cknown", "known", bed_->netConf(), "eth0",
                        {{"CNI_ARGS", "K8S_POD_NAMESPACE=ml;K8S_POD_NAME=known"}});
@@ -196,7 +226,8 @@ TEST_F(K8sE2E, AddsKeepWorkingWhileTheApiServerIsDownAndTheViewCatchesUp) {
   add = bed_->cni("ADD", "cunknown", "unknown", bed_->netConf(), "eth0",
                   {{"CNI_ARGS", "K8S_POD_NAMESPACE=ml;K8S_POD_NAME=unknown"}});
   ASSERT_EQ(add.exit_code, 0) << add.out << add.err;
-  EXPECT_EQ(ctlJson("ipam show cunknown")["pod"].value("lookup", "").rfind("unavailable", 0), 0u);
+  const json unknown = ctlJson("ipam show cunknown");
+  EXPECT_EQ(unknown["pod"].value("lookup", "").rfind("unavailable", 0), 0u) << unknown.dump();
   // The server really was down meanwhile (the ADDs did not wait it out).
   EXPECT_LT(std::chrono::steady_clock::now() - down_at, seconds(15));
   EXPECT_FALSE(standin_->kubectl("get nodes").ok());

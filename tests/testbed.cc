@@ -99,8 +99,9 @@ Testbed::Testbed(Options options) : options_(std::move(options)) {
   if (setup.exit_code != 0) throw std::runtime_error("node uplink: " + setup.err);
   std::ofstream(dir_ + "/quasard.yaml")
       << "nodeName: " << prefix_ << "\nsocket: " << socket_ << "\ncniSocket: " << dir_
-      << "/cni.sock\nstateDir: " << dir_ << "/state\npodCIDRs: [" << options_.pod_cidr
-      << "]\nreleaseCooldownSeconds: " << options_.cooldown_seconds << "\n"
+      << "/cni.sock\nstateDir: " << dir_ << "/state\n"
+      << (options_.pod_cidr.empty() ? "" : "podCIDRs: [" + options_.pod_cidr + "]\n")
+      << "releaseCooldownSeconds: " << options_.cooldown_seconds << "\n"
       << options_.extra_config;
 }
 

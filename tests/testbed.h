@@ -31,7 +31,7 @@ CmdResult sh(const std::string& command);
 class Testbed {
  public:
   struct Options {
-    std::string pod_cidr = "10.244.1.0/24";
+    std::string pod_cidr = "10.244.1.0/24";  // empty: none in the config (ipam: kubernetes)
     double cooldown_seconds = 0;
     // An existing namespace to be the node (not made or removed here), e.g. the test's own from
     // tests/in-netns.sh ($QUASAR_TEST_NETNS), so quasard reaches servers the test runs on its
