@@ -98,6 +98,8 @@ What each number measures:
   its \`/readyz\` (polled every 10 ms on \`metricsAddress\`): process start, the initial lists of
   every kind it follows, and whatever else readiness waits for (the routes to the other nodes).
   The logged sync is the \`ms=\` of quasard's own \`event=object-view-synced\` line.
+  CPU time: user + system time from /proc/PID/stat, quasard's from its start to ready, the
+  stand-in's over the same span (serving the lists and watches); both share the two cores.
 - (2) VmRSS and VmHWM (peak) of quasard from /proc/PID/status, read right after /readyz turned
   200, and again after the label changes. MiB (2^20 bytes); the goal is 150 MB.
 - (3) node label change: the driver sends a JSON merge patch of one label

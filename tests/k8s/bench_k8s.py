@@ -117,7 +117,7 @@ class Bench:
     def start_standin(self):
         subprocess.run([os.path.join(HERE, "make-certs.sh"), self.path("pki")], check=True)
         pki = lambda n: self.path("pki", n)
-        p = self.spawn([sys.executable, os.path.join(HERE, "apiserver_standin.py"),
+        p = self.standin = self.spawn([sys.executable, os.path.join(HERE, "apiserver_standin.py"),
                         "--cert", pki("server.crt"), "--key", pki("server.key"),
                         "--client-ca", pki("ca.crt"), "--port", "0"],
                        stdout=subprocess.PIPE, stderr=open(self.path("standin.log"), "w"), text=True)
@@ -177,6 +177,7 @@ class Bench:
                             self.path("cni.sock"), bench_objects.node_pod_cidr(me),
                             bench_objects.node_ip(me), a.uplink, metrics, self.path("kubeconfig")))
             argv = [a.quasard, "--config", self.path("quasard.yaml")]
+        self.standin_cpu0 = self.cpu_s(self.standin)
         self.t_start = time.monotonic()
         self.consumer = self.spawn(argv, stdout=open(self.path("consumer.out"), "w"),
                                    stderr=subprocess.PIPE)
@@ -205,6 +206,13 @@ class Bench:
             fields = dict(line.split(":", 1) for line in f)
         return {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}  # MiB
 
+    @staticmethod
+    def cpu_s(proc):
+        """User + system CPU seconds the process has used so far."""
+        with open("/proc/%d/stat" % proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     # --- measurements ----------------------------------------------------------------------
 
     def measure_sync(self):
@@ -212,6 +220,8 @@ class Bench:
         r = self.results
         r["ready_s"] = t_ready - self.t_start
         r["mem_ready"] = self.memory()
+        r["cpu_ready_s"] = self.cpu_s(self.consumer)
+        r["standin_cpu_ready_s"] = self.cpu_s(self.standin) - self.standin_cpu0
         with self.events.cond:
             synced = self.events.synced
         if synced is None:
@@ -299,6 +309,8 @@ def table(r, consumer):
              "| (1) %s start to /readyz 200 | %.2f s | |" % (consumer, r["ready_s"]),
              "| (1) initial sync as logged (`object-view-synced`: %d objects) | %.0f ms | |" % (
                  r["synced_objects"], r["synced_logged_ms"]),
+             "| (1) CPU time until ready: %s, the stand-in | %.2f s, %.2f s | |" % (
+                 consumer, r["cpu_ready_s"], r["standin_cpu_ready_s"]),
              "| (2) VmRSS once ready (VmHWM) | %.1f MiB (%.1f MiB) | < 150 MB |" % (
                  r["mem_ready"]["VmRSS"], r["mem_ready"]["VmHWM"]),
              "| (2) VmRSS after the label changes (VmHWM) | %.1f MiB (%.1f MiB) | |" % (
