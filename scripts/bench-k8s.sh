@@ -9,12 +9,15 @@
 # usage: scripts/bench-k8s.sh [CHANGES=100] [KUBECTL_CHANGES=10]
 #   QUASAR_BENCH_K8S_CONSUMER=fake: the same run against tests/k8s/bench_fake_consumer.py
 #   instead of quasard (checks the harness; prints the table, writes nothing).
+#   QUASAR_BENCH_K8S_READY=log: ready = quasard's object-view-synced log line, not /readyz 200
+#   (for a quasard without metricsAddress).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 quasar_need_root "$0" "$@"
 changes=${1:-100}
 kubectl_changes=${2:-10}
 consumer=${QUASAR_BENCH_K8S_CONSUMER:-quasard}
+ready=${QUASAR_BENCH_K8S_READY:-readyz}
 bin=$quasar_build/bin
 
 "$quasar_root/scripts/setup.sh" >/dev/null
@@ -27,6 +30,7 @@ for tool in kubectl openssl python3; do
   command -v "$tool" >/dev/null || { echo "bench-k8s.sh: $tool is missing" >&2; exit 1; }
 done
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 dir=$(mktemp -d /tmp/quasar-bench-k8s-XXXXXX)
 ns=qbk$$
 driver=
@@ -59,7 +63,7 @@ ip -n "$ns" link set up0peer up
 ip -n "$ns" route add default via 10.250.255.254
 
 ip netns exec "$ns" python3 "$quasar_root/tests/k8s/bench_k8s.py" --dir "$dir" \
-  --consumer "$consumer" --quasard "$bin/quasard" --quasarctl "$bin/quasarctl" --uplink up0 \
+  --consumer "$consumer" --ready "$ready" --quasard "$bin/quasard" --quasarctl "$bin/quasarctl" --uplink up0 \
   --changes "$changes" --kubectl-changes "$kubectl_changes" --json "$dir/results.json" \
   >"$dir/table.md" &
 driver=$!
@@ -82,7 +86,8 @@ $kubectl_version. Everything runs in one network namespace of the benchmark's ow
 the Kubernetes API server stand-in (tests/k8s/apiserver_standin.py, Python, HTTPS with client
 certificates, docs/k8s-standin.md), the driver (tests/k8s/bench_k8s.py) and quasard
 (\`routingMode: host-gw\`, \`logLevel: debug\`, its kubeconfig with a client certificate) as
-node-0001 of 500 nodes, on the same two cores.
+node-0001 of 500 nodes, on the same two cores. Load average just before the run: $load
+(the machine is shared: compare figures from one run).
 
 The stand-in holds what \`kubectl apply -f conf/k8s/quasar.yaml\` creates (the CRDs among it)
 and a cluster from tests/k8s/bench_objects.py, loaded in one \`POST /standin/bulk\` before
@@ -111,7 +116,7 @@ What each number measures:
   a GET before the PATCH, a new TLS connection) is several times the rest, and would hide
   quasard's share. The floor row is the same event on a plain Python watch of nodes inside
   the driver, opened before the changes: the stand-in's part, without quasard. p99 is the
-  nearest rank (with 100 changes, the second largest).
+  nearest rank: the $(( (changes * 99 + 99) / 100 ))th smallest of $changes.
 - \`kubectl label node\` rows: the real client, timed from spawning \`kubectl label node N
   bench.quasar.io/change=V --overwrite\` (after one untimed kubectl call that fills its
   discovery cache) to quasard's event line, and to kubectl's exit. At the end \`quasarctl nodes\`

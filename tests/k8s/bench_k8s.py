@@ -171,11 +171,12 @@ class Bench:
             with open(self.path("quasard.yaml"), "w") as f:
                 f.write("nodeName: %s\nstateDir: %s\nsocket: %s\ncniSocket: %s\n"
                         "podCIDRs: [%s]\nnodeIP: %s\nuplink: %s\nroutingMode: host-gw\n"
-                        "natOutgoing: false\nmetricsAddress: %s\nkubernetes: {kubeconfig: %s}\n"
-                        "logLevel: debug\n" % (
+                        "natOutgoing: false\nkubernetes: {kubeconfig: %s}\nlogLevel: debug\n" % (
                             bench_objects.node_name(me), self.path("state"), self.socket,
                             self.path("cni.sock"), bench_objects.node_pod_cidr(me),
-                            bench_objects.node_ip(me), a.uplink, metrics, self.path("kubeconfig")))
+                            bench_objects.node_ip(me), a.uplink, self.path("kubeconfig")))
+                if a.ready == "readyz":
+                    f.write("metricsAddress: %s\n" % metrics)
             argv = [a.quasard, "--config", self.path("quasard.yaml")]
         self.standin_cpu0 = self.cpu_s(self.standin)
         self.t_start = time.monotonic()
@@ -187,8 +188,14 @@ class Bench:
         deadline = self.t_start + self.a.sync_timeout
         while time.monotonic() < deadline:
             if self.consumer.poll() is not None:
-                raise Failure("the consumer exited (%d) before /readyz; see %s" %
+                raise Failure("the consumer exited (%d) before it was ready; see %s" %
                               (self.consumer.returncode, self.path("consumer.log")))
+            if self.a.ready == "log":
+                with self.events.cond:
+                    self.events.cond.wait_for(lambda: self.events.synced or self.events.ended, 0.1)
+                    if self.events.synced:
+                        return self.events.synced[0]
+                continue
             c = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=2)
             try:
                 c.request("GET", "/readyz")
@@ -199,7 +206,7 @@ class Bench:
             finally:
                 c.close()
             time.sleep(0.01)
-        raise Failure("/readyz not 200 within %d s of the start" % self.a.sync_timeout)
+        raise Failure("not ready (%s) within %d s of the start" % (self.a.ready, self.a.sync_timeout))
 
     def memory(self):
         with open("/proc/%d/status" % self.consumer.pid) as f:
@@ -218,7 +225,7 @@ class Bench:
     def measure_sync(self):
         t_ready = self.wait_ready()
         r = self.results
-        r["ready_s"] = t_ready - self.t_start
+        r["ready_s"], r["ready"] = t_ready - self.t_start, self.a.ready
         r["mem_ready"] = self.memory()
         r["cpu_ready_s"] = self.cpu_s(self.consumer)
         r["standin_cpu_ready_s"] = self.cpu_s(self.standin) - self.standin_cpu0
@@ -245,12 +252,14 @@ class Bench:
             (rv is None or ev[5] == rv), self.a.event_timeout, what)[0]
 
     def measure_changes(self):
+        # Nodes from 2 on: quasard annotates its own Node (node-0001), and the kubectl runs
+        # match the first event of their node.
         a, rng = self.a, random.Random(12)
         ref = self.reference_watch()
         patch_conn = self.conn()
         self.call("GET", "/api/v1/nodes?limit=1", conn=patch_conn)  # TLS handshake, untimed
         for i in range(a.changes):
-            name = bench_objects.node_name(rng.randint(1, a.nodes))
+            name = bench_objects.node_name(rng.randint(2, a.nodes))
             body = json.dumps({"metadata": {"labels": {LABEL: "direct-%d" % i}}}).encode()
             t0 = time.monotonic()
             out = self.call("PATCH", "/api/v1/nodes/" + name, body,
@@ -271,7 +280,7 @@ class Bench:
         self.kubectl("get", "node", bench_objects.node_name(1), "-o", "name")  # discovery cache
         self.results["kubectl"] = []
         for i in range(a.kubectl_changes):
-            name = bench_objects.node_name(rng.randint(1, a.nodes))
+            name = bench_objects.node_name(rng.randint(2, a.nodes))
             t0 = time.monotonic()
             self.kubectl("label", "node", name, "--overwrite", "%s=kubectl-%d" % (LABEL, i))
             t_exit = time.monotonic()
@@ -294,6 +303,9 @@ class Bench:
         self.results["quasarctl_checked"] = "%s %s=%s" % (name, LABEL, value)
 
 
+READY = {"readyz": "/readyz 200", "log": "its `object-view-synced` line"}
+
+
 def table(r, consumer):
     ch, kc = r["changes"], r.get("kubectl", [])
     col = lambda rows, k: [x[k] for x in rows]
@@ -306,7 +318,7 @@ def table(r, consumer):
         objects += ", %d other (the install manifest's)" % sum(o.values())
     lines = ["| measure | value | goal |", "|---|---|---|",
              "| objects in the stand-in | %s | |" % objects,
-             "| (1) %s start to /readyz 200 | %.2f s | |" % (consumer, r["ready_s"]),
+             "| (1) %s start to %s | %.2f s | |" % (consumer, READY[r["ready"]], r["ready_s"]),
              "| (1) initial sync as logged (`object-view-synced`: %d objects) | %.0f ms | |" % (
                  r["synced_objects"], r["synced_logged_ms"]),
              "| (1) CPU time until ready: %s, the stand-in | %.2f s, %.2f s | |" % (
@@ -349,6 +361,8 @@ def main():
     ap.add_argument("--kubectl-changes", type=int, default=10)
     ap.add_argument("--sync-timeout", type=int, default=300)
     ap.add_argument("--event-timeout", type=float, default=10)
+    ap.add_argument("--ready", choices=["readyz", "log"], default="readyz",
+                    help="ready = /readyz 200 on metricsAddress, or the object-view-synced line")
     ap.add_argument("--json", help="write the raw numbers here")
     a = ap.parse_args()
     need = [a.kubectl, os.path.join(HERE, "make-certs.sh")]

@@ -11,7 +11,7 @@ import threading
 import time
 
 EVENT = re.compile(r"event=view-event kind=(\S+) type=(\S+) namespace=(\S*) name=(\S+) rv=(\S+)")
-SYNCED = re.compile(r"event=object-view-synced objects=(\d+) ms=([\d.]+)")
+SYNCED = re.compile(r"event=object-view-synced\b.*?\bobjects=(\d+)\b.*?\bms=([\d.]+)")
 
 
 class Failure(Exception):
