@@ -306,6 +306,11 @@ class Bench:
 READY = {"readyz": "/readyz 200", "log": "its `object-view-synced` line"}
 
 
+def mem(m):
+    mb = lambda mib: mib * 1048576 / 1e6
+    return "%.1f MiB = %.1f MB (%.1f MiB)" % (m["VmRSS"], mb(m["VmRSS"]), m["VmHWM"])
+
+
 def table(r, consumer):
     ch, kc = r["changes"], r.get("kubectl", [])
     col = lambda rows, k: [x[k] for x in rows]
@@ -323,10 +328,8 @@ def table(r, consumer):
                  r["synced_objects"], r["synced_logged_ms"]),
              "| (1) CPU time until ready: %s, the stand-in | %.2f s, %.2f s | |" % (
                  consumer, r["cpu_ready_s"], r["standin_cpu_ready_s"]),
-             "| (2) VmRSS once ready (VmHWM) | %.1f MiB (%.1f MiB) | < 150 MB |" % (
-                 r["mem_ready"]["VmRSS"], r["mem_ready"]["VmHWM"]),
-             "| (2) VmRSS after the label changes (VmHWM) | %.1f MiB (%.1f MiB) | |" % (
-                 r["mem_end"]["VmRSS"], r["mem_end"]["VmHWM"])]
+             "| (2) VmRSS once ready (VmHWM) | %s | < 150 MB |" % mem(r["mem_ready"]),
+             "| (2) VmRSS after the label changes (VmHWM) | %s | |" % mem(r["mem_end"])]
     row = "| %s | median %.1f ms, p99 %.1f ms | %s |"
     med = statistics.median
     lines += [row % ("(3) node label PATCH sent to the event in %s, %d changes" % (consumer, len(ch)),
