@@ -78,7 +78,9 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 if [ "$ready" = readyz ]; then
   ready_text="start to /readyz 200: from just before the driver spawns quasard to the first 200
   from its \`/readyz\` (polled every 10 ms on \`metricsAddress\`): process start, the initial
-  lists of every kind it follows, and whatever else readiness waits for."
+  lists of every kind it follows, and its other checks (the datastore's cluster view, the
+  routes). quasard's datastore here is SQLite, so it knows no other quasard node: its route
+  table stays empty (routes come from the datastore's nodes, not from the Node objects)."
 else
   ready_text="start to ready: from just before the driver spawns quasard to the moment its
   \`event=object-view-synced\` line is read (QUASAR_BENCH_K8S_READY=log: this quasard serves no
@@ -135,9 +137,8 @@ $table
 
 ### Findings
 
-- 2026-12-01, the first run against quasard (it had no \`metricsAddress\` yet: ready = the
-  synced line): VmRSS after the sync was 150.1 MiB (157 MB), over the goal, and about half of
-  it memory already freed: \`call (int)malloc_trim(0)\` from gdb right after the sync took it
+- 2026-12-01, the first runs against quasard: VmRSS after the sync was 150 MiB (157 MB), over
+  the goal, and about half of it memory already freed: \`call (int)malloc_trim(0)\` from gdb right after the sync took it
   to 74 MiB; \`MALLOC_ARENA_MAX=1\` only to 141 MiB, so it is not per-thread arenas but the heap
   left behind by the transient JSON of the initial lists (the reflector hands the view all
   10,000 pods as one vector of nlohmann::json, then the view keeps typed objects). Left: give
