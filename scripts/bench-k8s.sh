@@ -138,10 +138,11 @@ $table
 ### Findings
 
 - 2026-12-01, the first runs against quasard: VmRSS after the sync was 150 MiB (157 MB), over
-  the goal, and about half of it memory already freed: \`call (int)malloc_trim(0)\` from gdb right after the sync took it
-  to 74 MiB; \`MALLOC_ARENA_MAX=1\` only to 141 MiB, so it is not per-thread arenas but the heap
-  left behind by the transient JSON of the initial lists (the reflector hands the view all
-  10,000 pods as one vector of nlohmann::json, then the view keeps typed objects). Left: give
+  the goal, and about half of it memory already freed: \`call (int)malloc_trim(0)\` from
+  gdb right after the sync took it to 74 MiB; \`MALLOC_ARENA_MAX=1\` only to 141 MiB, so it
+  is not per-thread arenas but the heap left behind by the transient JSON of the initial
+  lists (the reflector hands the view all 10,000 pods as one vector of nlohmann::json, then
+  the view keeps typed objects). Left: give
   that back (malloc_trim after the initial lists and after a relist) or convert each page to
   typed objects as it arrives, which would also lower the peak (VmHWM).
 - A label change reaches quasard's view within a fraction of a millisecond of reaching a plain
