@@ -63,7 +63,7 @@ ip -n "$ns" link set up0 up
 ip -n "$ns" link set up0peer up
 ip -n "$ns" route add default via 10.250.255.254
 
-ip netns exec "$ns" python3 "$quasar_root/tests/k8s/bench_k8s.py" --dir "$dir" \
+ip netns exec "$ns" python3 -B "$quasar_root/tests/k8s/bench_k8s.py" --dir "$dir" \
   --consumer "$consumer" --ready "$ready" --quasard "$bin/quasard" --quasarctl "$bin/quasarctl" --uplink up0 \
   --changes "$changes" --kubectl-changes "$kubectl_changes" --json "$dir/results.json" \
   >"$dir/table.md" &

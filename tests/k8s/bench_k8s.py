@@ -117,7 +117,7 @@ class Bench:
     def start_standin(self):
         subprocess.run([os.path.join(HERE, "make-certs.sh"), self.path("pki")], check=True)
         pki = lambda n: self.path("pki", n)
-        p = self.standin = self.spawn([sys.executable, os.path.join(HERE, "apiserver_standin.py"),
+        p = self.standin = self.spawn([sys.executable, "-B", os.path.join(HERE, "apiserver_standin.py"),
                         "--cert", pki("server.crt"), "--key", pki("server.key"),
                         "--client-ca", pki("ca.crt"), "--port", "0"],
                        stdout=subprocess.PIPE, stderr=open(self.path("standin.log"), "w"), text=True)
@@ -161,7 +161,7 @@ class Bench:
         self.metrics_port = self.free_port()
         metrics = "127.0.0.1:%d" % self.metrics_port
         if a.consumer == "fake":
-            argv = [sys.executable, os.path.join(HERE, "bench_fake_consumer.py"), "--server",
+            argv = [sys.executable, "-B", os.path.join(HERE, "bench_fake_consumer.py"), "--server",
                     self.server, "--ca", self.path("pki", "ca.crt"), "--cert",
                     self.path("pki", "client.crt"), "--key", self.path("pki", "client.key"),
                     "--metrics", metrics]
