@@ -64,7 +64,8 @@ ip -n "$ns" link set up0peer up
 ip -n "$ns" route add default via 10.250.255.254
 
 ip netns exec "$ns" python3 -B "$quasar_root/tests/k8s/bench_k8s.py" --dir "$dir" \
-  --consumer "$consumer" --ready "$ready" --quasard "$bin/quasard" --quasarctl "$bin/quasarctl" --uplink up0 \
+  --consumer "$consumer" --ready "$ready" --quasard "$bin/quasard" --quasarctl "$bin/quasarctl" \
+  --uplink up0 \
   --changes "$changes" --kubectl-changes "$kubectl_changes" --json "$dir/results.json" \
   >"$dir/table.md" &
 driver=$!
@@ -92,7 +93,8 @@ commit=$(git -C "$quasar_root" rev-parse --short HEAD 2>/dev/null || echo unknow
   cat <<MD
 ## Kubernetes: 10,000 pods, 500 nodes, 1,000 NetworkPolicies from the API server stand-in
 
-Command: \`scripts/bench-k8s.sh $changes $kubectl_changes\` (as root), on $(date -u +%Y-%m-%d), quasar $commit.
+Command: \`scripts/bench-k8s.sh $changes $kubectl_changes\` (as root), on $(date -u +%Y-%m-%d),
+quasar $commit.
 Machine: $(nproc) cores, $cpu, kernel $(uname -r), Debian $(cat /etc/debian_version); kubectl
 $kubectl_version. Everything runs in one network namespace of the benchmark's own:
 the Kubernetes API server stand-in (tests/k8s/apiserver_standin.py, Python, HTTPS with client

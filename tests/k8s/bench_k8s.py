@@ -93,8 +93,9 @@ class Bench:
 
     def call(self, method, path, body=None, ctype="application/json", conn=None):
         c = conn or self.conn()
-        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        c.request(method, path, body=data, headers={"Content-Type": ctype, "Accept": "application/json"})
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
+        c.request(method, path, body=data,
+                  headers={"Content-Type": ctype, "Accept": "application/json"})
         r = c.getresponse()
         raw = r.read()
         if conn is None:
@@ -117,13 +118,15 @@ class Bench:
     def start_standin(self):
         subprocess.run([os.path.join(HERE, "make-certs.sh"), self.path("pki")], check=True)
         pki = lambda n: self.path("pki", n)
-        p = self.standin = self.spawn([sys.executable, "-B", os.path.join(HERE, "apiserver_standin.py"),
-                        "--cert", pki("server.crt"), "--key", pki("server.key"),
-                        "--client-ca", pki("ca.crt"), "--port", "0"],
-                       stdout=subprocess.PIPE, stderr=open(self.path("standin.log"), "w"), text=True)
+        p = self.standin = self.spawn(
+            [sys.executable, "-B", os.path.join(HERE, "apiserver_standin.py"), "--cert",
+             pki("server.crt"), "--key", pki("server.key"), "--client-ca", pki("ca.crt"),
+             "--port", "0"],
+            stdout=subprocess.PIPE, stderr=open(self.path("standin.log"), "w"), text=True)
         line = p.stdout.readline()
         if not line.startswith("listening https://127.0.0.1:"):
-            raise Failure("the stand-in did not start (%r), see %s" % (line, self.path("standin.log")))
+            raise Failure("the stand-in did not start (%r), see %s" %
+                          (line, self.path("standin.log")))
         self.port = int(line.strip().rsplit(":", 1)[1])
         self.server = "https://127.0.0.1:%d" % self.port
         with open(self.path("kubeconfig"), "w") as f:
@@ -206,7 +209,8 @@ class Bench:
             finally:
                 c.close()
             time.sleep(0.01)
-        raise Failure("not ready (%s) within %d s of the start" % (self.a.ready, self.a.sync_timeout))
+        raise Failure("not ready (%s) within %d s of the start" %
+                      (self.a.ready, self.a.sync_timeout))
 
     def memory(self):
         with open("/proc/%d/status" % self.consumer.pid) as f:
@@ -270,8 +274,9 @@ class Bench:
             t_ref = ref.wait(name, rv, a.event_timeout)
             if t_ref is None:
                 raise Failure("the reference watch missed %s rv %s" % (name, rv))
-            self.results["changes"].append({"node": name, "rv": rv, "patch_ms": (t_resp - t0) * 1e3,
-                                            "view_ms": (t1 - t0) * 1e3, "ref_ms": (t_ref - t0) * 1e3})
+            self.results["changes"].append({
+                "node": name, "rv": rv, "patch_ms": (t_resp - t0) * 1e3,
+                "view_ms": (t1 - t0) * 1e3, "ref_ms": (t_ref - t0) * 1e3})
             time.sleep(rng.uniform(0.03, 0.08))  # apart, and not in step with the bookmarks
         ref.close()
         patch_conn.close()
@@ -332,7 +337,8 @@ def table(r, consumer):
              "| (2) VmRSS after the label changes (VmHWM) | %s | |" % mem(r["mem_end"])]
     row = "| %s | median %.1f ms, p99 %.1f ms | %s |"
     med = statistics.median
-    lines += [row % ("(3) node label PATCH sent to the event in %s, %d changes" % (consumer, len(ch)),
+    lines += [row % ("(3) node label PATCH sent to the event in %s, %d changes" %
+                     (consumer, len(ch)),
                      med(col(ch, "view_ms")), pct(col(ch, "view_ms"), 99), "< 100 ms median"),
               row % ("PATCH sent to its response (the stand-in's share)",
                      med(col(ch, "patch_ms")), pct(col(ch, "patch_ms"), 99), ""),

@@ -60,8 +60,8 @@ def node(i):
     spec = {"podCIDR": node_pod_cidr(i), "podCIDRs": [node_pod_cidr(i)],
             "providerID": "bench://%s" % node_name(i)}
     if i % 8 == 0:
-        labels.update({"nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB",
-                       "nvidia.com/gpu.count": "8",
+        labels.update({"nvidia.com/gpu.present": "true",
+                       "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB", "nvidia.com/gpu.count": "8",
                        "node.kubernetes.io/instance-type": "p4d.24xlarge"})
         spec["taints"] = [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
     return {"apiVersion": "v1", "kind": "Node",
@@ -95,7 +95,8 @@ def pod(p, app, node_i, k):
     annotations = {}
     if app["sidecar"]:
         containers.append({"name": "metrics", "image": "registry.example/exporter:0.9",
-                           "ports": [{"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]})
+                           "ports": [{"name": "metrics", "containerPort": 9090,
+                                      "protocol": "TCP"}]})
         annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": "9090"}
     ip = "10.%d.%d.%d" % (240 + node_i // 256, node_i % 256, 2 + k)
     meta = {"name": "%s-%s" % (rs, _suffix("pod-%d" % p, 5)), "namespace": app["ns"],
