@@ -88,13 +88,15 @@ else
   /readyz yet): process start and the initial lists of every kind it follows."
 fi
 kubectl_version=$(kubectl version --client 2>/dev/null | sed -n 's/^Client Version: //p')
-commit=$(git -C "$quasar_root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The newest commit that changed quasard's code (stays valid when this branch is rebased).
+commit=$(git -C "$quasar_root" log -1 --format=%h -- daemon conf routing ipam 2>/dev/null ||
+  echo unknown)
 {
   cat <<MD
 ## Kubernetes: 10,000 pods, 500 nodes, 1,000 NetworkPolicies from the API server stand-in
 
 Command: \`scripts/bench-k8s.sh $changes $kubectl_changes\` (as root), on $(date -u +%Y-%m-%d),
-quasar $commit.
+quasard as of commit $commit.
 Machine: $(nproc) cores, $cpu, kernel $(uname -r), Debian $(cat /etc/debian_version); kubectl
 $kubectl_version. Everything runs in one network namespace of the benchmark's own:
 the Kubernetes API server stand-in (tests/k8s/apiserver_standin.py, Python, HTTPS with client
