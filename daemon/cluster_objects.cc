@@ -1,5 +1,6 @@
 #include "daemon/cluster_objects.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
@@ -60,6 +61,9 @@ void ClusterObjects::logWhenSynced() {
     if (view_->waitSynced(std::chrono::steady_clock::now() + std::chrono::milliseconds(100))) {
       size_t n = 0;
       for (auto k : objects::kAllKinds) n += view_->stats(k).objects;
+      // The lists' JSON is parsed and freed by now; hand the memory back before saying ready
+      // (kube_object_source.cc trims after each list too, but the last may still be running).
+      malloc_trim(0);
       synced_ = true;
       spdlog::info("event=object-view-synced source=\"{}\" objects={} ms={}", describe(), n,
                    std::chrono::duration_cast<std::chrono::milliseconds>(

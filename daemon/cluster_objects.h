@@ -39,6 +39,8 @@ class ClusterObjects {
   void stop();
 
   bool fromKubernetes() const { return api_.has_value(); }
+  // Every kind has been listed into the view (readiness).
+  bool synced() const { return synced_.load(); }
   std::string describe() const { return source_->describe(); }
   const ObjectView& view() const { return *view_; }
   PodLookup& pods() { return *pods_; }

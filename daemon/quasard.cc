@@ -352,7 +352,7 @@ int run(const Flags& flags) {
     return absl::UnavailableError("the cluster view is not synced with the datastore");
   });
   auto objects_check = readiness.add("object-view", [&objects]() -> absl::Status {
-    if ((*objects)->view().synced()) return absl::OkStatus();
+    if ((*objects)->synced()) return absl::OkStatus();
     return absl::UnavailableError("the object view has not listed every kind from " +
                                   (*objects)->describe());
   });
