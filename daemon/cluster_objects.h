@@ -43,6 +43,7 @@ class ClusterObjects {
   bool synced() const { return synced_.load(); }
   std::string describe() const { return source_->describe(); }
   const ObjectView& view() const { return *view_; }
+  ObjectView& view() { return *view_; }
   PodLookup& pods() { return *pods_; }
   // Where `quasarctl apply` writes: null with the API source (kubectl is the writer then).
   ObjectStore* store() { return store_.get(); }

@@ -322,7 +322,14 @@ int run(const Flags& flags) {
       spdlog::error("event=nat-outgoing-failed error=\"{}\"", std::string(s.message()));
     }
   }
-  RoutingAgent agent(view, local, cfg->routing_mode, std::chrono::milliseconds(500));
+  // Where the other nodes' pods are: the nodes registered in the datastore with the blocks they
+  // claimed, or with ipam: kubernetes the Node objects' podCIDRs and addresses.
+  ClusterViewDirectory registered_nodes(view);
+  NodeObjectDirectory node_objects((*objects)->view());
+  NodeDirectory& directory = cfg->ipam == conf::IpamMode::kKubernetes
+                                 ? static_cast<NodeDirectory&>(node_objects)
+                                 : registered_nodes;
+  RoutingAgent agent(directory, local, cfg->routing_mode, std::chrono::milliseconds(500));
   agent.setMetrics(metrics.reconcile("routing"));
   agent.start();
   service.setRoutingAgent(&agent);
@@ -360,8 +367,8 @@ int run(const Flags& flags) {
     std::vector<metrics::WatchUsage> out;
     for (auto k : objects::kAllKinds) {
       const auto st = (*objects)->view().stats(k);
-      out.push_back({std::string(objects::kindName(k)), st.synced,
-                     static_cast<double>(st.relists), static_cast<double>(st.events_applied)});
+      out.push_back({std::string(objects::kindName(k)), st.synced, static_cast<double>(st.relists),
+                     static_cast<double>(st.events_applied)});
     }
     return out;
   });

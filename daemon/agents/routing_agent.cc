@@ -19,7 +19,7 @@ void RoutingAgent::start() {
     dirty_ = true;
     cv_.notify_all();
   };
-  subscription_ = view_.subscribe(wake);
+  subscription_ = view_.onChange(wake);
   // Someone deleting a route (or a device under them) wakes the agent at once; the periodic
   // pass stays as the safety net.
   auto monitor = routing::RouteMonitor::start(

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "daemon/cluster/cluster_view.h"
+#include "daemon/cluster/node_directory.h"
 #include "daemon/metrics/quasard_metrics.h"
 #include "routing/route_monitor.h"
 #include "routing/route_planner.h"
@@ -26,7 +26,7 @@ namespace quasar::daemon {
 
 class RoutingAgent {
  public:
-  RoutingAgent(ClusterView& view, routing::LocalNode local, conf::RoutingMode mode,
+  RoutingAgent(NodeDirectory& view, routing::LocalNode local, conf::RoutingMode mode,
                std::chrono::milliseconds period)
       : view_(view), local_(std::move(local)), mode_(mode), period_(period) {}
   ~RoutingAgent() { stop(); }
@@ -49,7 +49,7 @@ class RoutingAgent {
   // Logs a device error once, not on every pass, until it changes or clears.
   void reportDeviceError(const char* event, const absl::Status& s);
 
-  ClusterView& view_;
+  NodeDirectory& view_;
   routing::LocalNode local_;
   const conf::RoutingMode mode_;
   const std::chrono::milliseconds period_;
@@ -63,7 +63,7 @@ class RoutingAgent {
   std::set<std::string> unreachable_;  // worker thread only: peers last planned unreachable
   std::atomic<bool> reconciled_{false};
   std::optional<metrics::ReconcileMetrics> metrics_;
-  ClusterView::Subscription subscription_;
+  std::shared_ptr<void> subscription_;  // the directory's change handle
   std::unique_ptr<routing::RouteMonitor> monitor_;
   std::thread thread_;
 };
