@@ -182,7 +182,8 @@ int routes(const std::string& endpoint, int nodes) {
                                    1500};
   const auto start = Clock::now();
   if (!view.start().ok()) return 1;
-  RoutingAgent agent(view, local, quasar::conf::RoutingMode::kIpipCrossSubnet,
+  ClusterViewDirectory directory(view);
+  RoutingAgent agent(directory, local, quasar::conf::RoutingMode::kIpipCrossSubnet,
                      std::chrono::milliseconds(500));
   agent.start();
   // Polling forks `ip`: every 10 ms, so the poller does not starve the agent on two cores.
