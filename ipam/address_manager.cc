@@ -8,11 +8,11 @@
 namespace quasar::ipam {
 
 AddressManager::AddressManager(const Options& options, AllocationStore& store, Clock clock)
-    : clock_(std::move(clock)), options_(options), committer_(store) {
-  for (const auto& cidr : options.pod_cidrs) {
-    ranges_.emplace_back(cidr, options.reserved, options.release_cooldown_ms);
-  }
-}
+    : clock_(std::move(clock)),
+      options_(options),
+      committer_(store),
+      blocks_(options.pod_cidrs, options.reserved, options.release_cooldown_ms,
+              options.allocation_gate) {}
 
 absl::StatusOr<std::unique_ptr<AddressManager>> AddressManager::create(const Options& options,
                                                                        AllocationStore& store,
@@ -25,95 +25,38 @@ absl::StatusOr<std::unique_ptr<AddressManager>> AddressManager::create(const Opt
   auto snap = store.load(now - options.release_cooldown_ms);
   if (!snap.ok()) return snap.status();
   for (auto& a : snap->allocations) {
-    for (const auto& ip : a.ips) {
-      // An address outside today's ranges (a block given back or lost under a running pod)
-      // stays recorded and releasable; addRange() marks it used if its range comes back.
-      if (auto* r = m->rangeFor(ip)) r->restoreUsed(ip);
-    }
+    // An allocation of a source the node no longer has stays recorded and releasable.
+    if (auto* source = m->sourceOf(a.source)) source->restore(a);
     Attachment key = a.attachment;
     m->entries_.emplace(std::move(key), Entry{std::move(a), State::kCommitted});
   }
-  for (const auto& [ip, at] : snap->releases) {
-    if (auto* r = m->rangeFor(ip)) {
-      r->restoreRelease(ip, at);
-    } else {
-      m->outside_releases_.emplace_back(ip, at);
-    }
-  }
+  // The node's store records the releases for the blocks' cool-down; other sources keep
+  // their own.
+  for (const auto& [ip, at] : snap->releases) m->blocks_.restoreRelease(ip, at);
   return m;
 }
 
-RangeAllocator* AddressManager::rangeFor(const conf::IpAddress& a) {
-  for (auto& r : ranges_) {
-    if (r.contains(a)) return &r;
-  }
-  return nullptr;
+AddressSource* AddressManager::sourceOf(const std::string& name) const {
+  if (name == kBlocks) return const_cast<BlockSource*>(&blocks_);
+  auto it = options_.sources.find(name);
+  return it == options_.sources.end() ? nullptr : it->second;
 }
 
-absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::take(
-    const std::vector<conf::IpAddress>& requested, int64_t now_ms) {
-  std::vector<conf::IpAddress> taken;
-  auto undo = [&] {
-    for (const auto& ip : taken) rangeFor(ip)->unallocate(ip);
-  };
-  if (options_.allocation_gate) {
-    if (auto s = options_.allocation_gate(); !s.ok()) return s;
-  }
-  if (ranges_.empty()) {
-    return absl::ResourceExhaustedError("the node holds no pod CIDR block yet");
-  }
-  std::set<conf::Family> families;
-  for (const auto& r : ranges_) families.insert(r.range().family());
-  for (const auto& ip : requested) {
-    if (!families.contains(ip.family())) {
-      undo();
-      return absl::InvalidArgumentError(
-          absl::StrCat("requested ", ip.toString(), " but the node has no pod CIDR of its family"));
+std::vector<conf::IpAddress> AddressManager::heldAddresses(const conf::IpPrefix& range) const {
+  std::vector<conf::IpAddress> held;
+  for (const auto& [attachment, e] : entries_) {
+    for (const auto& ip : e.allocation.ips) {
+      if (range.contains(ip)) held.push_back(ip);
     }
   }
-  std::set<conf::Family> done;
-  for (const auto& ip : requested) {
-    if (done.contains(ip.family())) {
-      undo();
-      return absl::InvalidArgumentError("at most one requested address per family");
-    }
-    RangeAllocator* r = rangeFor(ip);
-    absl::Status s = r ? r->allocate(ip, now_ms)
-                       : absl::InvalidArgumentError(
-                             absl::StrCat(ip.toString(), " is outside the node's pod CIDRs"));
-    if (!s.ok()) {
-      undo();
-      return s;
-    }
-    taken.push_back(ip);
-    done.insert(ip.family());
-  }
-  for (auto& r : ranges_) {
-    const auto family = r.range().family();
-    if (done.contains(family)) continue;
-    auto ip = r.allocateNext(now_ms);
-    if (ip.ok()) {
-      taken.push_back(*ip);
-      done.insert(family);
-      continue;
-    }
-    // Another range of the same family may still have room; fail only after the last one.
-    bool later_range_of_family = false;
-    for (auto it = ranges_.rbegin(); &*it != &r; ++it) {
-      if (it->range().family() == family) later_range_of_family = true;
-    }
-    if (!later_range_of_family) {
-      undo();
-      return ip.status();
-    }
-  }
-  return taken;
+  return held;
 }
 
 absl::StatusOr<AllocateResult> AddressManager::allocate(
     const AllocateRequest& request, const std::function<void(const AllocateResult&)>& on_reserved) {
   auto r = allocateOnce(request, on_reserved);
-  if (!options_.claim_range || !absl::IsResourceExhausted(r.status())) return r;
+  if (request.source != kBlocks || !options_.claim_range || !absl::IsResourceExhausted(r.status()))
+    return r;
   {
     std::lock_guard claim(claim_mu_);
     // Another request may have claimed a range while this one waited: try again first.
@@ -128,50 +71,20 @@ absl::StatusOr<AllocateResult> AddressManager::allocate(
 
 void AddressManager::addRange(const conf::IpPrefix& range) {
   std::lock_guard lock(mu_);
-  RangeAllocator& r = ranges_.emplace_back(range, options_.reserved, options_.release_cooldown_ms);
   // Pods may still hold addresses of this range from when the node had it before (entries_
   // keeps every allocation, inside the ranges or not): never hand those out twice.
-  for (const auto& [attachment, e] : entries_) {
-    for (const auto& ip : e.allocation.ips) {
-      if (r.contains(ip)) r.restoreUsed(ip);
-    }
-  }
-  for (const auto& [ip, at] : outside_releases_) {
-    r.restoreRelease(ip, at);
-  }
+  blocks_.addRange(range, heldAddresses(range));
 }
 
 absl::Status AddressManager::removeRangeIfIdle(const conf::IpPrefix& range) {
-  const int64_t now = clock_();
-  std::lock_guard lock(mu_);
-  for (auto it = ranges_.begin(); it != ranges_.end(); ++it) {
-    if (it->range() != range.network()) continue;
-    const auto st = it->stats(now);
-    if (st.used != 0 || st.cooling != 0) {
-      return absl::FailedPreconditionError(absl::StrCat(range.toString(), " is in use"));
-    }
-    ranges_.erase(it);
-    return absl::OkStatus();
-  }
-  return absl::NotFoundError(absl::StrCat(range.toString(), " is not one of this node's ranges"));
+  return blocks_.removeRangeIfIdle(range, clock_());
 }
 
 absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::dropRange(
     const conf::IpPrefix& range) {
   std::lock_guard lock(mu_);
-  auto it = std::find_if(ranges_.begin(), ranges_.end(),
-                         [&](const RangeAllocator& r) { return r.range() == range.network(); });
-  if (it == ranges_.end()) {
-    return absl::NotFoundError(absl::StrCat(range.toString(), " is not one of this node's ranges"));
-  }
-  std::vector<conf::IpAddress> held;
-  for (const auto& [attachment, e] : entries_) {
-    for (const auto& ip : e.allocation.ips) {
-      if (it->contains(ip)) held.push_back(ip);
-    }
-  }
-  ranges_.erase(it);
-  return held;
+  if (auto s = blocks_.dropRange(range); !s.ok()) return s;
+  return heldAddresses(range);
 }
 
 absl::StatusOr<AllocateResult> AddressManager::allocateOnce(
@@ -197,6 +110,11 @@ absl::StatusOr<AllocateResult> AddressManager::allocateOnce(
     if (on_reserved) on_reserved(*existing);
     return *existing;
   }
+  AddressSource* source = sourceOf(request.source);
+  if (!source) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this node has no address source \"", request.source, "\""));
+  }
   {
     std::lock_guard lock(mu_);
     // Between the two locks another request may have taken the attachment.
@@ -205,20 +123,33 @@ absl::StatusOr<AllocateResult> AddressManager::allocateOnce(
                                                  "/", request.attachment.ifname,
                                                  " is being changed by another request; retry"));
     }
-    auto ips = take(request.requested_ips, now);
-    if (!ips.ok()) return ips.status();
+    // Pending with no address yet: the attachment is this request's while the source works
+    // (a source may do I/O, so never under the lock).
+    Allocation pending;
+    pending.attachment = request.attachment;
+    entries_.emplace(request.attachment, Entry{std::move(pending), State::kPending, request.claim});
+  }
+  auto ips = source->take(request, now);
+  {
+    std::lock_guard lock(mu_);
+    if (!ips.ok()) {
+      entries_.erase(request.attachment);
+      return ips.status();
+    }
     allocation = {request.attachment, request.network, request.netns,
-                  request.pod,        std::move(*ips), now};
-    entries_.emplace(request.attachment, Entry{allocation, State::kPending, request.claim});
+                  request.pod,        std::move(*ips), now,
+                  request.source};
+    entries_.at(request.attachment).allocation = allocation;
   }
   if (on_reserved) on_reserved(AllocateResult{allocation, true});
   absl::Status s = committer_.commit({Mutation::Kind::kPut, allocation, 0});
-  std::lock_guard lock(mu_);
   if (!s.ok()) {
-    for (const auto& ip : allocation.ips) rangeFor(ip)->unallocate(ip);
+    source->untake(allocation);
+    std::lock_guard lock(mu_);
     entries_.erase(request.attachment);
     return s;
   }
+  std::lock_guard lock(mu_);
   entries_.at(request.attachment).state = State::kCommitted;
   return AllocateResult{std::move(allocation), true};
 }
@@ -241,21 +172,14 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::release(const Attac
   }
   const int64_t now = clock_();
   absl::Status s = committer_.commit({Mutation::Kind::kDelete, allocation, now});
-  std::lock_guard lock(mu_);
   if (!s.ok()) {
+    std::lock_guard lock(mu_);
     entries_.at(attachment).state = State::kCommitted;
     return s;
   }
   // Only now, with the release durable, may the addresses be handed out again (after cool-down).
-  for (const auto& ip : allocation.ips) {
-    auto* r = rangeFor(ip);
-    if (!r) continue;
-    if (hold) {
-      r->releaseHeld(ip);
-    } else {
-      r->release(ip, now);
-    }
-  }
+  if (auto* source = sourceOf(allocation.source)) source->released(allocation, hold, now);
+  std::lock_guard lock(mu_);
   entries_.erase(attachment);
   return allocation.ips;
 }
@@ -268,10 +192,8 @@ void AddressManager::endClaim(const Attachment& attachment, uint64_t claim) {
 
 void AddressManager::endHold(const std::vector<conf::IpAddress>& ips) {
   const int64_t now = clock_();
-  std::lock_guard lock(mu_);
-  for (const auto& ip : ips) {
-    if (auto* r = rangeFor(ip)) r->endHold(ip, now);
-  }
+  blocks_.endHold(ips, now);
+  for (const auto& [name, source] : options_.sources) source->endHold(ips, now);
 }
 
 absl::StatusOr<Allocation> AddressManager::get(const Attachment& attachment) const {
@@ -315,12 +237,6 @@ std::vector<Allocation> AddressManager::stale(const std::string& network,
   return out;
 }
 
-std::vector<PoolStats> AddressManager::stats() {
-  const int64_t now = clock_();
-  std::lock_guard lock(mu_);
-  std::vector<PoolStats> out;
-  for (auto& r : ranges_) out.push_back({r.range(), r.stats(now)});
-  return out;
-}
+std::vector<PoolStats> AddressManager::stats() { return blocks_.stats(clock_()); }
 
 }  // namespace quasar::ipam

@@ -1,6 +1,7 @@
 #pragma once
-// The node's IPAM: allocators for its pod CIDRs, the durable record of every attachment, and the
-// rules that keep an address from ever being handed out twice:
+// The node's IPAM: the durable record of every attachment, the address sources it takes addresses
+// from (address_source.h: the pod-CIDR blocks built in, others registered), and the rules that
+// keep an address from ever being handed out twice:
 //  - an address is marked used in memory before its commit starts and freed only after its
 //    release is durable, so no interleaving of calls hands it out twice;
 //  - an allocation is durable before allocate() returns (group commit), and memory is rebuilt
@@ -15,34 +16,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "ipam/address_source.h"
 #include "ipam/allocation.h"
 #include "ipam/allocation_store.h"
+#include "ipam/block_source.h"
 #include "ipam/group_committer.h"
-#include "ipam/range_allocator.h"
 
 namespace quasar::ipam {
-
-struct AllocateRequest {
-  Attachment attachment;
-  std::string network;
-  std::string netns;
-  PodRef pod;
-  std::vector<conf::IpAddress> requested_ips;
-  // Non-zero: the caller's token. The attachment stays claimed by it, also when it already had
-  // its allocation, until endClaim(): meanwhile every other allocate() and release() of it is
-  // Unavailable and GC passes it by. The plugin's ADD holds it while it builds the interfaces.
-  uint64_t claim = 0;
-};
-
-struct AllocateResult {
-  Allocation allocation;
-  bool created = false;
-};
-
-struct PoolStats {
-  conf::IpPrefix cidr;
-  RangeStats stats;
-};
 
 class AddressManager {
  public:
@@ -62,6 +42,9 @@ class AddressManager {
     // error is returned as is. quasard: Unavailable while the node's ownership of its blocks
     // is unconfirmed (see daemon/cluster/node_registry.h). Null: always allowed.
     std::function<absl::Status()> allocation_gate = nullptr;
+    // Further sources by name (AllocateRequest::source); each must outlive the manager. The
+    // pod-CIDR blocks are the source "".
+    std::map<std::string, AddressSource*> sources = {};
   };
 
   // Loads the store's allocations. `store` must outlive the manager.
@@ -69,7 +52,10 @@ class AddressManager {
                                                                 AllocationStore& store,
                                                                 Clock clock);
 
-  // One address per family of the pod CIDRs (or the requested ones). Idempotent per attachment.
+  // The request's source's addresses: for the blocks, one address per family of the pod CIDRs
+  // (or the requested ones). Idempotent per attachment, whatever the source.
+  // FailedPrecondition: the request names a source the node does not have (or the source
+  // cannot serve it).
   // Unavailable (retry later): the attachment is mid-change, or free addresses are cooling down.
   // ResourceExhausted: no free address. InvalidArgument/AlreadyExists: a requested address is
   // outside the CIDRs, reserved or taken.
@@ -114,6 +100,7 @@ class AddressManager {
 
  private:
   enum class State { kPending, kCommitted, kReleasing };
+  static constexpr char kBlocks[] = "";
   struct Entry {
     Allocation allocation;
     State state;
@@ -124,21 +111,19 @@ class AddressManager {
   absl::StatusOr<AllocateResult> allocateOnce(
       const AllocateRequest& request,
       const std::function<void(const AllocateResult&)>& on_reserved);
-  // Takes one address per family; on failure nothing stays taken. Caller holds mu_.
-  absl::StatusOr<std::vector<conf::IpAddress>> take(const std::vector<conf::IpAddress>& requested,
-                                                    int64_t now_ms);
-  RangeAllocator* rangeFor(const conf::IpAddress& a);
+  // nullptr for a source the manager does not have.
+  AddressSource* sourceOf(const std::string& name) const;
+  // Addresses recorded for any attachment, pending ones included. Caller holds mu_.
+  std::vector<conf::IpAddress> heldAddresses(const conf::IpPrefix& range) const;
 
   Clock clock_;
   Options options_;
   std::mutex claim_mu_;  // one range claim at a time
   GroupCommitter committer_;
+  BlockSource blocks_;
+  // Lock order: mu_, then a source's own lock.
   mutable std::mutex mu_;
-  std::vector<RangeAllocator> ranges_;
   std::map<Attachment, Entry> entries_;
-  // Releases restored at start outside every range: their cool-down still applies if the
-  // range is added later.
-  std::vector<std::pair<conf::IpAddress, int64_t>> outside_releases_;
 };
 
 }  // namespace quasar::ipam

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS allocations (
   pod_namespace TEXT NOT NULL,
   pod_name TEXT NOT NULL,
   pod_uid TEXT NOT NULL,
-  created_ms INTEGER NOT NULL
+  created_ms INTEGER NOT NULL,
+  source TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS allocations_by_attachment ON allocations (container_id, ifname);
 CREATE TABLE IF NOT EXISTS releases (
@@ -41,16 +42,28 @@ absl::StatusOr<std::unique_ptr<SqliteAllocationStore>> SqliteAllocationStore::op
     const std::string& path) {
   auto db = openSqlite(path, kSchema);
   if (!db.ok()) return db.status();
+  // Stores written before address sources existed hold only the blocks' allocations.
+  auto cols = sqlitePrepare(db->get(),
+                            "SELECT 1 FROM pragma_table_info('allocations') "
+                            "WHERE name = 'source'");
+  if (!cols.ok()) return cols.status();
+  if (sqlite3_step(cols->get()) == SQLITE_DONE) {
+    if (auto s = sqliteExec(db->get(),
+                            "ALTER TABLE allocations ADD COLUMN source TEXT NOT NULL DEFAULT ''");
+        !s.ok()) {
+      return s;
+    }
+  }
   return std::unique_ptr<SqliteAllocationStore>(new SqliteAllocationStore(path, std::move(*db)));
 }
 
 absl::StatusOr<StoreSnapshot> SqliteAllocationStore::load(int64_t released_since_unix_ms) {
   std::lock_guard lock(mu_);
   StoreSnapshot snap;
-  auto rows =
-      sqlitePrepare(db_.get(),
-                    "SELECT ip, container_id, ifname, network, netns, pod_namespace, pod_name, "
-                    "pod_uid, created_ms FROM allocations ORDER BY container_id, ifname, rowid");
+  auto rows = sqlitePrepare(
+      db_.get(),
+      "SELECT ip, container_id, ifname, network, netns, pod_namespace, pod_name, "
+      "pod_uid, created_ms, source FROM allocations ORDER BY container_id, ifname, rowid");
   if (!rows.ok()) return rows.status();
   while (true) {
     const int rc = sqlite3_step(rows->get());
@@ -68,6 +81,7 @@ absl::StatusOr<StoreSnapshot> SqliteAllocationStore::load(int64_t released_since
       a.netns = sqliteColumn(s, 4);
       a.pod = {sqliteColumn(s, 5), sqliteColumn(s, 6), sqliteColumn(s, 7)};
       a.created_unix_ms = sqlite3_column_int64(s, 8);
+      a.source = sqliteColumn(s, 9);
       snap.allocations.push_back(std::move(a));
     }
     snap.allocations.back().ips.push_back(*ip);
@@ -96,10 +110,10 @@ absl::StatusOr<StoreSnapshot> SqliteAllocationStore::load(int64_t released_since
 absl::Status SqliteAllocationStore::apply(const Mutation& m) {
   const Allocation& a = m.allocation;
   if (m.kind == Mutation::Kind::kPut) {
-    auto ins =
-        sqlitePrepare(db_.get(),
-                      "INSERT INTO allocations (ip, container_id, ifname, network, netns, "
-                      "pod_namespace, pod_name, pod_uid, created_ms) VALUES (?,?,?,?,?,?,?,?,?)");
+    auto ins = sqlitePrepare(
+        db_.get(),
+        "INSERT INTO allocations (ip, container_id, ifname, network, netns, "
+        "pod_namespace, pod_name, pod_uid, created_ms, source) VALUES (?,?,?,?,?,?,?,?,?,?)");
     auto unrelease = sqlitePrepare(db_.get(), "DELETE FROM releases WHERE ip = ?");
     if (!ins.ok()) return ins.status();
     if (!unrelease.ok()) return unrelease.status();
@@ -115,6 +129,7 @@ absl::Status SqliteAllocationStore::apply(const Mutation& m) {
       bindText(s, 7, a.pod.name);
       bindText(s, 8, a.pod.uid);
       sqlite3_bind_int64(s, 9, a.created_unix_ms);
+      bindText(s, 10, a.source);
       if (sqlite3_step(s) != SQLITE_DONE) {
         return sqliteError(db_.get(), absl::StrCat("insert ", ip.toString()));
       }

@@ -54,6 +54,32 @@ TEST_F(SqliteStoreTest, CommittedAllocationsSurviveReopen) {
   EXPECT_TRUE((*s)->load(2000)->releases.empty());
 }
 
+TEST_F(SqliteStoreTest, SourceIsRecordedAndOldStoresGainTheColumn) {
+  {
+    // A store written before address sources existed.
+    auto db = openSqlite(path(),
+                         "CREATE TABLE allocations (ip TEXT PRIMARY KEY, container_id TEXT NOT "
+                         "NULL, ifname TEXT NOT NULL, network TEXT NOT NULL, netns TEXT NOT NULL, "
+                         "pod_namespace TEXT NOT NULL, pod_name TEXT NOT NULL, pod_uid TEXT NOT "
+                         "NULL, created_ms INTEGER NOT NULL);"
+                         "INSERT INTO allocations VALUES ('10.0.0.9','old','eth0','quasar','/n',"
+                         "'ns','pod','uid',7);");
+    ASSERT_TRUE(db.ok()) << db.status();
+  }
+  auto s = SqliteAllocationStore::open(path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  Allocation f = alloc("f", "10.20.0.100");
+  f.source = "floating";
+  std::vector<Mutation> batch{{Mutation::Kind::kPut, f, 0}};
+  ASSERT_TRUE((*s)->commit(batch).ok());
+  auto snap = (*s)->load(0);
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  ASSERT_EQ(snap->allocations.size(), 2u);
+  EXPECT_EQ(snap->allocations[0], f);
+  EXPECT_EQ(snap->allocations[1].attachment.container_id, "old");
+  EXPECT_EQ(snap->allocations[1].source, "");
+}
+
 TEST_F(SqliteStoreTest, DuplicateAddressFailsTheWholeBatch) {
   auto s = SqliteAllocationStore::open(path());
   ASSERT_TRUE(s.ok());
