@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include "absl/strings/str_cat.h"
+#include "cni/errors.h"
 #include "daemon/api/plugin_wire.h"
 
 namespace quasar::cni {
@@ -61,8 +62,12 @@ absl::StatusOr<pb::PluginReply> DaemonClient::receive(const char* what) {
                                      absl::IsNotFound(s) ? "connection closed" : s.message()));
   }
   if (reply.code() != 0) {
-    return absl::Status(static_cast<absl::StatusCode>(reply.code()),
-                        absl::StrCat("quasard ", what, ": ", reply.message()));
+    absl::Status s(static_cast<absl::StatusCode>(reply.code()),
+                   absl::StrCat("quasard ", what, ": ", reply.message()));
+    if (const int code = codeForReason(reply.reason()); code != 0) {
+      return withCode(std::move(s), static_cast<CniCode>(code));
+    }
+    return s;
   }
   return reply;
 }

@@ -14,6 +14,21 @@ absl::Status withCode(absl::Status s, CniCode code) {
   return s;
 }
 
+int codeForReason(int reason) {
+  switch (reason) {
+    case 1:
+      return kNoPoolForNode;
+    case 2:
+      return kPoolsFull;
+    case 3:
+      return kFloatingAddressTaken;
+    case 4:
+      return kOutsidePools;
+    default:
+      return 0;
+  }
+}
+
 int codeFor(const absl::Status& s) {
   if (auto p = s.GetPayload(kCodePayload)) {
     int code = 0;

@@ -26,7 +26,15 @@ enum CniCode : int {
   kAttachmentExists = 102,
   kCheckFailed = 103,
   kAddressUnavailable = 104,
+  // Floating IPs (quasar.io/v1 FloatingIPPool).
+  kNoPoolForNode = 105,
+  kPoolsFull = 106,
+  kFloatingAddressTaken = 107,
+  kOutsidePools = 108,
 };
+
+// The code for quasard's PluginReply.reason (a FailureReason); 0 when it names none.
+int codeForReason(int reason);
 
 // Pins `code` on a status, overriding the mapping by status code.
 absl::Status withCode(absl::Status s, CniCode code);

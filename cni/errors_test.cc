@@ -36,5 +36,20 @@ TEST(CniErrors, ErrorJsonRendersMessagesThatAreNotUtf8) {
   EXPECT_EQ(back["details"], "last read: '\xef\xbf\xbd\xef\xbf\xbd' (kernel: \xef\xbf\xbd)");
 }
 
+// quasard's failure reasons (PluginReply.reason) get codes of their own; the status code alone
+// (ResourceExhausted for a full pool and for a full pod CIDR) would not tell them apart.
+TEST(CniErrors, FailureReasonsHaveTheirOwnCodes) {
+  EXPECT_EQ(codeForReason(0), 0);
+  EXPECT_EQ(codeForReason(1), kNoPoolForNode);
+  EXPECT_EQ(codeForReason(2), kPoolsFull);
+  EXPECT_EQ(codeForReason(3), kFloatingAddressTaken);
+  EXPECT_EQ(codeForReason(4), kOutsidePools);
+  EXPECT_EQ(codeForReason(99), 0);
+  auto full = withCode(absl::ResourceExhaustedError("every pool full"),
+                       static_cast<CniCode>(codeForReason(2)));
+  EXPECT_EQ(errorJson("1.1.0", full)["code"], 106);
+  EXPECT_EQ(errorJson("1.1.0", absl::ResourceExhaustedError("pod CIDR full"))["code"], 101);
+}
+
 }  // namespace
 }  // namespace quasar::cni

@@ -10,6 +10,7 @@
 
 #include <chrono>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/api/plugin_wire.h"
 
@@ -225,6 +226,11 @@ pb::PluginReply PluginServer::dispatch(const pb::PluginRequest& req, int conn) {
     reply.Clear();
     reply.set_code(s.error_code());
     reply.set_message(s.error_message());
+    // toGrpc (quasard_service.cc) puts the failure reason's number in the details.
+    int reason = 0;
+    if (absl::SimpleAtoi(s.error_details(), &reason) && pb::FailureReason_IsValid(reason)) {
+      reply.set_reason(static_cast<pb::FailureReason>(reason));
+    }
   }
   return reply;
 }

@@ -10,6 +10,7 @@
 #include "conf/json_parse.h"
 #include "daemon/cluster/objects/object_json.h"
 #include "ipam/attachment_validation.h"
+#include "ipam/failure_reason.h"
 #include "routing/pod_link.h"
 
 namespace quasar::daemon {
@@ -18,8 +19,13 @@ namespace {
 namespace pb = quasar::api::v1;
 
 grpc::Status toGrpc(const absl::Status& s) {
-  // absl and gRPC share the canonical code numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+  // absl and gRPC share the canonical code numbering. The failure reason rides in the details,
+  // which the plugin transport turns into PluginReply.reason.
+  const auto reason = ipam::reasonOf(s);
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()),
+                      reason == ipam::FailureReason::kNone
+                          ? std::string()
+                          : std::to_string(static_cast<int>(reason)));
 }
 
 ipam::Attachment fromPb(const pb::Attachment& a) { return {a.container_id(), a.ifname()}; }
