@@ -50,6 +50,7 @@ socket: $sock
 cniSocket: $state/cni.sock
 stateDir: $state/state
 podCIDRs: [10.244.1.0/24]
+metricsAddress: 127.0.0.1:9617
 YAML
 echo "==> starting quasard (embedded SQLite store in $state/state)"
 ip netns exec "$node" "$bin/quasard" -c "$state/quasard.yaml" >/dev/null 2>"$state/quasard.log" &
@@ -82,6 +83,11 @@ ip netns exec "$node" "$bin/quasarctl" --socket "$sock" status
 echo
 echo "==> quasarctl ipam list"
 ip netns exec "$node" "$bin/quasarctl" --socket "$sock" ipam list
+echo
+echo "==> health and metrics (http://127.0.0.1:9617 in the node's namespace)"
+ip netns exec "$node" curl -sS --max-time 5 http://127.0.0.1:9617/readyz
+ip netns exec "$node" curl -sS --max-time 5 http://127.0.0.1:9617/metrics |
+  grep -E '^quasar_(cni_requests_total|ipam_pool_addresses_in_use|watch_synced)' | head -8
 
 if [ "$keep" -eq 1 ]; then
   cat <<MSG
