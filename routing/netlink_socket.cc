@@ -63,6 +63,8 @@ absl::Status errnoStatus(int err, absl::string_view what) {
     case EINVAL:
     case ERANGE:
       return absl::InvalidArgumentError(msg);
+    case EOPNOTSUPP:  // e.g. a link kind this kernel was built without
+      return absl::UnimplementedError(msg);
     default:
       return absl::InternalError(msg);
   }

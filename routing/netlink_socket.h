@@ -19,7 +19,8 @@
 namespace quasar::routing {
 
 // Maps an errno to a Status whose code callers can act on (EEXIST -> AlreadyExists,
-// ENODEV/ENOENT/ESRCH -> NotFound, EBUSY/EAGAIN -> Unavailable, ...).
+// ENODEV/ENOENT/ESRCH -> NotFound, EBUSY/EAGAIN -> Unavailable, EOPNOTSUPP -> Unimplemented,
+// ...).
 absl::Status errnoStatus(int err, absl::string_view what);
 
 class NetlinkSocket {

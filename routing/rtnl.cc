@@ -130,12 +130,14 @@ NlMessage linkSetMessage(const LinkSettings& ls) {
     ifi->ifi_change = IFF_UP;
   }
   if (ls.mtu > 0) m.putU32(IFLA_MTU, ls.mtu);
-  if (ls.proxy_arp || ls.rp_filter || ls.no_ipv6_link_local) {
+  const bool inet_conf = ls.proxy_arp || ls.arp_filter || ls.rp_filter;
+  if (inet_conf || ls.no_ipv6_link_local) {
     const auto af_spec = m.nestStart(IFLA_AF_SPEC);
-    if (ls.proxy_arp || ls.rp_filter) {
+    if (inet_conf) {
       const auto inet = m.nestStart(AF_INET);
       const auto conf = m.nestStart(IFLA_INET_CONF);
       if (ls.proxy_arp) m.putU32(IPV4_DEVCONF_PROXY_ARP, 1);
+      if (ls.arp_filter) m.putU32(IPV4_DEVCONF_ARPFILTER, 1);
       if (ls.rp_filter) m.putU32(IPV4_DEVCONF_RP_FILTER, static_cast<uint32_t>(*ls.rp_filter));
       m.nestEnd(conf);
       m.nestEnd(inet);
@@ -264,6 +266,9 @@ std::optional<NeighbourInfo> parseNeighbour(const nlmsghdr* nlh) {
     n.dst = attrAddress(tb[NDA_DST], fam);
   }
   if (tb[NDA_LLADDR]) n.lladdr = attrMac(tb[NDA_LLADDR]);
+  if (tb[NDA_PROTOCOL] && nl::attrPayloadLen(tb[NDA_PROTOCOL]) == 1) {
+    n.protocol = *static_cast<const uint8_t*>(nl::attrPayload(tb[NDA_PROTOCOL]));
+  }
   return n;
 }
 
@@ -279,6 +284,7 @@ std::optional<LinkInfo> parseLink(const nlmsghdr* nlh) {
   if (tb[IFLA_IFNAME] && nl::attrString(tb[IFLA_IFNAME])) l.name = nl::attrString(tb[IFLA_IFNAME]);
   if (tb[IFLA_MTU]) l.mtu = static_cast<int>(nl::attrU32(tb[IFLA_MTU]));
   if (tb[IFLA_ADDRESS]) l.mac = attrMac(tb[IFLA_ADDRESS]);
+  if (tb[IFLA_LINK]) l.link = static_cast<int>(nl::attrU32(tb[IFLA_LINK]));
   if (tb[IFLA_LINKINFO]) {
     nl::forEachNested(tb[IFLA_LINKINFO], [&l](const nlattr* attr) {
       if (nl::attrType(attr) == IFLA_INFO_KIND && nl::attrString(attr)) {

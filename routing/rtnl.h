@@ -36,6 +36,9 @@ struct LinkSettings {
   std::optional<bool> up = std::nullopt;  // up or down; unset: unchanged
   int mtu = 0;                            // 0: unchanged
   bool proxy_arp = false;
+  // Answer ARP on this link only for senders routed back through it
+  // (net.ipv4.conf.<dev>.arp_filter).
+  bool arp_filter = false;
   std::optional<int> rp_filter = std::nullopt;  // net.ipv4.conf.<dev>.rp_filter
   // No IPv6 link-local address (addr_gen_mode none): an IPv4-only pod's veth then adds nothing to
   // the IPv6 routing tables, which every MTU change walks. Must precede the link going up.
@@ -60,6 +63,7 @@ struct LinkInfo {
   int mtu = 0;
   bool up = false;
   std::string kind;  // "veth", "bridge", ...; empty for none
+  int link = 0;      // IFLA_LINK: the lower device of a vlan or macvlan (0: none)
 };
 
 struct AddressInfo {
@@ -75,6 +79,7 @@ struct NeighbourInfo {
   std::optional<conf::Mac> lladdr;
   uint16_t state = 0;
   uint8_t flags = 0;
+  uint8_t protocol = 0;  // NDA_PROTOCOL: who installed the entry (0: unknown)
 };
 
 struct RouteInfo {
