@@ -23,15 +23,18 @@ absl::StatusOr<std::unique_ptr<ClusterObjects>> ClusterObjects::create(
     auto http = kube::HttpClient::create(*kc);
     if (!http.ok()) return http.status();
     o->api_.emplace(*http);
-    o->source_ = std::make_unique<kube::KubeObjectSource>(
+    // This node's pods also from a watch of their own: what ADDs read first.
+    auto source = std::make_unique<kube::KubeObjectSource>(
         *o->api_, std::vector<objects::Kind>(objects::kAllKinds.begin(), objects::kAllKinds.end()),
-        observer);
+        observer, cfg.node_name);
+    o->local_pods_ = source->localPods();
+    o->source_ = std::move(source);
   } else {
     o->source_ = std::make_unique<StoreObjectSource>(datastore);
     o->store_ = std::make_unique<ObjectStore>(datastore);
   }
   o->view_ = std::make_unique<ObjectView>(*o->source_);
-  o->pods_ = std::make_unique<ViewPodLookup>(*o->view_, *o->source_);
+  o->pods_ = std::make_unique<ViewPodLookup>(*o->view_, *o->source_, o->local_pods_);
   return o;
 }
 

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "conf/daemon_config.h"
 #include "daemon/api/view_pod_lookup.h"
+#include "daemon/cluster/local_pods.h"
 #include "daemon/cluster/object_store.h"
 #include "daemon/cluster/object_view.h"
 #include "daemon/kube/api_client.h"
@@ -45,6 +46,8 @@ class ClusterObjects {
   const ObjectView& view() const { return *view_; }
   ObjectView& view() { return *view_; }
   PodLookup& pods() { return *pods_; }
+  // This node's pods from their own watch (the API source with a node name); null otherwise.
+  const LocalPods* localPods() const { return local_pods_; }
   // Where `quasarctl apply` writes: null with the API source (kubectl is the writer then).
   ObjectStore* store() { return store_.get(); }
 
@@ -61,6 +64,7 @@ class ClusterObjects {
 
   std::optional<kube::ApiClient> api_;
   std::unique_ptr<ObjectSource> source_;
+  LocalPods* local_pods_ = nullptr;  // owned by source_
   std::unique_ptr<ObjectView> view_;
   std::unique_ptr<ViewPodLookup> pods_;
   std::unique_ptr<ObjectStore> store_;

@@ -37,6 +37,7 @@
 #include "daemon/cluster/pod_addresses.h"
 #include "daemon/cluster/stale_block_reclaimer.h"
 #include "daemon/cluster_objects.h"
+#include "daemon/kube/kube_object_source.h"
 #include "daemon/metrics/http_server.h"
 #include "daemon/metrics/metered_store.h"
 #include "daemon/metrics/quasard_metrics.h"
@@ -369,6 +370,11 @@ int run(const Flags& flags) {
       const auto st = (*objects)->view().stats(k);
       out.push_back({std::string(objects::kindName(k)), st.synced, static_cast<double>(st.relists),
                      static_cast<double>(st.events_applied)});
+    }
+    if (const LocalPods* local = (*objects)->localPods()) {
+      const auto st = local->stats();
+      out.push_back({kube::KubeObjectSource::kLocalPodsWatch, st.synced,
+                     static_cast<double>(st.relists), static_cast<double>(st.events_applied)});
     }
     return out;
   });

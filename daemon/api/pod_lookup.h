@@ -1,8 +1,9 @@
 #pragma once
 // What the API service asks about a pod at ADD: its uid, labels and annotations (floating IPs
-// and release policies are requested by annotations). quasard answers from its object view, and
-// when the pod is newer than the view (the kubelet calls ADD right after scheduling) by asking
-// the object source directly, with a short deadline. Implemented in quasard's wiring.
+// and release policies are requested by annotations). quasard answers from the watch of this
+// node's pods (with the Kubernetes API source), else from its object view, and when the pod is
+// newer than both (the kubelet calls ADD right after scheduling) by asking the object source
+// directly, with a short deadline. Implemented in quasard's wiring.
 // Threading: implementations are thread-safe.
 
 #include <chrono>
@@ -18,7 +19,8 @@ struct PodFacts {
   std::string uid;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
-  // "view": quasard's object view had it; "direct": asked of the source (newer than the view).
+  // "local": the watch of this node's pods had it; "view": quasard's object view had it;
+  // "direct": asked of the source (newer than both).
   std::string source;
 };
 

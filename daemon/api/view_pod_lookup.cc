@@ -16,7 +16,13 @@ absl::StatusOr<std::optional<PodFacts>> ViewPodLookup::find(const std::string& n
                                                             const std::string& uid,
                                                             std::chrono::milliseconds deadline) {
   // A pod of the same name but another uid is an older incarnation: the new one is not in the
-  // view yet.
+  // index or the view yet.
+  if (local_ != nullptr) {
+    auto mine = local_->get(namespace_, name);
+    if (mine && (uid.empty() || mine->metadata.uid == uid)) {
+      return std::optional<PodFacts>(factsOf(*mine, "local"));
+    }
+  }
   auto cached = view_.get<objects::Pod>(namespace_, name);
   if (cached && (uid.empty() || cached->metadata.uid == uid)) {
     return std::optional<PodFacts>(factsOf(*cached, "view"));

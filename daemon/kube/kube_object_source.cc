@@ -3,6 +3,9 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
+
 #include "daemon/kube/api_status.h"
 
 namespace quasar::kube {
@@ -25,12 +28,22 @@ Resource KubeObjectSource::resourceOf(objects::Kind kind) {
   return nodeResource();  // unreachable: every kind is listed above
 }
 
-// Turns the reflectors' sink and observer calls into the view's. The reflector names its
-// calls by the kind name it was given, which is the view's kind name.
+// Turns the reflectors' sink and observer calls into a sink's (the view's, or the local pods
+// index's). The reflector names its calls by the kind name it was given: the view's kind name,
+// or kLocalPodsWatch for the local pods.
 class KubeObjectSource::Adapter final : public ReflectorSink, public ReflectorObserver {
  public:
+  // Every kind by its name.
   Adapter(daemon::ObjectSink& sink, ReflectorObserver* observer)
-      : sink_(sink), observer_(observer) {}
+      : sink_(sink), observer_(observer), trim_(true) {
+    for (objects::Kind k : objects::kAllKinds) names_.emplace(std::string(objects::kindName(k)), k);
+  }
+  // One kind under another name; its lists are small (no trim).
+  Adapter(daemon::ObjectSink& sink, ReflectorObserver* observer, std::string name,
+          objects::Kind kind)
+      : sink_(sink), observer_(observer), trim_(false) {
+    names_.emplace(std::move(name), kind);
+  }
 
   void onSynced(const std::string& kind, std::vector<nlohmann::json> objects) override {
     if (auto k = kindOf(kind)) sink_.replace(*k, std::move(objects));
@@ -39,7 +52,7 @@ class KubeObjectSource::Adapter final : public ReflectorSink, public ReflectorOb
     // A list of every pod is a burst of JSON that is freed once the view has parsed it; glibc
     // keeps such memory in its arenas unless asked (half of quasard's RSS after syncing 10,000
     // pods, docs/benchmarks.md).
-    malloc_trim(0);
+    if (trim_) malloc_trim(0);
   }
   void onEvent(const std::string& kind, EventType type, const nlohmann::json& object) override {
     auto k = kindOf(kind);
@@ -71,19 +84,25 @@ class KubeObjectSource::Adapter final : public ReflectorSink, public ReflectorOb
   }
 
  private:
-  static std::optional<objects::Kind> kindOf(const std::string& name) {
-    for (objects::Kind k : objects::kAllKinds) {
-      if (objects::kindName(k) == name) return k;
-    }
-    return std::nullopt;
+  std::optional<objects::Kind> kindOf(const std::string& name) const {
+    auto it = names_.find(name);
+    if (it == names_.end()) return std::nullopt;
+    return it->second;
   }
   daemon::ObjectSink& sink_;
   ReflectorObserver* observer_;
+  const bool trim_;
+  std::map<std::string, objects::Kind> names_;
 };
 
 KubeObjectSource::KubeObjectSource(ApiClient api, std::vector<objects::Kind> kinds,
-                                   ReflectorObserver* observer)
-    : api_(std::move(api)), kinds_(std::move(kinds)), observer_(observer) {}
+                                   ReflectorObserver* observer, std::string local_node)
+    : api_(std::move(api)), kinds_(std::move(kinds)), observer_(observer) {
+  const bool pods = std::find(kinds_.begin(), kinds_.end(), objects::Kind::kPod) != kinds_.end();
+  if (pods && !local_node.empty()) {
+    local_pods_ = std::make_unique<daemon::LocalPods>(std::move(local_node));
+  }
+}
 
 KubeObjectSource::~KubeObjectSource() { stop(); }
 
@@ -95,6 +114,17 @@ absl::Status KubeObjectSource::start(daemon::ObjectSink& sink) {
     o.resource = resourceOf(kind);
     o.kind = std::string(objects::kindName(kind));
     reflectors_.push_back(std::make_unique<Reflector>(api_, o, *adapter_, adapter_.get()));
+  }
+  if (local_pods_) {
+    local_adapter_ =
+        std::make_unique<Adapter>(*local_pods_, observer_, kLocalPodsWatch, objects::Kind::kPod);
+    ReflectorOptions o;
+    o.resource = podResource();
+    o.kind = kLocalPodsWatch;
+    o.field_selector = "spec.nodeName=" + local_pods_->node();
+    // First: its list is short and it is what ADDs look at first.
+    reflectors_.insert(reflectors_.begin(),
+                       std::make_unique<Reflector>(api_, o, *local_adapter_, local_adapter_.get()));
   }
   for (auto& r : reflectors_) r->start();
   return absl::OkStatus();

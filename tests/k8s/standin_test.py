@@ -568,6 +568,50 @@ class StandinApiTest(unittest.TestCase):
                (w.next_not_bookmark() for _ in range(3))]
         self.assertEqual(got, [("DELETED", "a"), ("ADDED", "b"), ("MODIFIED", "c")])
 
+    def test_watch_by_node_name_live_and_from_history(self):
+        # quasard's watch of its node's pods: fieldSelector=spec.nodeName=<node>. A pod that
+        # leaves the node arrives as DELETED (the previous object at the event's version, as the
+        # real watch cache sends it), one scheduled onto it as ADDED, other nodes' pods not at
+        # all; the same when the watch starts from an older version (history replay).
+        ns = self.fresh_namespace()
+        pods = "/api/v1/namespaces/%s/pods" % ns
+        start_rv = self.s.ok("GET", pods)["metadata"]["resourceVersion"]
+        live = self.s.watch("/api/v1/pods", fieldSelector="spec.nodeName=n1",
+                            resourceVersion=start_rv)
+        self.addCleanup(live.close)
+        self.s.ok("POST", pods, pod(ns, "a", node="n1"))
+        self.s.ok("POST", pods, pod(ns, "b", node="n2"))
+        self.s.ok("POST", pods, pod(ns, "c", node=""))
+        self.s.ok("PATCH", pods + "/b", {"metadata": {"labels": {"x": "1"}}},
+                  "application/merge-patch+json")
+        a = self.s.ok("GET", pods + "/a")
+        a["spec"]["nodeName"] = "n2"
+        moved = self.s.ok("PUT", pods + "/a", a)
+        c = self.s.ok("GET", pods + "/c")
+        c["spec"]["nodeName"] = "n1"
+        self.s.ok("PUT", pods + "/c", c)
+        self.s.ok("DELETE", pods + "/b")
+        self.s.ok("DELETE", pods + "/c")
+        want = [("ADDED", "a", "n1"), ("DELETED", "a", "n1"), ("ADDED", "c", "n1"),
+                ("DELETED", "c", "n1")]
+        events = [live.next_not_bookmark() for _ in want]
+        got = [(e["type"], e["object"]["metadata"]["name"], e["object"]["spec"]["nodeName"])
+               for e in events]
+        self.assertEqual(got, want)
+        self.assertEqual(events[1]["object"]["metadata"]["resourceVersion"],
+                         moved["metadata"]["resourceVersion"])
+        replay = self.s.watch("/api/v1/pods", fieldSelector="spec.nodeName=n1",
+                              resourceVersion=start_rv)
+        self.addCleanup(replay.close)
+        got = [(e["type"], e["object"]["metadata"]["name"], e["object"]["spec"]["nodeName"])
+               for e in (replay.next_not_bookmark() for _ in want)]
+        self.assertEqual(got, want)
+        # Nothing else came (b's changes and deletion): the next event is a later pod's.
+        self.s.ok("POST", pods, pod(ns, "d", node="n1"))
+        for w in (live, replay):
+            ev = w.next_not_bookmark()
+            self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "d"))
+
     def test_paginated_list_with_continue(self):
         ns = self.fresh_namespace()
         pods = "/api/v1/namespaces/%s/pods" % ns
