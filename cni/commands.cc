@@ -10,6 +10,7 @@
 #include "cni/daemon_client.h"
 #include "cni/errors.h"
 #include "cni/result.h"
+#include "cni/underlay.h"
 #include "routing/netns.h"
 #include "routing/pod_link.h"
 
@@ -114,6 +115,24 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   };
   if (!link.ok()) return link.status();
   const int mtu = inv.conf.mtu ? inv.conf.mtu : static_cast<int>(alloc->mtu());
+  if (isMacvlan(alloc->allocation())) {
+    // A floating address in macvlan mode: no veth, the pod sits on the physical subnet itself.
+    link->reset();
+    auto ips = allocationIps(alloc->allocation());
+    if (!ips.ok()) return ips.status();
+    if (ips->size() != 1) return absl::InternalError("a floating address is one address");
+    auto ours = addMacvlanPod(inv, alloc->allocation().underlay(), ips->front(), pod_mac, mtu);
+    if (!ours.ok()) return ours.status();
+    absl::Cleanup undo_macvlan = [&] { (void)removeMacvlanPod(inv); };
+    if (auto s = daemon.awaitDurable(); !s.ok()) return s;
+    std::move(undo_macvlan).Cancel();
+    std::move(release).Cancel();
+    result.append(*ours);
+    spdlog::info("event=add container={} netns={} ifname={} mode=macvlan device={} ips={}",
+                 inv.env.container_id, inv.env.netns, inv.env.ifname,
+                 alloc->allocation().underlay().device(), alloc->allocation().ips(0));
+    return renderResult(result, inv.conf.cni_version);
+  }
   // While quasard commits the address: the veth pair.
   if (auto created = (*link)->create(mtu); !created.ok()) {
     if (absl::IsAlreadyExists(created)) {
@@ -131,6 +150,10 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   };
   const double alloc_ms = since_start();
   if (auto s = (*link)->configure(*ips, mtu, defaultRouteMode(inv.conf)); !s.ok()) return s;
+  if (alloc->allocation().source() == kFloatingSource) {
+    // quasard removes the proxy entry when the rollback releases the address.
+    if (auto s = announceFloating(alloc->allocation().underlay(), ips->front()); !s.ok()) return s;
+  }
   const double configured_ms = since_start();
   // quasard committed while the interfaces were built; only a durable address is reported.
   if (auto s = daemon.awaitDurable(); !s.ok()) return s;
@@ -155,6 +178,11 @@ absl::Status cmdDel(const Invocation& inv) {
   DaemonClient daemon(inv.conf.socket, inv.conf.timeout_ms);
   auto r = daemon.release(inv.env.container_id, inv.env.ifname, host);
   if (!r.ok()) return r.status();
+  // A macvlan pod's interface is not a veth the reaper removes: it lives in the pod's
+  // namespace, which the runtime may keep after DEL.
+  if (r->underlay_mode() == "macvlan") {
+    if (auto s = removeMacvlanPod(inv); !s.ok()) return s;
+  }
   spdlog::info("event=del container={} ifname={} host_ifname={} released={}", inv.env.container_id,
                inv.env.ifname, host, r->released_ips_size());
   return absl::OkStatus();
