@@ -177,6 +177,79 @@ TEST_F(K8sE2E, KubectlCreatedPodAndPolicyReachTheView) {
   EXPECT_NE(refused.err.find("kubectl"), std::string::npos) << refused.err;
 }
 
+// The owners of pods (a floating IP's workload): what kubectl creates, scales and deletes reaches
+// the view with its uid, replicas and owner chain.
+TEST_F(K8sE2E, KubectlCreatedScaledAndDeletedWorkloadsReachTheView) {
+  ASSERT_TRUE(createNamespace("ml"));
+  const std::string template_yaml =
+      "  selector: {matchLabels: {app: web}}\n"
+      "  template:\n    metadata: {labels: {app: web}}\n"
+      "    spec: {containers: [{name: c, image: busybox}]}\n";
+  ASSERT_TRUE(standin_
+                  ->kubectl("create --validate=false -f -",
+                            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, "
+                            "namespace: ml}\nspec:\n  replicas: 2\n" +
+                                template_yaml +
+                                "---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: "
+                                "{name: db, namespace: ml}\nspec:\n  serviceName: db\n" +
+                                template_yaml)
+                  .ok());
+  auto deployment = standin_->kubectl("get deploy web -n ml -o json");
+  ASSERT_TRUE(deployment.ok()) << deployment.status();
+  const std::string deployment_uid = json::parse(*deployment)["metadata"].value("uid", "");
+  ASSERT_FALSE(deployment_uid.empty());
+  ASSERT_TRUE(standin_
+                  ->kubectl("create --validate=false -f -",
+                            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: "
+                            "web-7d4b9c\n  namespace: ml\n  ownerReferences: [{apiVersion: "
+                            "apps/v1, kind: Deployment, name: web, uid: " +
+                                deployment_uid + ", controller: true}]\nspec:\n  replicas: 2\n" +
+                                template_yaml)
+                  .ok());
+
+  // What quasarctl get shows of the view: the uid, the replicas, the owner.
+  const auto shown = [&](const std::string& what) -> json {
+    json j = ctlJson("get " + what + " -n ml");
+    return j.is_object() ? j : json();
+  };
+  json rs, sts, deploy;
+  ASSERT_TRUE(eventually([&] {
+    rs = shown("rs web-7d4b9c");
+    sts = shown("statefulsets db");
+    deploy = shown("deployments web");
+    return !rs.is_null() && !sts.is_null() && !deploy.is_null();
+  })) << log();
+  EXPECT_EQ(deploy["metadata"].value("uid", ""), deployment_uid);
+  EXPECT_EQ(deploy["spec"].value("replicas", -1), 2);
+  EXPECT_EQ(sts["spec"].value("replicas", -1), 1);  // defaulted by the API server
+  EXPECT_EQ(rs["spec"].value("replicas", -1), 2);
+  ASSERT_TRUE(rs["metadata"].contains("ownerReferences")) << rs.dump();
+  EXPECT_EQ(rs["metadata"]["ownerReferences"][0].value("uid", ""), deployment_uid);
+  EXPECT_EQ(rs["metadata"]["ownerReferences"][0].value("kind", ""), "Deployment");
+
+  // kubectl scale (the scale subresource) changes the replicas the view holds.
+  ASSERT_TRUE(standin_->kubectl("scale deploy/web -n ml --replicas=5").ok());
+  ASSERT_TRUE(standin_->kubectl("scale sts db -n ml --replicas=0").ok());
+  const auto replicas = [&](const std::string& what) {
+    const json j = shown(what);
+    return j.is_object() && j["spec"].is_object() ? j["spec"].value("replicas", -1) : -1;
+  };
+  EXPECT_TRUE(eventually([&] { return replicas("deploy web") == 5 && replicas("sts db") == 0; }))
+      << shown("deploy web").dump() << shown("sts db").dump();
+  EXPECT_EQ(shown("deploy web")["metadata"].value("uid", ""), deployment_uid);
+
+  // Deleted: gone from the view.
+  for (const char* what : {"deploy web", "rs web-7d4b9c", "sts db"}) {
+    ASSERT_TRUE(standin_->kubectl(absl::StrCat("delete ", what, " -n ml")).ok()) << what;
+  }
+  EXPECT_TRUE(eventually([&] {
+    return bed_->ctl("get deploy web -n ml").exit_code != 0 &&
+           bed_->ctl("get rs web-7d4b9c -n ml").exit_code != 0 &&
+           bed_->ctl("get sts db -n ml").exit_code != 0;
+  })) << log();
+  EXPECT_TRUE(ctlJson("get deployments -n ml")["items"].empty());
+}
+
 // The kubelet calls ADD right after the pod is scheduled: a view that has not seen the pod yet
 // (here its watches are held back) asks the API server directly.
 TEST_F(K8sE2E, AddReadsThePodsAnnotationsAlsoBeforeTheViewHasThePod) {

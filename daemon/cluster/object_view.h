@@ -1,6 +1,7 @@
 #pragma once
 // quasard's informer-style view of the cluster's objects (Nodes, Namespaces, Pods,
-// NetworkPolicies of both groups, FloatingIPPools), fed by an ObjectSource (object_source.h):
+// NetworkPolicies of both groups, FloatingIPPools, and the owners of pods: StatefulSets,
+// Deployments, ReplicaSets), fed by an ObjectSource (object_source.h):
 // typed caches per kind, indexes, queries and typed change events.
 //
 // - Parsing: every object the source hands over is parsed by its kind's parser

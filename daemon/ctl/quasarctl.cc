@@ -329,7 +329,8 @@ int main(int argc, char** argv) {
   std::string file, kind, name, ns;
   auto* apply = app.add_subcommand("apply",
                                    "store Kubernetes objects (Node, Namespace, Pod, NetworkPolicy, "
-                                   "quasar.io/v1 NetworkPolicy and FloatingIPPool) from a file");
+                                   "StatefulSet, Deployment, ReplicaSet, quasar.io/v1 "
+                                   "NetworkPolicy and FloatingIPPool) from a file");
   apply
       ->add_option("-f,--filename", file, "YAML or JSON, several documents, kind: List; - is stdin")
       ->required();
@@ -337,7 +338,8 @@ int main(int argc, char** argv) {
   del->add_option("-f,--filename", file, "YAML or JSON")->required();
   auto* get = app.add_subcommand("get",
                                  "list stored objects: nodes, namespaces, pods, networkpolicies, "
-                                 "networkpolicies.quasar.io, floatingippools");
+                                 "networkpolicies.quasar.io, floatingippools, statefulsets, "
+                                 "deployments, replicasets");
   get->add_option("kind", kind)->required();
   get->add_option("name", name);
   get->add_option("-n,--namespace", ns, "only this namespace (default: all)");

@@ -24,6 +24,12 @@ Resource KubeObjectSource::resourceOf(objects::Kind kind) {
       return quasarNetworkPolicyResource();
     case objects::Kind::kFloatingIPPool:
       return floatingIpPoolResource();
+    case objects::Kind::kStatefulSet:
+      return statefulSetResource();
+    case objects::Kind::kDeployment:
+      return deploymentResource();
+    case objects::Kind::kReplicaSet:
+      return replicaSetResource();
   }
   return nodeResource();  // unreachable: every kind is listed above
 }

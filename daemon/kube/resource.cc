@@ -20,6 +20,18 @@ const Resource& networkPolicyResource() {
   static const Resource r{"NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies", true};
   return r;
 }
+const Resource& statefulSetResource() {
+  static const Resource r{"StatefulSet", "apps", "v1", "statefulsets", true};
+  return r;
+}
+const Resource& deploymentResource() {
+  static const Resource r{"Deployment", "apps", "v1", "deployments", true};
+  return r;
+}
+const Resource& replicaSetResource() {
+  static const Resource r{"ReplicaSet", "apps", "v1", "replicasets", true};
+  return r;
+}
 const Resource& floatingIpPoolResource() {
   static const Resource r{"FloatingIPPool", "quasar.io", "v1", "floatingippools", false};
   return r;

@@ -25,6 +25,10 @@ const Resource& nodeResource();
 const Resource& namespaceResource();
 const Resource& podResource();
 const Resource& networkPolicyResource();  // networking.k8s.io/v1
+// apps/v1, namespaced: the owners of pods (a pod's workload, daemon/cluster/workloads.h).
+const Resource& statefulSetResource();
+const Resource& deploymentResource();
+const Resource& replicaSetResource();
 // quasar's custom resources (group quasar.io, version v1).
 const Resource& floatingIpPoolResource();       // FloatingIPPool, floatingippools, cluster-scoped
 const Resource& quasarNetworkPolicyResource();  // NetworkPolicy, networkpolicies, namespaced

@@ -17,6 +17,12 @@ TEST(Resource, Paths) {
             "/apis/quasar.io/v1/namespaces/b/networkpolicies/deny");
   EXPECT_EQ(floatingIpPoolResource().apiVersion(), "quasar.io/v1");
   EXPECT_EQ(namespaceResource().apiVersion(), "v1");
+  EXPECT_EQ(collectionPath(statefulSetResource(), "data"),
+            "/apis/apps/v1/namespaces/data/statefulsets");
+  EXPECT_EQ(collectionPath(deploymentResource(), ""), "/apis/apps/v1/deployments");
+  EXPECT_EQ(objectPath(replicaSetResource(), "shop", "web-7d4b9c"),
+            "/apis/apps/v1/namespaces/shop/replicasets/web-7d4b9c");
+  EXPECT_EQ(replicaSetResource().apiVersion(), "apps/v1");
 }
 
 TEST(Resource, EscapesQueryValues) {

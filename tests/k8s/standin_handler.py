@@ -13,6 +13,7 @@ import traceback
 import urllib.parse
 
 import standin_patch
+import standin_scale
 import standin_select
 import standin_store
 import standin_watch
@@ -187,7 +188,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise not_found()  # a namespaced object needs its namespace in the path
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if sub is not None and not (sub == "status" and res.status_subresource):
+        if sub is not None and not (sub == "status" and res.status_subresource) and \
+                not (sub == "scale" and res.scale_subresource):
             raise not_found()
         if name is None:
             return self.collection(method, res, version, ns)
@@ -206,6 +208,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out.append({"name": r.plural + "/status", "singularName": "",
                             "namespaced": r.namespaced, "kind": r.kind,
                             "verbs": ["get", "patch", "update"]})
+            if r.scale_subresource:
+                out.append(standin_scale.discovery_entry(r))
         gv = "%s/%s" % (group, version) if group else version
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}
 
@@ -237,6 +241,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def item(self, method, res, version, ns, name, sub):
         store = self.server.store
+        if sub == "scale":
+            return standin_scale.serve(self, method, res, ns, name)
         if method == "GET":
             return self.send_json(200, store.get(res, ns, name))
         if method == "PUT":

@@ -47,10 +47,12 @@ class Resource:
     """One served resource (a kind) of one API group."""
 
     def __init__(self, group, versions, plural, singular, kind, namespaced, short_names=(),
-                 status_subresource=False, crd=None):
+                 status_subresource=False, crd=None, scale_subresource=False):
         self.group, self.versions, self.plural = group, list(versions), plural
         self.singular, self.kind, self.namespaced = singular, kind, namespaced
         self.short_names, self.status_subresource, self.crd = list(short_names), status_subresource, crd
+        # /scale (autoscaling/v1 Scale of spec.replicas, standin_scale.py): what kubectl scale uses.
+        self.scale_subresource = scale_subresource
 
     @property
     def key(self):
@@ -78,6 +80,13 @@ BUILTIN = [
     Resource("rbac.authorization.k8s.io", ["v1"], "clusterrolebindings", "clusterrolebinding",
              "ClusterRoleBinding", False),
     Resource("apps", ["v1"], "daemonsets", "daemonset", "DaemonSet", True, ["ds"], True),
+    # The owners of pods (quasar's workloads for floating IPs); stored only, no controllers.
+    Resource("apps", ["v1"], "statefulsets", "statefulset", "StatefulSet", True, ["sts"], True,
+             scale_subresource=True),
+    Resource("apps", ["v1"], "deployments", "deployment", "Deployment", True, ["deploy"], True,
+             scale_subresource=True),
+    Resource("apps", ["v1"], "replicasets", "replicaset", "ReplicaSet", True, ["rs"], True,
+             scale_subresource=True),
     Resource("apiextensions.k8s.io", ["v1"], "customresourcedefinitions",
              "customresourcedefinition", "CustomResourceDefinition", False, ["crd", "crds"], True),
 ]
@@ -274,6 +283,8 @@ class Store:
                 self._register(cr)
             elif res.crd is not None and res.status_subresource and not keep_status:
                 obj.pop("status", None)  # as the real server does for custom resources
+            if res.scale_subresource and isinstance(obj.get("spec", {}), dict):
+                obj.setdefault("spec", {}).setdefault("replicas", 1)  # the server's default
             return self._commit(res, "ADDED", ns, name, obj, None)
 
     def get(self, res, ns, name):

@@ -386,6 +386,99 @@ class StandinApiTest(unittest.TestCase):
         code, _ = self.s.api("GET", "/apis/quasar.io/v1/namespaces/%s/podnetworks" % ns)
         self.assertEqual(code, 404)
 
+    def test_kubectl_creates_scales_and_deletes_the_apps_kinds(self):
+        ns = self.fresh_namespace()
+        w = self.s.watch("/apis/apps/v1/namespaces/%s/deployments" % ns)
+        deploy = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "web", "namespace": ns},
+                  "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                           "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                               "containers": [{"name": "c", "image": "nginx"}]}}}}
+        sts = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+               "metadata": {"name": "db", "namespace": ns},
+               "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                        "template": {"metadata": {"labels": {"app": "db"}}, "spec": {
+                            "containers": [{"name": "c", "image": "postgres"}]}}}}
+        out = self.s.kubectl("create", "--validate=false", "-f", "-", stdin=json.dumps(
+            {"apiVersion": "v1", "kind": "List", "items": [deploy, sts]})).stdout
+        self.assertIn("deployment.apps/web created", out)
+        self.assertIn("statefulset.apps/db created", out)
+        created = self.s.ok("GET", "/apis/apps/v1/namespaces/%s/deployments/web" % ns)
+        self.assertEqual(w.next_not_bookmark()["type"], "ADDED")
+        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+              "metadata": {"name": "web-7d4b9c", "namespace": ns, "ownerReferences": [
+                  {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                   "uid": created["metadata"]["uid"], "controller": True}]},
+              "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}}}
+        self.s.kubectl("create", "--validate=false", "-f", "-", stdin=json.dumps(rs))
+
+        # Short names; spec.replicas defaulted to 1 as the API server does.
+        got = json.loads(self.s.kubectl("get", "deploy,rs,sts", "-n", ns, "-o", "json").stdout)
+        self.assertEqual([(i["kind"], i["metadata"]["name"], i["spec"]["replicas"])
+                          for i in got["items"]],
+                         [("Deployment", "web", 2), ("ReplicaSet", "web-7d4b9c", 2),
+                          ("StatefulSet", "db", 1)])
+        self.assertEqual(got["items"][1]["metadata"]["ownerReferences"][0]["name"], "web")
+
+        # kubectl scale: a merge patch of the scale subresource, seen as a MODIFIED object.
+        out = self.s.kubectl("scale", "deploy/web", "-n", ns, "--replicas=3").stdout
+        self.assertIn("deployment.apps/web scaled", out)
+        ev = w.next_not_bookmark()
+        self.assertEqual((ev["type"], ev["object"]["spec"]["replicas"]), ("MODIFIED", 3))
+        self.assertEqual(ev["object"]["metadata"]["uid"], created["metadata"]["uid"])
+        self.s.kubectl("scale", "sts", "db", "-n", ns, "--replicas=0")
+        self.s.kubectl("scale", "rs/web-7d4b9c", "-n", ns, "--replicas=5")
+        # With a precondition kubectl reads the Scale and writes it back (GET, then PUT).
+        self.s.kubectl("scale", "deploy/web", "-n", ns, "--current-replicas=3", "--replicas=4")
+        run = self.s.kubectl("scale", "deploy/web", "-n", ns, "--current-replicas=3",
+                             "--replicas=9", check=False)
+        self.assertNotEqual(run.returncode, 0)
+        got = json.loads(self.s.kubectl("get", "deploy,rs,sts", "-n", ns, "-o", "json").stdout)
+        self.assertEqual([i["spec"]["replicas"] for i in got["items"]], [4, 5, 0])
+        self.assertEqual(got["items"][0]["spec"]["template"], deploy["spec"]["template"])
+
+        for what in ("deploy/web", "rs/web-7d4b9c", "sts/db"):
+            self.s.kubectl("delete", what, "-n", ns)
+        self.assertEqual(self.s.ok("GET", "/apis/apps/v1/namespaces/%s/deployments" % ns)["items"],
+                         [])
+        while True:
+            ev = w.next_not_bookmark()
+            if ev["type"] == "DELETED":
+                break
+        self.assertEqual(ev["object"]["metadata"]["name"], "web")
+        w.close()
+
+    def test_scale_subresource(self):
+        ns = self.fresh_namespace()
+        apps = {r["name"]: r for r in self.s.ok("GET", "/apis/apps/v1")["resources"]}
+        for plural in ("deployments", "replicasets", "statefulsets"):
+            self.assertEqual((apps[plural + "/scale"]["group"], apps[plural + "/scale"]["kind"]),
+                             ("autoscaling", "Scale"))
+        self.assertEqual(apps["statefulsets"]["shortNames"], ["sts"])
+        self.assertNotIn("daemonsets/scale", apps)
+        path = "/apis/apps/v1/namespaces/%s/replicasets" % ns
+        self.s.ok("POST", path, {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                 "metadata": {"name": "r"},
+                                 "spec": {"selector": {"matchLabels": {"a": "b"}}}})
+        scale = self.s.ok("GET", path + "/r/scale")
+        self.assertEqual((scale["apiVersion"], scale["kind"]), ("autoscaling/v1", "Scale"))
+        self.assertEqual((scale["spec"]["replicas"], scale["status"]["selector"]), (1, "a=b"))
+        put = self.s.ok("PUT", path + "/r/scale", dict(scale, spec={"replicas": 7}))
+        self.assertEqual(put["spec"]["replicas"], 7)
+        self.assertGreater(int(put["metadata"]["resourceVersion"]),
+                           int(scale["metadata"]["resourceVersion"]))
+        code, body = self.s.api("PUT", path + "/r/scale", dict(scale, spec={"replicas": 8}))
+        self.assertEqual((code, body["reason"]), (409, "Conflict"))  # the old resourceVersion
+        for bad in ({"spec": {"replicas": -1}}, {"spec": {"replicas": "3"}}):
+            code, body = self.s.api("PATCH", path + "/r/scale", bad,
+                                    "application/merge-patch+json")
+            self.assertEqual((code, body["reason"]), (422, "Invalid"), body)
+        self.assertEqual(self.s.ok("GET", path + "/r")["spec"]["replicas"], 7)
+        code, _ = self.s.api("GET", path + "/nope/scale")
+        self.assertEqual(code, 404)
+        code, _ = self.s.api("GET", "/api/v1/namespaces/%s/pods/p/scale" % ns)
+        self.assertEqual(code, 404)  # pods have no scale subresource
+
     # --- list and watch --------------------------------------------------------------------
 
     def test_list_then_watch_sees_added_modified_deleted_in_order(self):

@@ -23,6 +23,9 @@ const KindInfo& info(Kind kind) {
       {"NetworkPolicy", "networking.k8s.io/v1", "NetworkPolicy", "networkpolicy", true},
       {"NetworkPolicy.quasar.io", "quasar.io/v1", "NetworkPolicy", "networkpolicy.quasar.io", true},
       {"FloatingIPPool", "quasar.io/v1", "FloatingIPPool", "floatingippool", false},
+      {"StatefulSet", "apps/v1", "StatefulSet", "statefulset", true},
+      {"Deployment", "apps/v1", "Deployment", "deployment", true},
+      {"ReplicaSet", "apps/v1", "ReplicaSet", "replicaset", true},
   };
   static_assert(std::size(kInfo) == kAllKinds.size());
   return kInfo[static_cast<size_t>(kind)];
@@ -57,6 +60,18 @@ std::optional<Kind> parseKindArg(std::string_view typed) {
   if (t == "floatingippool" || t == "floatingippools" || t == "floatingippool.quasar.io" ||
       t == "floatingippools.quasar.io") {
     return Kind::kFloatingIPPool;
+  }
+  if (t == "statefulset" || t == "statefulsets" || t == "sts" || t == "statefulset.apps" ||
+      t == "statefulsets.apps") {
+    return Kind::kStatefulSet;
+  }
+  if (t == "deployment" || t == "deployments" || t == "deploy" || t == "deployment.apps" ||
+      t == "deployments.apps") {
+    return Kind::kDeployment;
+  }
+  if (t == "replicaset" || t == "replicasets" || t == "rs" || t == "replicaset.apps" ||
+      t == "replicasets.apps") {
+    return Kind::kReplicaSet;
   }
   return std::nullopt;
 }

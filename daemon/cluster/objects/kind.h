@@ -23,21 +23,28 @@ enum class Kind : uint8_t {
   kNetworkPolicy,        // networking.k8s.io/v1
   kQuasarNetworkPolicy,  // quasar.io/v1
   kFloatingIPPool,       // quasar.io/v1, cluster-scoped
+  kStatefulSet,          // apps/v1
+  kDeployment,           // apps/v1
+  kReplicaSet,           // apps/v1
 };
-inline constexpr std::array<Kind, 6> kAllKinds = {
+inline constexpr std::array<Kind, 9> kAllKinds = {
     Kind::kNode,          Kind::kNamespace,           Kind::kPod,
-    Kind::kNetworkPolicy, Kind::kQuasarNetworkPolicy, Kind::kFloatingIPPool};
+    Kind::kNetworkPolicy, Kind::kQuasarNetworkPolicy, Kind::kFloatingIPPool,
+    Kind::kStatefulSet,   Kind::kDeployment,          Kind::kReplicaSet};
 
-// "Node", "Namespace", "Pod", "NetworkPolicy", "NetworkPolicy.quasar.io", "FloatingIPPool".
+// "Node", "Namespace", "Pod", "NetworkPolicy", "NetworkPolicy.quasar.io", "FloatingIPPool",
+// "StatefulSet", "Deployment", "ReplicaSet".
 std::string_view kindName(Kind kind);
-// The JSON fields: apiVersion ("v1", "networking.k8s.io/v1", "quasar.io/v1") and kind.
+// The JSON fields: apiVersion ("v1", "networking.k8s.io/v1", "quasar.io/v1", "apps/v1") and
+// kind.
 std::string_view apiVersionOf(Kind kind);
 std::string_view jsonKindOf(Kind kind);
 bool isNamespaced(Kind kind);
 // The kind of an object's apiVersion and kind fields; nullopt for anything else.
 std::optional<Kind> kindOf(std::string_view api_version, std::string_view json_kind);
 // The kind as a user types it (quasarctl get): pods, pod, po, Pod, netpol,
-// networkpolicies.quasar.io, floatingippools, ...; nullopt when unknown.
+// networkpolicies.quasar.io, floatingippools, sts, deploy, rs, deployments.apps, ...; nullopt
+// when unknown.
 std::optional<Kind> parseKindArg(std::string_view typed);
 
 // One object's identity. namespace_ is empty for cluster-scoped kinds.

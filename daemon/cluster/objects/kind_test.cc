@@ -16,6 +16,9 @@ TEST(Kind, StoreKeysRoundTripForEveryKind) {
   EXPECT_EQ((ObjectKey{Kind::kNode, "", "n1"}.storeKey()), "k8s/node/_/n1");
   EXPECT_EQ((ObjectKey{Kind::kQuasarNetworkPolicy, "ml", "p"}.storeKey()),
             "k8s/networkpolicy.quasar.io/ml/p");
+  EXPECT_EQ((ObjectKey{Kind::kReplicaSet, "shop", "web-1"}.storeKey()),
+            "k8s/replicaset/shop/web-1");
+  EXPECT_EQ((ObjectKey{Kind::kStatefulSet, "data", "db"}.ref()), "StatefulSet data/db");
 }
 
 TEST(Kind, StorePrefixes) {
@@ -43,6 +46,17 @@ TEST(Kind, KindsByGroupAndAsTyped) {
   EXPECT_EQ(parseKindArg("NS"), Kind::kNamespace);
   EXPECT_EQ(parseKindArg("networkpolicies.quasar.io"), Kind::kQuasarNetworkPolicy);
   EXPECT_EQ(parseKindArg("floatingippools"), Kind::kFloatingIPPool);
+  EXPECT_EQ(kindOf("apps/v1", "StatefulSet"), Kind::kStatefulSet);
+  EXPECT_EQ(kindOf("apps/v1", "Deployment"), Kind::kDeployment);
+  EXPECT_EQ(kindOf("apps/v1", "ReplicaSet"), Kind::kReplicaSet);
+  EXPECT_EQ(kindOf("extensions/v1beta1", "Deployment"), std::nullopt);
+  EXPECT_EQ(parseKindArg("sts"), Kind::kStatefulSet);
+  EXPECT_EQ(parseKindArg("statefulsets.apps"), Kind::kStatefulSet);
+  EXPECT_EQ(parseKindArg("deploy"), Kind::kDeployment);
+  EXPECT_EQ(parseKindArg("Deployments"), Kind::kDeployment);
+  EXPECT_EQ(parseKindArg("rs"), Kind::kReplicaSet);
+  EXPECT_EQ(parseKindArg("replicaset.apps"), Kind::kReplicaSet);
+  EXPECT_EQ(parseKindArg("daemonsets"), std::nullopt);
   EXPECT_EQ(parseKindArg("secrets"), std::nullopt);
   EXPECT_EQ((ObjectKey{Kind::kNode, "", "gpu-1"}.ref()), "Node gpu-1");
   EXPECT_EQ((ObjectKey{Kind::kPod, "default", "web"}.ref()), "Pod default/web");

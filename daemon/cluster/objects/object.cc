@@ -33,6 +33,12 @@ absl::StatusOr<Object> parseObject(Kind kind, const nlohmann::json& j) {
       return wrap(parseQuasarNetworkPolicy(j));
     case Kind::kFloatingIPPool:
       return wrap(parseFloatingIPPool(j));
+    case Kind::kStatefulSet:
+      return wrap(parseStatefulSet(j));
+    case Kind::kDeployment:
+      return wrap(parseDeployment(j));
+    case Kind::kReplicaSet:
+      return wrap(parseReplicaSet(j));
   }
   return absl::InvalidArgumentError("unknown kind");
 }
@@ -56,7 +62,9 @@ absl::StatusOr<Object> parseObject(const nlohmann::json& j) {
   if (!versions.empty()) {
     r.fail("apiVersion", "must be " + versions);
   } else {
-    r.fail("kind", "must be Node, Namespace, Pod, NetworkPolicy or FloatingIPPool");
+    r.fail("kind",
+           "must be Node, Namespace, Pod, NetworkPolicy, FloatingIPPool, StatefulSet, Deployment "
+           "or ReplicaSet");
   }
   return r.status();
 }

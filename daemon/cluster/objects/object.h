@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "absl/status/statusor.h"
+#include "daemon/cluster/objects/apps.h"
 #include "daemon/cluster/objects/floating_ip_pool.h"
 #include "daemon/cluster/objects/kind.h"
 #include "daemon/cluster/objects/network_policy.h"
@@ -44,12 +45,24 @@ template <>
 constexpr Kind kindOf<FloatingIPPool>() {
   return Kind::kFloatingIPPool;
 }
+template <>
+constexpr Kind kindOf<StatefulSet>() {
+  return Kind::kStatefulSet;
+}
+template <>
+constexpr Kind kindOf<Deployment>() {
+  return Kind::kDeployment;
+}
+template <>
+constexpr Kind kindOf<ReplicaSet>() {
+  return Kind::kReplicaSet;
+}
 
 class Object {
  public:
   // In the order of Kind.
-  using Variant =
-      std::variant<Node, Namespace, Pod, NetworkPolicy, QuasarNetworkPolicy, FloatingIPPool>;
+  using Variant = std::variant<Node, Namespace, Pod, NetworkPolicy, QuasarNetworkPolicy,
+                               FloatingIPPool, StatefulSet, Deployment, ReplicaSet>;
 
   template <class T>
   Object(T value) : value_(std::move(value)) {}  // NOLINT: any kind converts implicitly

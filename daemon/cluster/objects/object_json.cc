@@ -229,6 +229,24 @@ json toJson(const FloatingIPPool& pool) {
   return j;
 }
 
+json toJson(const StatefulSet& set) {
+  json j = envelope(Kind::kStatefulSet, set.metadata);
+  j["spec"] = {{"replicas", set.replicas}};
+  return j;
+}
+
+json toJson(const Deployment& deployment) {
+  json j = envelope(Kind::kDeployment, deployment.metadata);
+  j["spec"] = {{"replicas", deployment.replicas}};
+  return j;
+}
+
+json toJson(const ReplicaSet& set) {
+  json j = envelope(Kind::kReplicaSet, set.metadata);
+  j["spec"] = {{"replicas", set.replicas}};
+  return j;
+}
+
 json toJson(const Object& object) {
   return std::visit([](const auto& o) { return toJson(o); }, object.variant());
 }

@@ -33,6 +33,10 @@ nlohmann::json toJson(const Pod& pod);
 nlohmann::json toJson(const NetworkPolicy& policy);        // networking.k8s.io/v1
 nlohmann::json toJson(const QuasarNetworkPolicy& policy);  // quasar.io/v1
 nlohmann::json toJson(const FloatingIPPool& pool);
+// apps/v1: spec.replicas always written (the API server defaults it).
+nlohmann::json toJson(const StatefulSet& set);
+nlohmann::json toJson(const Deployment& deployment);
+nlohmann::json toJson(const ReplicaSet& set);
 
 // The pieces, for callers that render parts of an object (e.g. quasarctl describe).
 nlohmann::json toJson(const ObjectMeta& meta);

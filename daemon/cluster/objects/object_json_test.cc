@@ -123,6 +123,15 @@ const std::vector<std::string> kFixtures = {
   "spec": {"subnet": "fd10::/64", "gateway": "fd10::1", "ranges": ["fd10::100-fd10::1ff"],
     "exclude": ["fd10::150", "fd10::160-fd10::16f"], "vlan": 4094,
     "nodeSubnets": ["fd10::5/64", "10.1.0.0/16"], "maxAllocated": 1}})",
+    // apps_test.cc
+    R"({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db",
+      "namespace": "data", "uid": "ss-1", "labels": {"app": "db"}},
+    "spec": {"replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}}}})",
+    R"({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}})",
+    R"({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-7d4b9c",
+      "namespace": "shop", "uid": "rs-1", "ownerReferences": [{"apiVersion": "apps/v1",
+        "kind": "Deployment", "name": "web", "uid": "d-1", "controller": true}]},
+    "spec": {"replicas": 0}})",
 };
 
 TEST(ObjectJson, ParsingTheRenderingGivesTheSameObject) {
