@@ -19,6 +19,7 @@
 //      workload, or reserved (for this workload or for no one);
 //  (d) the next free address of the first pool in order that serves the node and is below its
 //      maxAllocated.
+// With a requested address, (b) and (d) do not apply: the pod gets that address or an error.
 // A rolling update of a Deployment with `immutable` does not wait for the old replica's
 // address: the surge pod takes a fresh one when the workload holds no unbound lease (and the
 // pool has room), so the workload holds replicas+surge addresses until gc() frees the extra
@@ -79,6 +80,10 @@ struct WorkloadStatus {
 };
 // Called for WorkloadRefs with their uid: `exists` is for that very object (a workload
 // recreated under the same name has another uid, and is another workload for `immutable`).
+// Kind Pod (a pod without a controller) is answered by namespace/name: its uid changes with
+// every incarnation. Its `immutable` address is kept while a pod of that name exists, so a
+// delete followed by a recreate keeps it only if no gc() runs in between (the daemon may wait
+// a grace period before it counts such a pod as gone); `never` keeps it regardless.
 using WorkloadLiveness = std::function<WorkloadStatus(const WorkloadRef&)>;
 
 struct FloatingPoolStats {
