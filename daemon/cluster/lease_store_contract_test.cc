@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <latch>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -217,8 +218,10 @@ TEST_P(LeaseStoreContract, ThreeNodesRaceThirtyPodsForTenAddresses) {
   std::set<std::string> ips;
   std::vector<std::string> other_errors;
   std::vector<std::thread> threads;
+  std::latch start(30);  // every claim at once, so that they really race
   for (int i = 0; i < 30; ++i) {
     threads.emplace_back([&, i] {
+      start.arrive_and_wait();
       const int n = i % 3;
       auto c = nodes[n]->claim(fl::testing::barePod(
           "p" + std::to_string(i), "u" + std::to_string(i), fl::ReleasePolicy::kRelease,

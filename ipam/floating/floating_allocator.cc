@@ -94,7 +94,19 @@ absl::StatusOr<FloatingAllocator::PoolSet> FloatingAllocator::order(const PoolSe
 absl::StatusOr<ClaimResult> FloatingAllocator::claim(const ClaimRequest& request) {
   auto all = poolSet();
   auto order_or = order(*all, request);
-  if (!order_or.ok()) return order_or.status();
+  if (!order_or.ok()) {
+    // A repeated ADD keeps its address even when its pool changed since.
+    auto leases = store_.list("");
+    if (!leases.ok()) return leases.status();
+    for (const auto& s : *leases) {
+      if (s.lease.state == LeaseState::kBound && s.lease.attachment == request.attachment) {
+        auto p = std::find_if(all->begin(), all->end(),
+                              [&](const auto& e) { return e->pool.name == s.lease.pool; });
+        return ClaimResult{s.lease, p != all->end() ? (*p)->pool : poolNamed(s.lease.pool), false};
+      }
+    }
+    return order_or.status();
+  }
   for (int pass = 0; pass < options_.max_passes; ++pass) {
     auto r = claimPass(*all, *order_or, request);
     if (!r.ok()) return r.status();

@@ -124,7 +124,14 @@ class FloatingAllocator {
   // freed (a tombstone for the cool-down); immutable/never -> unbound, kept for the workload
   // and the pod identity; reserved by an operator -> back to reserved. Idempotent: OK when the
   // attachment holds nothing.
-  absl::Status release(const conf::Attachment& attachment, int64_t now_unix_ms);
+  absl::Status release(const conf::Attachment& attachment, int64_t now_unix_ms) {
+    return releaseImpl(attachment, now_unix_ms, /*used=*/true);
+  }
+  // A claim whose address no pod ever used (the node's commit after claim() failed): as
+  // release(), but a `release` lease is deleted with no cool-down. Idempotent.
+  absl::Status abandon(const conf::Attachment& attachment, int64_t now_unix_ms) {
+    return releaseImpl(attachment, now_unix_ms, /*used=*/false);
+  }
 
   // Frees what the release policies no longer keep: unbound `immutable` leases of a workload
   // that is gone, unbound extras of a Deployment/ReplicaSet holding more leases than replicas,
@@ -163,6 +170,7 @@ class FloatingAllocator {
   // One pass of claim() over a fresh read of the leases. nullopt: lost a race, read again.
   absl::StatusOr<std::optional<ClaimResult>> claimPass(const PoolSet& all, const PoolSet& order,
                                                        const ClaimRequest& request);
+  absl::Status releaseImpl(const conf::Attachment& attachment, int64_t now_unix_ms, bool used);
   // The lease becomes free: a tombstone while its cool-down runs, else deleted.
   absl::Status free(const StoredLease& s, int64_t now_unix_ms);
   bool cooling(const Lease& l, int64_t now_unix_ms) const;

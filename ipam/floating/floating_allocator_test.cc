@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <latch>
 #include <set>
 #include <thread>
 
@@ -48,6 +49,18 @@ TEST_F(FloatingAllocatorTest, ClaimIsIdempotentPerAttachment) {
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->lease, first->lease);
   EXPECT_EQ(alloc_.list()->size(), 1u);
+}
+
+TEST_F(FloatingAllocatorTest, ARepeatedClaimKeepsItsAddressAfterThePoolStopsServingTheNode) {
+  const std::string held = claimIp(pod("p"));
+  auto a = testing::pool("a", 0, 100, 102);
+  a.node_selector = {{"gpu", "true"}};
+  alloc_.setPools({a});
+  auto again = alloc_.claim(pod("p"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->lease.ip.toString(), held);
+  EXPECT_FALSE(again->created);
+  EXPECT_TRUE(absl::IsFailedPrecondition(alloc_.claim(pod("q")).status()));
 }
 
 TEST_F(FloatingAllocatorTest, EmptyPoolListTakesEveryServingPoolByNameThenTheNext) {
@@ -152,6 +165,15 @@ TEST_F(FloatingAllocatorTest, TheSamePodMayAskForItsAddressBackDuringTheCoolDown
   EXPECT_EQ(claimIp(again), "10.20.0.101");
 }
 
+TEST_F(FloatingAllocatorTest, AnAbandonedClaimFreesTheAddressWithoutCoolDown) {
+  alloc_.setPools({testing::pool("a", 0, 100, 100)});
+  EXPECT_EQ(claimIp(pod("p1")), "10.20.0.100");
+  ASSERT_TRUE(alloc_.abandon({"c-uid-p1", "eth0"}, 1000).ok());
+  ASSERT_TRUE(alloc_.abandon({"c-uid-p1", "eth0"}, 1000).ok());
+  EXPECT_TRUE(alloc_.list()->empty());
+  EXPECT_EQ(claimIp(pod("p2")), "10.20.0.100");
+}
+
 TEST_F(FloatingAllocatorTest, GcForgetsTombstonesAfterTheCoolDown) {
   claimIp(pod("p1"));
   ASSERT_TRUE(alloc_.release({"c-uid-p1", "eth0"}, 2000).ok());
@@ -227,8 +249,10 @@ TEST(FloatingAllocatorRace, ThreeNodesRaceThirtyPodsForTenAddresses) {
   std::mutex mu;
   std::set<std::string> ips;
   std::vector<std::thread> threads;
+  std::latch start(30);  // every claim at once, so that they really race
   for (int i = 0; i < 30; ++i) {
     threads.emplace_back([&, i] {
+      start.arrive_and_wait();
       const std::string n = "n" + std::to_string(i % 3);
       auto c =
           nodes[i % 3]->claim(testing::barePod("p" + std::to_string(i), "u" + std::to_string(i),

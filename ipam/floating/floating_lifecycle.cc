@@ -51,7 +51,8 @@ absl::Status FloatingAllocator::free(const StoredLease& s, int64_t now_unix_ms) 
   return store_.remove(l.ip, s.revision);
 }
 
-absl::Status FloatingAllocator::release(const conf::Attachment& attachment, int64_t now_unix_ms) {
+absl::Status FloatingAllocator::releaseImpl(const conf::Attachment& attachment, int64_t now_unix_ms,
+                                            bool used) {
   for (int pass = 0; pass < options_.max_passes; ++pass) {
     auto leases = store_.list("");
     if (!leases.ok()) return leases.status();
@@ -68,8 +69,10 @@ absl::Status FloatingAllocator::release(const conf::Attachment& attachment, int6
         kept.since_unix_ms = now_unix_ms;
         kept.released_unix_ms = now_unix_ms;
         st = store_.update(kept, s.revision).status();
-      } else {
+      } else if (used) {
         st = free(s, now_unix_ms);
+      } else {
+        st = store_.remove(l.ip, s.revision);
       }
       if (absl::IsAborted(st)) {
         lost = true;
