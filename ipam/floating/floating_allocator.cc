@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ipam/failure_reason.h"
 #include "ipam/floating/lease_rules.h"
 
 namespace quasar::ipam::floating {
@@ -66,9 +67,10 @@ absl::StatusOr<FloatingAllocator::PoolSet> FloatingAllocator::order(const PoolSe
       if (p->pool.serves(r.node)) out.push_back(p);
     }
     if (out.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "no pool serves node ", r.node.name,
-          " (pools: ", all.empty() ? std::string("none configured") : poolNames(all), ")"));
+      return withReason(absl::FailedPreconditionError(absl::StrCat(
+                            "no pool serves node ", r.node.name, " (pools: ",
+                            all.empty() ? std::string("none configured") : poolNames(all), ")")),
+                        FailureReason::kNoPoolForNode);
     }
     return out;
   }
@@ -77,16 +79,19 @@ absl::StatusOr<FloatingAllocator::PoolSet> FloatingAllocator::order(const PoolSe
     auto it =
         std::find_if(all.begin(), all.end(), [&](const auto& p) { return p->pool.name == name; });
     if (it == all.end()) {
-      return absl::FailedPreconditionError(absl::StrCat("no pool serves node ", r.node.name,
-                                                        ": pool \"", name, "\" does not exist"));
+      return withReason(
+          absl::FailedPreconditionError(absl::StrCat("no pool serves node ", r.node.name,
+                                                     ": pool \"", name, "\" does not exist")),
+          FailureReason::kNoPoolForNode);
     }
     listed.push_back(*it);
     if ((*it)->pool.serves(r.node)) out.push_back(*it);
   }
   if (out.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no pool serves node ", r.node.name, ": ", poolNames(listed),
-                     " select other nodes (nodeSubnets, nodeSelector)"));
+    return withReason(absl::FailedPreconditionError(
+                          absl::StrCat("no pool serves node ", r.node.name, ": ", poolNames(listed),
+                                       " select other nodes (nodeSubnets, nodeSelector)")),
+                      FailureReason::kNoPoolForNode);
   }
   return out;
 }
@@ -205,10 +210,12 @@ absl::StatusOr<std::optional<ClaimResult>> FloatingAllocator::claimPass(const Po
       if (!p) continue;  // its pool was deleted: the address is no longer ours to hand out
       if (!p->pool.serves(r.node)) {
         if (isIdentityKind(r.workload.kind) && rank < kRankReserved) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("pod ", podName(r), " keeps floating IP ", s.lease.ip.toString(),
-                           " of pool ", s.lease.pool, " (", std::string(toString(s.lease.policy)),
-                           "), which does not serve node ", r.node.name));
+          return withReason(
+              absl::FailedPreconditionError(absl::StrCat(
+                  "pod ", podName(r), " keeps floating IP ", s.lease.ip.toString(), " of pool ",
+                  s.lease.pool, " (", std::string(toString(s.lease.policy)),
+                  "), which does not serve node ", r.node.name)),
+              FailureReason::kNoPoolForNode);
         }
         continue;
       }
@@ -225,15 +232,18 @@ absl::StatusOr<std::optional<ClaimResult>> FloatingAllocator::claimPass(const Po
     auto in = std::find_if(order.begin(), order.end(),
                            [&](const auto& p) { return p->candidates.contains(ip); });
     if (in == order.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(ip.toString(),
-                                                     " is outside every pool serving node ",
-                                                     r.node.name, " (", poolNames(order), ")"));
+      return withReason(absl::InvalidArgumentError(
+                            absl::StrCat(ip.toString(), " is outside every pool serving node ",
+                                         r.node.name, " (", poolNames(order), ")")),
+                        FailureReason::kOutsidePools);
     }
     const PoolEntry& pool = **in;
     auto full = [&] {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "pool ", pool.pool.name, " is at its maxAllocated (", *pool.pool.max_allocated, ") for ",
-          ip.toString(), " on node ", r.node.name));
+      return withReason(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "pool ", pool.pool.name, " is at its maxAllocated (", *pool.pool.max_allocated,
+              ") for ", ip.toString(), " on node ", r.node.name)),
+          FailureReason::kPoolsFull);
     };
     auto it = by_ip.find(ip);
     if (it == by_ip.end()) {
@@ -255,9 +265,10 @@ absl::StatusOr<std::optional<ClaimResult>> FloatingAllocator::claimPass(const Po
       if (!has_room(pool)) return full();
       return lost_or(bind(s, pool.pool.name));
     }
-    return absl::AlreadyExistsError(absl::StrCat(ip.toString(), " (pool ", l.pool,
-                                                 ") requested for pod ", podName(r), " on node ",
-                                                 r.node.name, " is taken by ", describeHolder(l)));
+    return withReason(absl::AlreadyExistsError(absl::StrCat(
+                          ip.toString(), " (pool ", l.pool, ") requested for pod ", podName(r),
+                          " on node ", r.node.name, " is taken by ", describeHolder(l))),
+                      FailureReason::kAddressTaken);
   }
 
   // (d) The next free address, pool by pool.
@@ -302,9 +313,10 @@ absl::StatusOr<std::optional<ClaimResult>> FloatingAllocator::claimPass(const Po
                                  by_max ? static_cast<uint64_t>(*p->pool.max_allocated) : cap,
                                  by_max ? " maxAllocated" : "", ")"));
   }
-  return absl::ResourceExhaustedError(absl::StrCat("every pool full for pod ", podName(r),
-                                                   " on node ", r.node.name, ": ",
-                                                   absl::StrJoin(parts, ", ")));
+  return withReason(
+      absl::ResourceExhaustedError(absl::StrCat("every pool full for pod ", podName(r), " on node ",
+                                                r.node.name, ": ", absl::StrJoin(parts, ", "))),
+      FailureReason::kPoolsFull);
 }
 
 bool FloatingAllocator::cooling(const Lease& l, int64_t now_unix_ms) const {

@@ -28,12 +28,16 @@
 // maxAllocated is checked against the leases read before the create, so nodes claiming at the
 // same instant can pass it by at most one address each; uniqueness per address is exact.
 //
-// Errors name the pool, the address and the node:
-//   FailedPrecondition  no pool serves the node, a listed pool does not exist, or the pod's
-//                       kept address lies in a pool that does not serve this node;
-//   ResourceExhausted   every pool is full ("every pool full for node n: a (10/10), ...");
-//   InvalidArgument     the requested address is outside every pool serving the node;
-//   AlreadyExists       the requested address is taken ("... taken by pod ns/p on node n");
+// Errors name the pool, the address and the node, and carry an ipam::FailureReason
+// (ipam/failure_reason.h: the plugin's codes 105-108) where the code alone is ambiguous:
+//   FailedPrecondition  kNoPoolForNode: no pool serves the node, a listed pool does not exist,
+//                       or the pod's kept address lies in a pool that does not serve this node;
+//   ResourceExhausted   kPoolsFull: every pool is full ("every pool full for ... node n:
+//                       a (10/10), b (80/80 maxAllocated)");
+//   InvalidArgument     kOutsidePools: the requested address is outside every pool serving
+//                       the node;
+//   AlreadyExists       kAddressTaken: the requested address is taken ("... taken by pod ns/p
+//                       on node n");
 //   Unavailable         retry later: the store is unreachable, free addresses cool down, or
 //                       compare-and-swap lost too often in a row.
 //

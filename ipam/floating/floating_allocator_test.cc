@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "ipam/failure_reason.h"
 #include "ipam/floating/memory_lease_store.h"
 #include "ipam/floating/test_util.h"
 
@@ -94,6 +95,7 @@ TEST_F(FloatingAllocatorTest, EveryPoolFullIsResourceExhaustedNamingEachPool) {
   ASSERT_TRUE(absl::IsResourceExhausted(c.status())) << c.status();
   EXPECT_THAT(c.status().message(), HasSubstr("node n1"));
   EXPECT_THAT(c.status().message(), HasSubstr("a (2/2), b (1/1 maxAllocated)"));
+  EXPECT_EQ(reasonOf(c.status()), FailureReason::kPoolsFull);
 }
 
 TEST_F(FloatingAllocatorTest, NoPoolServesTheNodeIsFailedPrecondition) {
@@ -103,6 +105,7 @@ TEST_F(FloatingAllocatorTest, NoPoolServesTheNodeIsFailedPrecondition) {
   auto c = alloc_.claim(pod("p"));
   ASSERT_TRUE(absl::IsFailedPrecondition(c.status())) << c.status();
   EXPECT_THAT(c.status().message(), HasSubstr("no pool serves node n1"));
+  EXPECT_EQ(reasonOf(c.status()), FailureReason::kNoPoolForNode);
   auto r = pod("p");
   r.node.labels = {{"nvidia.com/gpu.present", "true"}};
   EXPECT_EQ(claimIp(r), "10.20.0.100");
@@ -126,10 +129,12 @@ TEST_F(FloatingAllocatorTest, RequestedAddressFreeOutsideOrTaken) {
   auto taken = alloc_.claim(r2);
   ASSERT_TRUE(absl::IsAlreadyExists(taken.status())) << taken.status();
   EXPECT_THAT(taken.status().message(), HasSubstr("taken by pod default/p1 on node n1"));
+  EXPECT_EQ(reasonOf(taken.status()), FailureReason::kAddressTaken);
   r2.ip = ip("10.20.0.1");  // the gateway
   auto outside = alloc_.claim(r2);
   ASSERT_TRUE(absl::IsInvalidArgument(outside.status())) << outside.status();
   EXPECT_THAT(outside.status().message(), HasSubstr("outside every pool serving node n1"));
+  EXPECT_EQ(reasonOf(outside.status()), FailureReason::kOutsidePools);
   r2.ip = ip("10.99.0.5");
   EXPECT_TRUE(absl::IsInvalidArgument(alloc_.claim(r2).status()));
 }
