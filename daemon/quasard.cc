@@ -24,6 +24,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_join.h"
 #include "conf/daemon_config.h"
 #include "daemon/agents/routing_agent.h"
@@ -42,12 +43,14 @@
 #include "daemon/metrics/metered_store.h"
 #include "daemon/metrics/quasard_metrics.h"
 #include "daemon/metrics/readiness.h"
+#include "daemon/node_floating_ips.h"
 #include "daemon/store/etcd_store.h"
 #include "daemon/store/sqlite_allocation_store.h"
 #include "daemon/store/sqlite_kv_store.h"
 #include "ipam/address_manager.h"
 #include "netpolicy/masquerade.h"
 #include "routing/pod_link.h"
+#include "routing/proxy_neighbour.h"
 #include "routing/uplink.h"
 
 namespace quasar::daemon {
@@ -255,8 +258,28 @@ int run(const Flags& flags) {
           "s: no address is handed out until it has (its blocks may be reclaimed)"));
     };
   }
+  // Floating IPs (issue 13): leases in the cluster datastore, pools from the object view.
+  std::vector<conf::IpAddress> uplink_ips;
+  if (uplink.ok()) {
+    for (const auto& a : uplink->addresses) uplink_ips.push_back(a.address());
+  }
+  NodeFloatingIps floating(**datastore, (*objects)->view(), (*objects)->localPods(),
+                           {cfg->node_name, node.uplink, uplink_ips, cfg->release_cooldown.count(),
+                            std::chrono::seconds(10)});
+  opts.sources[ipam::floating::FloatingSource::kName] = &floating.source();
   auto manager = ipam::AddressManager::create(opts, **store, nowUnixMs);
   if (!manager.ok()) return fail(std::string(manager.status().message()));
+  // Its housekeeping reads the manager: stopped before the manager goes, on every path.
+  floating.start(**manager);
+  absl::Cleanup stop_floating = [&floating] { floating.stop(); };
+  if (uplink.ok()) {
+    // Hosts on the physical subnet get the proxy ARP answer for a floating pod at once, not
+    // after the kernel's random delay of up to 0.8 s.
+    if (auto s = routing::answerProxyArpAtOnce(uplink->name); !s.ok()) {
+      spdlog::warn("event=proxy-arp-delay-failed uplink={} error=\"{}\"", uplink->name,
+                   std::string(s.message()));
+    }
+  }
   if (reclaims) {
     registry.setOnReRegistered([&] { return dropLostBlocks(*blocks, **manager).status(); });
   }
@@ -277,6 +300,7 @@ int run(const Flags& flags) {
   service.setObjectStore((*objects)->store());
   service.setObjectView(&(*objects)->view());
   service.setPodLookup(&(*objects)->pods(), std::chrono::milliseconds(500));
+  service.setFloatingIps(&floating.api());
   // With objects from the datastore, nothing else tells the cluster which pod has which address
   // (the API source has Pod.status.podIPs): this node publishes its own.
   std::unique_ptr<PodAddressPublisher> pod_addresses;

@@ -47,6 +47,7 @@ void toPb(const ipam::Allocation& a, pb::Allocation* out) {
   out->mutable_pod()->set_uid(a.pod.uid);
   for (const auto& ip : a.ips) out->add_ips(conf::IpPrefix::host(ip).toString());
   out->set_created_unix_ms(a.created_unix_ms);
+  out->set_source(a.source);
 }
 
 std::string attachmentKey(const ipam::Attachment& a) {
@@ -95,6 +96,7 @@ grpc::Status QuasardService::allocate(
     hook = [&](const ipam::AllocateResult& reserved) {
       pb::AllocateReply early;
       toPb(reserved.allocation, early.mutable_allocation());
+      describeUnderlay(reserved.allocation, early.mutable_allocation());
       early.set_created(reserved.created);
       early.set_mtu(node_.mtu);
       early.set_durable(false);
@@ -102,6 +104,12 @@ grpc::Status QuasardService::allocate(
     };
   }
   LookedUp looked_up = lookUpPod(r.pod);
+  if (floating_) {
+    auto choice = floating_->choose(looked_up.annotations, r.requested_ips, r.pod);
+    if (!choice.ok()) return toGrpc(choice.status());
+    r.source = choice->source;
+    r.source_request = std::move(choice->request);
+  }
   auto result = manager_.allocate(r, hook);
   if (!result.ok()) {
     spdlog::warn("event=allocate-failed container={} ifname={} error=\"{}\"",
@@ -126,6 +134,7 @@ grpc::Status QuasardService::allocate(
                                   attachmentKey(a.attachment), std::move(ips));
   }
   toPb(result->allocation, reply->mutable_allocation());
+  describeUnderlay(result->allocation, reply->mutable_allocation());
   fillPodFacts(r.attachment, reply->mutable_allocation());
   reply->set_created(result->created);
   reply->set_mtu(node_.mtu);
@@ -159,6 +168,15 @@ QuasardService::LookedUp QuasardService::lookUpPod(ipam::PodRef& pod) {
     if (isQuasarAnnotation(k)) out.annotations[k] = v;
   }
   return out;
+}
+
+void QuasardService::describeUnderlay(const ipam::Allocation& a, pb::Allocation* out) const {
+  if (!floating_ || a.source != ipam::floating::FloatingSource::kName) return;
+  if (auto s = floating_->describe(a, out->mutable_underlay()); !s.ok()) {
+    // The plugin refuses an underlay without a device: the ADD fails and is rolled back.
+    spdlog::warn("event=floating-underlay-unknown container={} ifname={} error=\"{}\"",
+                 a.attachment.container_id, a.attachment.ifname, std::string(s.message()));
+  }
 }
 
 void QuasardService::fillPodFacts(const ipam::Attachment& a, pb::Allocation* out) {
@@ -196,8 +214,12 @@ grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::Rele
     if (!index.ok()) return toGrpc(index.status());
     host_ifindex = *index;
   }
+  auto before = manager_.get(fromPb(req->attachment()));
   auto released = manager_.release(fromPb(req->attachment()), /*hold=*/reap, claim);
   if (!released.ok()) return toGrpc(released.status());
+  if (floating_ && before.ok() && !released->empty()) {
+    reply->set_underlay_mode(floating_->released(*before));
+  }
   // Also with nothing released: a half-done ADD may have left the veth.
   if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
   if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(fromPb(req->attachment())));
@@ -219,6 +241,7 @@ grpc::Status QuasardService::Get(grpc::ServerContext*, const pb::GetRequest* req
   auto a = manager_.get(fromPb(req->attachment()));
   if (!a.ok()) return toGrpc(a.status());
   toPb(*a, reply);
+  describeUnderlay(*a, reply);
   fillPodFacts(a->attachment, reply);
   return grpc::Status::OK;
 }
@@ -256,6 +279,7 @@ grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req,
     if (!released.ok()) return toGrpc(released.status());
     if (released->empty()) continue;  // released meanwhile, by a DEL that reaps its veth
     reaper_.enqueue(host, *index, *released);
+    if (floating_) floating_->released(a);
     if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(a.attachment));
     {
       std::lock_guard lock(looked_up_mu_);

@@ -12,6 +12,7 @@
 
 #include "daemon/agents/routing_agent.h"
 #include "daemon/agents/veth_reaper.h"
+#include "daemon/api/floating_ips.h"
 #include "daemon/api/pod_lookup.h"
 #include "daemon/api/quasard.grpc.pb.h"
 #include "daemon/cluster/cluster_view.h"
@@ -87,6 +88,8 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
     pods_ = pods;
     pod_lookup_deadline_ = deadline;
   }
+  // Floating IPs: without it every pod takes from the node's pod-CIDR blocks.
+  void setFloatingIps(const FloatingIps* floating) { floating_ = floating; }
   grpc::Status Routes(grpc::ServerContext*, const quasar::api::v1::RoutesRequest* req,
                       quasar::api::v1::RoutesReply* reply) override;
 
@@ -100,6 +103,7 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   PodAddressPublisher* pod_addresses_ = nullptr;
   PodLookup* pods_ = nullptr;
   const ObjectView* object_view_ = nullptr;
+  const FloatingIps* floating_ = nullptr;
   std::chrono::milliseconds pod_lookup_deadline_{500};
   // What each attachment's ADD learnt of its pod (Allocation.pod_annotations, pod_lookup).
   struct LookedUp {
@@ -108,6 +112,7 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   };
   LookedUp lookUpPod(ipam::PodRef& pod);
   void fillPodFacts(const ipam::Attachment& a, quasar::api::v1::Allocation* out);
+  void describeUnderlay(const ipam::Allocation& a, quasar::api::v1::Allocation* out) const;
   mutable std::mutex looked_up_mu_;
   std::map<ipam::Attachment, LookedUp> looked_up_;
 };

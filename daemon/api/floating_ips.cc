@@ -1,0 +1,92 @@
+#include "daemon/api/floating_ips.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "routing/macvlan.h"
+#include "routing/netlink_socket.h"
+#include "routing/proxy_neighbour.h"
+#include "routing/vlan.h"
+
+namespace quasar::daemon {
+namespace {
+
+namespace fl = ipam::floating;
+
+std::string deviceFor(const std::string& uplink, const fl::Pool& pool) {
+  return pool.vlan == 0 ? uplink : routing::vlanLinkName(uplink, static_cast<uint16_t>(pool.vlan));
+}
+
+}  // namespace
+
+FloatingIps::FloatingIps(fl::FloatingSource& source, std::string uplink, WorkloadResolver resolve)
+    : source_(source), uplink_(std::move(uplink)), resolve_(std::move(resolve)) {}
+
+absl::StatusOr<AddressChoice> FloatingIps::choose(
+    const std::map<std::string, std::string>& annotations,
+    const std::vector<conf::IpAddress>& requested_ips, const ipam::PodRef& pod) const {
+  fl::WorkloadRef workload;
+  if (resolve_) workload = resolve_(pod);
+  if (workload.empty()) workload = {fl::WorkloadKind::kPod, pod.namespace_, pod.name, pod.uid};
+  return chooseAddressSource(annotations, requested_ips, source_.allocator().pools(), workload);
+}
+
+absl::Status FloatingIps::describe(const ipam::Allocation& a,
+                                   quasar::api::v1::Underlay* out) const {
+  if (a.ips.size() != 1) return absl::InternalError("a floating allocation holds one address");
+  auto pool = source_.poolOf(a.ips.front());
+  if (!pool) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no FloatingIPPool holds ", a.ips.front().toString(), " any more"));
+  }
+  if (uplink_.empty()) {
+    return absl::FailedPreconditionError("this node has no uplink for floating addresses");
+  }
+  if (pool->vlan != 0) {
+    auto sock = routing::NetlinkSocket::open();
+    if (!sock.ok()) return sock.status();
+    auto vlan = routing::ensureVlanLink(*sock, uplink_, static_cast<uint16_t>(pool->vlan));
+    if (!vlan.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("pool ", pool->name, ": VLAN ", pool->vlan,
+                                                        " on ", uplink_, ": ",
+                                                        vlan.status().message()));
+    }
+  }
+  out->set_pool(pool->name);
+  out->set_mode(pool->mode == fl::Mode::kMacvlan ? "macvlan" : "veth");
+  out->set_device(deviceFor(uplink_, *pool));
+  out->set_prefix_length(static_cast<uint32_t>(pool->subnet.length()));
+  if (pool->gateway) out->set_gateway(pool->gateway->toString());
+  out->set_vlan(static_cast<uint32_t>(pool->vlan));
+  return absl::OkStatus();
+}
+
+std::string FloatingIps::released(const ipam::Allocation& a) const {
+  if (a.source != fl::FloatingSource::kName || a.ips.size() != 1) return "";
+  quasar::api::v1::Underlay u;
+  if (auto s = describe(a, &u); !s.ok()) {
+    spdlog::warn("event=floating-cleanup-skipped ip={} error=\"{}\"", a.ips.front().toString(),
+                 std::string(s.message()));
+    return "";
+  }
+  auto sock = routing::NetlinkSocket::open();
+  absl::Status s = sock.status();
+  if (sock.ok()) {
+    if (u.mode() == "macvlan") {
+      auto leg = sock->linkIndex(routing::macvlanLegName(u.device()));
+      s = leg.ok() ? routing::deleteMacvlanLegRoute(*sock, *leg, a.ips.front())
+                   : absl::OkStatus();  // no leg: no route through it
+    } else {
+      auto index = sock->linkIndex(u.device());
+      s = index.status();
+      if (index.ok()) s = routing::deleteProxyNeighbour(*sock, *index, a.ips.front());
+    }
+  }
+  if (!s.ok()) {
+    spdlog::warn("event=floating-cleanup-failed ip={} mode={} device={} error=\"{}\"",
+                 a.ips.front().toString(), u.mode(), u.device(), std::string(s.message()));
+  }
+  return u.mode();
+}
+
+}  // namespace quasar::daemon

@@ -1,0 +1,48 @@
+#pragma once
+// quasard's side of floating IPs at the API (issue 13): which source a pod's ADD takes from (by
+// its annotations, floating_choice.h, and its workload), how the plugin wires a floating address
+// (Allocation.underlay: the node's device on the pool's subnet, created for a VLAN), and the
+// node-side cleanup once an address is released (its proxy ARP entry or macvlan leg route).
+//
+// Thread-safe: called from the API's threads; the source and the kernel calls are.
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "daemon/api/floating_choice.h"
+#include "daemon/api/quasard.pb.h"
+#include "ipam/allocation.h"
+#include "ipam/floating/floating_source.h"
+
+namespace quasar::daemon {
+
+class FloatingIps {
+ public:
+  // The workload a pod's address is kept for (its controller chain); a pod without a
+  // controller, or one the view does not know, is its own workload.
+  using WorkloadResolver = std::function<ipam::floating::WorkloadRef(const ipam::PodRef& pod)>;
+
+  // `source` must outlive this. `uplink`: the node's interface on the physical network.
+  FloatingIps(ipam::floating::FloatingSource& source, std::string uplink, WorkloadResolver resolve);
+
+  absl::StatusOr<AddressChoice> choose(const std::map<std::string, std::string>& annotations,
+                                       const std::vector<conf::IpAddress>& requested_ips,
+                                       const ipam::PodRef& pod) const;
+  // For a floating allocation: the device and mode the plugin wires it with. FailedPrecondition
+  // when its pool is gone or its VLAN device cannot be made.
+  absl::Status describe(const ipam::Allocation& a, quasar::api::v1::Underlay* out) const;
+  // After a floating allocation's release: removes the node's proxy ARP entry (veth mode) or
+  // leg route (macvlan mode). Returns the mode ("" when `a` was not floating). Failures are
+  // logged: the address is released either way.
+  std::string released(const ipam::Allocation& a) const;
+
+ private:
+  ipam::floating::FloatingSource& source_;
+  const std::string uplink_;
+  WorkloadResolver resolve_;
+};
+
+}  // namespace quasar::daemon

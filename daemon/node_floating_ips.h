@@ -1,0 +1,78 @@
+#pragma once
+// The node's floating IPs, wired together (issue 13):
+//   - leases in the cluster datastore (StoreLeaseStore): one key per address, compare-and-swap,
+//     so no address is held twice across nodes and crashes;
+//   - the allocator, fed with the object view's FloatingIPPool objects;
+//   - the AddressSource the AddressManager drives, and the API side (FloatingIps);
+//   - housekeeping every `period`: leases bound to this node's attachments that the node does
+//     not hold are released (a crash between claim and commit), and what the release policies
+//     no longer keep is freed (gc), the latter only while the object view is synced (a view that
+//     is not would make every workload look gone).
+//
+// Threading: start() once; stop() (or the destructor) joins the housekeeping thread.
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/api/floating_ips.h"
+#include "daemon/cluster/local_pods.h"
+#include "daemon/cluster/object_view.h"
+#include "daemon/cluster/store_lease_store.h"
+#include "daemon/store/store.h"
+#include "ipam/address_manager.h"
+#include "ipam/floating/floating_allocator.h"
+#include "ipam/floating/floating_source.h"
+
+namespace quasar::daemon {
+
+class NodeFloatingIps {
+ public:
+  struct Options {
+    std::string node_name;
+    std::string uplink;                             // the node's interface on the physical network
+    std::vector<conf::IpAddress> uplink_addresses;  // the node's own addresses there
+    int64_t cooldown_ms = 30000;
+    std::chrono::milliseconds period{10000};
+  };
+
+  // `datastore`, `view` and `local_pods` (may be null) must outlive this.
+  NodeFloatingIps(Store& datastore, ObjectView& view, const LocalPods* local_pods, Options options);
+  ~NodeFloatingIps();
+  NodeFloatingIps(const NodeFloatingIps&) = delete;
+  NodeFloatingIps& operator=(const NodeFloatingIps&) = delete;
+
+  ipam::AddressSource& source() { return source_; }
+  const FloatingIps& api() const { return api_; }
+  ipam::floating::FloatingAllocator& allocator() { return allocator_; }
+
+  // Follows the pools and starts housekeeping against `manager` (which must outlive this).
+  void start(ipam::AddressManager& manager);
+  void stop();
+  // One housekeeping pass (also what the thread runs).
+  void housekeep(ipam::AddressManager& manager);
+
+ private:
+  ipam::floating::NodeFacts nodeFacts() const;
+  ipam::floating::WorkloadRef resolve(const ipam::PodRef& pod) const;
+  ipam::floating::WorkloadStatus liveness(const ipam::floating::WorkloadRef& w) const;
+  void syncPools();
+
+  ObjectView& view_;
+  const LocalPods* local_pods_;
+  const Options options_;
+  StoreLeaseStore leases_;
+  ipam::floating::FloatingAllocator allocator_;
+  ipam::floating::FloatingSource source_;
+  FloatingIps api_;
+  ObjectView::Subscription pools_sub_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace quasar::daemon
