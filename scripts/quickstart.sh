@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job in one command: quasard on the embedded store in a "node" namespace, three pods
 # (namespaces) getting addresses from it through the real CNI plugin and pinging each other and
-# the node, then `quasarctl status` and the allocations. Tears everything down at the end unless
+# the node, a floating-IP pod reached from a plain host on the node's subnet (and given its
+# address back when recreated), then `quasarctl status` and the allocations. Tears everything down at the end unless
 # --keep is given. Never touches the root namespace. Needs root.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -18,19 +19,20 @@ bin=$quasar_build/bin
 node=quasar-demo-node
 gw=quasar-demo-gw
 pods=(quasar-demo-pod1 quasar-demo-pod2 quasar-demo-pod3)
+legacy_pod=quasar-demo-legacy
 state=/run/quasar-demo
 sock=$state/quasard.sock
 conf='{"cniVersion":"1.1.0","name":"quasar","type":"quasar","socket":"'$state/cni.sock'","logFile":"'$state'/cni.log"}'
 
 teardown() {
   if ip netns list | grep -qw "$node"; then
-    for i in "${!pods[@]}"; do
-      echo "$conf" | ip netns exec "$node" env CNI_COMMAND=DEL CNI_CONTAINERID="demo$i" \
+    for c in demo0 demo1 demo2 legacy1 legacy2; do
+      echo "$conf" | ip netns exec "$node" env CNI_COMMAND=DEL CNI_CONTAINERID="$c" \
         CNI_IFNAME=eth0 "$bin/quasar" >/dev/null 2>&1 || true
     done
   fi
   [ -f "$state/quasard.pid" ] && kill "$(cat "$state/quasard.pid")" 2>/dev/null && sleep 0.3
-  for ns in "${pods[@]}" "$node" "$gw"; do ip netns del "$ns" 2>/dev/null || true; done
+  for ns in "${pods[@]}" "$legacy_pod" "$node" "$gw"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$state"
 }
 
@@ -77,6 +79,38 @@ ping_ok "${pods[0]}" "${ips[1]}"
 ping_ok "${pods[1]}" "${ips[2]}"
 ping_ok "${pods[2]}" "${ips[0]}"
 ping_ok "${pods[0]}" 10.250.0.1
+
+echo "==> a floating IP: an address on the node's own subnet, reached from a plain host"
+cat >"$state/floating.yaml" <<YAML
+apiVersion: quasar.io/v1
+kind: FloatingIPPool
+metadata: {name: underlay}
+spec: {subnet: 10.250.0.0/24, gateway: 10.250.0.254, ranges: ["10.250.0.100-10.250.0.109"]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: legacy-db
+  namespace: demo
+  annotations: {quasar.io/floating-ip: "true", quasar.io/release-policy: immutable}
+spec: {containers: [{name: db, image: postgres}]}
+YAML
+ip netns exec "$node" "$bin/quasarctl" --socket "$sock" apply -f "$state/floating.yaml"
+ip netns add "$legacy_pod"
+legacy_cni() {
+  echo "$conf" | ip netns exec "$node" env CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
+    CNI_NETNS="/run/netns/$legacy_pod" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+    CNI_ARGS="K8S_POD_NAMESPACE=demo;K8S_POD_NAME=legacy-db" "$bin/quasar" 2>>"$state/cni.stderr"
+}
+fip=$(legacy_cni ADD legacy1 | grep -o '"address":"[0-9.]*' | cut -d'"' -f4)
+echo "==> demo/legacy-db got floating IP $fip"
+ping_ok "$gw" "$fip"
+legacy_cni DEL legacy1 >/dev/null
+again=$(legacy_cni ADD legacy2 | grep -o '"address":"[0-9.]*' | cut -d'"' -f4)
+echo "==> recreated with release-policy immutable: it got $again back"
+[ "$again" = "$fip" ] || { echo "    expected $fip"; exit 1; }
+ping_ok "$gw" "$again"
+echo
 
 echo "==> quasarctl status"
 ip netns exec "$node" "$bin/quasarctl" --socket "$sock" status
