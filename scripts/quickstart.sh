@@ -2,8 +2,9 @@
 # The main job in one command: quasard on the embedded store in a "node" namespace, three pods
 # (namespaces) getting addresses from it through the real CNI plugin and pinging each other and
 # the node, a floating-IP pod reached from a plain host on the node's subnet (and given its
-# address back when recreated), then `quasarctl status` and the allocations. Tears everything down at the end unless
-# --keep is given. Never touches the root namespace. Needs root.
+# address back when recreated), then `quasarctl status`, the allocations, /readyz and metrics.
+# Tears everything down at the end unless --keep is given. Never touches the root namespace.
+# Needs root.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 quasar_need_root "$0" "$@"
