@@ -47,6 +47,10 @@ class Testbed {
   Testbed& operator=(const Testbed&) = delete;
 
   const std::string& nodeNs() const { return node_ns_; }
+  // The uplink's far end: a namespace with no quasar (the gateway at gatewayIp()).
+  const std::string& gatewayNs() const { return gw_ns_; }
+  // The bed's own directory (removed with the bed): a place for files the test writes.
+  const std::string& dir() const { return dir_; }
   const std::string& socket() const { return socket_; }
   // quasard's nodeName (also the prefix of every name the bed makes).
   const std::string& nodeName() const { return prefix_; }
