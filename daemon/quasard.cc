@@ -301,6 +301,7 @@ int run(const Flags& flags) {
   service.setObjectView(&(*objects)->view());
   service.setPodLookup(&(*objects)->pods(), std::chrono::milliseconds(500));
   service.setFloatingIps(&floating.api());
+  service.setFloatingAllocator(&floating.allocator());
   // With objects from the datastore, nothing else tells the cluster which pod has which address
   // (the API source has Pod.status.podIPs): this node publishes its own.
   std::unique_ptr<PodAddressPublisher> pod_addresses;

@@ -28,6 +28,10 @@ grpc::Status toGrpc(const absl::Status& s) {
                           : std::to_string(static_cast<int>(reason)));
 }
 
+grpc::Status noFloatingIps() {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "this quasard serves no floating IPs");
+}
+
 ipam::Attachment fromPb(const pb::Attachment& a) { return {a.container_id(), a.ifname()}; }
 
 // Every call that carries an attachment goes through here before its names reach a log line or
@@ -437,6 +441,27 @@ grpc::Status QuasardService::GetObjects(grpc::ServerContext*, const pb::GetObjec
     reply->add_objects_json(objects::toJsonText(*o));
   }
   return grpc::Status::OK;
+}
+
+grpc::Status QuasardService::FloatingLeases(grpc::ServerContext*,
+                                            const pb::FloatingLeasesRequest* req,
+                                            pb::FloatingLeasesReply* reply) {
+  if (!fip_) return noFloatingIps();
+  return toGrpc(fip_->list(*req, reply));
+}
+
+grpc::Status QuasardService::ReserveFloatingIp(grpc::ServerContext*,
+                                               const pb::ReserveFloatingIpRequest* req,
+                                               pb::FloatingLease* reply) {
+  if (!fip_) return noFloatingIps();
+  return toGrpc(fip_->reserve(*req, reply));
+}
+
+grpc::Status QuasardService::ReleaseFloatingIp(grpc::ServerContext*,
+                                               const pb::ReleaseFloatingIpRequest* req,
+                                               pb::ReleaseFloatingIpReply*) {
+  if (!fip_) return noFloatingIps();
+  return toGrpc(fip_->release(*req));
 }
 
 }  // namespace quasar::daemon

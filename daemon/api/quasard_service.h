@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "daemon/agents/routing_agent.h"
 #include "daemon/agents/veth_reaper.h"
 #include "daemon/api/floating_ips.h"
+#include "daemon/api/floating_service.h"
 #include "daemon/api/pod_lookup.h"
 #include "daemon/api/quasard.grpc.pb.h"
 #include "daemon/cluster/cluster_view.h"
@@ -92,6 +94,20 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   void setFloatingIps(const FloatingIps* floating) { floating_ = floating; }
   grpc::Status Routes(grpc::ServerContext*, const quasar::api::v1::RoutesRequest* req,
                       quasar::api::v1::RoutesReply* reply) override;
+  // quasarctl fip (floating_service.h): the cluster's floating leases through `allocator`,
+  // which must outlive the service. Without one these calls are FAILED_PRECONDITION.
+  void setFloatingAllocator(ipam::floating::FloatingAllocator* allocator) {
+    fip_ = allocator ? std::make_unique<FloatingService>(*allocator) : nullptr;
+  }
+  grpc::Status FloatingLeases(grpc::ServerContext*,
+                              const quasar::api::v1::FloatingLeasesRequest* req,
+                              quasar::api::v1::FloatingLeasesReply* reply) override;
+  grpc::Status ReserveFloatingIp(grpc::ServerContext*,
+                                 const quasar::api::v1::ReserveFloatingIpRequest* req,
+                                 quasar::api::v1::FloatingLease* reply) override;
+  grpc::Status ReleaseFloatingIp(grpc::ServerContext*,
+                                 const quasar::api::v1::ReleaseFloatingIpRequest* req,
+                                 quasar::api::v1::ReleaseFloatingIpReply* reply) override;
 
  private:
   ipam::AddressManager& manager_;
@@ -104,6 +120,7 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   PodLookup* pods_ = nullptr;
   const ObjectView* object_view_ = nullptr;
   const FloatingIps* floating_ = nullptr;
+  std::unique_ptr<FloatingService> fip_;
   std::chrono::milliseconds pod_lookup_deadline_{500};
   // What each attachment's ADD learnt of its pod (Allocation.pod_annotations, pod_lookup).
   struct LookedUp {

@@ -3,8 +3,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -56,6 +58,59 @@ std::string podName(const pb::Allocation& a) {
   if (a.pod().name().empty()) return "-";
   return a.pod().namespace_() + "/" + a.pod().name();
 }
+
+json toJson(const pb::FloatingLease& l) {
+  json out = {{"ip", l.ip()},
+              {"pool", l.pool()},
+              {"state", l.state()},
+              {"policy", l.policy()},
+              {"holder", l.holder()},
+              {"node", l.node()},
+              {"sinceUnixMs", l.since_unix_ms()},
+              {"releasedUnixMs", l.released_unix_ms()},
+              {"operatorReserved", l.operator_reserved()}};
+  if (l.has_workload()) {
+    out["workload"] = {{"kind", l.workload().kind()},
+                       {"namespace", l.workload().namespace_()},
+                       {"name", l.workload().name()},
+                       {"uid", l.workload().uid()}};
+  }
+  if (l.has_pod()) {
+    out["pod"] = {
+        {"namespace", l.pod().namespace_()}, {"name", l.pod().name()}, {"uid", l.pod().uid()}};
+  }
+  if (l.has_attachment()) {
+    out["attachment"] = {{"containerID", l.attachment().container_id()},
+                         {"ifname", l.attachment().ifname()}};
+  }
+  return out;
+}
+
+// "2026-12-01T21:30:00Z (5m ago)"; "-" for 0.
+std::string since(int64_t unix_ms, bool with_age) {
+  if (unix_ms <= 0) return "-";
+  const std::time_t t = unix_ms / 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (!with_age) return buf;
+  const int64_t now_s =
+      std::chrono::system_clock::now().time_since_epoch() / std::chrono::seconds(1);
+  const int64_t age = std::max<int64_t>(0, now_s - t);
+  std::string a = age < 120      ? std::to_string(age) + "s"
+                  : age < 7200   ? std::to_string(age / 60) + "m"
+                  : age < 172800 ? std::to_string(age / 3600) + "h"
+                                 : std::to_string(age / 86400) + "d";
+  return std::string(buf) + " (" + a + " ago)";
+}
+
+std::string workloadName(const pb::FloatingLease& l) {
+  if (!l.has_workload() || l.workload().name().empty()) return "-";
+  return l.workload().kind() + "/" + l.workload().namespace_() + "/" + l.workload().name();
+}
+
+std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }
 
 class Ctl {
  public:
@@ -291,6 +346,112 @@ class Ctl {
     return 0;
   }
 
+  int fipList() {
+    pb::FloatingLeasesReply r;
+    if (auto s = stub_->FloatingLeases(ctx().get(), {}, &r); !s.ok()) return failed(s);
+    if (o_.output == "json") {
+      json out = json::array();
+      for (const auto& l : r.leases()) out.push_back(toJson(l));
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::printf("%-16s %-14s %-9s %-10s %-32s %-28s %-12s %s\n", "IP", "POOL", "STATE", "POLICY",
+                "WORKLOAD", "POD", "NODE", "SINCE");
+    for (const auto& l : r.leases()) {
+      const std::string pod =
+          l.has_pod() ? l.pod().namespace_() + "/" + l.pod().name() : std::string("-");
+      std::printf("%-16s %-14s %-9s %-10s %-32s %-28s %-12s %s\n", l.ip().c_str(), l.pool().c_str(),
+                  l.state().c_str(), l.policy().c_str(), workloadName(l).c_str(), pod.c_str(),
+                  orDash(l.node()).c_str(), since(l.since_unix_ms(), true).c_str());
+    }
+    return 0;
+  }
+
+  int fipShow(const std::string& ip) {
+    pb::FloatingLeasesRequest req;
+    req.set_ip(ip);
+    pb::FloatingLeasesReply r;
+    if (auto s = stub_->FloatingLeases(ctx().get(), req, &r); !s.ok()) return failed(s);
+    for (const auto& l : r.leases()) {
+      if (o_.output == "json") {
+        std::cout << toJson(l).dump(2) << "\n";
+        continue;
+      }
+      const std::string pod =
+          l.has_pod() ? l.pod().namespace_() + "/" + l.pod().name() + " (uid " + l.pod().uid() + ")"
+                      : std::string("-");
+      const std::string attachment =
+          l.has_attachment() ? l.attachment().container_id() + "/" + l.attachment().ifname()
+                             : std::string("-");
+      std::printf(
+          "ip:         %s\npool:       %s\nstate:      %s%s\nheld by:    %s\npolicy:     %s\n"
+          "workload:   %s\npod:        %s\nnode:       %s\nattachment: %s\nsince:      %s\n"
+          "last freed: %s\n",
+          l.ip().c_str(), l.pool().c_str(), l.state().c_str(),
+          l.operator_reserved() ? " (reserved by an operator)" : "", l.holder().c_str(),
+          l.policy().c_str(), workloadName(l).c_str(), pod.c_str(), orDash(l.node()).c_str(),
+          attachment.c_str(), since(l.since_unix_ms(), true).c_str(),
+          since(l.released_unix_ms(), true).c_str());
+    }
+    return 0;
+  }
+
+  int fipPools() {
+    pb::FloatingLeasesReply r;
+    if (auto s = stub_->FloatingLeases(ctx().get(), {}, &r); !s.ok()) return failed(s);
+    if (o_.output == "json") {
+      json out = json::array();
+      for (const auto& p : r.pools()) {
+        out.push_back(
+            {{"name", p.name()},
+             {"capacity", p.capacity()},
+             {"inUse", p.in_use()},
+             {"bound", p.bound()},
+             {"unbound", p.unbound()},
+             {"reserved", p.reserved()},
+             {"cooling", p.cooling()},
+             {"maxAllocated", p.max_allocated() < 0 ? json(nullptr) : json(p.max_allocated())}});
+      }
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::printf("%-20s %10s %8s %8s %8s %9s %8s %8s\n", "POOL", "CAPACITY", "IN USE", "BOUND",
+                "UNBOUND", "RESERVED", "COOLING", "MAX");
+    for (const auto& p : r.pools()) {
+      const std::string max = p.max_allocated() < 0 ? "-" : std::to_string(p.max_allocated());
+      std::printf("%-20s %10llu %8lld %8lld %8lld %9lld %8lld %8s\n", p.name().c_str(),
+                  static_cast<unsigned long long>(p.capacity()), static_cast<long long>(p.in_use()),
+                  static_cast<long long>(p.bound()), static_cast<long long>(p.unbound()),
+                  static_cast<long long>(p.reserved()), static_cast<long long>(p.cooling()),
+                  max.c_str());
+    }
+    return 0;
+  }
+
+  int fipReserve(const std::string& ip, const std::string& pool, const std::string& workload) {
+    pb::ReserveFloatingIpRequest req;
+    req.set_ip(ip);
+    req.set_pool(pool);
+    req.set_workload(workload);
+    pb::FloatingLease l;
+    if (auto s = stub_->ReserveFloatingIp(ctx().get(), req, &l); !s.ok()) return failed(s);
+    if (o_.output == "json") {
+      std::cout << toJson(l).dump(2) << "\n";
+    } else {
+      std::cout << "reserved " << l.ip() << " in pool " << l.pool() << ": " << l.holder() << "\n";
+    }
+    return 0;
+  }
+
+  int fipRelease(const std::string& ip) {
+    pb::ReleaseFloatingIpRequest req;
+    req.set_ip(ip);
+    pb::ReleaseFloatingIpReply r;
+    if (auto s = stub_->ReleaseFloatingIp(ctx().get(), req, &r); !s.ok()) return failed(s);
+    std::cout << "released " << ip << "\n";
+    return 0;
+  }
+
   int release(const std::string& container, const std::string& ifname) {
     pb::ReleaseRequest req;
     req.mutable_attachment()->set_container_id(container);
@@ -357,6 +518,24 @@ int main(int argc, char** argv) {
       "release", "release an attachment's IPs by hand (the pod loses its addresses' lease)");
   release->add_option("container-id", container)->required();
   release->add_option("--ifname", ifname)->capture_default_str();
+  auto* fip = app.add_subcommand("fip", "floating IPs, cluster-wide: who holds each address");
+  fip->require_subcommand(1);
+  auto* fip_list = fip->add_subcommand(
+      "list", "every held address: pool, state, policy, workload, pod, node, since");
+  std::string fip_ip, fip_pool, fip_workload;
+  auto* fip_show = fip->add_subcommand("show", "one address in detail");
+  fip_show->add_option("ip", fip_ip)->required();
+  auto* fip_pools =
+      fip->add_subcommand("pools", "each pool's capacity and use (bound, unbound, reserved)");
+  auto* fip_reserve = fip->add_subcommand(
+      "reserve", "keep an address out of automatic allocation (for a workload, or by request)");
+  fip_reserve->add_option("ip", fip_ip)->required();
+  fip_reserve->add_option("--pool", fip_pool, "the FloatingIPPool")->required();
+  fip_reserve->add_option("--workload", fip_workload,
+                          "Kind/namespace/name (StatefulSet, Deployment, ReplicaSet, Pod)");
+  auto* fip_release = fip->add_subcommand(
+      "release", "free an unbound or reserved address now (a bound one when its pod goes)");
+  fip_release->add_option("ip", fip_ip)->required();
   CLI11_PARSE(app, argc, argv);
 
   Ctl ctl(o);
@@ -369,5 +548,10 @@ int main(int argc, char** argv) {
   if (*list) return ctl.list(network);
   if (*show) return ctl.show(key);
   if (*release) return ctl.release(container, ifname);
+  if (*fip_list) return ctl.fipList();
+  if (*fip_show) return ctl.fipShow(fip_ip);
+  if (*fip_pools) return ctl.fipPools();
+  if (*fip_reserve) return ctl.fipReserve(fip_ip, fip_pool, fip_workload);
+  if (*fip_release) return ctl.fipRelease(fip_ip);
   return 2;
 }
