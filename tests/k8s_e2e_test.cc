@@ -84,7 +84,7 @@ class K8sE2E : public ::testing::Test {
     return absl::StrCat("apiVersion: v1\nkind: Pod\nmetadata:\n  name: ", name,
                         "\n  namespace: ", ns,
                         "\n  labels: {app: trainer, team: ml}\n  annotations:\n"
-                        "    quasar.io/floating-ip: \"true\"\n"
+                        "    quasar.io/floating-ip: \"false\"\n"
                         "    quasar.io/release-policy: immutable\n"
                         "    example.com/other: ignored\n"
                         "spec:\n  containers:\n  - name: c\n    image: busybox\n"
@@ -151,7 +151,7 @@ TEST_F(K8sE2E, KubectlCreatedPodAndPolicyReachTheView) {
     return pod.is_object() && pod["metadata"].value("name", "") == "trainer-0";
   })) << log();
   EXPECT_EQ(pod["metadata"]["labels"].value("team", ""), "ml");
-  EXPECT_EQ(pod["metadata"]["annotations"].value("quasar.io/floating-ip", ""), "true");
+  EXPECT_EQ(pod["metadata"]["annotations"].value("quasar.io/floating-ip", ""), "false");
   EXPECT_EQ(pod["spec"]["containers"][0]["ports"][0].value("name", ""), "metrics");
 
   const std::string policy =
@@ -276,7 +276,7 @@ TEST_F(K8sE2E, AddReadsThePodsAnnotationsAlsoBeforeTheViewHasThePod) {
   ASSERT_EQ(add.exit_code, 0) << add.out << add.err;
   shown = ctlJson("ipam show clater");
   EXPECT_EQ(shown["pod"].value("lookup", ""), "view") << shown.dump();
-  EXPECT_EQ(shown["pod"]["annotations"].value("quasar.io/floating-ip", ""), "true");
+  EXPECT_EQ(shown["pod"]["annotations"].value("quasar.io/floating-ip", ""), "false");
 }
 
 // The API server down for 20 s: ADDs of pods the view has keep working, and the view catches up
