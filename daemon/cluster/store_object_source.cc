@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -104,7 +105,9 @@ void StoreObjectSource::run() {
     cv_.wait(lock, [this] { return stopping_ || reload_; });
     if (stopping_) return;
     reload_ = false;
-    const absl::Status why = watch_error_;
+    // Consumed here: a watch that fails while load() runs (its events may already have been
+    // delivered) records a new error, which the next pass reports instead of this one.
+    const absl::Status why = std::exchange(watch_error_, absl::OkStatus());
     lock.unlock();
     if (!why.ok()) {
       for (Kind k : objects::kAllKinds) sink_->lost(k, why);
@@ -112,7 +115,6 @@ void StoreObjectSource::run() {
     const absl::Status s = load();
     lock.lock();
     if (s.ok()) {
-      watch_error_ = absl::OkStatus();
       backoff = kMinBackoff;
       continue;
     }
