@@ -149,11 +149,8 @@ absl::StatusOr<std::optional<ClaimResult>> FloatingAllocator::claimPass(const Po
     }
   }
 
-  // Binds `s` (of pool `pool`) to the request: Aborted when another node changed it first.
-  auto bind = [&](const StoredLease& s, const std::string& pool) -> absl::StatusOr<ClaimResult> {
-    Lease l = s.lease;
-    if (l.state == LeaseState::kReleased) l.operator_reserved = false;
-    l.pool = pool;
+  // The lease as the request holds it: bound to its attachment, under its policy and workload.
+  auto bindToRequest = [&](Lease& l) {
     l.state = LeaseState::kBound;
     l.policy = r.policy;
     l.workload = r.workload;
@@ -161,6 +158,13 @@ absl::StatusOr<std::optional<ClaimResult>> FloatingAllocator::claimPass(const Po
     l.node = r.node.name;
     l.attachment = r.attachment;
     l.since_unix_ms = now;
+  };
+  // Binds `s` (of pool `pool`) to the request: Aborted when another node changed it first.
+  auto bind = [&](const StoredLease& s, const std::string& pool) -> absl::StatusOr<ClaimResult> {
+    Lease l = s.lease;
+    if (l.state == LeaseState::kReleased) l.operator_reserved = false;
+    l.pool = pool;
+    bindToRequest(l);
     auto rev = store_.update(l, s.revision);
     if (!rev.ok()) return rev.status();
     auto p = find_pool(pool);
@@ -187,13 +191,7 @@ absl::StatusOr<std::optional<ClaimResult>> FloatingAllocator::claimPass(const Po
     Lease l;
     l.pool = pool.name;
     l.ip = ip;
-    l.state = LeaseState::kBound;
-    l.policy = r.policy;
-    l.workload = r.workload;
-    l.pod = r.pod;
-    l.node = r.node.name;
-    l.attachment = r.attachment;
-    l.since_unix_ms = now;
+    bindToRequest(l);
     auto rev = store_.create(l);
     if (!rev.ok()) return rev.status();
     return ClaimResult{std::move(l), pool, true};
