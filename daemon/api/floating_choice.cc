@@ -29,9 +29,8 @@ const std::string* find(const std::map<std::string, std::string>& m, const char*
 absl::StatusOr<AddressChoice> chooseAddressSource(
     const std::map<std::string, std::string>& annotations,
     const std::vector<conf::IpAddress>& requested_ips, const std::vector<fl::Pool>& pools,
-    const fl::WorkloadRef& workload) {
+    const std::function<fl::WorkloadRef()>& workload) {
   auto request = std::make_shared<fl::FloatingRequest>();
-  request->workload = workload;
   bool floating = false;
   if (const auto* v = find(annotations, kFloatingIpAnnotation)) {
     if (*v == "true") {
@@ -70,6 +69,7 @@ absl::StatusOr<AddressChoice> chooseAddressSource(
     }
     request->policy = *p;
   }
+  request->workload = workload();
   return AddressChoice{fl::FloatingSource::kName, std::move(request)};
 }
 

@@ -9,8 +9,10 @@
 // k8s.v1.cni.galaxy.io/release-policy is read as a synonym, quasar's key wins) says what happens
 // to a floating address when its pod goes.
 //
-// Pure: no I/O. InvalidArgument naming the annotation for a value it cannot use.
+// `workload` is asked only for a floating pod. Pure apart from it: no I/O. InvalidArgument naming
+// the annotation for a value it cannot use.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +38,7 @@ struct AddressChoice {
 absl::StatusOr<AddressChoice> chooseAddressSource(
     const std::map<std::string, std::string>& annotations,
     const std::vector<conf::IpAddress>& requested_ips,
-    const std::vector<ipam::floating::Pool>& pools, const ipam::floating::WorkloadRef& workload);
+    const std::vector<ipam::floating::Pool>& pools,
+    const std::function<ipam::floating::WorkloadRef()>& workload);
 
 }  // namespace quasar::daemon

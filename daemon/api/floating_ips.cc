@@ -25,10 +25,16 @@ FloatingIps::FloatingIps(fl::FloatingSource& source, std::string uplink, Workloa
 absl::StatusOr<AddressChoice> FloatingIps::choose(
     const std::map<std::string, std::string>& annotations,
     const std::vector<conf::IpAddress>& requested_ips, const ipam::PodRef& pod) const {
-  fl::WorkloadRef workload;
-  if (resolve_) workload = resolve_(pod);
-  if (workload.empty()) workload = {fl::WorkloadKind::kPod, pod.namespace_, pod.name, pod.uid};
-  return chooseAddressSource(annotations, requested_ips, source_.allocator().pools(), workload);
+  // An ordinary ADD needs neither: the pools only for a requested address, the workload (a
+  // walk of the owner chain) only for a floating pod.
+  std::vector<fl::Pool> pools;
+  if (!requested_ips.empty()) pools = source_.allocator().pools();
+  return chooseAddressSource(annotations, requested_ips, pools, [&]() -> fl::WorkloadRef {
+    fl::WorkloadRef workload;
+    if (resolve_) workload = resolve_(pod);
+    if (workload.empty()) workload = {fl::WorkloadKind::kPod, pod.namespace_, pod.name, pod.uid};
+    return workload;
+  });
 }
 
 absl::Status FloatingIps::describe(const ipam::Allocation& a,
