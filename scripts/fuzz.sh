@@ -27,7 +27,7 @@ fi
 
 CC=$clang CXX=${clang/clang/clang++} cmake -S "$quasar_root" -B "$fuzz_build" -DQUASAR_FUZZ=ON \
   -DQUASAR_STATIC_CNI=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 cmake --build "$fuzz_build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
 
 work=$(mktemp -d)
