@@ -43,7 +43,8 @@ NodeFloatingIps::NodeFloatingIps(Store& datastore, ObjectView& view, const Local
       leases_(datastore),
       allocator_(leases_, {options_.cooldown_ms}),
       source_(allocator_, [this] { return nodeFacts(); }),
-      api_(source_, options_.uplink, [this](const ipam::PodRef& pod) { return resolve(pod); }) {}
+      api_(source_, options_.uplink, [this](const ipam::PodRef& pod) { return resolve(pod); }),
+      gone_nodes_(options_.node_gone_grace) {}
 
 NodeFloatingIps::~NodeFloatingIps() { stop(); }
 
@@ -112,6 +113,13 @@ void NodeFloatingIps::housekeep(ipam::AddressManager& manager) {
     spdlog::warn("event=floating-reconcile-failed error=\"{}\"",
                  std::string(reconciled.status().message()));
   }
+  if (auto leases = allocator_.list(); leases.ok()) {
+    releaseLeasesOfGoneNodes(*leases, now);
+  } else {
+    spdlog::warn("event=floating-list-failed error=\"{}\"",
+                 std::string(leases.status().message()));
+  }
+  removeStaleUnderlay(manager);
   if (!view_.synced()) return;
   auto freed = allocator_.gc([this](const fl::WorkloadRef& w) { return liveness(w); }, now);
   if (!freed.ok()) {
@@ -121,6 +129,48 @@ void NodeFloatingIps::housekeep(ipam::AddressManager& manager) {
   for (const auto& l : *freed) {
     spdlog::info("event=floating-gc-freed ip={} pool={} policy={} workload={}/{}", l.ip.toString(),
                  l.pool, fl::toString(l.policy), l.workload.namespace_, l.workload.name);
+  }
+}
+
+void NodeFloatingIps::releaseLeasesOfGoneNodes(const std::vector<fl::Lease>& leases,
+                                               int64_t now) {
+  if (!options_.ready_nodes) return;
+  auto ready = options_.ready_nodes();
+  if (!ready) return;
+  gone_nodes_.observe(*ready, GoneNodes::Clock::now());
+  for (const auto& l : leases) {
+    if (l.state != fl::LeaseState::kBound || l.node.empty() || l.node == options_.node_name ||
+        !gone_nodes_.goneForGrace(l.node)) {
+      continue;
+    }
+    if (auto s = allocator_.release(l.attachment, now); !s.ok()) {
+      spdlog::warn("event=floating-gone-node-release-failed ip={} node={} error=\"{}\"",
+                   l.ip.toString(), l.node, std::string(s.message()));
+      continue;
+    }
+    spdlog::info("event=floating-gone-node-released ip={} node={} pod={}/{} policy={}",
+                 l.ip.toString(), l.node, l.pod.namespace_, l.pod.name, fl::toString(l.policy));
+  }
+}
+
+void NodeFloatingIps::removeStaleUnderlay(ipam::AddressManager& manager) {
+  auto removed = api_.removeStaleUnderlay([&]() -> absl::StatusOr<std::set<conf::IpAddress>> {
+    auto leases = allocator_.list();
+    if (!leases.ok()) return leases.status();
+    std::set<conf::IpAddress> mine;
+    for (const auto& l : *leases) {
+      if (l.state == fl::LeaseState::kBound && l.node == options_.node_name) mine.insert(l.ip);
+    }
+    // Also what the node holds whatever the datastore says (a lease lost to an operator's
+    // release): its pod still uses the address.
+    for (const auto& a : manager.list("")) {
+      if (a.source == fl::FloatingSource::kName) mine.insert(a.ips.begin(), a.ips.end());
+    }
+    return mine;
+  });
+  if (!removed.ok()) {
+    spdlog::warn("event=floating-underlay-reconcile-failed error=\"{}\"",
+                 std::string(removed.status().message()));
   }
 }
 

@@ -7,18 +7,27 @@
 //   - housekeeping every `period`: leases bound to this node's attachments that the node does
 //     not hold are released (a crash between claim and commit), and what the release policies
 //     no longer keep is freed (gc), the latter only while the object view is synced (a view that
-//     is not would make every workload look gone).
+//     is not would make every workload look gone);
+//   - leases still bound to pods of a node that has been gone (not registered and ready) for
+//     longer than `node_gone_grace` are released by their policy, as if their pods' DEL had
+//     come: a Deployment's replicas on a dead node give their addresses back to the workload;
+//   - the node's proxy ARP entries and macvlan leg routes for pool addresses not leased to this
+//     node are removed (left by a crash, a missed DEL, or a pod that moved away).
 //
 // Threading: start() once; stop() (or the destructor) joins the housekeeping thread.
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "daemon/api/floating_ips.h"
+#include "daemon/cluster/gone_nodes.h"
 #include "daemon/cluster/local_pods.h"
 #include "daemon/cluster/object_view.h"
 #include "daemon/cluster/store_lease_store.h"
@@ -37,6 +46,10 @@ class NodeFloatingIps {
     std::vector<conf::IpAddress> uplink_addresses;  // the node's own addresses there
     int64_t cooldown_ms = 30000;
     std::chrono::milliseconds period{10000};
+    // The names of the nodes registered and ready now; nullopt while that is not known (the
+    // cluster view not synced). Unset: leases of gone nodes are never released here.
+    std::function<std::optional<std::set<std::string>>()> ready_nodes;
+    std::chrono::milliseconds node_gone_grace{std::chrono::hours(1)};
   };
 
   // `datastore`, `view` and `local_pods` (may be null) must outlive this.
@@ -60,6 +73,8 @@ class NodeFloatingIps {
   ipam::floating::WorkloadRef resolve(const ipam::PodRef& pod) const;
   ipam::floating::WorkloadStatus liveness(const ipam::floating::WorkloadRef& w) const;
   void syncPools();
+  void releaseLeasesOfGoneNodes(const std::vector<ipam::floating::Lease>& leases, int64_t now);
+  void removeStaleUnderlay(ipam::AddressManager& manager);
 
   ObjectView& view_;
   const LocalPods* local_pods_;
@@ -72,6 +87,7 @@ class NodeFloatingIps {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  GoneNodes gone_nodes_;  // housekeeping thread only
   std::thread thread_;
 };
 

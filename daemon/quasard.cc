@@ -22,6 +22,8 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
@@ -263,9 +265,26 @@ int run(const Flags& flags) {
   if (uplink.ok()) {
     for (const auto& a : uplink->addresses) uplink_ips.push_back(a.address());
   }
+  NodeFloatingIps::Options floating_options;
+  floating_options.node_name = cfg->node_name;
+  floating_options.uplink = node.uplink;
+  floating_options.uplink_addresses = uplink_ips;
+  floating_options.cooldown_ms = cfg->release_cooldown.count();
+  if (cfg->node_gone_grace.count() > 0) {
+    // The same grace as the blocks of a gone node (docs/datastore.md): its pods' leases are
+    // released by their policies once it has been gone that long.
+    floating_options.node_gone_grace = cfg->node_gone_grace;
+    floating_options.ready_nodes = [&view]() -> std::optional<std::set<std::string>> {
+      if (!view.synced()) return std::nullopt;
+      std::set<std::string> ready;
+      for (const auto& n : view.nodes()) {
+        if (n.ready) ready.insert(n.record.name);
+      }
+      return ready;
+    };
+  }
   NodeFloatingIps floating(**datastore, (*objects)->view(), (*objects)->localPods(),
-                           {cfg->node_name, node.uplink, uplink_ips, cfg->release_cooldown.count(),
-                            std::chrono::seconds(10)});
+                           std::move(floating_options));
   opts.sources[ipam::floating::FloatingSource::kName] = &floating.source();
   auto manager = ipam::AddressManager::create(opts, **store, nowUnixMs);
   if (!manager.ok()) return fail(std::string(manager.status().message()));

@@ -6,6 +6,7 @@
 #include "routing/macvlan.h"
 #include "routing/netlink_socket.h"
 #include "routing/proxy_neighbour.h"
+#include "routing/rtnl.h"
 #include "routing/vlan.h"
 
 namespace quasar::daemon {
@@ -93,6 +94,51 @@ std::string FloatingIps::released(const ipam::Allocation& a) const {
                  a.ips.front().toString(), u.mode(), u.device(), std::string(s.message()));
   }
   return u.mode();
+}
+
+absl::StatusOr<int> FloatingIps::removeStaleUnderlay(
+    const std::function<absl::StatusOr<std::set<conf::IpAddress>>()>& mine) const {
+  auto sock = routing::NetlinkSocket::open();
+  if (!sock.ok()) return sock.status();
+  routing::Rtnl rtnl(*sock);
+  auto proxies = routing::listProxyNeighbours(*sock, conf::Family::kV4, 0);
+  if (!proxies.ok()) return proxies.status();
+  auto links = rtnl.listLinks();
+  if (!links.ok()) return links.status();
+  std::set<int> legs;
+  for (const auto& l : *links) {
+    if (l.kind == "macvlan" && l.name.starts_with(routing::kMacvlanLegPrefix)) legs.insert(l.index);
+  }
+  std::vector<routing::RouteInfo> routes;
+  if (!legs.empty()) {
+    auto all = rtnl.listRoutes(conf::Family::kV4);
+    if (!all.ok()) return all.status();
+    routes = std::move(*all);
+  }
+  // Read after the kernel: an entry an ADD made since has its lease in `held`.
+  auto held = mine();
+  if (!held.ok()) return held.status();
+  auto stale = [&](const conf::IpAddress& ip) {
+    return !held->contains(ip) && source_.poolOf(ip).has_value();
+  };
+  int removed = 0;
+  for (const auto& n : *proxies) {
+    if (n.protocol != routing::kRouteProtocol || !n.dst || !stale(*n.dst)) continue;
+    if (auto s = routing::deleteProxyNeighbour(*sock, n.ifindex, *n.dst); !s.ok()) return s;
+    spdlog::info("event=floating-stale-proxy-removed ip={} ifindex={}", n.dst->toString(),
+                 n.ifindex);
+    ++removed;
+  }
+  for (const auto& r : routes) {
+    if (!legs.contains(r.oif) || r.protocol != routing::kRouteProtocol ||
+        r.dst.length() != 32 || !stale(r.dst.address())) {
+      continue;
+    }
+    if (auto s = routing::deleteMacvlanLegRoute(*sock, r.oif, r.dst.address()); !s.ok()) return s;
+    spdlog::info("event=floating-stale-leg-route-removed ip={}", r.dst.address().toString());
+    ++removed;
+  }
+  return removed;
 }
 
 }  // namespace quasar::daemon

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ class FloatingIps {
   // leg route (macvlan mode). Returns the mode ("" when `a` was not floating). Failures are
   // logged: the address is released either way.
   std::string released(const ipam::Allocation& a) const;
+  // Removes what a crash or a missed DEL left on the node: quasar's proxy ARP entries (on any
+  // device) and macvlan leg routes for addresses of a known pool that `mine` (the addresses
+  // leased to this node's pods) does not hold. After a move, the old node must not answer ARP
+  // for an address that lives elsewhere now. An address of no known pool is left alone (pools
+  // not loaded yet, or an operator's entry). Returns how many entries it removed.
+  absl::StatusOr<int> removeStaleUnderlay(
+      const std::function<absl::StatusOr<std::set<conf::IpAddress>>()>& mine) const;
 
  private:
   ipam::floating::FloatingSource& source_;
