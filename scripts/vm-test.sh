@@ -26,7 +26,7 @@ fi
 
 # Modules in load order: what virtio-9p needs, then what the tests need, each after its
 # dependencies (read from the modules' own `depends=`).
-wanted="virtio_pci 9pnet_virtio 9p ipip veth bridge vxlan"
+wanted="virtio_pci 9pnet_virtio 9p ipip veth bridge vxlan 8021q macvlan"
 declare -A path_of=()
 while IFS= read -r f; do
   name=$(basename "$f" .ko)

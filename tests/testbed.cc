@@ -115,8 +115,10 @@ void Testbed::startDaemon() {
   daemon_pid_ = spawnBackground(
       {"ip", "netns", "exec", node_ns_, QUASAR_BIN_DIR "/quasard", "-c", dir_ + "/quasard.yaml"},
       dir_ + "/quasard.log");
-  // Ready when the socket answers.
-  for (int i = 0; i < 200; ++i) {
+  // Ready when the socket answers. Under the VM's emulated CPU (scripts/vm-test.sh) quasard
+  // takes some 20 s to start; here well under one.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
     if (std::filesystem::exists(socket_) && ctl("status").exit_code == 0) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }

@@ -1,5 +1,6 @@
 #include "daemon/api/floating_ips.h"
 
+#include <linux/rtnetlink.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
@@ -57,6 +58,18 @@ absl::Status FloatingIps::describe(const ipam::Allocation& a,
       return absl::FailedPreconditionError(absl::StrCat("pool ", pool->name, ": VLAN ", pool->vlan,
                                                         " on ", uplink_, ": ",
                                                         vlan.status().message()));
+    }
+    // The pods' replies to hosts of the VLAN's subnet leave tagged: the subnet is on-link
+    // through the VLAN device (the node has no address there; the untagged uplink's default
+    // route would take them otherwise).
+    routing::Route on_link;
+    on_link.dst = pool->subnet;
+    on_link.ifindex = *vlan;
+    on_link.scope = RT_SCOPE_LINK;
+    if (auto s = routing::Rtnl(*sock).addRoute(on_link, /*replace=*/true); !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "pool ", pool->name, ": route ", pool->subnet.toString(), " via VLAN ", pool->vlan,
+          ": ", s.message()));
     }
   }
   out->set_pool(pool->name);
