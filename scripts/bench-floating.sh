@@ -225,13 +225,16 @@ the gateway's ping. Five kinds of pod, interleaved: cycle i runs ADD then DEL of
 with kind i mod 5, so every kind follows each other kind's DEL equally often. One driver process
 (tests/bench_cni_pods.cc) in the SQLite node's namespace spawns every plugin, entering the etcd
 node's namespace (setns, not timed) for its pods; times are wall-clock from spawning the plugin
-to its exit. ptp + host-local runs in the SQLite node, as in the section above.
+to its exit. ptp + host-local runs in the SQLite node, as in scripts/bench-cni.sh's section.
+The goal (issue 13): a floating ADD's median within 2x of a pod-CIDR ADD's, same store, same
+run: the first two ratio rows.
 
 $table
 
 Datastore calls during the run (warm-up included), as quasard timed them
 (\`quasar_datastore_request_duration_seconds\`, the difference of \`/metrics\` before and after).
-\`list\` is the floating pod's lease read, one per ADD and one per DEL: $((2 * (cycles + 5))).
+\`list\` is the floating pod's lease read, one per ADD and one per DEL ($((2 * (cycles + 5)))), and
+quasard's housekeeping's (every 10 s).
 \`txn\` mixes two kinds of write of one key each: the floating lease's compare-and-swap (one per
 ADD and one per DEL: $((2 * (cycles + 5)))), and the pod address publisher's (\`podips/\`,
 docs/datastore.md), which runs in the background for every pod named in CNI_ARGS, pod-CIDR or
@@ -247,6 +250,30 @@ etcd alone, from the etcd node's namespace after the run (tests/bench_store.cc, 
 $etcd_txn
 
 Floating leases held after the run (\`quasarctl fip list\`, must be 0):$leases.
+
+### Findings
+
+- What the compare-and-swap costs: the floating ADD makes two datastore calls on its path, before
+  quasard's first answer (the lease read, then the compare-and-swap that creates the key); the
+  pod-CIDR ADD makes none there. The "ADD median difference" column of the floating / pod-CIDR
+  rows is that cost plus the proxy ARP entry and the gratuitous ARP; the calls' own latency is in
+  the datastore table. The DEL's difference is the same pair of calls (read, compare-and-swap
+  delete), made before quasard answers the DEL.
+- On etcd every call is a round trip to another namespace and a Raft commit (fsync of etcd's
+  WAL): its compare-and-swap costs what etcd's own one-client write rate says, as in
+  scripts/bench-store.sh's section. On SQLite the "cluster store" is the node's own database
+  file, so the compare-and-swap is a local durable write: cheaper, but not free.
+- The lease read lists every \`fips/\` key of the cluster (\`FloatingAllocator::claimPass\`,
+  \`store_.list("")\`), on every floating ADD and DEL. Here one lease is held at a time; with
+  many floating IPs held cluster-wide the read grows with them (not measured here). Reading one
+  pool's keys, or only the candidate's key, would bound it.
+- Found by this benchmark, not floating-specific: a DEL that follows its ADD at once can fail
+  with code 11 ("attachment ... is being changed by another request; retry"). The ADD's claim on
+  its attachment (daemon/api/plugin_server.cc) ends only when quasard's connection thread reads
+  the exiting plugin's EOF; on this loaded machine the next plugin's DEL sometimes got to
+  \`AddressManager::release\` first (the failed column; such cycles are left out). Runtimes
+  retry code 11, but the DEL should not fail: release could wait (bounded) for a claim to end,
+  or the plugin could end its claim with a last frame before it exits.
 MD
 echo "wrote docs/benchmarks.md" >&2
 [ "$failed" = 0 ] || { echo "some invocations failed (the table's failed column)" >&2; exit 1; }
