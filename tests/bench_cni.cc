@@ -4,65 +4,25 @@
 //
 // usage: bench_cni PLUGIN_A CONF_A PLUGIN_B CONF_B POD_NS_PREFIX CYCLES BURST ROUNDS EMPTY
 // EMPTY: a static program that does nothing (bench_empty), spawned the same way: the floor.
-
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
+// Or:    bench_cni pods ...   more than two kinds of pod in one run (tests/bench_cni_pods.h).
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "tests/bench_cni_pods.h"
+#include "tests/bench_cni_run.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Plugin {
-  std::string label;
-  std::string binary;
-  std::string conf_path;
-};
-
-// Runs the plugin once; returns milliseconds, or -1 when it failed.
-double invoke(const Plugin& p, const std::string& cmd, const std::string& container,
-              const std::string& netns) {
-  std::vector<std::string> env{"CNI_COMMAND=" + cmd,    "CNI_CONTAINERID=" + container,
-                               "CNI_NETNS=" + netns,    "CNI_IFNAME=eth0",
-                               "CNI_PATH=/usr/lib/cni", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-  std::vector<char*> cenv;
-  for (auto& e : env) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-  char* argv[] = {const_cast<char*>(p.binary.c_str()), nullptr};
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, p.conf_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  const auto start = Clock::now();
-  pid_t pid;
-  int status = 0;
-  const bool spawned = posix_spawn(&pid, argv[0], &fa, nullptr, argv, cenv.data()) == 0;
-  if (spawned) waitpid(pid, &status, 0);
-  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  posix_spawn_file_actions_destroy(&fa);
-  if (!spawned || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
-  return ms;
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t idx = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
-  return v[idx];
-}
+using quasar::bench::invoke;
+using quasar::bench::percentile;
+using quasar::bench::Plugin;
 
 struct Stats {
   std::vector<double> add, del, cycle, version, status, empty;
@@ -75,18 +35,22 @@ struct Stats {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "pods") return quasar::bench::runPods(argc - 1, argv + 1);
   if (argc != 10) {
     std::fprintf(stderr,
                  "usage: %s BIN_A CONF_A BIN_B CONF_B POD_NS_PREFIX CYCLES BURST ROUNDS EMPTY\n",
                  argv[0]);
     return 2;
   }
-  Plugin plugins[2] = {{"quasar", argv[1], argv[2]}, {"ptp+host-local", argv[3], argv[4]}};
+  Plugin plugins[2];
+  plugins[0].label = "quasar", plugins[0].binary = argv[1], plugins[0].conf_path = argv[2];
+  plugins[1].label = "ptp+host-local", plugins[1].binary = argv[3], plugins[1].conf_path = argv[4];
   const std::string prefix = argv[5];
   const int cycles = std::atoi(argv[6]);
   const int burst = std::atoi(argv[7]);
   const int rounds = std::atoi(argv[8]);
-  const Plugin empty{"empty", argv[9], argv[2]};
+  Plugin empty;
+  empty.label = "empty", empty.binary = argv[9], empty.conf_path = argv[2];
   Stats stats[2];
   // Every ADD gets a fresh namespace, as a runtime gives every sandbox one:
   // <prefix><plugin>-w<i> warm-up, -c<i> cycles, -b<round>-<i> bursts.
@@ -180,16 +144,15 @@ int main(int argc, char** argv) {
       "| measure | quasar median | quasar p99 | ptp+host-local median | ptp+host-local p99 "
       "| ratio median (quasar/ref) | ratio p99 |\n|---|---|---|---|---|---|---|\n");
   row("ADD (ms)", stats[0].add, stats[1].add);
-  row("ADD, right after the other plugin's DEL (ms)", stats[0].add_after[0],
-      stats[1].add_after[0]);
+  row("ADD, right after the other plugin's DEL (ms)", stats[0].add_after[0], stats[1].add_after[0]);
   row("ADD, right after its own DEL (ms)", stats[0].add_after[1], stats[1].add_after[1]);
   row("DEL (ms)", stats[0].del, stats[1].del);
   row("ADD+DEL cycle (ms)", stats[0].cycle, stats[1].cycle);
   row("VERSION: exec + start-up (ms)", stats[0].version, stats[1].version);
   const double bq = percentile(stats[0].burst_pods_per_s, 0.5);
   const double br = percentile(stats[1].burst_pods_per_s, 0.5);
-  std::printf("| %d-way burst of ADDs (pods/s, median of %d) | %.0f | | %.0f | | %.3fx | |\n", burst,
-              rounds, bq, br, bq / br);
+  std::printf("| %d-way burst of ADDs (pods/s, median of %d) | %.0f | | %.0f | | %.3fx | |\n",
+              burst, rounds, bq, br, bq / br);
   std::printf(
       "\nquasar STATUS (exec + start-up + one call to quasard): median %.2f ms, "
       "p99 %.2f ms\n",
