@@ -134,6 +134,7 @@ absl::StatusOr<AllocateResult> AddressManager::allocateOnce(
     std::lock_guard lock(mu_);
     if (!ips.ok()) {
       entries_.erase(request.attachment);
+      settled_.notify_all();
       return ips.status();
     }
     allocation = {request.attachment, request.network, request.netns,
@@ -147,10 +148,12 @@ absl::StatusOr<AllocateResult> AddressManager::allocateOnce(
     source->untake(allocation);
     std::lock_guard lock(mu_);
     entries_.erase(request.attachment);
+    settled_.notify_all();
     return s;
   }
   std::lock_guard lock(mu_);
   entries_.at(request.attachment).state = State::kCommitted;
+  settled_.notify_all();
   return AllocateResult{std::move(allocation), true};
 }
 
@@ -158,11 +161,18 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::release(const Attac
                                                                      bool hold, uint64_t claim) {
   Allocation allocation;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    // An ADD's connection may end a moment after the plugin has exited, and the DEL that
+    // follows may come first: wait briefly for the ADD to let go rather than fail it.
+    auto busy = [&] {
+      auto it = entries_.find(attachment);
+      return it != entries_.end() && (it->second.state != State::kCommitted ||
+                                      (it->second.claim != 0 && it->second.claim != claim));
+    };
+    settled_.wait_for(lock, options_.release_busy_wait, [&] { return !busy(); });
     auto it = entries_.find(attachment);
     if (it == entries_.end()) return std::vector<conf::IpAddress>{};
-    if (it->second.state != State::kCommitted ||
-        (it->second.claim != 0 && it->second.claim != claim)) {
+    if (busy()) {
       return absl::UnavailableError(absl::StrCat("attachment ", attachment.container_id, "/",
                                                  attachment.ifname,
                                                  " is being changed by another request; retry"));
@@ -175,19 +185,24 @@ absl::StatusOr<std::vector<conf::IpAddress>> AddressManager::release(const Attac
   if (!s.ok()) {
     std::lock_guard lock(mu_);
     entries_.at(attachment).state = State::kCommitted;
+    settled_.notify_all();
     return s;
   }
   // Only now, with the release durable, may the addresses be handed out again (after cool-down).
   if (auto* source = sourceOf(allocation.source)) source->released(allocation, hold, now);
   std::lock_guard lock(mu_);
   entries_.erase(attachment);
+  settled_.notify_all();
   return allocation.ips;
 }
 
 void AddressManager::endClaim(const Attachment& attachment, uint64_t claim) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(attachment);
-  if (it != entries_.end() && it->second.claim == claim) it->second.claim = 0;
+  if (it != entries_.end() && it->second.claim == claim) {
+    it->second.claim = 0;
+    settled_.notify_all();
+  }
 }
 
 void AddressManager::endHold(const std::vector<conf::IpAddress>& ips) {

@@ -11,6 +11,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -45,6 +47,9 @@ class AddressManager {
     // Further sources by name (AllocateRequest::source); each must outlive the manager. The
     // pod-CIDR blocks are the source "".
     std::map<std::string, AddressSource*> sources = {};
+    // How long a release waits for an attachment that another request is changing (an ADD's
+    // claim that ends a moment after its plugin exited) before it answers Unavailable.
+    std::chrono::milliseconds release_busy_wait = std::chrono::seconds(3);
   };
 
   // Loads the store's allocations. `store` must outlive the manager.
@@ -68,7 +73,8 @@ class AddressManager {
   // Returns the released addresses; an unknown attachment releases nothing and succeeds.
   // With `hold`, the addresses are not handed out again until endHold() (their interface is
   // still being removed); the release itself is durable either way.
-  // A claimed attachment is released only with its `claim` (Unavailable otherwise).
+  // A claimed attachment is released only with its `claim`: it waits up to release_busy_wait
+  // for the claim to end (or a commit in flight to finish), then answers Unavailable.
   absl::StatusOr<std::vector<conf::IpAddress>> release(const Attachment& attachment,
                                                        bool hold = false, uint64_t claim = 0);
   // Ends the claim `claim` on `attachment`; nothing when it is not (or no longer) that one's.
@@ -123,6 +129,8 @@ class AddressManager {
   BlockSource blocks_;
   // Lock order: mu_, then a source's own lock.
   mutable std::mutex mu_;
+  // Notified whenever an entry settles: committed, claim ended, or gone.
+  std::condition_variable settled_;
   std::map<Attachment, Entry> entries_;
 };
 

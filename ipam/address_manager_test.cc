@@ -42,6 +42,7 @@ class AddressManagerTest : public ::testing::Test {
     store_.reset();
     store_ = disk_.reopen();
     AddressManager::Options o{{*conf::IpPrefix::parse(cidr)}, {}, 1000, nullptr};
+    o.release_busy_wait = std::chrono::milliseconds(50);
     auto m = AddressManager::create(o, *store_, [this] { return now_.load(); });
     ASSERT_TRUE(m.ok()) << m.status();
     manager_ = std::move(*m);
@@ -201,6 +202,33 @@ TEST_F(AddressManagerTest, ExhaustionIsReportedAndNothingLeaks) {
 
 namespace quasar::ipam {
 namespace {
+
+// A DEL may reach quasard just before the ADD's connection has ended its claim (the plugin
+// has exited, its connection thread has not yet seen it): the release waits for the claim.
+TEST(AddressManagerClaims, AReleaseWaitsForAClaimThatEndsSoon) {
+  auto store = std::make_unique<MemoryAllocationStore>();
+  AddressManager::Options o;
+  o.pod_cidrs = {*conf::IpPrefix::parse("10.0.0.0/24")};
+  o.release_busy_wait = std::chrono::seconds(10);
+  auto m = AddressManager::create(o, *store, [] { return int64_t{1}; });
+  ASSERT_TRUE(m.ok()) << m.status();
+  AllocateRequest add{{"c1", "eth0"}, "quasar", "/ns", {}, {}};
+  add.claim = 7;
+  auto a = (*m)->allocate(add);
+  ASSERT_TRUE(a.ok()) << a.status();
+  std::atomic<bool> ended = false;
+  std::thread adds_connection([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ended = true;
+    (*m)->endClaim({"c1", "eth0"}, 7);
+  });
+  auto released = (*m)->release({"c1", "eth0"});
+  const bool ended_before = ended;
+  adds_connection.join();
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_TRUE(ended_before) << "released while the ADD still held its claim";
+  EXPECT_EQ(*released, a->allocation.ips);
+}
 
 TEST(AddressManagerBlocks, ClaimsARangeWhenFullAndRemovesIdleOnes) {
   {

@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 
+static_assert(quasar::routing::kScopeLink == RT_SCOPE_LINK);
+
 namespace quasar::routing {
 namespace {
 

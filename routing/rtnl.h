@@ -20,6 +20,8 @@ namespace quasar::routing {
 // local pods, 114 for the routing agent's routes to other nodes' blocks and local blackholes.
 inline constexpr uint8_t kRouteProtocol = 113;
 inline constexpr uint8_t kNodeRouteProtocol = 114;
+// RT_SCOPE_LINK, for callers outside routing/ (which include no netlink header).
+inline constexpr uint8_t kScopeLink = 253;
 
 struct VethSpec {
   std::string name;  // in the calling socket's namespace

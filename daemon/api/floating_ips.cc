@@ -1,6 +1,5 @@
 #include "daemon/api/floating_ips.h"
 
-#include <linux/rtnetlink.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
@@ -65,7 +64,7 @@ absl::Status FloatingIps::describe(const ipam::Allocation& a,
     routing::Route on_link;
     on_link.dst = pool->subnet;
     on_link.ifindex = *vlan;
-    on_link.scope = RT_SCOPE_LINK;
+    on_link.scope = routing::kScopeLink;
     if (auto s = routing::Rtnl(*sock).addRoute(on_link, /*replace=*/true); !s.ok()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "pool ", pool->name, ": route ", pool->subnet.toString(), " via VLAN ", pool->vlan,
