@@ -9,6 +9,8 @@
 // kept" is checked after two housekeeping passes that certainly saw the change: each pass is
 // shown by a canary (a controller-less immutable pod whose deletion the pass frees).
 //
+// Also: an ADD whose pod's annotations cannot be read (API server down) with pools present.
+//
 // The test runs in a network namespace of its own (tests/in-netns.sh), which is also the node.
 
 #include <gtest/gtest.h>
@@ -16,6 +18,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -57,10 +61,11 @@ struct Case {
   Kind kind;
 };
 
-std::string caseName(const ::testing::TestParamInfo<Case>& info) {
-  return absl::StrCat(info.param.kind == Kind::kStatefulSet ? "StatefulSet" : "Deployment", "_",
-                      info.param.policy);
+std::string caseText(const Case& c) {
+  return absl::StrCat(c.kind == Kind::kStatefulSet ? "StatefulSet" : "Deployment", "_", c.policy);
 }
+std::string caseName(const ::testing::TestParamInfo<Case>& info) { return caseText(info.param); }
+void PrintTo(const Case& c, std::ostream* os) { *os << caseText(c); }
 
 class FloatingK8sE2E : public ::testing::TestWithParam<Case> {
  protected:
@@ -412,6 +417,35 @@ void FloatingK8sE2E::deploymentCase(const std::string& policy) {
     EXPECT_TRUE(becomes(ip_b, "none"));
     EXPECT_TRUE(ctlJson("fip list").empty()) << ctlJson("fip list").dump();
   }
+}
+
+// The API server down and the pod not in quasard's view yet: with floating-IP pools the ADD
+// cannot know whether the pod wants one, so it fails with "try again later" (11) naming the pod
+// and leaves nothing behind; once the server answers, the retried ADD gets the floating address.
+TEST_F(FloatingK8sE2E, AddWithUnreadableAnnotationsAsksToRetry) {
+  ASSERT_TRUE(standin_->control("hold-watches?on=1").ok());
+  const std::string uid = createPod("fresh", "immutable", "", "", "");
+  ASSERT_TRUE(standin_->control("down?seconds=8").ok());
+  ASSERT_TRUE(eventually([&] { return !standin_->stats().ok(); }, seconds(5)));
+  bed_->addPod("cfresh");
+  const std::map<std::string, std::string> args = {
+      {"CNI_ARGS",
+       absl::StrCat("K8S_POD_NAMESPACE=", kNs, ";K8S_POD_NAME=fresh;K8S_POD_UID=", uid)}};
+  auto refused = bed_->cni("ADD", "cfresh", "cfresh", bed_->netConf(), "eth0", args);
+  EXPECT_NE(refused.exit_code, 0) << refused.out;
+  const json error = refused.json();
+  ASSERT_TRUE(error.is_object()) << refused.out << refused.err;
+  EXPECT_EQ(error.value("code", -1), 11) << refused.out;
+  EXPECT_NE(error.value("msg", "").find("pod apps/fresh"), std::string::npos) << refused.out;
+  EXPECT_TRUE(bed_->hostVethsSettled(0).empty());
+  EXPECT_TRUE(bed_->allocations().empty()) << bed_->allocations().dump();
+  EXPECT_TRUE(ctlJson("fip list").empty()) << ctlJson("fip list").dump();
+
+  ASSERT_TRUE(standin_->waitReady(seconds(30)).ok());
+  ASSERT_TRUE(standin_->control("hold-watches?on=0").ok());
+  auto retried = bed_->cni("ADD", "cfresh", "cfresh", bed_->netConf(), "eth0", args);
+  ASSERT_EQ(retried.exit_code, 0) << retried.out << retried.err << bed_->daemonLog();
+  EXPECT_TRUE(inWorkPool(podIp(retried))) << retried.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(
