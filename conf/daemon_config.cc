@@ -17,6 +17,7 @@ absl::Status fieldError(absl::string_view field, absl::string_view what) {
 }
 
 const std::set<absl::string_view>& knownKeys() {
+  // clang-format off
   static const auto* keys =
       new std::set<absl::string_view>{"nodeName",    "socket",
                                       "cniSocket",   "stateDir",
@@ -29,7 +30,9 @@ const std::set<absl::string_view>& knownKeys() {
                                       "mtu",         "logLevel",
                                       "natOutgoing", "nodeGoneGraceSeconds",
                                       "kubernetes",  "ipam",
-                                      "metricsAddress"};
+                                      "metricsAddress",
+                                      "floatingHousekeepingSeconds"};
+  // clang-format on
   return *keys;
 }
 
@@ -212,6 +215,13 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
     const auto v = root["releaseCooldownSeconds"].as<double>();
     if (v < 0 || v > 3600) return fieldError("releaseCooldownSeconds", "must be in [0, 3600]");
     c.release_cooldown = std::chrono::milliseconds(static_cast<int64_t>(v * 1000));
+  }
+  if (root["floatingHousekeepingSeconds"]) {
+    const auto v = root["floatingHousekeepingSeconds"].as<double>();
+    if (v < 0.1 || v > 3600) {
+      return fieldError("floatingHousekeepingSeconds", "must be in [0.1, 3600]");
+    }
+    c.floating_housekeeping = std::chrono::milliseconds(static_cast<int64_t>(v * 1000));
   }
   if (root["routingMode"]) {
     auto m = parseRoutingMode(root["routingMode"].as<std::string>());

@@ -65,6 +65,10 @@ struct DaemonConfig {
   std::vector<IpAddress> reserved;
   // How long a released IP rests before it is handed out again.
   std::chrono::milliseconds release_cooldown{std::chrono::seconds(30)};
+  // How often quasard's floating-IP housekeeping runs: it releases leases of attachments the
+  // node does not hold and frees what the release policies no longer keep (a deleted
+  // workload's, a scaled-down one's beyond its replicas).
+  std::chrono::milliseconds floating_housekeeping{std::chrono::seconds(10)};
   // The node's uplink interface; empty means the interface of the default route.
   std::string uplink;
   RoutingMode routing_mode = RoutingMode::kIpipCrossSubnet;

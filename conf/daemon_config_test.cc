@@ -11,6 +11,7 @@ nodeName: n1
 podCIDRs: [10.244.1.7/24]
 reserved: [10.244.1.1]
 releaseCooldownSeconds: 0.5
+floatingHousekeepingSeconds: 0.5
 routingMode: vxlan-always
 uplink: eth9
 )");
@@ -19,6 +20,9 @@ uplink: eth9
   ASSERT_EQ(c->pod_cidrs.size(), 1u);
   EXPECT_EQ(c->pod_cidrs[0].toString(), "10.244.1.0/24");
   EXPECT_EQ(c->release_cooldown, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->floating_housekeeping, std::chrono::milliseconds(500));
+  EXPECT_EQ(parseDaemonConfig("podCIDRs: [10.0.0.0/24]\n")->floating_housekeeping,
+            std::chrono::seconds(10));
   EXPECT_EQ(c->routing_mode, RoutingMode::kVxlanAlways);
   EXPECT_EQ(encapsulationOverhead(c->routing_mode), 50);
   EXPECT_EQ(c->socket, kDefaultSocket);
@@ -107,6 +111,8 @@ TEST(DaemonConfig, RejectsWithFieldNames) {
   expect_field("podCIDRs: [10.0.0.0/24, 10.0.0.128/25]\n", "overlaps");
   expect_field("podCIDRs: [fd00::/64]\n", "podCIDRs");
   expect_field("podCIDRs: [10.0.0.0/24]\nroutingMode: bgp\n", "routingMode");
+  expect_field("podCIDRs: [10.0.0.0/24]\nfloatingHousekeepingSeconds: 0\n",
+               "floatingHousekeepingSeconds");
   expect_field("podCIDRs: [10.0.0.0/24]\npodCidr: 10.0.0.0/24\n", "podCidr");
   expect_field("podCIDRs: [10.0.0.0/24]\nmtu: [1]\n", "daemon config");
   expect_field("podCIDRs: [10.0.0.0/24\n", "daemon config");

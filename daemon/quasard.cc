@@ -270,6 +270,7 @@ int run(const Flags& flags) {
   floating_options.uplink = node.uplink;
   floating_options.uplink_addresses = uplink_ips;
   floating_options.cooldown_ms = cfg->release_cooldown.count();
+  floating_options.period = cfg->floating_housekeeping;
   if (cfg->node_gone_grace.count() > 0) {
     // The same grace as the blocks of a gone node (docs/datastore.md): its pods' leases are
     // released by their policies once it has been gone that long.

@@ -232,6 +232,47 @@ TEST_F(FloatingE2E, ExhaustionAndErrorCodes) {
       << bed_.allocations().dump();
 }
 
+// 3b. Fallback through the plugin: pods asking for "a,b" fill a (2 addresses), the third gets
+// b's; with both full the ADD fails with 106 and leaves no veth and no address behind.
+TEST_F(FloatingE2E, PoolListFallsBackToTheNextPoolThenFails) {
+  applyPool("a", 160, 161);
+  applyPool("b", 165, 165);
+  const std::map<std::string, std::string> a_then_b = {{"quasar.io/floating-ip-pools", "a,b"}};
+  for (const char* p : {"fb1", "fb2", "fb3", "fb4"}) {
+    applyPod(p, a_then_b);
+    bed_.addPod(p);
+  }
+  auto fb1 = add("c1", "fb1", "fb1");
+  auto fb2 = add("c2", "fb2", "fb2");
+  ASSERT_EQ(fb1.exit_code, 0) << fb1.out << fb1.err << bed_.daemonLog();
+  ASSERT_EQ(fb2.exit_code, 0) << fb2.out << fb2.err;
+  EXPECT_EQ(std::set<std::string>({podIp(fb1), podIp(fb2)}),
+            std::set<std::string>({net() + "160", net() + "161"}));
+  auto fb3 = add("c3", "fb3", "fb3");
+  ASSERT_EQ(fb3.exit_code, 0) << fb3.out << fb3.err << bed_.daemonLog();
+  EXPECT_EQ(podIp(fb3), net() + "165");
+  EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + podIp(fb3)).exit_code, 0);
+  const auto leases = bed_.ctl("-o json fip list").json();
+  ASSERT_TRUE(leases.is_array()) << leases.dump();
+  for (const auto& l : leases) {
+    if (l.value("ip", "") == podIp(fb3)) {
+      EXPECT_EQ(l.value("pool", ""), "b") << l.dump();
+    }
+  }
+
+  auto fb4 = add("c4", "fb4", "fb4");
+  EXPECT_NE(fb4.exit_code, 0);
+  EXPECT_EQ(cniCode(fb4), 106) << fb4.out << fb4.err;
+  // The message counts each pool asked for.
+  EXPECT_NE(fb4.out.find("a (2/2)"), std::string::npos) << fb4.out;
+  EXPECT_NE(fb4.out.find("b (1/1)"), std::string::npos) << fb4.out;
+  EXPECT_EQ(bed_.hostVethsSettled(3).size(), 3u);
+  EXPECT_EQ(bed_.inNs(bed_.podNs("fb4"), "ip -o addr show dev eth0").out, "")
+      << bed_.inNs(bed_.podNs("fb4"), "ip -o addr").out;
+  EXPECT_EQ(allocatedIps(), std::multiset<std::string>({podIp(fb1), podIp(fb2), podIp(fb3)}))
+      << bed_.allocations().dump();
+}
+
 // 4. A pool restricted by nodeSelector refuses a node without the label (105) and serves it once
 // the node object carries the label.
 TEST_F(FloatingE2E, NodeSelectorFollowsTheNodeLabels) {

@@ -23,6 +23,8 @@ std::string deviceFor(const std::string& uplink, const fl::Pool& pool) {
 FloatingIps::FloatingIps(fl::FloatingSource& source, std::string uplink, WorkloadResolver resolve)
     : source_(source), uplink_(std::move(uplink)), resolve_(std::move(resolve)) {}
 
+bool FloatingIps::hasPools() const { return !source_.allocator().pools().empty(); }
+
 absl::StatusOr<AddressChoice> FloatingIps::choose(
     const std::map<std::string, std::string>& annotations,
     const std::vector<conf::IpAddress>& requested_ips, const ipam::PodRef& pod) const {

@@ -29,6 +29,9 @@ class FloatingIps {
   // `source` must outlive this. `uplink`: the node's interface on the physical network.
   FloatingIps(ipam::floating::FloatingSource& source, std::string uplink, WorkloadResolver resolve);
 
+  // Whether any FloatingIPPool exists (whatever nodes it serves): an ADD whose pod's annotations
+  // cannot be read must then not guess the pod-CIDR source.
+  bool hasPools() const;
   absl::StatusOr<AddressChoice> choose(const std::map<std::string, std::string>& annotations,
                                        const std::vector<conf::IpAddress>& requested_ips,
                                        const ipam::PodRef& pod) const;

@@ -109,6 +109,20 @@ grpc::Status QuasardService::allocate(
   }
   LookedUp looked_up = lookUpPod(r.pod);
   if (floating_) {
+    // The annotations choose the source and the release policy: unread, the pod could get a
+    // pod-CIDR address (or a floating one under the wrong policy) it keeps for its life. With
+    // no pool at all there is nothing else to choose, so the ADD goes on as without floating
+    // IPs. A pod the source answers does not exist ("none") has no annotations to miss.
+    if (looked_up.unavailable && floating_->hasPools()) {
+      spdlog::warn("event=allocate-refused container={} ifname={} pod={}/{} reason=pod-lookup",
+                   r.attachment.container_id, r.attachment.ifname, r.pod.namespace_, r.pod.name);
+      return grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("pod ", r.pod.namespace_, "/", r.pod.name,
+                       ": its annotations cannot be read (", looked_up.lookup,
+                       ") and this node has floating-IP pools, so its address source cannot be "
+                       "chosen; try again once the API server answers"));
+    }
     auto choice = floating_->choose(looked_up.annotations, r.requested_ips, r.pod);
     if (!choice.ok()) return toGrpc(choice.status());
     r.source = choice->source;
@@ -156,10 +170,11 @@ QuasardService::LookedUp QuasardService::lookUpPod(ipam::PodRef& pod) {
   if (!pods_ || pod.name.empty() || pod.namespace_.empty()) return out;
   auto facts = pods_->find(pod.namespace_, pod.name, pod.uid, pod_lookup_deadline_);
   if (!facts.ok()) {
-    // Nothing needs the annotations yet when the source cannot answer: the ADD goes on.
+    // The caller decides: with floating-IP pools the ADD fails (try again), else it goes on.
     spdlog::warn("event=pod-lookup-failed pod={}/{} error=\"{}\"", pod.namespace_, pod.name,
                  std::string(facts.status().message()));
     out.lookup = absl::StrCat("unavailable: ", facts.status().message());
+    out.unavailable = true;
     return out;
   }
   if (!facts->has_value()) {

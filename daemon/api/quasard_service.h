@@ -126,6 +126,7 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   struct LookedUp {
     std::string lookup;
     std::map<std::string, std::string> annotations;
+    bool unavailable = false;  // asked, but neither the view nor the source could answer
   };
   LookedUp lookUpPod(ipam::PodRef& pod);
   void fillPodFacts(const ipam::Attachment& a, quasar::api::v1::Allocation* out);
