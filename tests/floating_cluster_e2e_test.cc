@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -213,9 +214,10 @@ TEST_F(FloatingCluster, ImmutablePodMovesToAnotherNodeAndIsReachedAtOnce) {
       5s);
   killServer("ping");
   ASSERT_TRUE(reached) << "the legacy host never reached " << x << " on n2";
+  // Negative: answered before the plugin returned (it announces before its last step).
   const double move_ms = (answered - add_returned) * 1000;
   std::printf("move: legacy host's first answer %.1f ms after the ADD on n2 returned\n", move_ms);
-  RecordProperty("move_ms", std::to_string(move_ms));
+  RecordProperty("move_ms", std::to_string(std::max(0.0, move_ms)));
   EXPECT_LT(move_ms, 1000);
 
   EXPECT_TRUE(proxyNeighbour(2, x)) << inNs("n2", "ip neigh show proxy").out;
@@ -322,7 +324,7 @@ TEST_F(FloatingCluster, ThreeDaemonsRaceThirtyPodsForTenAddresses) {
 // and the pods ADDed again each get an address of their own. Before the DELs no address is held
 // by two pods either.
 TEST_F(FloatingCluster, DaemonKilledMidAllocationLeaksNothingAndGivesNoAddressTwice) {
-  constexpr int kPods = 8;
+  constexpr int kPods = 10;  // the whole pool: after the DELs, a leaked lease fails an ADD
   std::vector<std::string> pods;
   for (int k = 0; k < kPods; ++k) pods.push_back("crash" + std::to_string(k));
   applyPoolAndPods(pods, kFloating);
@@ -337,9 +339,11 @@ TEST_F(FloatingCluster, DaemonKilledMidAllocationLeaksNothingAndGivesNoAddressTw
     });
   }
   // Killed as soon as the first ADD is through: the others are in flight.
-  const bool started = eventually([&] { return done > 0; }, 20s);
-  killServer("n1");
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (done == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   const int done_at_kill = done;
+  const bool started = done_at_kill > 0;
+  killServer("n1");
   for (auto& t : threads) t.join();
   ASSERT_TRUE(started);
   int succeeded = 0;
@@ -411,7 +415,7 @@ TEST_F(FloatingCluster, EtcdDownFailsWithTryAgainLaterThenTheSameAddSucceeds) {
   EXPECT_NE(down.exit_code, 0) << down.out;
   EXPECT_EQ(cniCode(down), 11) << down.out << down.err;
   const std::string msg = down.json().is_object() ? down.json().value("msg", "") : "";
-  EXPECT_NE(msg.find("datastore"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the cluster datastore did not answer"), std::string::npos) << msg;
   EXPECT_EQ(inNs("stormy", "ip -o link show").out.find("eth0"), std::string::npos);
   EXPECT_EQ(hostVeths(2), 0u);
   EXPECT_TRUE(allocations(2).empty());
