@@ -80,11 +80,11 @@ void ClusterBed::attach(const std::string& name, int host, const std::string& la
   if (subnet.empty()) subnet = subnet_;
   if (dev == "up0") addNs(name);
   const std::string port = "p" + std::to_string(host) + dev;
-  auto r = sh("ip -n " + ns(name) + " link add " + dev + " type veth peer name " + port +
-              " netns " + ns(lan) + " && ip -n " + ns(lan) + " link set " + port +
-              " master br0 up && ip -n " + ns(name) + " addr add " + subnet + "." +
-              std::to_string(host) + "/24 dev " + dev + " && ip -n " + ns(name) + " link set " +
-              dev + " up");
+  auto r =
+      sh("ip -n " + ns(name) + " link add " + dev + " type veth peer name " + port + " netns " +
+         ns(lan) + " && ip -n " + ns(lan) + " link set " + port + " master br0 up && ip -n " +
+         ns(name) + " addr add " + subnet + "." + std::to_string(host) + "/24 dev " + dev +
+         " && ip -n " + ns(name) + " link set " + dev + " up");
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -93,8 +93,7 @@ void ClusterBed::startEtcd() {
   pids_["etcd"] = spawnBackground(
       {"ip", "netns", "exec", ns("etcd"), "etcd", "--name=e", "--data-dir=" + dir_ + "/etcd",
        "--listen-client-urls=http://" + ip + ":2379",
-       "--advertise-client-urls=http://" + ip + ":2379",
-       "--listen-peer-urls=http://127.0.0.1:2380",
+       "--advertise-client-urls=http://" + ip + ":2379", "--listen-peer-urls=http://127.0.0.1:2380",
        "--initial-advertise-peer-urls=http://127.0.0.1:2380",
        "--initial-cluster=e=http://127.0.0.1:2380", "--log-level=error"},
       dir_ + "/etcd.log");

@@ -2,11 +2,12 @@
 // call says so in words and as Unavailable, which the plugin reports as CNI code 11 (try again
 // later); other failures pass unchanged.
 
+#include "daemon/cluster/store_lease_store.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "daemon/cluster/store_lease_store.h"
 #include "daemon/store/store.h"
 
 namespace quasar::daemon {
