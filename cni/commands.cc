@@ -152,7 +152,11 @@ absl::StatusOr<nlohmann::json> cmdAdd(const Invocation& inv) {
   if (auto s = (*link)->configure(*ips, mtu, defaultRouteMode(inv.conf)); !s.ok()) return s;
   if (alloc->allocation().source() == kFloatingSource) {
     // quasard removes the proxy entry when the rollback releases the address.
-    if (auto s = announceFloating(alloc->allocation().underlay(), ips->front()); !s.ok()) return s;
+    if (auto s =
+            announceFloating(alloc->allocation().underlay(), ips->front(), host_ifname, pod_mac);
+        !s.ok()) {
+      return s;
+    }
   }
   const double configured_ms = since_start();
   // quasard committed while the interfaces were built; only a durable address is reported.
@@ -257,8 +261,7 @@ absl::Status cmdGc(const Invocation& inv) {
   auto released = daemon.gc(req);
   if (!released.ok()) return released.status();
   spdlog::info("event=gc network={} valid={} released={} veths_removed={}", inv.conf.name,
-               valid.size(), released->released_size(),
-               released->veths_removed());
+               valid.size(), released->released_size(), released->veths_removed());
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #include "routing/netlink_socket.h"
 #include "routing/netns.h"
 #include "routing/proxy_neighbour.h"
+#include "routing/rtnl.h"
 
 namespace quasar::cni {
 namespace {
@@ -32,11 +33,24 @@ bool isMacvlan(const pb::Allocation& a) {
   return a.source() == kFloatingSource && a.underlay().mode() == "macvlan";
 }
 
-absl::Status announceFloating(const pb::Underlay& u, const conf::IpAddress& ip) {
+absl::Status announceFloating(const pb::Underlay& u, const conf::IpAddress& ip,
+                              const std::string& host_ifname, const conf::Mac& pod_mac) {
   auto sock = routing::NetlinkSocket::open();
   if (!sock.ok()) return sock.status();
   auto index = deviceIndex(*sock, u.device());
   if (!index.ok()) return index.status();
+  // The pod's MAC on the host veth, before anyone is told where the address is: the first
+  // packet for it must not start ARP on a veth whose carrier the kernel has not yet activated
+  // (linkwatch runs late under load): that solicitation is lost and the next one comes only
+  // after retrans_time (1 s), which after a move is 1 s of silence for every neighbour.
+  auto veth = sock->linkIndex(host_ifname);
+  if (!veth.ok()) return veth.status();
+  auto neighbour = routing::neighbourAddMessage(*veth, ip, pod_mac);
+  if (auto s = sock->request(neighbour,
+                             absl::StrCat("add neighbour ", ip.toString(), " on ", host_ifname));
+      !s.ok()) {
+    return s;
+  }
   if (auto s = routing::addProxyNeighbour(*sock, *index, ip); !s.ok()) return s;
   return routing::sendGratuitousArp(u.device(), ip);
 }

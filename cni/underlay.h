@@ -20,8 +20,11 @@ inline constexpr char kFloatingSource[] = "floating";
 
 bool isMacvlan(const quasar::api::v1::Allocation& a);
 
-// veth mode, once the pod's veth and /32 route exist (the kernel proxies only then).
-absl::Status announceFloating(const quasar::api::v1::Underlay& u, const conf::IpAddress& ip);
+// veth mode, once the pod's veth and /32 route exist (the kernel proxies only then): the pod's
+// MAC as a permanent neighbour of `ip` on the host veth `host_ifname` (no ARP on a veth that may
+// not pass traffic yet), then proxy ARP on the underlay device and a gratuitous ARP.
+absl::Status announceFloating(const quasar::api::v1::Underlay& u, const conf::IpAddress& ip,
+                              const std::string& host_ifname, const conf::Mac& pod_mac);
 
 // macvlan mode: the pod's macvlan with `ip` (the pool's prefix) and its default route via the
 // pool's gateway, and the node's leg route to it. On failure nothing of it stays. The result

@@ -47,6 +47,14 @@ absl::Status moved(const conf::IpAddress& ip, int64_t expected_revision) {
       absl::StrCat("floating IP ", ip.toString(), " changed since revision ", expected_revision));
 }
 
+// The datastore did not answer (etcd stopped, partitioned, overloaded): Unavailable, which the
+// plugin reports as "try again later" (CNI code 11), saying so in words. Other failures pass.
+absl::Status unanswered(const absl::Status& s, const char* doing) {
+  if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) return s;
+  return absl::UnavailableError(absl::StrCat("the cluster datastore did not answer while ", doing,
+                                             " (", s.message(), "); try again later"));
+}
+
 }  // namespace
 
 nlohmann::json leaseToJson(const fl::Lease& l) {
@@ -104,7 +112,7 @@ absl::StatusOr<fl::Lease> leaseFromJson(const nlohmann::json& j) {
 
 absl::StatusOr<std::vector<fl::StoredLease>> StoreLeaseStore::list(const std::string& pool) {
   auto r = store_.list(keys::kFips);
-  if (!r.ok()) return r.status();
+  if (!r.ok()) return unanswered(r.status(), "reading the floating IPs");
   std::vector<fl::StoredLease> out;
   out.reserve(r->kvs.size());
   for (const auto& kv : r->kvs) {
@@ -125,7 +133,7 @@ absl::StatusOr<std::vector<fl::StoredLease>> StoreLeaseStore::list(const std::st
 
 absl::StatusOr<std::optional<fl::StoredLease>> StoreLeaseStore::get(const conf::IpAddress& ip) {
   auto kv = store_.get(keys::fip(ip));
-  if (!kv.ok()) return kv.status();
+  if (!kv.ok()) return unanswered(kv.status(), "reading a floating IP");
   if (!kv->has_value()) return std::nullopt;
   auto s = decode(**kv);
   if (!s.ok()) return absl::DataLossError(s.status().message());
@@ -135,7 +143,7 @@ absl::StatusOr<std::optional<fl::StoredLease>> StoreLeaseStore::get(const conf::
 absl::StatusOr<int64_t> StoreLeaseStore::create(const fl::Lease& lease) {
   const std::string key = keys::fip(lease.ip);
   auto r = store_.txn({Compare::absent(key)}, {Op::put(key, dump(leaseToJson(lease)))}, {});
-  if (!r.ok()) return r.status();
+  if (!r.ok()) return unanswered(r.status(), "claiming a floating IP");
   if (!r->succeeded) {
     return absl::AlreadyExistsError(absl::StrCat("floating IP ", lease.ip.toString(), " is held"));
   }
@@ -148,7 +156,7 @@ absl::StatusOr<int64_t> StoreLeaseStore::update(const fl::Lease& lease, int64_t 
   if (expected_revision <= 0) return moved(lease.ip, expected_revision);
   auto r = store_.txn({Compare::modRevisionIs(key, expected_revision)},
                       {Op::put(key, dump(leaseToJson(lease)))}, {});
-  if (!r.ok()) return r.status();
+  if (!r.ok()) return unanswered(r.status(), "changing a floating IP");
   if (!r->succeeded) return moved(lease.ip, expected_revision);
   return r->revision;
 }
@@ -157,7 +165,7 @@ absl::Status StoreLeaseStore::remove(const conf::IpAddress& ip, int64_t expected
   const std::string key = keys::fip(ip);
   if (expected_revision <= 0) return moved(ip, expected_revision);
   auto r = store_.txn({Compare::modRevisionIs(key, expected_revision)}, {Op::del(key)}, {});
-  if (!r.ok()) return r.status();
+  if (!r.ok()) return unanswered(r.status(), "removing a floating IP");
   if (!r->succeeded) return moved(ip, expected_revision);
   return absl::OkStatus();
 }
