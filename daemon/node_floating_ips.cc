@@ -43,7 +43,10 @@ NodeFloatingIps::NodeFloatingIps(Store& datastore, ObjectView& view, const Local
       leases_(datastore),
       allocator_(leases_, {options_.cooldown_ms}),
       source_(allocator_, [this] { return nodeFacts(); }),
-      api_(source_, options_.uplink, [this](const ipam::PodRef& pod) { return resolve(pod); }),
+      api_(source_, options_.uplink,
+           [this](const ipam::PodRef& pod, const objects::Pod* known) {
+             return resolve(pod, known);
+           }),
       gone_nodes_(options_.node_gone_grace) {}
 
 NodeFloatingIps::~NodeFloatingIps() { stop(); }
@@ -60,7 +63,11 @@ fl::NodeFacts NodeFloatingIps::nodeFacts() const {
   return facts;
 }
 
-fl::WorkloadRef NodeFloatingIps::resolve(const ipam::PodRef& pod) const {
+fl::WorkloadRef NodeFloatingIps::resolve(const ipam::PodRef& pod,
+                                         const objects::Pod* known) const {
+  // The pod as the ADD found it first: the view may not have it yet, or hold an older
+  // incarnation of the same name.
+  if (known) return toRef(resolveWorkload(*known, view_));
   std::shared_ptr<const objects::Pod> p;
   if (local_pods_) p = local_pods_->get(pod.namespace_, pod.name);
   if (!p) p = view_.get<objects::Pod>(pod.namespace_, pod.name);

@@ -70,7 +70,7 @@ class NodeFloatingIps {
 
  private:
   ipam::floating::NodeFacts nodeFacts() const;
-  ipam::floating::WorkloadRef resolve(const ipam::PodRef& pod) const;
+  ipam::floating::WorkloadRef resolve(const ipam::PodRef& pod, const objects::Pod* known) const;
   ipam::floating::WorkloadStatus liveness(const ipam::floating::WorkloadRef& w) const;
   void syncPools();
   void releaseLeasesOfGoneNodes(const std::vector<ipam::floating::Lease>& leases, int64_t now);

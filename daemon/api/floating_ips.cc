@@ -27,14 +27,15 @@ bool FloatingIps::hasPools() const { return !source_.allocator().pools().empty()
 
 absl::StatusOr<AddressChoice> FloatingIps::choose(
     const std::map<std::string, std::string>& annotations,
-    const std::vector<conf::IpAddress>& requested_ips, const ipam::PodRef& pod) const {
+    const std::vector<conf::IpAddress>& requested_ips, const ipam::PodRef& pod,
+    const objects::Pod* known) const {
   // An ordinary ADD needs neither: the pools only for a requested address, the workload (a
   // walk of the owner chain) only for a floating pod.
   std::vector<fl::Pool> pools;
   if (!requested_ips.empty()) pools = source_.allocator().pools();
   return chooseAddressSource(annotations, requested_ips, pools, [&]() -> fl::WorkloadRef {
     fl::WorkloadRef workload;
-    if (resolve_) workload = resolve_(pod);
+    if (resolve_) workload = resolve_(pod, known);
     if (workload.empty()) workload = {fl::WorkloadKind::kPod, pod.namespace_, pod.name, pod.uid};
     return workload;
   });

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "daemon/api/floating_choice.h"
 #include "daemon/api/quasard.pb.h"
+#include "daemon/cluster/objects/pod.h"
 #include "ipam/allocation.h"
 #include "ipam/floating/floating_source.h"
 
@@ -23,8 +24,10 @@ namespace quasar::daemon {
 class FloatingIps {
  public:
   // The workload a pod's address is kept for (its controller chain); a pod without a
-  // controller, or one the view does not know, is its own workload.
-  using WorkloadResolver = std::function<ipam::floating::WorkloadRef(const ipam::PodRef& pod)>;
+  // controller, or one nobody knows, is its own workload. `known`: the pod as the ADD's lookup
+  // found it (may be newer than the view), or null.
+  using WorkloadResolver = std::function<ipam::floating::WorkloadRef(
+      const ipam::PodRef& pod, const objects::Pod* known)>;
 
   // `source` must outlive this. `uplink`: the node's interface on the physical network.
   FloatingIps(ipam::floating::FloatingSource& source, std::string uplink, WorkloadResolver resolve);
@@ -34,7 +37,8 @@ class FloatingIps {
   bool hasPools() const;
   absl::StatusOr<AddressChoice> choose(const std::map<std::string, std::string>& annotations,
                                        const std::vector<conf::IpAddress>& requested_ips,
-                                       const ipam::PodRef& pod) const;
+                                       const ipam::PodRef& pod,
+                                       const objects::Pod* known = nullptr) const;
   // For a floating allocation: the device and mode the plugin wires it with. FailedPrecondition
   // when its pool is gone or its VLAN device cannot be made.
   absl::Status describe(const ipam::Allocation& a, quasar::api::v1::Underlay* out) const;

@@ -8,10 +8,12 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "daemon/cluster/objects/pod.h"
 
 namespace quasar::daemon {
 
@@ -22,6 +24,8 @@ struct PodFacts {
   // "local": the watch of this node's pods had it; "view": quasard's object view had it;
   // "direct": asked of the source (newer than both).
   std::string source;
+  // The pod itself: its owner references find its workload also when the view has not got it.
+  std::shared_ptr<const objects::Pod> object;
 };
 
 class PodLookup {

@@ -123,7 +123,9 @@ grpc::Status QuasardService::allocate(
                        ") and this node has floating-IP pools, so its address source cannot be "
                        "chosen; try again once the API server answers"));
     }
-    auto choice = floating_->choose(looked_up.annotations, r.requested_ips, r.pod);
+    auto choice =
+        floating_->choose(looked_up.annotations, r.requested_ips, r.pod, looked_up.object.get());
+    looked_up.object.reset();
     if (!choice.ok()) return toGrpc(choice.status());
     r.source = choice->source;
     r.source_request = std::move(choice->request);
@@ -182,6 +184,7 @@ QuasardService::LookedUp QuasardService::lookUpPod(ipam::PodRef& pod) {
     return out;
   }
   out.lookup = (*facts)->source;
+  out.object = (*facts)->object;
   if (pod.uid.empty()) pod.uid = (*facts)->uid;
   for (const auto& [k, v] : (*facts)->annotations) {
     if (isQuasarAnnotation(k)) out.annotations[k] = v;

@@ -127,6 +127,7 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
     std::string lookup;
     std::map<std::string, std::string> annotations;
     bool unavailable = false;  // asked, but neither the view nor the source could answer
+    std::shared_ptr<const objects::Pod> object;  // the pod, when found (not kept after ADD)
   };
   LookedUp lookUpPod(ipam::PodRef& pod);
   void fillPodFacts(const ipam::Attachment& a, quasar::api::v1::Allocation* out);

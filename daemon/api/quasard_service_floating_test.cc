@@ -52,7 +52,15 @@ class FloatingAddTest : public ::testing::Test {
   FloatingAddTest()
       : allocator_(leases_, {.cooldown_ms = 0}),
         source_(allocator_, [] { return fl::testing::node("n1"); }),
-        floating_(source_, "", nullptr) {}
+        floating_(source_, "",
+                  [this](const ipam::PodRef&, const objects::Pod* known) -> fl::WorkloadRef {
+                    // As quasard's resolver does with the pod's owner chain: a pod the lookup
+                    // found is taken as it was found.
+                    if (!known) return {};
+                    resolved_from_ = known->metadata.name;
+                    return {fl::WorkloadKind::kStatefulSet, known->metadata.namespace_, "web",
+                            "uid-web"};
+                  }) {}
 
   void SetUp() override {
     char tmpl[] = "/tmp/quasar-svc-fip-XXXXXX";
@@ -70,7 +78,12 @@ class FloatingAddTest : public ::testing::Test {
     service_ = std::make_unique<QuasardService>(*manager_, *reaper_, NodeInfo{});
     service_->setPodLookup(&pods_, std::chrono::milliseconds(100));
     service_->setFloatingIps(&floating_);
-    pods_.pods["ml/web-0"] = PodFacts{"uid-web-0", {}, {{"quasar.io/floating-ip", "true"}}, "view"};
+    auto web0 = std::make_shared<objects::Pod>();
+    web0->metadata.namespace_ = "ml";
+    web0->metadata.name = "web-0";
+    web0->metadata.uid = "uid-web-0";
+    pods_.pods["ml/web-0"] =
+        PodFacts{"uid-web-0", {}, {{"quasar.io/floating-ip", "true"}}, "direct", web0};
   }
   void TearDown() override {
     service_.reset();
@@ -99,6 +112,7 @@ class FloatingAddTest : public ::testing::Test {
   fl::MemoryLeaseStore leases_;
   fl::FloatingAllocator allocator_;
   fl::FloatingSource source_;
+  std::string resolved_from_;  // the pod object the resolver was given
   FloatingIps floating_;
   CannedPods pods_;
   std::string dir_;
@@ -135,6 +149,21 @@ TEST_F(FloatingAddTest, UnreadableAnnotationsWithoutPoolsStillGetAPodCidrAddress
   EXPECT_EQ(reply.allocation().source(), "");
   EXPECT_EQ(reply.allocation().ips(0).rfind("10.0.0.", 0), 0u) << reply.allocation().ips(0);
   EXPECT_EQ(reply.allocation().pod_lookup().rfind("unavailable: ", 0), 0u);
+}
+
+// The pod as the lookup found it (here straight from the source, newer than the view) is what
+// its workload is resolved from: its lease is the StatefulSet's, not the pod's own.
+TEST_F(FloatingAddTest, TheWorkloadIsResolvedFromThePodTheLookupFound) {
+  allocator_.setPools({fl::testing::pool("a", 0, 100, 101)});
+  pb::AllocateReply reply;
+  const auto s = add("c1", "web-0", &reply);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resolved_from_, "web-0");
+  auto leases = allocator_.list();
+  ASSERT_TRUE(leases.ok()) << leases.status();
+  ASSERT_EQ(leases->size(), 1u);
+  EXPECT_EQ(leases->front().workload.kind, fl::WorkloadKind::kStatefulSet);
+  EXPECT_EQ(leases->front().workload.name, "web");
 }
 
 // The source answered that no such pod exists: there are no annotations to miss, and a pod the

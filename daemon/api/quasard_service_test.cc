@@ -367,7 +367,8 @@ TEST_F(IpamServiceTest, AddRecordsThePodsQuasarAnnotationsAndWhereTheyCameFrom) 
                                        {{"quasar.io/floating-ip", "true"},
                                         {"k8s.v1.cni.galaxy.io/release-policy", "immutable"},
                                         {"kubectl.kubernetes.io/last-applied-configuration", "{}"}},
-                                       "direct"};
+                                       "direct",
+                                       nullptr};
   service_->setPodLookup(&pods, std::chrono::milliseconds(100));
   auto req = allocateRequest("c1");
   req.mutable_pod()->set_namespace_("ml");

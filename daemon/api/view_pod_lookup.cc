@@ -5,8 +5,10 @@
 namespace quasar::daemon {
 namespace {
 
-PodFacts factsOf(const objects::Pod& pod, const char* source) {
-  return {pod.metadata.uid, pod.metadata.labels, pod.metadata.annotations, source};
+PodFacts factsOf(std::shared_ptr<const objects::Pod> pod, const char* source) {
+  PodFacts f{pod->metadata.uid, pod->metadata.labels, pod->metadata.annotations, source, nullptr};
+  f.object = std::move(pod);
+  return f;
 }
 
 }  // namespace
@@ -20,12 +22,12 @@ absl::StatusOr<std::optional<PodFacts>> ViewPodLookup::find(const std::string& n
   if (local_ != nullptr) {
     auto mine = local_->get(namespace_, name);
     if (mine && (uid.empty() || mine->metadata.uid == uid)) {
-      return std::optional<PodFacts>(factsOf(*mine, "local"));
+      return std::optional<PodFacts>(factsOf(mine, "local"));
     }
   }
   auto cached = view_.get<objects::Pod>(namespace_, name);
   if (cached && (uid.empty() || cached->metadata.uid == uid)) {
-    return std::optional<PodFacts>(factsOf(*cached, "view"));
+    return std::optional<PodFacts>(factsOf(cached, "view"));
   }
   auto fetched = source_.fetch(objects::Kind::kPod, namespace_, name, deadline);
   if (!fetched.ok()) return fetched.status();
@@ -33,7 +35,8 @@ absl::StatusOr<std::optional<PodFacts>> ViewPodLookup::find(const std::string& n
   auto pod = objects::parsePod(**fetched);
   if (!pod.ok()) return pod.status();
   if (!uid.empty() && pod->metadata.uid != uid) return std::optional<PodFacts>();
-  return std::optional<PodFacts>(factsOf(*pod, "direct"));
+  return std::optional<PodFacts>(
+      factsOf(std::make_shared<const objects::Pod>(std::move(*pod)), "direct"));
 }
 
 }  // namespace quasar::daemon
