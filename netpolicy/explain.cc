@@ -37,7 +37,7 @@ bool portMatches(const PortSpec& spec, const Pod& destination, int port, Protoco
 }
 
 bool ruleAllows(const ModelIndex& index, const Policy& policy, const Rule& rule, const Pod& other,
-                const Pod& destination, int port, Protocol protocol) {
+                const Pod& destination, Direction direction, int port, Protocol protocol) {
   bool ports_ok = rule.ports.empty();
   bool named_only = !rule.ports.empty();
   for (const auto& spec : rule.ports) {
@@ -49,8 +49,9 @@ bool ruleAllows(const ModelIndex& index, const Policy& policy, const Rule& rule,
   if (!ports_ok) return false;
   if (rule.peers.empty()) return true;
   for (const auto& peer : rule.peers) {
-    // As compiled: a named port never matches through an ipBlock peer.
-    if (peer.ip_block && named_only) continue;
+    // As compiled: an egress ipBlock peer has no container ports, so a named port never
+    // matches through it. (In ingress the name is resolved on the target pod.)
+    if (peer.ip_block && named_only && direction == Direction::kEgress) continue;
     if (peerMatches(index, policy, peer, other)) return true;
   }
   return false;
@@ -67,7 +68,7 @@ DirectionVerdict decide(const ModelIndex& index, const Pod& subject, const Pod& 
     v.isolating.push_back({policy.namespace_name, policy.name, -1});
     const auto& rules = in ? policy.ingress : policy.egress;
     for (size_t i = 0; i < rules.size(); ++i) {
-      if (ruleAllows(index, policy, rules[i], other, destination, port, protocol)) {
+      if (ruleAllows(index, policy, rules[i], other, destination, direction, port, protocol)) {
         v.allowing.push_back({policy.namespace_name, policy.name, static_cast<int>(i)});
       }
     }

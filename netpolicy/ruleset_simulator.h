@@ -94,23 +94,28 @@ class RulesetSimulator {
         if (t[i] == "-m") {
           ++i;
         } else if (t[i] == "--match-set") {
-          match = match && inSet(t[i + 1], t[i + 2], p);
+          const bool in = inSet(t[i + 1], t[i + 2], p);
+          match = match && in;
           i += 2;
         } else if (t[i] == "-p") {
-          match = match && t[i + 1] == protocolName(p.protocol);
+          const bool same = t[i + 1] == protocolName(p.protocol);
+          match = match && same;
           ++i;
         } else if (t[i] == "--dport") {
-          match = match && portIn(t[++i], p.dport);
+          const bool in = portIn(t[++i], p.dport);
+          match = match && in;
         } else if (t[i] == "--dports") {
           bool any = false;
           for (absl::string_view s : absl::StrSplit(t[++i], ','))
             any = any || portIn(std::string(s), p.dport);
           match = match && any;
         } else if (t[i] == "--ctstate") {
-          match = match && t[++i].find("NEW") != std::string::npos;
+          const bool is_new = t[++i].find("NEW") != std::string::npos;
+          match = match && is_new;
         } else if (t[i] == "--mark") {
           std::vector<std::string> vm = absl::StrSplit(t[++i], '/');
-          match = match && (*mark & hex(vm[1])) == hex(vm[0]);
+          const bool marked = (*mark & hex(vm[1])) == hex(vm[0]);
+          match = match && marked;
         } else {
           ADD_FAILURE() << "unknown token " << t[i];
           return Outcome::kDrop;
