@@ -1,6 +1,7 @@
 #include "netpolicy/compiler.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -74,7 +75,9 @@ absl::Status validate(const Policy& p) {
 
 class Compiler {
  public:
-  Compiler(const Model& model, const CompileOptions& options) : index_(model), options_(options) {}
+  Compiler(const Model& model, const CompileOptions& options) : index_(model), options_(options) {
+    for (const auto& pod : model.pods) pods_by_namespace_[pod.namespace_name].push_back(&pod);
+  }
 
   absl::StatusOr<Ruleset> run();
 
@@ -86,7 +89,24 @@ class Compiler {
     }
     return out;
   }
-  std::string addSet(SetType type, const std::string& canonical, std::set<SetEntry> entries);
+  // The set's name; `fill` runs only the first time a canonical text is seen.
+  std::string addSet(SetType type, const std::string& canonical,
+                     const std::function<std::set<SetEntry>()>& fill);
+  // The pods of a group, looking only at its namespace when it names one.
+  template <typename F>
+  void forEachPod(const PodGroup& group, F&& f) const {
+    if (!group.namespace_selector) {
+      auto it = pods_by_namespace_.find(group.namespace_name);
+      if (it == pods_by_namespace_.end()) return;
+      for (const Pod* pod : it->second) {
+        if (inGroup(index_, *pod, group)) f(*pod);
+      }
+      return;
+    }
+    for (const auto& pod : index_.model().pods) {
+      if (inGroup(index_, pod, group)) f(pod);
+    }
+  }
   std::string podSet(const PodGroup& group);
   std::string namedPortSet(const PodGroup& group, const std::string& name, Protocol protocol);
   std::string nodeSet(const Node& node);
@@ -97,13 +117,14 @@ class Compiler {
 
   ModelIndex index_;
   CompileOptions options_;
+  std::map<std::string, std::vector<const Pod*>> pods_by_namespace_;
   std::map<std::string, IpSet> sets_;
   std::vector<Chain> policy_chains_;
   absl::Status status_;
 };
 
 std::string Compiler::addSet(SetType type, const std::string& canonical,
-                             std::set<SetEntry> entries) {
+                             const std::function<std::set<SetEntry>()>& fill) {
   std::string text = absl::StrCat("v", static_cast<int>(options_.family), "|t",
                                   static_cast<int>(type), "|", canonical);
   std::string name = hashedName("QSR-", text);
@@ -114,44 +135,50 @@ std::string Compiler::addSet(SetType type, const std::string& canonical,
     }
     return name;
   }
+  std::set<SetEntry> entries = fill();
   it->second = IpSet{name, text, type, options_.family, {entries.begin(), entries.end()}};
   return name;
 }
 
 std::string Compiler::podSet(const PodGroup& group) {
-  std::set<SetEntry> entries;
-  for (const auto& pod : index_.model().pods) {
-    if (!inGroup(index_, pod, group)) continue;
-    for (const auto& ip : ipsOf(pod)) entries.insert({ip.toString(), false});
-  }
-  return addSet(SetType::kHashIp, canonical(group), std::move(entries));
+  return addSet(SetType::kHashIp, canonical(group), [&] {
+    std::set<SetEntry> entries;
+    forEachPod(group, [&](const Pod& pod) {
+      for (const auto& ip : ipsOf(pod)) entries.insert({ip.toString(), false});
+    });
+    return entries;
+  });
 }
 
 std::string Compiler::namedPortSet(const PodGroup& group, const std::string& name,
                                    Protocol protocol) {
-  std::set<SetEntry> entries;
-  for (const auto& pod : index_.model().pods) {
-    if (!inGroup(index_, pod, group)) continue;
-    for (const auto& port : pod.ports) {
-      if (port.name != name || port.protocol != protocol) continue;
-      for (const auto& ip : ipsOf(pod)) {
-        entries.insert(
-            {absl::StrCat(ip.toString(), ",", protocolName(protocol), ":", port.port), false});
+  auto fill = [&] {
+    std::set<SetEntry> entries;
+    forEachPod(group, [&](const Pod& pod) {
+      for (const auto& port : pod.ports) {
+        if (port.name != name || port.protocol != protocol) continue;
+        for (const auto& ip : ipsOf(pod)) {
+          entries.insert(
+              {absl::StrCat(ip.toString(), ",", protocolName(protocol), ":", port.port), false});
+        }
       }
-    }
-  }
+    });
+    return entries;
+  };
   return addSet(
       SetType::kHashIpPort,
       absl::StrCat("named(", canonical(group), ",", field(name), ",", protocolName(protocol), ")"),
-      std::move(entries));
+      fill);
 }
 
 std::string Compiler::nodeSet(const Node& node) {
-  std::set<SetEntry> entries;
-  for (const auto& ip : node.ips) {
-    if (ip.family() == options_.family) entries.insert({ip.toString(), false});
-  }
-  return addSet(SetType::kHashIp, absl::StrCat("node(", field(node.name), ")"), std::move(entries));
+  return addSet(SetType::kHashIp, absl::StrCat("node(", field(node.name), ")"), [&] {
+    std::set<SetEntry> entries;
+    for (const auto& ip : node.ips) {
+      if (ip.family() == options_.family) entries.insert({ip.toString(), false});
+    }
+    return entries;
+  });
 }
 
 std::optional<std::string> Compiler::netSet(const IpBlock& block) {
@@ -160,8 +187,10 @@ std::optional<std::string> Compiler::netSet(const IpBlock& block) {
   auto add = [&](const conf::IpPrefix& p, bool nomatch) {
     // hash:net cannot hold a /0: two halves cover the same space.
     if (p.length() == 0) {
-      conf::IpPrefix low(p.address(), 1);
-      conf::IpPrefix high(p.at(p.size() - 1), 1);
+      // (size() saturates for IPv6, so the upper half is built from its top bit.)
+      const int bits = p.address().bits();
+      conf::IpPrefix low(conf::IpAddress::fromInt(p.family(), 0), 1);
+      conf::IpPrefix high(conf::IpAddress::fromInt(p.family(), absl::uint128(1) << (bits - 1)), 1);
       entries.insert({low.network().toString(), nomatch});
       entries.insert({high.network().toString(), nomatch});
       return;
@@ -170,7 +199,7 @@ std::optional<std::string> Compiler::netSet(const IpBlock& block) {
   };
   add(block.cidr, false);
   for (const auto& e : block.except) add(e, true);
-  return addSet(SetType::kHashNet, canonical(block), std::move(entries));
+  return addSet(SetType::kHashNet, canonical(block), [&] { return std::move(entries); });
 }
 
 absl::StatusOr<Ruleset> Compiler::run() {
@@ -198,8 +227,14 @@ absl::StatusOr<Ruleset> Compiler::run() {
   std::sort(policies.begin(), policies.end(), [](const Policy* a, const Policy* b) {
     return std::tie(a->namespace_name, a->name) < std::tie(b->namespace_name, b->name);
   });
-  for (const Policy* p : policies) {
+  for (size_t i = 0; i < policies.size(); ++i) {
+    const Policy* p = policies[i];
     if (auto s = validate(*p); !s.ok()) return s;
+    if (i > 0 && p->namespace_name == policies[i - 1]->namespace_name &&
+        p->name == policies[i - 1]->name) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("two policies named ", p->namespace_name, "/", p->name));
+    }
     if (isolatesEgress(*p)) compilePolicy(*p, Direction::kEgress, &egress);
     if (isolatesIngress(*p)) compilePolicy(*p, Direction::kIngress, &ingress);
   }

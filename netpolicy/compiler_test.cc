@@ -156,6 +156,17 @@ TEST(Compiler, WholeAddressSpaceIsSplitForHashNet) {
               ::testing::ElementsAre("0.0.0.0/1", "10.0.0.0/8 nomatch", "128.0.0.0/1"));
 }
 
+TEST(Compiler, WholeIpv6SpaceIsSplitForHashNet) {
+  Model m = e2eCluster();
+  Policy p = testing::policy("x", "p", {});
+  p.ingress.push_back({{blockPeer("::/0")}, {}});
+  m.policies.push_back(p);
+  auto r = compile(m, {conf::Family::kV6, ""});
+  ASSERT_TRUE(r.ok());
+  const Chain* c = findChain(*r, "QUASAR-I-");
+  EXPECT_THAT(texts(*findSet(*r, c->rules[1].args[3])), ::testing::ElementsAre("8000::/1", "::/1"));
+}
+
 TEST(Compiler, NamedPortsResolvePerDestinationPod) {
   Model m = e2eCluster();
   m.pods[0].ports = {{"http", 8080, Protocol::kTcp}};  // x/a
@@ -314,6 +325,9 @@ TEST(Compiler, RejectsWhatTheApiRejects) {
   p.ingress = {{{}, {tcp(70000)}}};
   m.policies = {p};
   EXPECT_EQ(compile(m, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  p.ingress = {};
+  m.policies = {p, p};
+  EXPECT_EQ(compile(m, {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Compiler, OtherFamilyIsLeftOut) {
@@ -340,6 +354,44 @@ TEST(Compiler, RenderedRestoreInput) {
   EXPECT_THAT(text, HasSubstr("-A QUASAR-FORWARD -j QUASAR-EGRESS\n"));
   EXPECT_THAT(text, HasSubstr("\n:QUASAR-I-"));
   EXPECT_EQ(text.substr(text.size() - 7), "COMMIT\n");
+}
+
+}  // namespace
+}  // namespace quasar::netpolicy
+
+namespace quasar::netpolicy {
+namespace {
+
+// The benchmark's shape (issue 14): 1,000 policies over 10,000 pods in 100 namespaces. The rule
+// count is the same as with 1,000 pods.
+Model benchShape(int pods) {
+  Model m;
+  m.nodes = {{"n1", {{"gpu", "true"}}, {testing::ip("172.16.0.1")}}};
+  for (int n = 0; n < 100; ++n) {
+    m.namespaces.push_back({absl::StrCat("ns", n), {{"team", absl::StrCat("t", n % 10)}}});
+  }
+  for (int i = 0; i < pods; ++i) {
+    m.pods.push_back(testing::pod(
+        absl::StrCat("ns", i % 100), absl::StrCat("p", i),
+        absl::StrCat("10.", 8 + i / 65536, ".", i / 256 % 256, ".", i % 256),
+        {{"app", absl::StrCat("app", i % 50)}}, "n1", {{"http", 8080, Protocol::kTcp}}));
+  }
+  for (int k = 0; k < 1000; ++k) {
+    Policy p = testing::policy(absl::StrCat("ns", k % 100), absl::StrCat("pol", k),
+                               sel({{"app", absl::StrCat("app", k % 50)}}));
+    p.ingress.push_back({{nsPeer(sel({{"team", absl::StrCat("t", k % 10)}})),
+                          podPeer(sel({{"app", absl::StrCat("app", (k + 1) % 50)}}))},
+                         {tcp(80), tcp(443), testing::named("http")}});
+    m.policies.push_back(p);
+  }
+  return m;
+}
+
+TEST(CompilerScale, ThousandPoliciesOverTenThousandPods) {
+  Ruleset small = mustCompile(benchShape(1000));
+  Ruleset big = mustCompile(benchShape(10000));
+  EXPECT_EQ(ruleCount(small), ruleCount(big));
+  EXPECT_LT(ruleCount(big), 10000u);
 }
 
 }  // namespace
