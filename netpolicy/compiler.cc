@@ -157,6 +157,7 @@ std::string Compiler::namedPortSet(const PodGroup& group, const std::string& nam
     forEachPod(group, [&](const Pod& pod) {
       for (const auto& port : pod.ports) {
         if (port.name != name || port.protocol != protocol) continue;
+        if (port.port < 1 || port.port > 65535) continue;  // pod data: never trusted
         for (const auto& ip : ipsOf(pod)) {
           entries.insert(
               {absl::StrCat(ip.toString(), ",", protocolName(protocol), ":", port.port), false});

@@ -253,6 +253,61 @@ TEST(Explain, SpecNodeSelectorPicksTargetsByNode) {
   expectTable(m, 80, Protocol::kTcp, kAll);
 }
 
+TEST(Explain, RelabelledNamespaceChangesMembersNotRules) {
+  Model m = e2eCluster();
+  Policy p = testing::policy("x", "from-ns2", sel({{"pod", "a"}}));
+  p.ingress.push_back({{nsPeer(sel({{"ns2", "updated"}}))}, {}});
+  m.policies.push_back(p);
+  expectTable(m, 80, Protocol::kTcp, rows(std::vector<std::string>(9, ".XXXXXXXX")));
+  auto before = compile(m, {conf::Family::kV4, "n1"});
+  m.namespaces[1].labels["ns2"] = "updated";  // y
+  auto after = compile(m, {conf::Family::kV4, "n1"});
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ(renderIptables(*before), renderIptables(*after));
+  EXPECT_NE(renderIpsets(*before), renderIpsets(*after));
+  std::vector<std::string> want(9, ".XXXXXXXX");
+  want[3] = want[4] = want[5] = "XXXXXXXXX";
+  expectTable(m, 80, Protocol::kTcp, rows(want));
+}
+
+TEST(Explain, StackedPoliciesAreAdditive) {
+  Model m = e2eCluster();
+  Policy p1 = testing::policy("x", "allow-80", sel({{"pod", "a"}}));
+  p1.ingress.push_back({{}, {tcp(80)}});
+  Policy p2 = testing::policy("x", "allow-81-from-y", sel({}, {{"pod", SelectorOp::kExists, {}}}));
+  p2.ingress.push_back({{nsPeer(sel({{"ns", "y"}}))}, {tcp(81)}});
+  m.policies = {p1, p2};
+  std::vector<std::string> want(9, "...XXXXXX");
+  want[3] = want[4] = want[5] = "XXXXXXXXX";
+  expectTable(m, 81, Protocol::kTcp, rows(want));
+  want.assign(9, "X..XXXXXX");
+  expectTable(m, 80, Protocol::kTcp, rows(want));
+}
+
+TEST(Explain, ProtocolOnlyPortAllowsEveryPortOfIt) {
+  Model m = e2eCluster();
+  Policy p = testing::policy("x", "udp-only", sel({{"pod", "a"}}));
+  p.ingress.push_back({{}, {PortSpec{Protocol::kUdp, std::nullopt, "", std::nullopt}}});
+  m.policies.push_back(p);
+  expectTable(m, 81, Protocol::kUdp, kAll);
+  expectTable(m, 80, Protocol::kTcp, rows(std::vector<std::string>(9, ".XXXXXXXX")));
+  expectTable(m, 80, Protocol::kSctp, rows(std::vector<std::string>(9, ".XXXXXXXX")));
+}
+
+TEST(Explain, IngressAndEgressTogether) {
+  Model m = e2eCluster();
+  Policy p = testing::policy("x", "both", sel({{"pod", "a"}}));
+  p.ingress.push_back({{podPeer(sel({{"pod", "b"}}))}, {}});
+  p.egress.push_back({{nsPeer(sel({{"ns", "z"}}))}, {tcp(80)}});
+  m.policies.push_back(p);
+  std::vector<std::string> want(9, ".XXXXXXXX");
+  want[0] = "......XXX";
+  want[1] = "XXXXXXXXX";
+  expectTable(m, 80, Protocol::kTcp, rows(want));
+  want[0] = ".........";
+  expectTable(m, 81, Protocol::kTcp, rows(want));
+}
+
 TEST(Explain, UnknownPodIsNotFound) {
   Model m = e2eCluster();
   EXPECT_EQ(explain(m, "x", "nope", "x", "a", 80, Protocol::kTcp).status().code(),
