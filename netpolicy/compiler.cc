@@ -356,18 +356,6 @@ std::vector<Tokens> Compiler::portMatches(const Policy& policy, const Rule& rule
   return out;
 }
 
-const char* setTypeName(SetType t) {
-  switch (t) {
-    case SetType::kHashIp:
-      return "hash:ip";
-    case SetType::kHashNet:
-      return "hash:net";
-    case SetType::kHashIpPort:
-      return "hash:ip,port";
-  }
-  return "hash:ip";
-}
-
 }  // namespace
 
 std::string hashedName(std::string_view prefix, std::string_view text) {
@@ -388,31 +376,6 @@ std::string protocolName(Protocol protocol) {
 
 absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& options) {
   return Compiler(model, options).run();
-}
-
-std::string renderIptables(const Ruleset& ruleset) {
-  std::string out = "*filter\n";
-  for (const auto& c : ruleset.chains) absl::StrAppend(&out, ":", c.name, " - [0:0]\n");
-  for (const auto& c : ruleset.chains) {
-    for (const auto& r : c.rules) {
-      absl::StrAppend(&out, "-A ", c.name, " ", absl::StrJoin(r.args, " "), "\n");
-    }
-  }
-  out += "COMMIT\n";
-  return out;
-}
-
-std::string renderIpsets(const Ruleset& ruleset) {
-  std::string out;
-  const char* family = ruleset.family == conf::Family::kV4 ? "inet" : "inet6";
-  for (const auto& s : ruleset.sets) {
-    absl::StrAppend(&out, "create ", s.name, " ", setTypeName(s.type), " family ", family,
-                    " -exist\nflush ", s.name, "\n");
-    for (const auto& e : s.entries) {
-      absl::StrAppend(&out, "add ", s.name, " ", e.text, e.nomatch ? " nomatch" : "", "\n");
-    }
-  }
-  return out;
 }
 
 }  // namespace quasar::netpolicy

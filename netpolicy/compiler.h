@@ -73,13 +73,6 @@ struct CompileOptions {
 // (Internal) if two different canonical texts hash to one name.
 absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& options);
 
-// iptables-restore input for the filter table (use with --noflush: declares and so flushes
-// quasar's chains only).
-std::string renderIptables(const Ruleset& ruleset);
-// ipset restore input creating (-exist) and filling every set, for tools and the benchmark
-// floor.
-std::string renderIpsets(const Ruleset& ruleset);
-
 // Name helpers, exposed for tests: prefix + 16 hex digits of a 64-bit hash of `text`.
 std::string hashedName(std::string_view prefix, std::string_view text);
 std::string protocolName(Protocol protocol);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "netpolicy/render.h"
 #include "netpolicy/test_model.h"
 
 namespace quasar::netpolicy {

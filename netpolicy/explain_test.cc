@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "netpolicy/compiler.h"
+#include "netpolicy/render.h"
 #include "netpolicy/ruleset_simulator.h"
 #include "netpolicy/test_model.h"
 
