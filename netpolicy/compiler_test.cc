@@ -347,6 +347,44 @@ TEST(Compiler, OtherFamilyIsLeftOut) {
   EXPECT_THAT(renderIpsets(*v6), HasSubstr("add QSR-"));
 }
 
+// Golden: names are part of the installed state, so a change of the hash or of the canonical
+// texts would replace every set and chain on upgrade. Change this only on purpose.
+TEST(Compiler, GoldenOutput) {
+  Model m = e2eCluster();
+  Policy p = testing::policy("x", "allow-b", sel({{"pod", "a"}}));
+  p.ingress.push_back({{podPeer(sel({{"pod", "b"}}))}, {tcp(80), tcp(81)}});
+  m.policies.push_back(p);
+  Ruleset r = mustCompile(m);
+  EXPECT_EQ(renderIptables(r), R"(*filter
+:QUASAR-FORWARD - [0:0]
+:QUASAR-EGRESS - [0:0]
+:QUASAR-INGRESS - [0:0]
+:QUASAR-I-6a3fdd63218b1b80 - [0:0]
+-A QUASAR-FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+-A QUASAR-FORWARD -j QUASAR-EGRESS
+-A QUASAR-FORWARD -j QUASAR-INGRESS
+-A QUASAR-EGRESS -j MARK --set-xmark 0x0/0x30000
+-A QUASAR-EGRESS -m mark --mark 0x20000/0x30000 -j DROP
+-A QUASAR-INGRESS -m set --match-set QSR-f2404f5e2aa80a12 src -j RETURN
+-A QUASAR-INGRESS -j MARK --set-xmark 0x0/0x30000
+-A QUASAR-INGRESS -m set --match-set QSR-292d0e69892a78b6 dst -j QUASAR-I-6a3fdd63218b1b80
+-A QUASAR-INGRESS -m mark --mark 0x20000/0x30000 -j DROP
+-A QUASAR-I-6a3fdd63218b1b80 -j MARK --set-xmark 0x20000/0x20000
+-A QUASAR-I-6a3fdd63218b1b80 -m set --match-set QSR-b69521aaff335cbd src -p tcp -m multiport --dports 80,81 -j MARK --set-xmark 0x10000/0x10000
+COMMIT
+)");
+  EXPECT_EQ(renderIpsets(r), R"(create QSR-292d0e69892a78b6 hash:ip family inet -exist
+flush QSR-292d0e69892a78b6
+add QSR-292d0e69892a78b6 10.1.0.1
+create QSR-b69521aaff335cbd hash:ip family inet -exist
+flush QSR-b69521aaff335cbd
+add QSR-b69521aaff335cbd 10.1.0.2
+create QSR-f2404f5e2aa80a12 hash:ip family inet -exist
+flush QSR-f2404f5e2aa80a12
+add QSR-f2404f5e2aa80a12 172.16.0.1
+)");
+}
+
 TEST(Compiler, RenderedRestoreInput) {
   Model m = e2eCluster();
   m.policies.push_back(testing::policy("x", "deny", {}));
@@ -355,44 +393,6 @@ TEST(Compiler, RenderedRestoreInput) {
   EXPECT_THAT(text, HasSubstr("-A QUASAR-FORWARD -j QUASAR-EGRESS\n"));
   EXPECT_THAT(text, HasSubstr("\n:QUASAR-I-"));
   EXPECT_EQ(text.substr(text.size() - 7), "COMMIT\n");
-}
-
-}  // namespace
-}  // namespace quasar::netpolicy
-
-namespace quasar::netpolicy {
-namespace {
-
-// The benchmark's shape (issue 14): 1,000 policies over 10,000 pods in 100 namespaces. The rule
-// count is the same as with 1,000 pods.
-Model benchShape(int pods) {
-  Model m;
-  m.nodes = {{"n1", {{"gpu", "true"}}, {testing::ip("172.16.0.1")}}};
-  for (int n = 0; n < 100; ++n) {
-    m.namespaces.push_back({absl::StrCat("ns", n), {{"team", absl::StrCat("t", n % 10)}}});
-  }
-  for (int i = 0; i < pods; ++i) {
-    m.pods.push_back(testing::pod(
-        absl::StrCat("ns", i % 100), absl::StrCat("p", i),
-        absl::StrCat("10.", 8 + i / 65536, ".", i / 256 % 256, ".", i % 256),
-        {{"app", absl::StrCat("app", i % 50)}}, "n1", {{"http", 8080, Protocol::kTcp}}));
-  }
-  for (int k = 0; k < 1000; ++k) {
-    Policy p = testing::policy(absl::StrCat("ns", k % 100), absl::StrCat("pol", k),
-                               sel({{"app", absl::StrCat("app", k % 50)}}));
-    p.ingress.push_back({{nsPeer(sel({{"team", absl::StrCat("t", k % 10)}})),
-                          podPeer(sel({{"app", absl::StrCat("app", (k + 1) % 50)}}))},
-                         {tcp(80), tcp(443), testing::named("http")}});
-    m.policies.push_back(p);
-  }
-  return m;
-}
-
-TEST(CompilerScale, ThousandPoliciesOverTenThousandPods) {
-  Ruleset small = mustCompile(benchShape(1000));
-  Ruleset big = mustCompile(benchShape(10000));
-  EXPECT_EQ(ruleCount(small), ruleCount(big));
-  EXPECT_LT(ruleCount(big), 10000u);
 }
 
 }  // namespace
