@@ -13,11 +13,11 @@ const Pod* findPod(const Model& model, const std::string& ns, const std::string&
   return nullptr;
 }
 
-bool peerMatches(const ModelIndex& index, const Policy& policy, const Peer& peer,
-                 const Pod& other) {
+bool peerMatches(const ModelIndex& index, const Policy& policy, const Peer& peer, const Pod& other,
+                 conf::Family family) {
   if (peer.ip_block) {
     for (const auto& ip : other.ips) {
-      if (inBlock(*peer.ip_block, ip)) return true;
+      if (ip.family() == family && inBlock(*peer.ip_block, ip)) return true;
     }
     return false;
   }
@@ -37,7 +37,8 @@ bool portMatches(const PortSpec& spec, const Pod& destination, int port, Protoco
 }
 
 bool ruleAllows(const ModelIndex& index, const Policy& policy, const Rule& rule, const Pod& other,
-                const Pod& destination, Direction direction, int port, Protocol protocol) {
+                const Pod& destination, Direction direction, int port, Protocol protocol,
+                conf::Family family) {
   bool ports_ok = rule.ports.empty();
   bool named_only = !rule.ports.empty();
   for (const auto& spec : rule.ports) {
@@ -52,13 +53,14 @@ bool ruleAllows(const ModelIndex& index, const Policy& policy, const Rule& rule,
     // As compiled: an egress ipBlock peer has no container ports, so a named port never
     // matches through it. (In ingress the name is resolved on the target pod.)
     if (peer.ip_block && named_only && direction == Direction::kEgress) continue;
-    if (peerMatches(index, policy, peer, other)) return true;
+    if (peerMatches(index, policy, peer, other, family)) return true;
   }
   return false;
 }
 
 DirectionVerdict decide(const ModelIndex& index, const Pod& subject, const Pod& other,
-                        const Pod& destination, Direction direction, int port, Protocol protocol) {
+                        const Pod& destination, Direction direction, int port, Protocol protocol,
+                        conf::Family family) {
   DirectionVerdict v;
   const bool in = direction == Direction::kIngress;
   for (const auto& policy : index.model().policies) {
@@ -68,7 +70,8 @@ DirectionVerdict decide(const ModelIndex& index, const Pod& subject, const Pod& 
     v.isolating.push_back({policy.namespace_name, policy.name, -1});
     const auto& rules = in ? policy.ingress : policy.egress;
     for (size_t i = 0; i < rules.size(); ++i) {
-      if (ruleAllows(index, policy, rules[i], other, destination, direction, port, protocol)) {
+      if (ruleAllows(index, policy, rules[i], other, destination, direction, port, protocol,
+                     family)) {
         v.allowing.push_back({policy.namespace_name, policy.name, static_cast<int>(i)});
       }
     }
@@ -81,7 +84,8 @@ DirectionVerdict decide(const ModelIndex& index, const Pod& subject, const Pod& 
 
 absl::StatusOr<Verdict> explain(const Model& model, const std::string& from_namespace,
                                 const std::string& from_pod, const std::string& to_namespace,
-                                const std::string& to_pod, int port, Protocol protocol) {
+                                const std::string& to_pod, int port, Protocol protocol,
+                                conf::Family family) {
   const Pod* from = findPod(model, from_namespace, from_pod);
   const Pod* to = findPod(model, to_namespace, to_pod);
   if (from == nullptr || to == nullptr) {
@@ -91,8 +95,8 @@ absl::StatusOr<Verdict> explain(const Model& model, const std::string& from_name
   }
   ModelIndex index(model);
   Verdict v;
-  v.egress = decide(index, *from, *to, *to, Direction::kEgress, port, protocol);
-  v.ingress = decide(index, *to, *from, *to, Direction::kIngress, port, protocol);
+  v.egress = decide(index, *from, *to, *to, Direction::kEgress, port, protocol, family);
+  v.ingress = decide(index, *to, *from, *to, Direction::kIngress, port, protocol, family);
   v.allowed = v.egress.allowed && v.ingress.allowed;
   return v;
 }

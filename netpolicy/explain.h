@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "conf/ip.h"
 #include "netpolicy/model.h"
 
 namespace quasar::netpolicy {
@@ -32,10 +33,13 @@ struct Verdict {
   DirectionVerdict ingress;  // of the destination pod
 };
 
-// NotFound when either pod is not in the model. port: the destination port.
+// NotFound when either pod is not in the model. port: the destination port. family: the
+// connection's address family (an ipBlock matches only addresses of that family, as the
+// per-family rulesets do).
 absl::StatusOr<Verdict> explain(const Model& model, const std::string& from_namespace,
                                 const std::string& from_pod, const std::string& to_namespace,
-                                const std::string& to_pod, int port, Protocol protocol);
+                                const std::string& to_pod, int port, Protocol protocol,
+                                conf::Family family = conf::Family::kV4);
 
 // One line per decision, for quasarctl (user strings included: for a terminal, not a kernel).
 std::string describe(const Verdict& verdict);

@@ -309,6 +309,29 @@ TEST(Explain, IngressAndEgressTogether) {
   expectTable(m, 81, Protocol::kTcp, rows(want));
 }
 
+TEST(Explain, IpBlockMatchesOnlyTheConnectionsFamily) {
+  Model m = e2eCluster();
+  m.pods[3].ips.push_back(testing::ip("fd00::4"));  // y/a is dual-stack
+  m.pods[0].ips.push_back(testing::ip("fd00::1"));  // x/a too
+  Policy p = testing::policy("x", "v6-only", sel({{"pod", "a"}}));
+  p.ingress.push_back({{blockPeer("fd00::/64")}, {}});
+  m.policies.push_back(p);
+  auto v4 = explain(m, "y", "a", "x", "a", 80, Protocol::kTcp, conf::Family::kV4);
+  auto v6 = explain(m, "y", "a", "x", "a", 80, Protocol::kTcp, conf::Family::kV6);
+  ASSERT_TRUE(v4.ok() && v6.ok());
+  EXPECT_FALSE(v4->allowed);
+  EXPECT_TRUE(v6->allowed);
+  // The compiled rulesets say the same.
+  for (auto family : {conf::Family::kV4, conf::Family::kV6}) {
+    auto r = compile(m, {family, "n1"});
+    ASSERT_TRUE(r.ok());
+    const bool v6_family = family == conf::Family::kV6;
+    testing::Packet packet{m.pods[3].ips[v6_family ? 1 : 0], m.pods[0].ips[v6_family ? 1 : 0],
+                           Protocol::kTcp, 80};
+    EXPECT_EQ(testing::RulesetSimulator(*r).run(packet) != testing::Outcome::kDrop, v6_family);
+  }
+}
+
 TEST(Explain, UnknownPodIsNotFound) {
   Model m = e2eCluster();
   EXPECT_EQ(explain(m, "x", "nope", "x", "a", 80, Protocol::kTcp).status().code(),
