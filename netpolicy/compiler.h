@@ -12,7 +12,7 @@
 //                    isolated, then marks it allowed when any rule's peer and port match.
 // Sets are named "QSR-" + 16 hex digits of a hash of their canonical content, so policies with
 // equal selectors share a set and no user string reaches a name. Pods change set members only:
-// the rules depend on the policies, never on the number of pods.
+// the rules depend on the policies, never on the number of pods. Text forms: render.h.
 
 #include <cstdint>
 #include <string>
@@ -64,7 +64,8 @@ struct Ruleset {
 
 struct CompileOptions {
   conf::Family family = conf::Family::kV4;
-  // The node the ruleset is for: its addresses may always reach pods. Empty: no node.
+  // The node the ruleset is for: its addresses may always reach pods. Empty or not in the
+  // model: no such rule.
   std::string local_node;
 };
 
