@@ -1,0 +1,81 @@
+#pragma once
+// The NetworkPolicy compiler: Model in, Ruleset out, for one address family. Pure: no I/O, no
+// clock, no globals; equal input gives equal output. Thread-compatible.
+//
+// Shape of the output (filter table; docs/network-policy.md):
+//   QUASAR-FORWARD   conntrack ESTABLISHED,RELATED accepted first, then QUASAR-EGRESS, then
+//                    QUASAR-INGRESS. (Hooking it from FORWARD is the applier's job.)
+//   QUASAR-EGRESS    clears quasar's mark bits, jumps to each egress policy's chain for packets
+//                    from its targets, drops packets marked "isolated" and not "allowed".
+//   QUASAR-INGRESS   the same for destinations; first accepts packets from the local node.
+//   QUASAR-I-<hash>, QUASAR-E-<hash>   one chain per policy and direction: marks the packet
+//                    isolated, then marks it allowed when any rule's peer and port match.
+// Sets are named "QSR-" + 16 hex digits of a hash of their canonical content, so policies with
+// equal selectors share a set and no user string reaches a name. Pods change set members only:
+// the rules depend on the policies, never on the number of pods. Text forms: render.h.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "conf/ip.h"
+#include "netpolicy/model.h"
+
+namespace quasar::netpolicy {
+
+inline constexpr char kForwardChain[] = "QUASAR-FORWARD";
+inline constexpr char kEgressChain[] = "QUASAR-EGRESS";
+inline constexpr char kIngressChain[] = "QUASAR-INGRESS";
+// Mark bits owned by quasar: isolated for the direction being checked, and allowed.
+inline constexpr uint32_t kIsolatedMark = 0x20000;
+inline constexpr uint32_t kAllowedMark = 0x10000;
+
+enum class SetType { kHashIp, kHashNet, kHashIpPort };
+
+struct SetEntry {
+  std::string text;  // ipset member syntax: "10.0.0.1", "10.0.0.0/8", "10.0.0.1,tcp:80"
+  bool nomatch = false;
+  auto operator<=>(const SetEntry&) const = default;
+};
+
+struct IpSet {
+  std::string name;       // "QSR-" + 16 hex
+  std::string canonical;  // what was hashed (may contain user strings: never render it)
+  SetType type = SetType::kHashIp;
+  conf::Family family = conf::Family::kV4;
+  std::vector<SetEntry> entries;  // sorted, unique
+};
+
+struct ChainRule {
+  std::vector<std::string> args;  // iptables tokens after "-A CHAIN"
+};
+
+struct Chain {
+  std::string name;
+  std::vector<ChainRule> rules;
+};
+
+struct Ruleset {
+  conf::Family family = conf::Family::kV4;
+  std::vector<IpSet> sets;    // sorted by name
+  std::vector<Chain> chains;  // the fixed chains first, then per-policy chains by name
+};
+
+struct CompileOptions {
+  conf::Family family = conf::Family::kV4;
+  // The node the ruleset is for: its addresses may always reach pods. Empty or not in the
+  // model: no such rule.
+  std::string local_node;
+};
+
+// Fails (InvalidArgument) on a policy the API would reject: a port outside 1..65535, an
+// end_port below port or with a named port, a peer with ip_block and a selector. Fails
+// (Internal) if two different canonical texts hash to one name.
+absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& options);
+
+// Name helpers, exposed for tests: prefix + 16 hex digits of a 64-bit hash of `text`.
+std::string hashedName(std::string_view prefix, std::string_view text);
+std::string protocolName(Protocol protocol);
+
+}  // namespace quasar::netpolicy
