@@ -25,6 +25,8 @@ cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # A node's quasard runs under a subshell of inns(): the pid above may be that subshell's.
+  quasar_stop "$dir/" || true
   quasar_delete_netns "$tag-" 2>/dev/null
   rm -rf "$dir"
 }
