@@ -93,13 +93,26 @@ fl::WorkloadStatus NodeFloatingIps::liveness(const fl::WorkloadRef& w) const {
   return {};
 }
 
+bool NodeFloatingIps::poolsReady() {
+  if (pools_synced_) return true;
+  if (!view_.synced()) return false;
+  syncPools();  // the view has synced since the last sync: read them now
+  return pools_synced_;
+}
+
 void NodeFloatingIps::syncPools() {
+  // One at a time, so an older list never replaces a newer one. Synced before the list: then
+  // the list is complete.
+  std::lock_guard lock(sync_mu_);
+  const bool synced = view_.synced();
   std::vector<fl::Pool> pools;
   for (const auto& p : view_.list<objects::FloatingIPPool>()) pools.push_back(toFloatingPool(*p));
   allocator_.setPools(std::move(pools));
+  if (synced) pools_synced_ = true;
 }
 
 void NodeFloatingIps::start(ipam::AddressManager& manager) {
+  api_.setPoolsReady([this] { return poolsReady(); });
   pools_sub_ = view_.subscribe({objects::Kind::kFloatingIPPool},
                                [this](const std::vector<ObjectEvent>&) { syncPools(); });
   syncPools();

@@ -16,6 +16,7 @@
 //
 // Threading: start() once; stop() (or the destructor) joins the housekeeping thread.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -73,6 +74,7 @@ class NodeFloatingIps {
   ipam::floating::WorkloadRef resolve(const ipam::PodRef& pod, const objects::Pod* known) const;
   ipam::floating::WorkloadStatus liveness(const ipam::floating::WorkloadRef& w) const;
   void syncPools();
+  bool poolsReady();
   void releaseLeasesOfGoneNodes(const std::vector<ipam::floating::Lease>& leases, int64_t now);
   void removeStaleUnderlay(ipam::AddressManager& manager);
 
@@ -87,6 +89,8 @@ class NodeFloatingIps {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  std::mutex sync_mu_;
+  std::atomic<bool> pools_synced_ = false;  // the pools were read from a synced view
   GoneNodes gone_nodes_;  // housekeeping thread only
   std::thread thread_;
 };

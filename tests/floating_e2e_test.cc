@@ -103,6 +103,14 @@ class FloatingE2E : public ::testing::Test {
                 const json& extra = json::object()) {
     return cni("ADD", container, ns, pod, extra);
   }
+  // As a runtime does: ADD again while the answer is 11 (try again later), as it is right after
+  // quasard starts while its object view loads the pools; for up to 10 s.
+  CmdResult addRetrying(const std::string& container, const std::string& ns,
+                        const std::string& pod) {
+    CmdResult r;
+    eventually([&] { return cniCode(r = add(container, ns, pod)) != 11; }, 10);
+    return r;
+  }
 
   // Addresses quasard has allocated (prefix length stripped), one entry per allocation.
   std::multiset<std::string> allocatedIps() {
@@ -331,16 +339,16 @@ TEST_F(FloatingE2E, DaemonKilledAfterAddNoLeakNoDuplicate) {
   // k1's address survived the crash: it is still allocated and still answers.
   EXPECT_EQ(allocatedIps().count(podIp(k1)), 1u) << bed_.allocations().dump();
   EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + podIp(k1)).exit_code, 0);
-  auto k2 = add("c2", "k2", "k2");
+  auto k2 = addRetrying("c2", "k2", "k2");
   ASSERT_EQ(k2.exit_code, 0) << k2.out << k2.err << bed_.daemonLog();
   EXPECT_NE(podIp(k2), podIp(k1));
   bed_.stopDaemon(SIGKILL);
   bed_.startDaemon();
   ASSERT_EQ(cni("DEL", "c1", "k1", "k1").exit_code, 0);
-  auto k3 = add("c3", "k3", "k3");
+  auto k3 = addRetrying("c3", "k3", "k3");
   ASSERT_EQ(k3.exit_code, 0) << k3.out << k3.err;
   EXPECT_NE(podIp(k3), podIp(k2));
-  auto k1b = add("c1b", "k1", "k1");
+  auto k1b = addRetrying("c1b", "k1", "k1");
   ASSERT_EQ(k1b.exit_code, 0) << k1b.out << k1b.err;
   const auto ips = allocatedIps();
   EXPECT_EQ(ips.size(), 3u) << bed_.allocations().dump();

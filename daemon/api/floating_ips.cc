@@ -31,14 +31,28 @@ absl::StatusOr<AddressChoice> FloatingIps::choose(
     const objects::Pod* known) const {
   // An ordinary ADD needs neither: the pools only for a requested address, the workload (a
   // walk of the owner chain) only for a floating pod.
+  // Until the pools are known (quasard just started, its object view still loading) a floating
+  // or requested address cannot be placed: "try again" (11), not "no pool" (105).
+  const bool ready = !pools_ready_ || pools_ready_();
+  auto not_ready = [] {
+    return absl::UnavailableError(
+        "the FloatingIPPools are not loaded yet (quasard's object view is still syncing); try "
+        "again");
+  };
   std::vector<fl::Pool> pools;
-  if (!requested_ips.empty()) pools = source_.allocator().pools();
-  return chooseAddressSource(annotations, requested_ips, pools, [&]() -> fl::WorkloadRef {
-    fl::WorkloadRef workload;
-    if (resolve_) workload = resolve_(pod, known);
-    if (workload.empty()) workload = {fl::WorkloadKind::kPod, pod.namespace_, pod.name, pod.uid};
-    return workload;
-  });
+  if (!requested_ips.empty()) {
+    if (!ready) return not_ready();
+    pools = source_.allocator().pools();
+  }
+  auto choice =
+      chooseAddressSource(annotations, requested_ips, pools, [&]() -> fl::WorkloadRef {
+        fl::WorkloadRef workload;
+        if (resolve_) workload = resolve_(pod, known);
+        if (workload.empty()) workload = {fl::WorkloadKind::kPod, pod.namespace_, pod.name, pod.uid};
+        return workload;
+      });
+  if (choice.ok() && choice->source == fl::FloatingSource::kName && !ready) return not_ready();
+  return choice;
 }
 
 absl::Status FloatingIps::describe(const ipam::Allocation& a,

@@ -35,6 +35,9 @@ class FloatingIps {
   // Whether any FloatingIPPool exists (whatever nodes it serves): an ADD whose pod's annotations
   // cannot be read must then not guess the pod-CIDR source.
   bool hasPools() const;
+  // Whether the pools are known yet; unset: always. Until then a floating or requested
+  // address is answered Unavailable. Set before the first choose().
+  void setPoolsReady(std::function<bool()> ready) { pools_ready_ = std::move(ready); }
   absl::StatusOr<AddressChoice> choose(const std::map<std::string, std::string>& annotations,
                                        const std::vector<conf::IpAddress>& requested_ips,
                                        const ipam::PodRef& pod,
@@ -58,6 +61,7 @@ class FloatingIps {
   ipam::floating::FloatingSource& source_;
   const std::string uplink_;
   WorkloadResolver resolve_;
+  std::function<bool()> pools_ready_;
 };
 
 }  // namespace quasar::daemon

@@ -166,6 +166,27 @@ TEST_F(FloatingAddTest, TheWorkloadIsResolvedFromThePodTheLookupFound) {
   EXPECT_EQ(leases->front().workload.name, "web");
 }
 
+// Right after quasard starts, before its object view has the pools, a floating ADD is asked to
+// try again (11), not told that no pool serves the node (105); a pod-CIDR ADD goes on.
+TEST_F(FloatingAddTest, PoolsNotLoadedYetAskToRetry) {
+  bool ready = false;
+  floating_.setPoolsReady([&ready] { return ready; });
+  allocator_.setPools({fl::testing::pool("a", 0, 100, 101)});
+  pb::AllocateReply reply;
+  auto s = add("c1", "web-0", &reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_NE(s.error_message().find("not loaded yet"), std::string::npos) << s.error_message();
+  EXPECT_EQ(allocations(), 0);
+  pods_.pods["ml/plain"] = PodFacts{"uid-plain", {}, {}, "view", nullptr};
+  s = add("c2", "plain", &reply);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(reply.allocation().source(), "");
+  ready = true;
+  s = add("c1", "web-0", &reply);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(reply.allocation().source(), fl::FloatingSource::kName);
+}
+
 // The source answered that no such pod exists: there are no annotations to miss, and a pod the
 // API does not know is given no floating address.
 TEST_F(FloatingAddTest, APodTheSourceDoesNotKnowGetsAPodCidrAddress) {
