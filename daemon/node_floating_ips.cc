@@ -133,12 +133,7 @@ void NodeFloatingIps::housekeep(ipam::AddressManager& manager) {
     spdlog::warn("event=floating-reconcile-failed error=\"{}\"",
                  std::string(reconciled.status().message()));
   }
-  if (auto leases = allocator_.list(); leases.ok()) {
-    releaseLeasesOfGoneNodes(*leases, now);
-  } else {
-    spdlog::warn("event=floating-list-failed error=\"{}\"",
-                 std::string(leases.status().message()));
-  }
+  releaseLeasesOfGoneNodes(now);
   removeStaleUnderlay(manager);
   if (!view_.synced()) return;
   auto freed = allocator_.gc([this](const fl::WorkloadRef& w) { return liveness(w); }, now);
@@ -152,13 +147,19 @@ void NodeFloatingIps::housekeep(ipam::AddressManager& manager) {
   }
 }
 
-void NodeFloatingIps::releaseLeasesOfGoneNodes(const std::vector<fl::Lease>& leases,
-                                               int64_t now) {
+void NodeFloatingIps::releaseLeasesOfGoneNodes(int64_t now) {
   if (!options_.ready_nodes) return;
   auto ready = options_.ready_nodes();
   if (!ready) return;
   gone_nodes_.observe(*ready, GoneNodes::Clock::now());
-  for (const auto& l : leases) {
+  // Read only when there is something to decide with (not on every pass regardless).
+  auto leases = allocator_.list();
+  if (!leases.ok()) {
+    spdlog::warn("event=floating-list-failed error=\"{}\"",
+                 std::string(leases.status().message()));
+    return;
+  }
+  for (const auto& l : *leases) {
     if (l.state != fl::LeaseState::kBound || l.node.empty() || l.node == options_.node_name ||
         !gone_nodes_.goneForGrace(l.node)) {
       continue;

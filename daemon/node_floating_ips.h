@@ -75,7 +75,7 @@ class NodeFloatingIps {
   ipam::floating::WorkloadStatus liveness(const ipam::floating::WorkloadRef& w) const;
   void syncPools();
   bool poolsReady();
-  void releaseLeasesOfGoneNodes(const std::vector<ipam::floating::Lease>& leases, int64_t now);
+  void releaseLeasesOfGoneNodes(int64_t now);
   void removeStaleUnderlay(ipam::AddressManager& manager);
 
   ObjectView& view_;
