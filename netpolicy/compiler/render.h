@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "netpolicy/compiler.h"
+#include "netpolicy/compiler/compiler.h"
 
 namespace quasar::netpolicy {
 

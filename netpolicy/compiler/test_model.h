@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "conf/ip.h"
-#include "netpolicy/model.h"
+#include "netpolicy/compiler/model.h"
 
 namespace quasar::netpolicy::testing {
 

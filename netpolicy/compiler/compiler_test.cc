@@ -1,4 +1,4 @@
-#include "netpolicy/compiler.h"
+#include "netpolicy/compiler/compiler.h"
 
 #include <algorithm>
 
@@ -7,8 +7,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "netpolicy/render.h"
-#include "netpolicy/test_model.h"
+#include "netpolicy/compiler/render.h"
+#include "netpolicy/compiler/test_model.h"
 
 namespace quasar::netpolicy {
 namespace {
@@ -58,10 +58,13 @@ std::string joined(const ChainRule& r) { return absl::StrJoin(r.args, " "); }
 
 TEST(Compiler, NoPoliciesGivesOnlyTheFixedChains) {
   Ruleset r = mustCompile(e2eCluster());
-  ASSERT_EQ(r.chains.size(), 3u);
+  ASSERT_EQ(r.chains.size(), 4u);
   EXPECT_EQ(joined(r.chains[0].rules[0]), "-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
   EXPECT_EQ(r.chains[1].name, kEgressChain);
   EXPECT_EQ(r.chains[2].name, kIngressChain);
+  EXPECT_EQ(r.chains[3].name, kInputChain);
+  EXPECT_EQ(joined(r.chains[3].rules[0]), "-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN");
+  EXPECT_EQ(joined(r.chains[3].rules[1]), "-j QUASAR-EGRESS");
   // The local node's addresses always reach pods, before any isolation.
   ASSERT_EQ(r.sets.size(), 1u);
   EXPECT_THAT(texts(r.sets[0]), ::testing::ElementsAre("172.16.0.1"));
@@ -81,7 +84,7 @@ TEST(Compiler, DenyAllIngress) {
   const Chain& ingress = r.chains[2];
   std::string jump = joined(ingress.rules[2]);
   EXPECT_THAT(jump, HasSubstr(" dst -j " + c->name));
-  EXPECT_EQ(joined(ingress.rules.back()), "-m mark --mark 0x20000/0x30000 -j DROP");
+  EXPECT_EQ(joined(ingress.rules.back()), "-m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited");
 }
 
 TEST(Compiler, AllowAllIngressAndEgress) {
@@ -359,16 +362,19 @@ TEST(Compiler, GoldenOutput) {
 :QUASAR-FORWARD - [0:0]
 :QUASAR-EGRESS - [0:0]
 :QUASAR-INGRESS - [0:0]
+:QUASAR-INPUT - [0:0]
 :QUASAR-I-6a3fdd63218b1b80 - [0:0]
 -A QUASAR-FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
 -A QUASAR-FORWARD -j QUASAR-EGRESS
 -A QUASAR-FORWARD -j QUASAR-INGRESS
 -A QUASAR-EGRESS -j MARK --set-xmark 0x0/0x30000
--A QUASAR-EGRESS -m mark --mark 0x20000/0x30000 -j DROP
+-A QUASAR-EGRESS -m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited
 -A QUASAR-INGRESS -m set --match-set QSR-f2404f5e2aa80a12 src -j RETURN
 -A QUASAR-INGRESS -j MARK --set-xmark 0x0/0x30000
 -A QUASAR-INGRESS -m set --match-set QSR-292d0e69892a78b6 dst -j QUASAR-I-6a3fdd63218b1b80
--A QUASAR-INGRESS -m mark --mark 0x20000/0x30000 -j DROP
+-A QUASAR-INGRESS -m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited
+-A QUASAR-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+-A QUASAR-INPUT -j QUASAR-EGRESS
 -A QUASAR-I-6a3fdd63218b1b80 -j MARK --set-xmark 0x20000/0x20000
 -A QUASAR-I-6a3fdd63218b1b80 -m set --match-set QSR-b69521aaff335cbd src -p tcp -m multiport --dports 80,81 -j MARK --set-xmark 0x10000/0x10000
 COMMIT

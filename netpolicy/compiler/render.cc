@@ -1,4 +1,4 @@
-#include "netpolicy/render.h"
+#include "netpolicy/compiler/render.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"

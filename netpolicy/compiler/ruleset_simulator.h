@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "netpolicy/compiler.h"
+#include "netpolicy/compiler/compiler.h"
 
 namespace quasar::netpolicy::testing {
 
@@ -128,7 +128,7 @@ class RulesetSimulator {
         *mark = (*mark & ~hex(vm[1])) ^ hex(vm[0]);
       } else if (target == "ACCEPT") {
         return Outcome::kAccept;
-      } else if (target == "DROP") {
+      } else if (target == "DROP" || target == "REJECT") {
         return Outcome::kDrop;
       } else if (target == "RETURN") {
         return std::nullopt;

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "conf/ip.h"
-#include "netpolicy/model.h"
+#include "netpolicy/compiler/model.h"
 
 namespace quasar::netpolicy {
 

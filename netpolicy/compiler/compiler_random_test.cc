@@ -5,11 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "netpolicy/compiler.h"
-#include "netpolicy/explain.h"
-#include "netpolicy/render.h"
-#include "netpolicy/ruleset_simulator.h"
-#include "netpolicy/test_model.h"
+#include "netpolicy/compiler/compiler.h"
+#include "netpolicy/compiler/explain.h"
+#include "netpolicy/compiler/render.h"
+#include "netpolicy/compiler/ruleset_simulator.h"
+#include "netpolicy/compiler/test_model.h"
 
 namespace quasar::netpolicy {
 namespace {

@@ -1,13 +1,13 @@
-#include "netpolicy/explain.h"
+#include "netpolicy/compiler/explain.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "netpolicy/compiler.h"
-#include "netpolicy/render.h"
-#include "netpolicy/ruleset_simulator.h"
-#include "netpolicy/test_model.h"
+#include "netpolicy/compiler/compiler.h"
+#include "netpolicy/compiler/render.h"
+#include "netpolicy/compiler/ruleset_simulator.h"
+#include "netpolicy/compiler/test_model.h"
 
 // Truth tables modelled on upstream's e2e suite (kubernetes test/e2e/network/netpol):
 // namespaces x, y, z; pods a, b, c. Rows are sources, columns destinations, in the order

@@ -1,4 +1,4 @@
-#include "netpolicy/selector.h"
+#include "netpolicy/compiler/selector.h"
 
 #include <algorithm>
 #include <set>

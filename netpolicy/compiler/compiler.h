@@ -6,8 +6,10 @@
 //   QUASAR-FORWARD   conntrack ESTABLISHED,RELATED accepted first, then QUASAR-EGRESS, then
 //                    QUASAR-INGRESS. (Hooking it from FORWARD is the applier's job.)
 //   QUASAR-EGRESS    clears quasar's mark bits, jumps to each egress policy's chain for packets
-//                    from its targets, drops packets marked "isolated" and not "allowed".
+//                    from its targets, rejects packets marked "isolated" and not "allowed".
 //   QUASAR-INGRESS   the same for destinations; first accepts packets from the local node.
+//   QUASAR-INPUT     (hooked from INPUT) replies pass, then QUASAR-EGRESS: pods' egress to the
+//                    node itself.
 //   QUASAR-I-<hash>, QUASAR-E-<hash>   one chain per policy and direction: marks the packet
 //                    isolated, then marks it allowed when any rule's peer and port match.
 // Sets are named "QSR-" + 16 hex digits of a hash of their canonical content, so policies with
@@ -20,13 +22,14 @@
 
 #include "absl/status/statusor.h"
 #include "conf/ip.h"
-#include "netpolicy/model.h"
+#include "netpolicy/compiler/model.h"
 
 namespace quasar::netpolicy {
 
 inline constexpr char kForwardChain[] = "QUASAR-FORWARD";
 inline constexpr char kEgressChain[] = "QUASAR-EGRESS";
 inline constexpr char kIngressChain[] = "QUASAR-INGRESS";
+inline constexpr char kInputChain[] = "QUASAR-INPUT";
 // Mark bits owned by quasar: isolated for the direction being checked, and allowed.
 inline constexpr uint32_t kIsolatedMark = 0x20000;
 inline constexpr uint32_t kAllowedMark = 0x10000;

@@ -1,7 +1,7 @@
-#include "netpolicy/explain.h"
+#include "netpolicy/compiler/explain.h"
 
 #include "absl/strings/str_cat.h"
-#include "netpolicy/selector.h"
+#include "netpolicy/compiler/selector.h"
 
 namespace quasar::netpolicy {
 namespace {

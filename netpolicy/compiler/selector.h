@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "netpolicy/model.h"
+#include "netpolicy/compiler/model.h"
 
 namespace quasar::netpolicy {
 

@@ -1,7 +1,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "netpolicy/compiler.h"
-#include "netpolicy/test_model.h"
+#include "netpolicy/compiler/compiler.h"
+#include "netpolicy/compiler/test_model.h"
 
 namespace quasar::netpolicy {
 namespace {

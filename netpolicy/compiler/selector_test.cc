@@ -1,7 +1,7 @@
-#include "netpolicy/selector.h"
+#include "netpolicy/compiler/selector.h"
 
 #include "gtest/gtest.h"
-#include "netpolicy/test_model.h"
+#include "netpolicy/compiler/test_model.h"
 
 namespace quasar::netpolicy {
 namespace {
