@@ -226,13 +226,14 @@ absl::StatusOr<Ruleset> Compiler::run() {
   std::vector<const Policy*> policies;
   for (const auto& p : index_.model().policies) policies.push_back(&p);
   std::sort(policies.begin(), policies.end(), [](const Policy* a, const Policy* b) {
-    return std::tie(a->namespace_name, a->name) < std::tie(b->namespace_name, b->name);
+    return std::tie(a->namespace_name, a->name, a->kind) <
+           std::tie(b->namespace_name, b->name, b->kind);
   });
   for (size_t i = 0; i < policies.size(); ++i) {
     const Policy* p = policies[i];
     if (auto s = validate(*p); !s.ok()) return s;
     if (i > 0 && p->namespace_name == policies[i - 1]->namespace_name &&
-        p->name == policies[i - 1]->name) {
+        p->name == policies[i - 1]->name && p->kind == policies[i - 1]->kind) {
       return absl::InvalidArgumentError(
           absl::StrCat("two policies named ", p->namespace_name, "/", p->name));
     }
@@ -271,7 +272,8 @@ void Compiler::compilePolicy(const Policy& policy, Direction direction, Chain* h
   const char* peer_dir = in ? "src" : "dst";
   Chain chain{hashedName(in ? "QUASAR-I-" : "QUASAR-E-",
                          absl::StrCat("policy(", field(policy.namespace_name), ",",
-                                      field(policy.name), ")")),
+                                      field(policy.name),
+                                      policy.kind.empty() ? "" : "," + field(policy.kind), ")")),
               {}};
   hook->rules.push_back(
       {{"-m", "set", "--match-set", podSet(targetGroup(policy)), target_dir, "-j", chain.name}});

@@ -391,6 +391,21 @@ add QSR-f2404f5e2aa80a12 172.16.0.1
 )");
 }
 
+// Kubernetes' and quasar's kind may each have a policy of one name in a namespace.
+TEST(Compiler, KindsKeepSameNamedPoliciesApart) {
+  Model m = e2eCluster();
+  m.policies.push_back(testing::policy("x", "deny", {}));
+  Policy q = testing::policy("x", "deny", {});
+  q.kind = kQuasarPolicyKind;
+  m.policies.push_back(q);
+  Ruleset r = mustCompile(m);
+  int chains = 0;
+  for (const auto& c : r.chains) chains += c.name.rfind("QUASAR-I-", 0) == 0;
+  EXPECT_EQ(chains, 2);
+  m.policies.push_back(q);
+  EXPECT_FALSE(compile(m, {}).ok());
+}
+
 TEST(Compiler, RenderedRestoreInput) {
   Model m = e2eCluster();
   m.policies.push_back(testing::policy("x", "deny", {}));

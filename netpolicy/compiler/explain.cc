@@ -67,12 +67,13 @@ DirectionVerdict decide(const ModelIndex& index, const Pod& subject, const Pod& 
     if (!(in ? isolatesIngress(policy) : isolatesEgress(policy))) continue;
     if (!inGroup(index, subject, targetGroup(policy))) continue;
     v.isolated = true;
-    v.isolating.push_back({policy.namespace_name, policy.name, -1});
+    v.isolating.push_back({policy.namespace_name, policy.name, -1, policy.kind});
     const auto& rules = in ? policy.ingress : policy.egress;
     for (size_t i = 0; i < rules.size(); ++i) {
       if (ruleAllows(index, policy, rules[i], other, destination, direction, port, protocol,
                      family)) {
-        v.allowing.push_back({policy.namespace_name, policy.name, static_cast<int>(i)});
+        v.allowing.push_back(
+            {policy.namespace_name, policy.name, static_cast<int>(i), policy.kind});
       }
     }
   }
@@ -101,6 +102,11 @@ absl::StatusOr<Verdict> explain(const Model& model, const std::string& from_name
   return v;
 }
 
+std::string policyLabel(const RuleRef& ref) {
+  return absl::StrCat(ref.policy_kind.empty() ? "" : ref.policy_kind + ":", ref.policy_namespace,
+                      "/", ref.policy_name);
+}
+
 std::string describe(const Verdict& verdict) {
   std::string out = absl::StrCat(verdict.allowed ? "allowed" : "denied", "\n");
   auto one = [&](const char* what, const DirectionVerdict& d) {
@@ -109,11 +115,10 @@ std::string describe(const Verdict& verdict) {
       return;
     }
     absl::StrAppend(&out, what, ": isolated by");
-    for (const auto& r : d.isolating)
-      absl::StrAppend(&out, " ", r.policy_namespace, "/", r.policy_name);
+    for (const auto& r : d.isolating) absl::StrAppend(&out, " ", policyLabel(r));
     absl::StrAppend(&out, d.allowed ? "; allowed by" : "; no rule allows it");
     for (const auto& r : d.allowing) {
-      absl::StrAppend(&out, " ", r.policy_namespace, "/", r.policy_name, "#", r.rule);
+      absl::StrAppend(&out, " ", policyLabel(r), "#", r.rule);
     }
     out += "\n";
   };

@@ -17,6 +17,7 @@ struct RuleRef {
   std::string policy_namespace;
   std::string policy_name;
   int rule = 0;  // index in the policy's ingress or egress list
+  std::string policy_kind;  // Policy::kind
   auto operator<=>(const RuleRef&) const = default;
 };
 
@@ -43,5 +44,7 @@ absl::StatusOr<Verdict> explain(const Model& model, const std::string& from_name
 
 // One line per decision, for quasarctl (user strings included: for a terminal, not a kernel).
 std::string describe(const Verdict& verdict);
+// "ns/name", or "quasar.io:ns/name" for quasar's kind.
+std::string policyLabel(const RuleRef& ref);
 
 }  // namespace quasar::netpolicy

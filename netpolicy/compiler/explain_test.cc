@@ -148,7 +148,7 @@ TEST(Explain, EgressAndIngressMustBothAllow) {
   EXPECT_FALSE(v->egress.allowed);
   EXPECT_TRUE(v->ingress.allowed);
   ASSERT_EQ(v->ingress.allowing.size(), 1u);
-  EXPECT_EQ(v->ingress.allowing[0], (RuleRef{"y", "allow-all", 0}));
+  EXPECT_EQ(v->ingress.allowing[0], (RuleRef{"y", "allow-all", 0, ""}));
   EXPECT_EQ(describe(*v),
             "denied\negress: isolated by x/deny-egress; no rule allows it\n"
             "ingress: isolated by y/allow-all; allowed by y/allow-all#0\n");

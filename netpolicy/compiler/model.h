@@ -93,9 +93,14 @@ struct Rule {
 
 enum class Direction { kIngress, kEgress };
 
+inline constexpr char kQuasarPolicyKind[] = "quasar.io";
+
 struct Policy {
   std::string namespace_name;
   std::string name;
+  // "" for networking.k8s.io/v1; kQuasarPolicyKind for quasar.io/v1 (the two kinds may each
+  // have a policy of the same name in a namespace).
+  std::string kind;
   LabelSelector pod_selector;
   // quasar's spec.nodeSelector: only pods on nodes whose labels match are targets.
   std::optional<LabelSelector> node_selector;
