@@ -1,5 +1,6 @@
 #include "netpolicy/kernel/applier.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -14,7 +15,7 @@ constexpr conf::Family kFamilies[] = {conf::Family::kV4, conf::Family::kV6};
 
 struct AppliedSet {
   SetType type = SetType::kHashIp;
-  std::set<SetEntry> entries;  // in the kernel's text form (kernelEntry)
+  std::vector<SetEntry> entries;  // in the kernel's text form (kernelEntry), sorted, unique
 };
 
 struct AppliedChain {
@@ -31,41 +32,50 @@ RuleTokens tokensOf(const Chain& chain) {
   return out;
 }
 
-std::set<SetEntry> kernelEntries(const IpSet& set) {
-  std::set<SetEntry> out;
-  for (const auto& e : set.entries) out.insert(kernelEntry(set.type, e));
+void sortUnique(std::vector<SetEntry>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// The compiler's entries are sorted and unique; only hash:net text changes (and so its order).
+std::vector<SetEntry> kernelEntries(const IpSet& set) {
+  if (set.type != SetType::kHashNet) return set.entries;
+  std::vector<SetEntry> out;
+  out.reserve(set.entries.size());
+  for (const auto& e : set.entries) out.push_back(kernelEntry(set.type, e));
+  sortUnique(out);
   return out;
 }
 
 // The ops turning `have` into `want` for one set: adds before dels, so an address that moves
 // between entries is never missing; an entry whose nomatch flag flips is deleted first.
-void diffEntries(const std::string& set, const std::set<SetEntry>& have,
-                 const std::set<SetEntry>& want, std::vector<SetOp>& ops, ApplyStats& stats) {
+// Both sorted and unique.
+void diffEntries(const std::string& set, const std::vector<SetEntry>& have,
+                 const std::vector<SetEntry>& want, std::vector<SetOp>& ops, ApplyStats& stats) {
+  std::vector<SetEntry> added, removed;
+  std::set_difference(want.begin(), want.end(), have.begin(), have.end(),
+                      std::back_inserter(added));
+  std::set_difference(have.begin(), have.end(), want.begin(), want.end(),
+                      std::back_inserter(removed));
   std::set<std::string> added_texts;
-  for (const auto& e : want) {
-    if (!have.count(e)) added_texts.insert(e.text);
-  }
+  for (const auto& e : added) added_texts.insert(e.text);
   std::vector<SetOp> dels;
-  for (const auto& e : have) {
-    if (want.count(e)) continue;
+  for (const auto& e : removed) {
     SetOp op{SetOp::Kind::kDel, set, {}, {}, e};
     if (added_texts.count(e.text)) {
       ops.push_back(op);
     } else {
       dels.push_back(op);
     }
-    ++stats.members_removed;
   }
-  for (const auto& e : want) {
-    if (have.count(e)) continue;
-    ops.push_back({SetOp::Kind::kAdd, set, {}, {}, e});
-    ++stats.members_added;
-  }
+  for (const auto& e : added) ops.push_back({SetOp::Kind::kAdd, set, {}, {}, e});
   ops.insert(ops.end(), dels.begin(), dels.end());
+  stats.members_added += static_cast<int>(added.size());
+  stats.members_removed += static_cast<int>(removed.size());
 }
 
 void createSet(const std::string& name, SetType type, conf::Family family,
-               const std::set<SetEntry>& entries, std::vector<SetOp>& ops, ApplyStats& stats) {
+               const std::vector<SetEntry>& entries, std::vector<SetOp>& ops, ApplyStats& stats) {
   ops.push_back({SetOp::Kind::kCreate, name, type, family, {}});
   ++stats.sets_created;
   for (const auto& e : entries) ops.push_back({SetOp::Kind::kAdd, name, {}, {}, e});
@@ -132,24 +142,34 @@ absl::Status Applier::applyDesired(const std::vector<Ruleset>& desired, ApplySta
   }
   // 1. Sets: created and filled before any rule can reference them.
   std::vector<SetOp> ops;
+  std::vector<std::pair<AppliedSet*, std::vector<SetEntry>>> changed;
   for (const Ruleset& r : desired) {
     auto& fs = state_->families[r.family];
     for (const IpSet& set : r.sets) {
-      const std::set<SetEntry> want = kernelEntries(set);
       auto it = fs.sets.find(set.name);
+      // The common case (nothing moved) compares without copying.
+      if (it != fs.sets.end() && set.type != SetType::kHashNet &&
+          it->second.entries == set.entries) {
+        continue;
+      }
+      std::vector<SetEntry> want = kernelEntries(set);
       if (it == fs.sets.end()) {
         createSet(set.name, set.type, r.family, want, ops, stats);
+        // (On failure memory is dropped and re-read, so adding it early is harmless.)
+        it = fs.sets.emplace(set.name, AppliedSet{set.type, {}}).first;
+      } else if (it->second.entries == want) {
+        continue;
       } else {
         diffEntries(set.name, it->second.entries, want, ops, stats);
       }
+      changed.push_back({&it->second, std::move(want)});
     }
   }
   if (!ops.empty()) {
     if (auto s = kernel_.changeSets(ops); !s.ok()) return s;
   }
-  for (const Ruleset& r : desired) {
-    auto& fs = state_->families[r.family];
-    for (const IpSet& set : r.sets) fs.sets[set.name] = {set.type, kernelEntries(set)};
+  for (auto& [applied, want] : changed) {
+    applied->entries = std::move(want);
   }
 
   // 2. Chains and hooks: one transaction per family, only what changed.
@@ -250,7 +270,8 @@ absl::Status Applier::loadFromKernel(const std::vector<Ruleset>& desired) {
     if (!wanted || k.members == 0) continue;  // a stale set is destroyed; no need to read it
     auto entries = kernel.readSet(k.name);
     if (!entries.ok()) return entries.status();
-    applied.entries.insert(entries->begin(), entries->end());
+    applied.entries = std::move(*entries);
+    sortUnique(applied.entries);
   }
   for (conf::Family family : kFamilies) {
     auto& fs = families[family];
@@ -292,7 +313,8 @@ absl::Status Applier::repairDrift(ApplyStats& stats) {
       if (it->second->members == static_cast<int64_t>(set.entries.size())) continue;
       auto entries = kernel_.readSet(name);
       if (!entries.ok()) return entries.status();
-      diffEntries(name, {entries->begin(), entries->end()}, set.entries, ops, stats);
+      sortUnique(*entries);
+      diffEntries(name, *entries, set.entries, ops, stats);
     }
   }
   if (!ops.empty()) {
