@@ -56,21 +56,22 @@ absl::Status spawnError(const std::string& what, int err) {
   return absl::FailedPreconditionError(absl::StrCat(what, ": ", strerror(err)));
 }
 
-// Writes `input` to the child's stdin and reads its stderr at the same time: a child that
-// writes more than a pipe holds to stderr before it reads all its input (iptables-restore
-// complaining about many lines) would otherwise block on stderr while we block on stdin. Closes
-// both descriptors. A child that stops reading (EPIPE) ends the feeding; its exit status tells
-// why.
-void exchange(OwnedFd& in, OwnedFd& err, std::string_view input, std::string& text) {
+// Writes `input` to the child's stdin and reads its stderr (and stdout, when `out` is valid) at
+// the same time: a child that writes more than a pipe holds before it reads all its input
+// (iptables-restore complaining about many lines) would otherwise block on its output while we
+// block on its stdin. Closes every descriptor. A child that stops reading (EPIPE) ends the
+// feeding; its exit status tells why. stderr is kept up to kMaxStderr, stdout whole.
+void exchange(OwnedFd& in, OwnedFd& err, OwnedFd& out, std::string_view input, std::string& text,
+              std::string* output) {
   size_t sent = 0;
   if (input.empty()) in.reset();
   if (in.valid() && ::fcntl(in.get(), F_SETFL, ::fcntl(in.get(), F_GETFL) | O_NONBLOCK) != 0) {
     in.reset();
   }
-  char buf[4096];
-  while (in.valid() || err.valid()) {
-    pollfd fds[2] = {{in.get(), POLLOUT, 0}, {err.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+  char buf[16384];
+  while (in.valid() || err.valid() || out.valid()) {
+    pollfd fds[3] = {{in.get(), POLLOUT, 0}, {err.get(), POLLIN, 0}, {out.get(), POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -88,9 +89,18 @@ void exchange(OwnedFd& in, OwnedFd& err, std::string_view input, std::string& te
         err.reset();
       }
     }
+    if (fds[2].revents != 0) {
+      const ssize_t n = ::read(out.get(), buf, sizeof(buf));
+      if (n > 0 && output != nullptr) {
+        output->append(buf, static_cast<size_t>(n));
+      } else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        out.reset();
+      }
+    }
   }
   in.reset();
   err.reset();
+  out.reset();
 }
 
 std::string howItEnded(int status) {
@@ -99,21 +109,25 @@ std::string howItEnded(int status) {
   return absl::StrCat("wait status ", status);
 }
 
-}  // namespace
-
-absl::Status runCommand(std::vector<std::string> argv, std::string_view input) {
+// Runs argv; `output` (if not null) receives its stdout, otherwise stdout goes to /dev/null.
+absl::Status run(std::vector<std::string> argv, std::string_view input, std::string* output) {
   if (argv.empty()) return absl::InvalidArgumentError("runCommand: no command");
   const std::string name = absl::StrJoin(argv, " ");
-  OwnedFd in_read, in_write, err_read, err_write;
+  OwnedFd in_read, in_write, err_read, err_write, out_read, out_write;
   if (auto s = makePipe(in_read, in_write, "stdin"); !s.ok()) return s;
   if (auto s = makePipe(err_read, err_write, "stderr"); !s.ok()) return s;
+  if (output != nullptr) {
+    if (auto s = makePipe(out_read, out_write, "stdout"); !s.ok()) return s;
+  }
 
   posix_spawn_file_actions_t fa;
   if (int rc = posix_spawn_file_actions_init(&fa); rc != 0) return spawnError(argv[0], rc);
   absl::Cleanup destroy = [&fa] { posix_spawn_file_actions_destroy(&fa); };
-  for (int rc : {posix_spawn_file_actions_adddup2(&fa, in_read.get(), 0),
-                 posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0),
-                 posix_spawn_file_actions_adddup2(&fa, err_write.get(), 2)}) {
+  for (int rc :
+       {posix_spawn_file_actions_adddup2(&fa, in_read.get(), 0),
+        output != nullptr ? posix_spawn_file_actions_adddup2(&fa, out_write.get(), 1)
+                          : posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0),
+        posix_spawn_file_actions_adddup2(&fa, err_write.get(), 2)}) {
     if (rc != 0) return spawnError(argv[0], rc);
   }
   std::vector<char*> cargv;
@@ -123,6 +137,7 @@ absl::Status runCommand(std::vector<std::string> argv, std::string_view input) {
   const int rc = posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
   in_read.reset();
   err_write.reset();
+  out_write.reset();
   if (rc != 0) return spawnError(argv[0], rc);
 
   // SIGPIPE (the child exits without reading all its input) must not kill the caller: blocked on
@@ -143,7 +158,7 @@ absl::Status runCommand(std::vector<std::string> argv, std::string_view input) {
   };
 
   std::string text;
-  exchange(in_write, err_read, input, text);
+  exchange(in_write, err_read, out_read, input, text, output);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno == EINTR) continue;
@@ -152,6 +167,19 @@ absl::Status runCommand(std::vector<std::string> argv, std::string_view input) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
   return absl::InternalError(absl::StrCat(name, ": ", howItEnded(status), ": ", text));
+}
+
+}  // namespace
+
+absl::Status runCommand(std::vector<std::string> argv, std::string_view input) {
+  return run(std::move(argv), input, nullptr);
+}
+
+absl::StatusOr<std::string> runCommandOutput(std::vector<std::string> argv,
+                                             std::string_view input) {
+  std::string output;
+  if (auto s = run(std::move(argv), input, &output); !s.ok()) return s;
+  return output;
 }
 
 }  // namespace quasar::netpolicy

@@ -1,6 +1,7 @@
 #pragma once
-// Runs iptables-restore and iptables: a child process with the given input on its stdin, its
-// stdout discarded and its stderr collected for the error message. The only place netpolicy/
+// Runs iptables-restore, iptables-save and iptables: a child process with the given input on its
+// stdin, its stdout discarded (runCommand) or returned (runCommandOutput) and its stderr
+// collected for the error message. The only place netpolicy/
 // starts a process. Blocks until the child exits.
 
 #include <string>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace quasar::netpolicy {
 
@@ -15,5 +17,7 @@ namespace quasar::netpolicy {
 // Internal naming the command, how it ended and what it wrote to stderr. FailedPrecondition when
 // it cannot be started.
 absl::Status runCommand(std::vector<std::string> argv, std::string_view input);
+// The same, returning what the child wrote to stdout (whole) when it exits 0.
+absl::StatusOr<std::string> runCommandOutput(std::vector<std::string> argv, std::string_view input);
 
 }  // namespace quasar::netpolicy

@@ -102,5 +102,19 @@ TEST(RunCommand, AFailedWaitIsNotASuccess) {
   EXPECT_FALSE(s.ok());
 }
 
+// Output larger than a pipe holds, while a large input is still being fed: no deadlock, all of
+// it comes back (iptables-save of a big table).
+TEST(RunCommandOutput, ReturnsAllOfStdoutWhileFeedingStdin) {
+  const std::string input(1 << 20, 'x');
+  auto out =
+      runCommandOutput({"/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' y; cat"}, input);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->size(), 300000u + input.size());
+  EXPECT_EQ(out->substr(0, 3), "yyy");
+  auto bad = runCommandOutput({"/bin/sh", "-c", "echo partial; echo oops >&2; exit 2"}, "");
+  EXPECT_TRUE(absl::IsInternal(bad.status())) << bad.status();
+  EXPECT_NE(bad.status().message().find("oops"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace quasar::netpolicy

@@ -42,6 +42,7 @@ only 'sqlite3' 'daemon/store/[a-z_]+\.(h|cc)' 'the datastore (daemon/store/) see
 only 'daemon/store/etcd/|etcd' 'daemon/store/etcd_store\.(h|cc)' 'the etcd backend sees etcd'"'"'s API'
 only 'curl/' 'daemon/kube/[a-z_]+\.(h|cc)|daemon/metrics/[a-z_]+_test\.cc' \
   'the Kubernetes API source (daemon/kube/) speaks HTTP (and the metrics tests, as a client)'
+only 'libipset/' 'netpolicy/kernel/linux_policy_kernel\.cc' 'the policy kernel adapter speaks libipset'
 only 'microhttpd' 'daemon/metrics/http_server\.cc' 'the metrics endpoint serves HTTP'
 [ "$fail" -eq 0 ] && echo "layering: ok"
 exit "$fail"

@@ -15,6 +15,8 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
+  # the NetworkPolicy applier's ipsets (netpolicy/kernel/)
+  libipset-dev
   # the Kubernetes API client (daemon/kube/); also the metrics tests' HTTP client
   libcurl4-openssl-dev
   # quasard's /healthz, /readyz and /metrics (daemon/metrics/)

@@ -1,0 +1,366 @@
+#include "netpolicy/kernel/applier.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "netpolicy/kernel/filter_edit.h"
+#include "netpolicy/kernel/kernel_text.h"
+
+namespace quasar::netpolicy {
+namespace {
+
+constexpr conf::Family kFamilies[] = {conf::Family::kV4, conf::Family::kV6};
+
+struct AppliedSet {
+  SetType type = SetType::kHashIp;
+  std::vector<SetEntry> entries;  // in the kernel's text form (kernelEntry), sorted, unique
+};
+
+struct AppliedChain {
+  RuleTokens rules;
+  // False: found in the kernel, its rules unknown, so it is rewritten by the next apply().
+  bool known = false;
+  // The chain as iptables-save printed it right after it was written: what repair() compares.
+  std::vector<std::string> kernel_text;
+};
+
+RuleTokens tokensOf(const Chain& chain) {
+  RuleTokens out;
+  for (const auto& r : chain.rules) out.push_back(r.args);
+  return out;
+}
+
+void sortUnique(std::vector<SetEntry>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// The compiler's entries are sorted and unique; only hash:net text changes (and so its order).
+std::vector<SetEntry> kernelEntries(const IpSet& set) {
+  if (set.type != SetType::kHashNet) return set.entries;
+  std::vector<SetEntry> out;
+  out.reserve(set.entries.size());
+  for (const auto& e : set.entries) out.push_back(kernelEntry(set.type, e));
+  sortUnique(out);
+  return out;
+}
+
+// The ops turning `have` into `want` for one set: adds before dels, so an address that moves
+// between entries is never missing; an entry whose nomatch flag flips is deleted first.
+// Both sorted and unique.
+void diffEntries(const std::string& set, const std::vector<SetEntry>& have,
+                 const std::vector<SetEntry>& want, std::vector<SetOp>& ops, ApplyStats& stats) {
+  std::vector<SetEntry> added, removed;
+  std::set_difference(want.begin(), want.end(), have.begin(), have.end(),
+                      std::back_inserter(added));
+  std::set_difference(have.begin(), have.end(), want.begin(), want.end(),
+                      std::back_inserter(removed));
+  std::set<std::string> added_texts;
+  for (const auto& e : added) added_texts.insert(e.text);
+  std::vector<SetOp> dels;
+  for (const auto& e : removed) {
+    SetOp op{SetOp::Kind::kDel, set, {}, {}, e};
+    if (added_texts.count(e.text)) {
+      ops.push_back(op);
+    } else {
+      dels.push_back(op);
+    }
+  }
+  for (const auto& e : added) ops.push_back({SetOp::Kind::kAdd, set, {}, {}, e});
+  ops.insert(ops.end(), dels.begin(), dels.end());
+  stats.members_added += static_cast<int>(added.size());
+  stats.members_removed += static_cast<int>(removed.size());
+}
+
+void createSet(const std::string& name, SetType type, conf::Family family,
+               const std::vector<SetEntry>& entries, std::vector<SetOp>& ops, ApplyStats& stats) {
+  ops.push_back({SetOp::Kind::kCreate, name, type, family, {}});
+  ++stats.sets_created;
+  for (const auto& e : entries) ops.push_back({SetOp::Kind::kAdd, name, {}, {}, e});
+  stats.members_added += static_cast<int>(entries.size());
+}
+
+}  // namespace
+
+struct Applier::State {
+  struct Family {
+    std::map<std::string, AppliedSet> sets;
+    std::map<std::string, AppliedChain> chains;
+    std::map<std::string, int> hooks;  // as the kernel had them after our last write
+  };
+  // Memory equals the kernel as far as we know. False at start and after any failure: the next
+  // apply() reads the kernel instead.
+  bool trusted = false;
+  // apply() was called (repair() has something to repair).
+  bool applied = false;
+  std::vector<Ruleset> last_desired;
+  std::map<conf::Family, Family> families;
+};
+
+Applier::Applier(PolicyKernel& kernel) : kernel_(kernel), state_(std::make_unique<State>()) {}
+Applier::~Applier() = default;
+
+namespace {
+
+// A family's filter table that cannot be read, for a family nothing is desired for: its tools are
+// missing, or it is IPv6 on a node with IPv6 disabled. Nothing of ours can be there to remove.
+bool ignorable(conf::Family family, const absl::Status& s) {
+  return absl::IsUnavailable(s) || family == conf::Family::kV6;
+}
+
+const Ruleset* rulesetFor(const std::vector<Ruleset>& desired, conf::Family family) {
+  for (const auto& r : desired) {
+    if (r.family == family) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<ApplyStats> Applier::apply(const std::vector<Ruleset>& desired) {
+  for (size_t i = 0; i < desired.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (desired[i].family == desired[j].family) {
+        return absl::InvalidArgumentError("apply: two Rulesets for one address family");
+      }
+    }
+  }
+  state_->applied = true;
+  state_->last_desired = desired;
+  ApplyStats stats;
+  absl::Status s = applyDesired(desired, stats);
+  state_->trusted = s.ok();
+  if (!s.ok()) return s;
+  return stats;
+}
+
+absl::Status Applier::applyDesired(const std::vector<Ruleset>& desired, ApplyStats& stats) {
+  if (!state_->trusted) {
+    if (auto s = loadFromKernel(desired); !s.ok()) return s;
+  }
+  // 1. Sets: created and filled before any rule can reference them.
+  std::vector<SetOp> ops;
+  std::vector<std::pair<AppliedSet*, std::vector<SetEntry>>> changed;
+  for (const Ruleset& r : desired) {
+    auto& fs = state_->families[r.family];
+    for (const IpSet& set : r.sets) {
+      auto it = fs.sets.find(set.name);
+      // The common case (nothing moved) compares without copying.
+      if (it != fs.sets.end() && set.type != SetType::kHashNet &&
+          it->second.entries == set.entries) {
+        continue;
+      }
+      std::vector<SetEntry> want = kernelEntries(set);
+      if (it == fs.sets.end()) {
+        createSet(set.name, set.type, r.family, want, ops, stats);
+        // (On failure memory is dropped and re-read, so adding it early is harmless.)
+        it = fs.sets.emplace(set.name, AppliedSet{set.type, {}}).first;
+      } else if (it->second.entries == want) {
+        continue;
+      } else {
+        diffEntries(set.name, it->second.entries, want, ops, stats);
+      }
+      changed.push_back({&it->second, std::move(want)});
+    }
+  }
+  if (!ops.empty()) {
+    if (auto s = kernel_.changeSets(ops); !s.ok()) return s;
+  }
+  for (auto& [applied, want] : changed) {
+    applied->entries = std::move(want);
+  }
+
+  // 2. Chains and hooks: one transaction per family, only what changed.
+  for (conf::Family family : kFamilies) {
+    const Ruleset* r = rulesetFor(desired, family);
+    auto& fs = state_->families[family];
+    FilterEdit edit;
+    std::set<std::string> wanted;
+    if (r != nullptr) {
+      for (const Chain& c : r->chains) {
+        wanted.insert(c.name);
+        RuleTokens rules = tokensOf(c);
+        auto it = fs.chains.find(c.name);
+        if (it == fs.chains.end() || !it->second.known || it->second.rules != rules) {
+          edit.write[c.name] = std::move(rules);
+        }
+        if (*hookParent(c.name) != '\0' && fs.hooks[c.name] == 0) edit.add_hooks.push_back(c.name);
+      }
+    }
+    for (const auto& [name, chain] : fs.chains) {
+      if (!wanted.count(name)) edit.remove.push_back(name);
+    }
+    for (const auto& [chain, count] : fs.hooks) {
+      if (count > 0 && !wanted.count(chain)) edit.delete_hooks[chain] = count;
+    }
+    if (edit.empty()) continue;
+    if (auto s = writeFilter(family, edit, stats); !s.ok()) return s;
+    stats.chains_removed += static_cast<int>(edit.remove.size());
+  }
+
+  // 3. Stale sets, now that no rule references them.
+  ops.clear();
+  std::vector<std::pair<conf::Family, std::string>> stale;
+  for (auto& [family, fs] : state_->families) {
+    const Ruleset* r = rulesetFor(desired, family);
+    std::set<std::string> wanted;
+    if (r != nullptr) {
+      for (const IpSet& set : r->sets) wanted.insert(set.name);
+    }
+    for (const auto& [name, set] : fs.sets) {
+      if (wanted.count(name)) continue;
+      ops.push_back({SetOp::Kind::kDestroy, name, {}, {}, {}});
+      stale.push_back({family, name});
+    }
+  }
+  if (!ops.empty()) {
+    if (auto s = kernel_.changeSets(ops); !s.ok()) return s;
+  }
+  for (const auto& [family, name] : stale) state_->families[family].sets.erase(name);
+  stats.sets_destroyed += static_cast<int>(stale.size());
+  return absl::OkStatus();
+}
+
+absl::Status Applier::writeFilter(conf::Family family, const FilterEdit& edit, ApplyStats& stats) {
+  auto& fs = state_->families[family];
+  if (auto s = kernel_.restoreFilter(family, edit.render()); !s.ok()) return s;
+  ++stats.restores;
+  stats.chains_written += static_cast<int>(edit.write.size());
+  stats.hooks_added += static_cast<int>(edit.add_hooks.size());
+  // Read back: the kernel's own text of what was written, for repair() to compare against.
+  auto now = kernel_.readFilter(family);
+  if (!now.ok()) return now.status();
+  for (const auto& [name, rules] : edit.write) {
+    auto it = now->chains.find(name);
+    if (it == now->chains.end()) {
+      return absl::InternalError(absl::StrCat("chain ", name, " missing right after restore"));
+    }
+    fs.chains[name] = {rules, true, it->second};
+  }
+  for (const auto& chain : edit.add_hooks) {
+    if (now->hooks[chain] == 0) {
+      return absl::InternalError(absl::StrCat("hook to ", chain, " missing right after restore"));
+    }
+  }
+  for (const auto& name : edit.remove) fs.chains.erase(name);
+  fs.hooks = now->hooks;
+  return absl::OkStatus();
+}
+
+// Reads the kernel's quasar state into memory: sets (members only of desired sets, to diff
+// them), chains (content unknown, so rewritten) and hooks.
+absl::Status Applier::loadFromKernel(const std::vector<Ruleset>& desired) {
+  PolicyKernel& kernel = kernel_;
+  auto& families = state_->families;
+  families.clear();
+  auto sets = kernel.listSets();
+  if (!sets.ok()) return sets.status();
+  for (const KernelSet& k : *sets) {
+    auto& fs = families[k.family];
+    AppliedSet& applied = fs.sets[k.name];
+    applied.type = k.type;
+    const Ruleset* r = rulesetFor(desired, k.family);
+    bool wanted = false;
+    if (r != nullptr) {
+      for (const IpSet& set : r->sets)
+        wanted = wanted || (set.name == k.name && set.type == k.type);
+    }
+    if (!wanted || k.members == 0) continue;  // a stale set is destroyed; no need to read it
+    auto entries = kernel.readSet(k.name);
+    if (!entries.ok()) return entries.status();
+    applied.entries = std::move(*entries);
+    sortUnique(applied.entries);
+  }
+  for (conf::Family family : kFamilies) {
+    auto& fs = families[family];
+    auto filter = kernel.readFilter(family);
+    if (!filter.ok()) {
+      if (rulesetFor(desired, family) == nullptr && ignorable(family, filter.status())) continue;
+      return filter.status();
+    }
+    for (auto& [name, text] : filter->chains) fs.chains[name] = {{}, false, std::move(text)};
+    fs.hooks = std::move(filter->hooks);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ApplyStats> Applier::repair() {
+  if (!state_->applied) return ApplyStats{};
+  if (!state_->trusted) return apply(std::vector<Ruleset>(state_->last_desired));
+  ApplyStats stats;
+  absl::Status s = repairDrift(stats);
+  state_->trusted = s.ok();
+  if (!s.ok()) return s;
+  return stats;
+}
+
+absl::Status Applier::repairDrift(ApplyStats& stats) {
+  auto listed = kernel_.listSets();
+  if (!listed.ok()) return listed.status();
+  std::map<std::string, const KernelSet*> in_kernel;
+  for (const auto& k : *listed) in_kernel[k.name] = &k;
+  std::vector<SetOp> ops;
+  for (auto& [family, fs] : state_->families) {
+    for (auto& [name, set] : fs.sets) {
+      auto it = in_kernel.find(name);
+      if (it == in_kernel.end()) {
+        createSet(name, set.type, family, set.entries, ops, stats);
+        continue;
+      }
+      // Cheap check: the count. Only a set whose count differs is read.
+      if (it->second->members == static_cast<int64_t>(set.entries.size())) continue;
+      auto entries = kernel_.readSet(name);
+      if (!entries.ok()) return entries.status();
+      sortUnique(*entries);
+      diffEntries(name, *entries, set.entries, ops, stats);
+    }
+  }
+  if (!ops.empty()) {
+    if (auto s = kernel_.changeSets(ops); !s.ok()) return s;
+  }
+  for (conf::Family family : kFamilies) {
+    auto& fs = state_->families[family];
+    if (fs.chains.empty()) continue;  // nothing of ours in this family: no iptables call
+    auto now = kernel_.readFilter(family);
+    if (!now.ok()) return now.status();
+    FilterEdit edit;
+    for (const auto& [name, chain] : fs.chains) {
+      auto it = now->chains.find(name);
+      if (it == now->chains.end() || it->second != chain.kernel_text)
+        edit.write[name] = chain.rules;
+      if (*hookParent(name) != '\0' && now->hooks[name] == 0) edit.add_hooks.push_back(name);
+    }
+    if (edit.empty()) continue;
+    if (auto s = writeFilter(family, edit, stats); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Applier::removeAll() {
+  state_->trusted = false;
+  state_->applied = false;
+  state_->last_desired.clear();
+  state_->families.clear();
+  for (conf::Family family : kFamilies) {
+    auto now = kernel_.readFilter(family);
+    if (!now.ok()) {
+      if (ignorable(family, now.status())) continue;
+      return now.status();
+    }
+    FilterEdit edit;
+    for (const auto& [name, rules] : now->chains) edit.remove.push_back(name);
+    for (const auto& [chain, count] : now->hooks) edit.delete_hooks[chain] = count;
+    if (edit.empty()) continue;
+    if (auto s = kernel_.restoreFilter(family, edit.render()); !s.ok()) return s;
+  }
+  auto sets = kernel_.listSets();
+  if (!sets.ok()) return sets.status();
+  std::vector<SetOp> ops;
+  for (const auto& k : *sets) ops.push_back({SetOp::Kind::kDestroy, k.name, {}, {}, {}});
+  if (ops.empty()) return absl::OkStatus();
+  return kernel_.changeSets(ops);
+}
+
+}  // namespace quasar::netpolicy

@@ -1,0 +1,71 @@
+#pragma once
+// Makes the kernel's quasar-owned state (ipsets named QSR-*, filter-table chains named QUASAR-*
+// and their hooks from FORWARD and INPUT) equal to compiled Rulesets, changing only what
+// differs: set members added and removed in place, a chain rewritten only when its rules
+// changed, hooks inserted only when missing. Never flushes, reorders or deletes another
+// program's rules, chains or sets.
+//
+// apply() diffs against what it applied last (memory; the first call reads the kernel), so an
+// event that only moves set members costs ipset changes and no iptables call. repair() reads
+// the kernel and puts back what someone changed (a deleted chain or hook, a flushed set).
+// Order inside one apply: sets created and filled, then one iptables-restore --noflush
+// transaction per family (chains written, stale chains deleted, hooks added), then stale sets
+// destroyed, so no rule ever references a missing set.
+//
+// Threading: thread-compatible (quasard's policy agent calls it from one thread).
+// Failure: a failed step returns its error; the next apply() or repair() starts from the
+// kernel's state again (it re-reads what it cannot trust), so a failure leaves nothing stuck.
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "netpolicy/compiler/compiler.h"
+#include "netpolicy/kernel/policy_kernel.h"
+
+namespace quasar::netpolicy {
+
+struct FilterEdit;
+
+struct ApplyStats {
+  int sets_created = 0;
+  int sets_destroyed = 0;
+  int members_added = 0;
+  int members_removed = 0;
+  int chains_written = 0;  // including rewritten ones
+  int chains_removed = 0;
+  int hooks_added = 0;
+  int restores = 0;  // iptables-restore runs (0 when only members moved)
+  bool changed() const {
+    return sets_created || sets_destroyed || members_added || members_removed || chains_written ||
+           chains_removed || hooks_added;
+  }
+};
+
+class Applier {
+ public:
+  // `kernel` must outlive the applier.
+  explicit Applier(PolicyKernel& kernel);
+  ~Applier();
+
+  // The desired state: at most one Ruleset per family. A family with no Ruleset gets nothing
+  // (its quasar chains, hooks and sets are removed).
+  absl::StatusOr<ApplyStats> apply(const std::vector<Ruleset>& desired);
+  // Reads the kernel and repairs drift from the last applied state. Before any apply(): no-op.
+  absl::StatusOr<ApplyStats> repair();
+  // Removes every hook, chain and set quasar owns, in both families (also ones this process did
+  // not make: a previous quasard's).
+  absl::Status removeAll();
+
+ private:
+  struct State;
+  absl::Status applyDesired(const std::vector<Ruleset>& desired, ApplyStats& stats);
+  absl::Status loadFromKernel(const std::vector<Ruleset>& desired);
+  absl::Status writeFilter(conf::Family family, const FilterEdit& edit, ApplyStats& stats);
+  absl::Status repairDrift(ApplyStats& stats);
+
+  PolicyKernel& kernel_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace quasar::netpolicy

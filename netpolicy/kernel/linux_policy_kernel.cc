@@ -1,0 +1,190 @@
+#include "netpolicy/kernel/linux_policy_kernel.h"
+
+#include <libipset/ipset.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "netpolicy/iptables_restore.h"
+#include "netpolicy/kernel/kernel_text.h"
+
+namespace quasar::netpolicy {
+namespace {
+
+// What one libipset session printed and the first error it reported.
+struct IpsetCapture {
+  std::string output;
+  std::string error;
+};
+
+std::string format(const char* fmt, va_list args) {
+  va_list copy;
+  va_copy(copy, args);
+  const int n = vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
+  if (n <= 0) return {};
+  std::string out(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(out.data(), out.size(), fmt, args);
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+IpsetCapture& captureOf(struct ipset* handle) {
+  return *static_cast<IpsetCapture*>(ipset_session_printf_private(ipset_session(handle)));
+}
+
+int onOutput(struct ipset_session*, void* p, const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  static_cast<IpsetCapture*>(p)->output += format(fmt, args);
+  va_end(args);
+  return 0;
+}
+
+// libipset's default handlers print and exit() the process: these record the message instead.
+int onCustomError(struct ipset* handle, void* p, int status, const char* msg, ...) {
+  auto* capture = static_cast<IpsetCapture*>(p);
+  if (status != IPSET_NO_PROBLEM && msg != nullptr && capture->error.empty()) {
+    va_list args;
+    va_start(args, msg);
+    capture->error = format(msg, args);
+    va_end(args);
+  }
+  if (struct ipset_session* session = ipset_session(handle)) ipset_session_report_reset(session);
+  return status == IPSET_NO_PROBLEM ? 0 : -1;
+}
+
+int onStandardError(struct ipset* handle, void*) {
+  struct ipset_session* session = ipset_session(handle);
+  const enum ipset_err_type type = ipset_session_report_type(session);
+  IpsetCapture& capture = captureOf(handle);
+  if (type >= IPSET_NOTICE && capture.error.empty()) {
+    capture.error = ipset_session_report_msg(session);
+    if (capture.error.empty()) capture.error = "unknown ipset error";
+  }
+  ipset_session_report_reset(session);
+  return type >= IPSET_NOTICE ? -1 : 0;
+}
+
+struct IpsetFree {
+  void operator()(struct ipset* handle) const { ipset_fini(handle); }
+};
+using IpsetHandle = std::unique_ptr<struct ipset, IpsetFree>;
+
+struct FileClose {
+  void operator()(FILE* f) const { fclose(f); }
+};
+
+// One libipset session whose output and errors go to `capture`.
+absl::StatusOr<IpsetHandle> openIpset(IpsetCapture& capture) {
+  // ipset_load_types fills a process-wide list: once.
+  static std::once_flag types_loaded;
+  std::call_once(types_loaded, [] { ipset_load_types(); });
+  IpsetHandle handle(ipset_init());
+  if (!handle) return absl::ResourceExhaustedError("ipset_init failed (out of memory)");
+  if (ipset_custom_printf(handle.get(), onCustomError, onStandardError, onOutput, &capture) != 0) {
+    return absl::InternalError("ipset_custom_printf failed");
+  }
+  return handle;
+}
+
+absl::Status ipsetError(const std::string& what, const IpsetCapture& capture) {
+  std::string msg(capture.error);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  if (absl::StrContains(msg, "does not exist")) {
+    return absl::NotFoundError(absl::StrCat(what, ": ", msg));
+  }
+  return absl::InternalError(absl::StrCat(what, ": ", msg));
+}
+
+// Runs one ipset command line ("list -t", "save QSR-x", "destroy QSR-x"); returns its output.
+absl::StatusOr<std::string> ipsetLine(const std::string& line) {
+  IpsetCapture capture;
+  auto handle = openIpset(capture);
+  if (!handle.ok()) return handle.status();
+  std::string buf = line;
+  const int rc = ipset_parse_line(handle->get(), buf.data());
+  if (rc < 0 || !capture.error.empty()) return ipsetError(absl::StrCat("ipset ", line), capture);
+  return std::move(capture.output);
+}
+
+// Runs `text` in restore mode: consecutive adds and dels go to the kernel as batched netlink
+// messages instead of one round trip per member.
+absl::Status ipsetRestore(const std::string& text) {
+  if (text.empty()) return absl::OkStatus();
+  IpsetCapture capture;
+  auto handle = openIpset(capture);
+  if (!handle.ok()) return handle.status();
+  std::unique_ptr<FILE, FileClose> stream(
+      fmemopen(const_cast<char*>(text.data()), text.size(), "r"));
+  if (!stream) {
+    const int err = errno;
+    return absl::ResourceExhaustedError(
+        absl::StrCat("fmemopen for ipset restore: ", strerror(err)));
+  }
+  const int rc = ipset_parse_stream(handle->get(), stream.get());
+  if (rc < 0 || !capture.error.empty()) return ipsetError("ipset restore", capture);
+  return absl::OkStatus();
+}
+
+std::string tool(conf::Family family, const char* suffix) {
+  return absl::StrCat(family == conf::Family::kV4 ? "iptables" : "ip6tables", suffix);
+}
+
+// A tool that cannot be started (not installed) is Unavailable for the Applier.
+absl::Status toolStatus(absl::Status s) {
+  if (absl::IsFailedPrecondition(s)) return absl::UnavailableError(s.message());
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<KernelSet>> LinuxPolicyKernel::listSets() {
+  auto text = ipsetLine("list -t");
+  if (!text.ok()) return text.status();
+  return parseIpsetHeaders(*text);
+}
+
+absl::StatusOr<std::vector<SetEntry>> LinuxPolicyKernel::readSet(const std::string& name) {
+  auto text = ipsetLine(absl::StrCat("save ", name));
+  if (!text.ok()) return text.status();
+  return parseIpsetSave(name, *text);
+}
+
+absl::Status LinuxPolicyKernel::changeSets(const std::vector<SetOp>& ops) {
+  // Destroy is not batched by the kernel anyway, and a set already gone is success: each one
+  // runs on its own so that "does not exist" can be told apart from a real failure (in use).
+  std::vector<SetOp> batch;
+  auto flush = [&]() -> absl::Status {
+    absl::Status s = ipsetRestore(renderSetOps(batch));
+    batch.clear();
+    return s;
+  };
+  for (const SetOp& op : ops) {
+    if (op.kind != SetOp::Kind::kDestroy) {
+      batch.push_back(op);
+      continue;
+    }
+    if (auto s = flush(); !s.ok()) return s;
+    auto done = ipsetLine(absl::StrCat("destroy ", op.set));
+    if (!done.ok() && !absl::IsNotFound(done.status())) return done.status();
+  }
+  return flush();
+}
+
+absl::StatusOr<FilterState> LinuxPolicyKernel::readFilter(conf::Family family) {
+  auto text = runCommandOutput({tool(family, "-save"), "-t", "filter"}, "");
+  if (!text.ok()) return toolStatus(text.status());
+  return parseIptablesSave(*text);
+}
+
+absl::Status LinuxPolicyKernel::restoreFilter(conf::Family family, const std::string& input) {
+  return toolStatus(runCommand({tool(family, "-restore"), "--noflush", "-w"}, input));
+}
+
+}  // namespace quasar::netpolicy
