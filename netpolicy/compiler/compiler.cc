@@ -75,10 +75,15 @@ absl::Status validate(const Policy& p) {
 
 class Compiler {
  public:
+  // record_pod_sets: keep the pod-dependent sets' definitions for takePodSets().
   // fill_members = false: pod-dependent sets stay empty and no pod is looked at (only their
   // definitions are wanted).
-  Compiler(const Model& model, const CompileOptions& options, bool fill_members = true)
-      : index_(model), options_(options), fill_members_(fill_members) {
+  Compiler(const Model& model, const CompileOptions& options, bool record_pod_sets = false,
+           bool fill_members = true)
+      : index_(model),
+        options_(options),
+        record_pod_sets_(record_pod_sets),
+        fill_members_(fill_members) {
     if (!fill_members_) return;
     for (const auto& pod : model.pods) pods_by_namespace_[pod.namespace_name].push_back(&pod);
   }
@@ -122,6 +127,7 @@ class Compiler {
 
   ModelIndex index_;
   CompileOptions options_;
+  bool record_pod_sets_;
   bool fill_members_;
   std::map<std::string, std::vector<const Pod*>> pods_by_namespace_;
   std::map<std::string, IpSet> sets_;
@@ -158,7 +164,7 @@ std::string Compiler::podDependentSet(PodSetDefinition definition, const std::st
     });
     return entries;
   });
-  if (created) {
+  if (created && record_pod_sets_) {
     definition.set = name;
     pod_sets_.emplace(name, std::move(definition));
   }
@@ -396,28 +402,40 @@ absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& option
   return Compiler(model, options).run();
 }
 
+absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& options,
+                                std::vector<PodSetDefinition>* pod_sets) {
+  Compiler compiler(model, options, /*record_pod_sets=*/true);
+  auto out = compiler.run();
+  if (out.ok()) *pod_sets = compiler.takePodSets();
+  return out;
+}
+
 std::vector<SetEntry> podSetEntries(const PodSetDefinition& definition, const Pod& pod,
                                     conf::Family family) {
-  std::set<SetEntry> entries;
+  std::vector<SetEntry> out;
   for (const auto& ip : pod.ips) {
     if (ip.family() != family) continue;
     if (definition.type != SetType::kHashIpPort) {
-      entries.insert({ip.toString(), false});
+      out.push_back({ip.toString(), false});
       continue;
     }
     for (const auto& port : pod.ports) {
       if (port.name != definition.port_name || port.protocol != definition.protocol) continue;
       if (port.port < 1 || port.port > 65535) continue;  // pod data: never trusted
-      entries.insert(
+      out.push_back(
           {absl::StrCat(ip.toString(), ",", protocolName(port.protocol), ":", port.port), false});
     }
   }
-  return {entries.begin(), entries.end()};
+  if (out.size() > 1) {
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<PodSetDefinition>> podSetDefinitions(const Model& model,
                                                                 const CompileOptions& options) {
-  Compiler compiler(model, options, /*fill_members=*/false);
+  Compiler compiler(model, options, /*record_pod_sets=*/true, /*fill_members=*/false);
   if (auto r = compiler.run(); !r.ok()) return r.status();
   return compiler.takePodSets();
 }

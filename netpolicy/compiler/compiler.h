@@ -95,9 +95,13 @@ struct PodSetDefinition {
 std::vector<SetEntry> podSetEntries(const PodSetDefinition& definition, const Pod& pod,
                                     conf::Family family);
 
+// compile(), also giving its pod-dependent sets (sorted by name) in `pod_sets` when it succeeds.
+absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& options,
+                                std::vector<PodSetDefinition>* pod_sets);
+
 // The pod-dependent sets of compile(model, options), sorted by name, found by compile()'s own
-// walk over the policies but without computing members (no pod is looked at). Fails as
-// compile() does.
+// walk over the policies but without computing members (no pod is looked at; the walk is most
+// of a compile's time, though). Fails as compile() does.
 absl::StatusOr<std::vector<PodSetDefinition>> podSetDefinitions(const Model& model,
                                                                 const CompileOptions& options);
 

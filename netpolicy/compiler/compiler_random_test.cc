@@ -4,8 +4,8 @@
 #include "gtest/gtest.h"
 #include "netpolicy/compiler/compiler.h"
 #include "netpolicy/compiler/explain.h"
-#include "netpolicy/compiler/render.h"
 #include "netpolicy/compiler/random_model.h"
+#include "netpolicy/compiler/render.h"
 #include "netpolicy/compiler/ruleset_simulator.h"
 #include "netpolicy/compiler/test_model.h"
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,13 +23,18 @@ Membership::~Membership() = default;
 absl::StatusOr<Membership> Membership::build(const Model& model, const CompileOptions& options) {
   auto definitions = podSetDefinitions(model, options);
   if (!definitions.ok()) return definitions.status();
+  return fromCompile(model, options, std::move(*definitions));
+}
+
+Membership Membership::fromCompile(const Model& model, const CompileOptions& options,
+                                   std::vector<PodSetDefinition> definitions) {
   Membership m;
   m.family_ = options.family;
   Model labelled;
   labelled.namespaces = model.namespaces;
   labelled.nodes = model.nodes;
   m.labelled_ = std::make_unique<Labelled>(std::move(labelled));
-  m.definitions_ = std::move(*definitions);
+  m.definitions_ = std::move(definitions);
   // Every namespace the model has gets a key, also when no selector matches it: a pod of a
   // namespace without a key is seen with no namespace labels.
   for (const auto& ns : model.namespaces) m.selected_[ns.name];
@@ -45,8 +51,29 @@ absl::StatusOr<Membership> Membership::build(const Model& model, const CompileOp
     }
     if (matches(*group.namespace_selector, Labels{})) m.selected_unknown_.push_back(i);
   }
+
+  // Only entries of an address several pods have can have several pods.
+  std::map<conf::IpAddress, int> holders;
+  auto addressesOf = [&](const Pod& pod) {
+    std::set<conf::IpAddress> out;
+    for (const auto& ip : pod.ips) {
+      if (ip.family() == m.family_) out.insert(ip);
+    }
+    return out;
+  };
   for (const auto& pod : model.pods) {
-    for (auto& e : m.entriesOf(pod)) ++m.counts_[std::move(e)];
+    for (const auto& ip : addressesOf(pod)) ++holders[ip];
+  }
+  std::map<PodSetEntry, int> counts;
+  for (const auto& pod : model.pods) {
+    const auto ips = addressesOf(pod);
+    if (std::none_of(ips.begin(), ips.end(), [&](const auto& ip) { return holders[ip] > 1; })) {
+      continue;
+    }
+    for (auto& e : m.entriesOf(pod)) ++counts[std::move(e)];
+  }
+  for (auto& [entry, n] : counts) {
+    if (n > 1) m.shared_.emplace(entry, n);
   }
   return m;
 }
@@ -76,6 +103,16 @@ IpSet* findSet(Ruleset* ruleset, const std::string& name) {
   return it != ruleset->sets.end() && it->name == name ? &*it : nullptr;
 }
 
+// Where `entry` is or would go in the sorted entries.
+std::vector<SetEntry>::iterator place(IpSet* set, const SetEntry& entry) {
+  return std::lower_bound(set->entries.begin(), set->entries.end(), entry);
+}
+
+bool has(IpSet* set, const SetEntry& entry) {
+  auto it = place(set, entry);
+  return it != set->entries.end() && *it == entry;
+}
+
 }  // namespace
 
 absl::StatusOr<PodSetDelta> Membership::applyPodChange(const Pod* old_pod, const Pod* new_pod,
@@ -100,29 +137,29 @@ absl::StatusOr<PodSetDelta> Membership::applyPodChange(const Pod* old_pod, const
       sets->push_back(set);
     }
   }
-  for (const auto& e : gone) {
-    if (!counts_.contains(e)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("no pod was counted for ", e.set, " ", e.entry.text,
-                       ": the old pod is not the model's"));
+  for (size_t i = 0; i < gone.size(); ++i) {
+    if (!has(gone_sets[i], gone[i].entry)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "set ", gone[i].set, " lacks ", gone[i].entry.text, ": the old pod is not the model's"));
     }
   }
 
   PodSetDelta delta;
   for (size_t i = 0; i < gone.size(); ++i) {
-    auto count = counts_.find(gone[i]);
-    if (--count->second > 0) continue;  // another pod still has it
-    counts_.erase(count);
-    auto& entries = gone_sets[i]->entries;
-    auto it = std::lower_bound(entries.begin(), entries.end(), gone[i].entry);
-    if (it != entries.end() && *it == gone[i].entry) entries.erase(it);
+    if (auto shared = shared_.find(gone[i]); shared != shared_.end()) {
+      if (--shared->second == 1) shared_.erase(shared);
+      continue;  // another pod still gives it
+    }
+    gone_sets[i]->entries.erase(place(gone_sets[i], gone[i].entry));
     delta.removed.push_back(std::move(gone[i]));
   }
   for (size_t i = 0; i < come.size(); ++i) {
-    if (counts_[come[i]]++ > 0) continue;  // another pod has it already
-    auto& entries = come_sets[i]->entries;
-    auto it = std::lower_bound(entries.begin(), entries.end(), come[i].entry);
-    if (it == entries.end() || *it != come[i].entry) entries.insert(it, come[i].entry);
+    auto it = place(come_sets[i], come[i].entry);
+    if (it != come_sets[i]->entries.end() && *it == come[i].entry) {
+      ++shared_.try_emplace(come[i], 1).first->second;
+      continue;  // another pod gives it already
+    }
+    come_sets[i]->entries.insert(it, come[i].entry);
     delta.added.push_back(std::move(come[i]));
   }
   return delta;

@@ -12,13 +12,14 @@
 // compile() again and build() a new Membership from the same model.
 //
 // A Membership and the Ruleset it patches move together: build it from the model the ruleset
-// was compiled from, then give every pod change of the model to applyPodChange(). It counts the
-// pods contributing each entry, so an entry two pods share (an address reused before the old
-// pod's delete is seen) stays until neither has it.
+// was compiled from, then give every pod change of the model to applyPodChange() with that
+// ruleset. An entry is in a set while some pod gives it: it counts the pods behind the entries
+// of addresses more than one pod has (an address reused before the old pod's delete is seen),
+// the ruleset's sets tell whether one pod does.
 //
-// Thread-compatible; movable. Costs: build() walks the policies and every pod once (about a
-// compile); entriesOf() looks only at the sets of the pod's namespace and at the sets with a
-// namespace selector that matches it.
+// Thread-compatible; movable. Costs: build() walks the policies (most of a compile's time;
+// fromCompile() reuses the compile's walk) and the pods' addresses once; entriesOf() looks only
+// at the sets of the pod's namespace and at those with a namespace selector matching it.
 
 #include <map>
 #include <memory>
@@ -49,6 +50,9 @@ class Membership {
  public:
   // Fails as compile(model, options) does.
   static absl::StatusOr<Membership> build(const Model& model, const CompileOptions& options);
+  // The same from the definitions compile(model, options, &definitions) gave.
+  static Membership fromCompile(const Model& model, const CompileOptions& options,
+                                std::vector<PodSetDefinition> definitions);
 
   Membership(Membership&&) noexcept;
   Membership& operator=(Membership&&) noexcept;
@@ -58,11 +62,11 @@ class Membership {
   // Sorted, unique. Independent of the other pods.
   std::vector<PodSetEntry> entriesOf(const Pod& pod) const;
 
-  // Patches `ruleset` (compiled from the model this Membership follows) for one pod change:
-  // old_pod null = added, new_pod null = deleted, both = changed. Sets' entries stay sorted and
-  // unique. Returns what changed in the sets. Fails (FailedPrecondition, nothing changed) when
-  // the ruleset lacks one of the sets or old_pod gives an entry no pod was counted for (old_pod
-  // is not what the model had, or the ruleset was compiled from other options).
+  // Patches `ruleset` (compiled from the model this Membership follows, and patched only
+  // through it since) for one pod change: old_pod null = added, new_pod null = deleted, both =
+  // changed. Sets' entries stay sorted and unique. Returns what changed in the sets. Fails
+  // (FailedPrecondition, nothing changed) when the ruleset lacks one of the sets or one of
+  // old_pod's entries (old_pod is not what the model had, or the ruleset is another one).
   absl::StatusOr<PodSetDelta> applyPodChange(const Pod* old_pod, const Pod* new_pod,
                                              Ruleset* ruleset);
 
@@ -82,8 +86,9 @@ class Membership {
   std::map<std::string, std::vector<size_t>> named_;
   std::map<std::string, std::vector<size_t>> selected_;
   std::vector<size_t> selected_unknown_;
-  // How many pods contribute each entry.
-  std::map<PodSetEntry, int> counts_;
+  // How many pods give an entry, where more than one does. An entry in a set and not here has
+  // one pod.
+  std::map<PodSetEntry, int> shared_;
 };
 
 }  // namespace quasar::netpolicy

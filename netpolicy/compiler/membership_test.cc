@@ -40,9 +40,9 @@ std::string entriesText(const IpSet& s) {
       return ::testing::AssertionFailure() << "set " << g.name << " where compile() has " << w.name;
     }
     if (g.entries != w.entries) {
-      return ::testing::AssertionFailure() << "set " << g.name << " (" << g.canonical
-                                           << ")\n  patched: " << entriesText(g)
-                                           << "\n  compile: " << entriesText(w);
+      return ::testing::AssertionFailure()
+             << "set " << g.name << " (" << g.canonical << ")\n  patched: " << entriesText(g)
+             << "\n  compile: " << entriesText(w);
     }
   }
   if (renderIptables(got) != renderIptables(want)) {
@@ -124,12 +124,10 @@ class PodEvents {
     return l;
   }
   std::vector<NamedPort> ports() {
-    const std::vector<NamedPort> all = {{"serve-80-tcp", 80, Protocol::kTcp},
-                                        {"serve-81-tcp", 81, Protocol::kTcp},
-                                        {"serve-81-tcp", 82, Protocol::kTcp},
-                                        {"serve-80-udp", 80, Protocol::kUdp},
-                                        {"serve-80-tcp", 80, Protocol::kUdp},
-                                        {"serve-80-tcp", 0, Protocol::kTcp}};
+    const std::vector<NamedPort> all = {
+        {"serve-80-tcp", 80, Protocol::kTcp}, {"serve-81-tcp", 81, Protocol::kTcp},
+        {"serve-81-tcp", 82, Protocol::kTcp}, {"serve-80-udp", 80, Protocol::kUdp},
+        {"serve-80-tcp", 80, Protocol::kUdp}, {"serve-80-tcp", 0, Protocol::kTcp}};
     std::vector<NamedPort> out;
     for (const auto& p : all) {
       if (pick(3) == 0) out.push_back(p);
@@ -152,9 +150,13 @@ TEST(Membership, PatchedRulesetEqualsCompileOfTheChangedModel) {
         m.pods[i].ips.push_back(ip(absl::StrCat("fd00::1:", i % 4)));
       }
     }
-    auto ruleset = compile(m, options);
-    auto membership = Membership::build(m, options);
-    ASSERT_TRUE(ruleset.ok() && membership.ok()) << "seed " << seed;
+    // Both ways to a Membership: its own walk, or the compile's.
+    std::vector<PodSetDefinition> definitions;
+    auto ruleset = compile(m, options, &definitions);
+    ASSERT_TRUE(ruleset.ok()) << "seed " << seed;
+    auto membership = seed % 2 ? Membership::build(m, options)
+                               : Membership::fromCompile(m, options, std::move(definitions));
+    ASSERT_TRUE(membership.ok()) << "seed " << seed;
     PodEvents pods(seed);
     for (int step = 0; step < 30; ++step, ++events) {
       const Ruleset before = *ruleset;
@@ -290,9 +292,9 @@ TEST(Membership, DefinitionsAreTheComputedPodSets) {
   }
   // The other sets (node, ipBlock) are not the pods'.
   for (const auto& s : r->sets) {
-    const bool pods = std::any_of(membership->definitions().begin(),
-                                  membership->definitions().end(),
-                                  [&](const PodSetDefinition& d) { return d.set == s.name; });
+    const bool pods =
+        std::any_of(membership->definitions().begin(), membership->definitions().end(),
+                    [&](const PodSetDefinition& d) { return d.set == s.name; });
     EXPECT_EQ(pods, s.canonical.find("pods(") != std::string::npos) << s.canonical;
   }
 }

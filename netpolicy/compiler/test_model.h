@@ -77,14 +77,14 @@ inline Model benchShape(int pods) {
     m.namespaces.push_back({absl::StrCat("ns", n), {{"team", absl::StrCat("t", n % 10)}}});
   }
   for (int i = 0; i < pods; ++i) {
-    m.pods.push_back(pod(
-        absl::StrCat("ns", i % 100), absl::StrCat("p", i),
-        absl::StrCat("10.", 8 + i / 65536, ".", i / 256 % 256, ".", i % 256),
-        {{"app", absl::StrCat("app", i % 50)}}, "n1", {{"http", 8080, Protocol::kTcp}}));
+    m.pods.push_back(pod(absl::StrCat("ns", i % 100), absl::StrCat("p", i),
+                         absl::StrCat("10.", 8 + i / 65536, ".", i / 256 % 256, ".", i % 256),
+                         {{"app", absl::StrCat("app", i % 50)}}, "n1",
+                         {{"http", 8080, Protocol::kTcp}}));
   }
   for (int k = 0; k < 1000; ++k) {
     Policy p = policy(absl::StrCat("ns", k % 100), absl::StrCat("pol", k),
-                               sel({{"app", absl::StrCat("app", k % 50)}}));
+                      sel({{"app", absl::StrCat("app", k % 50)}}));
     p.ingress.push_back({{nsPeer(sel({{"team", absl::StrCat("t", k % 10)}})),
                           podPeer(sel({{"app", absl::StrCat("app", (k + 1) % 50)}}))},
                          {tcp(80), tcp(443), named("http")}});
