@@ -17,7 +17,7 @@
 // of addresses more than one pod has (an address reused before the old pod's delete is seen),
 // the ruleset's sets tell whether one pod does.
 //
-// Thread-compatible; movable. Costs: build() walks the policies (most of a compile's time;
+// Thread-compatible; movable. Costs: build() walks the policies (a compile without members;
 // fromCompile() reuses the compile's walk) and the pods' addresses once; entriesOf() looks only
 // at the sets of the pod's namespace and at those with a namespace selector matching it.
 
