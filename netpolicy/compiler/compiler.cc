@@ -75,20 +75,28 @@ absl::Status validate(const Policy& p) {
 
 class Compiler {
  public:
-  Compiler(const Model& model, const CompileOptions& options) : index_(model), options_(options) {
+  // record_pod_sets: keep the pod-dependent sets' definitions for takePodSets().
+  // fill_members = false: pod-dependent sets stay empty and no pod is looked at (only their
+  // definitions are wanted).
+  Compiler(const Model& model, const CompileOptions& options, bool record_pod_sets = false,
+           bool fill_members = true)
+      : index_(model),
+        options_(options),
+        record_pod_sets_(record_pod_sets),
+        fill_members_(fill_members) {
+    if (!fill_members_) return;
     for (const auto& pod : model.pods) pods_by_namespace_[pod.namespace_name].push_back(&pod);
   }
 
   absl::StatusOr<Ruleset> run();
-
- private:
-  std::vector<conf::IpAddress> ipsOf(const Pod& pod) const {
-    std::vector<conf::IpAddress> out;
-    for (const auto& ip : pod.ips) {
-      if (ip.family() == options_.family) out.push_back(ip);
-    }
+  // The pod-dependent sets created by run(), sorted by name.
+  std::vector<PodSetDefinition> takePodSets() {
+    std::vector<PodSetDefinition> out;
+    for (auto& [name, definition] : pod_sets_) out.push_back(std::move(definition));
     return out;
   }
+
+ private:
   // The set's name; `fill` runs only the first time a canonical text is seen.
   std::string addSet(SetType type, const std::string& canonical,
                      const std::function<std::set<SetEntry>()>& fill);
@@ -107,6 +115,8 @@ class Compiler {
       if (inGroup(index_, pod, group)) f(pod);
     }
   }
+  // Records the definition the first time its canonical text is seen.
+  std::string podDependentSet(PodSetDefinition definition, const std::string& canonical);
   std::string podSet(const PodGroup& group);
   std::string namedPortSet(const PodGroup& group, const std::string& name, Protocol protocol);
   std::string nodeSet(const Node& node);
@@ -117,8 +127,11 @@ class Compiler {
 
   ModelIndex index_;
   CompileOptions options_;
+  bool record_pod_sets_;
+  bool fill_members_;
   std::map<std::string, std::vector<const Pod*>> pods_by_namespace_;
   std::map<std::string, IpSet> sets_;
+  std::map<std::string, PodSetDefinition> pod_sets_;
   std::vector<Chain> policy_chains_;
   absl::Status status_;
 };
@@ -140,36 +153,33 @@ std::string Compiler::addSet(SetType type, const std::string& canonical,
   return name;
 }
 
-std::string Compiler::podSet(const PodGroup& group) {
-  return addSet(SetType::kHashIp, canonical(group), [&] {
+std::string Compiler::podDependentSet(PodSetDefinition definition, const std::string& canonical) {
+  bool created = false;
+  std::string name = addSet(definition.type, canonical, [&] {
+    created = true;
     std::set<SetEntry> entries;
-    forEachPod(group, [&](const Pod& pod) {
-      for (const auto& ip : ipsOf(pod)) entries.insert({ip.toString(), false});
+    if (!fill_members_) return entries;
+    forEachPod(definition.group, [&](const Pod& pod) {
+      for (auto& e : podSetEntries(definition, pod, options_.family)) entries.insert(std::move(e));
     });
     return entries;
   });
+  if (created && record_pod_sets_) {
+    definition.set = name;
+    pod_sets_.emplace(name, std::move(definition));
+  }
+  return name;
+}
+
+std::string Compiler::podSet(const PodGroup& group) {
+  return podDependentSet({"", SetType::kHashIp, group, "", Protocol::kTcp}, canonical(group));
 }
 
 std::string Compiler::namedPortSet(const PodGroup& group, const std::string& name,
                                    Protocol protocol) {
-  auto fill = [&] {
-    std::set<SetEntry> entries;
-    forEachPod(group, [&](const Pod& pod) {
-      for (const auto& port : pod.ports) {
-        if (port.name != name || port.protocol != protocol) continue;
-        if (port.port < 1 || port.port > 65535) continue;  // pod data: never trusted
-        for (const auto& ip : ipsOf(pod)) {
-          entries.insert(
-              {absl::StrCat(ip.toString(), ",", protocolName(protocol), ":", port.port), false});
-        }
-      }
-    });
-    return entries;
-  };
-  return addSet(
-      SetType::kHashIpPort,
-      absl::StrCat("named(", canonical(group), ",", field(name), ",", protocolName(protocol), ")"),
-      fill);
+  return podDependentSet(
+      {"", SetType::kHashIpPort, group, name, protocol},
+      absl::StrCat("named(", canonical(group), ",", field(name), ",", protocolName(protocol), ")"));
 }
 
 std::string Compiler::nodeSet(const Node& node) {
@@ -390,6 +400,44 @@ std::string protocolName(Protocol protocol) {
 
 absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& options) {
   return Compiler(model, options).run();
+}
+
+absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& options,
+                                std::vector<PodSetDefinition>* pod_sets) {
+  Compiler compiler(model, options, /*record_pod_sets=*/true);
+  auto out = compiler.run();
+  if (out.ok()) *pod_sets = compiler.takePodSets();
+  return out;
+}
+
+std::vector<SetEntry> podSetEntries(const PodSetDefinition& definition, const Pod& pod,
+                                    conf::Family family) {
+  std::vector<SetEntry> out;
+  for (const auto& ip : pod.ips) {
+    if (ip.family() != family) continue;
+    if (definition.type != SetType::kHashIpPort) {
+      out.push_back({ip.toString(), false});
+      continue;
+    }
+    for (const auto& port : pod.ports) {
+      if (port.name != definition.port_name || port.protocol != definition.protocol) continue;
+      if (port.port < 1 || port.port > 65535) continue;  // pod data: never trusted
+      out.push_back(
+          {absl::StrCat(ip.toString(), ",", protocolName(port.protocol), ":", port.port), false});
+    }
+  }
+  if (out.size() > 1) {
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<PodSetDefinition>> podSetDefinitions(const Model& model,
+                                                                const CompileOptions& options) {
+  Compiler compiler(model, options, /*record_pod_sets=*/true, /*fill_members=*/false);
+  if (auto r = compiler.run(); !r.ok()) return r.status();
+  return compiler.takePodSets();
 }
 
 }  // namespace quasar::netpolicy

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "conf/ip.h"
 #include "netpolicy/compiler/model.h"
+#include "netpolicy/compiler/selector.h"
 
 namespace quasar::netpolicy {
 
@@ -76,6 +77,33 @@ struct CompileOptions {
 // end_port below port or with a named port, a peer with ip_block and a selector. Fails
 // (Internal) if two different canonical texts hash to one name.
 absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& options);
+
+// A set whose members depend on pods: the addresses of a group's pods (hash:ip; targets and
+// selector peers), or their addresses with a named container port (hash:ip,port). Node and
+// ipBlock sets do not depend on pods. What Membership (membership.h) patches without a compile.
+struct PodSetDefinition {
+  std::string set;  // the set's name in compile()'s output
+  SetType type = SetType::kHashIp;
+  PodGroup group;
+  std::string port_name;               // kHashIpPort only
+  Protocol protocol = Protocol::kTcp;  // kHashIpPort only
+};
+
+// The entries `pod` gives the set when it is in the group (the caller checks that): its
+// addresses of `family`, with the named port for kHashIpPort. Sorted, unique. compile() fills
+// sets with this.
+std::vector<SetEntry> podSetEntries(const PodSetDefinition& definition, const Pod& pod,
+                                    conf::Family family);
+
+// compile(), also giving its pod-dependent sets (sorted by name) in `pod_sets` when it succeeds.
+absl::StatusOr<Ruleset> compile(const Model& model, const CompileOptions& options,
+                                std::vector<PodSetDefinition>* pod_sets);
+
+// The pod-dependent sets of compile(model, options), sorted by name, found by compile()'s own
+// walk over the policies but without computing members (no pod is looked at; the walk is most
+// of a compile's time, though). Fails as compile() does.
+absl::StatusOr<std::vector<PodSetDefinition>> podSetDefinitions(const Model& model,
+                                                                const CompileOptions& options);
 
 // Name helpers, exposed for tests: prefix + 16 hex digits of a 64-bit hash of `text`.
 std::string hashedName(std::string_view prefix, std::string_view text);

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "conf/ip.h"
 #include "netpolicy/compiler/model.h"
 
@@ -62,6 +63,32 @@ inline Model e2eCluster() {
                             {"serve-81-tcp", 81, Protocol::kTcp},
                             {"serve-80-udp", 80, Protocol::kUdp}}));
     }
+  }
+  return m;
+}
+
+// The benchmark's shape (issue 14): 1,000 policies over `pods` pods in 100 namespaces ns<i>
+// (label team=t<i % 10>), pod p<i> in ns<i % 100> with address 10.<8 + i / 65536>.x.y, label
+// app=app<i % 50> and named port http 8080/TCP, all on node n1.
+inline Model benchShape(int pods) {
+  Model m;
+  m.nodes = {{"n1", {{"gpu", "true"}}, {ip("172.16.0.1")}}};
+  for (int n = 0; n < 100; ++n) {
+    m.namespaces.push_back({absl::StrCat("ns", n), {{"team", absl::StrCat("t", n % 10)}}});
+  }
+  for (int i = 0; i < pods; ++i) {
+    m.pods.push_back(pod(absl::StrCat("ns", i % 100), absl::StrCat("p", i),
+                         absl::StrCat("10.", 8 + i / 65536, ".", i / 256 % 256, ".", i % 256),
+                         {{"app", absl::StrCat("app", i % 50)}}, "n1",
+                         {{"http", 8080, Protocol::kTcp}}));
+  }
+  for (int k = 0; k < 1000; ++k) {
+    Policy p = policy(absl::StrCat("ns", k % 100), absl::StrCat("pol", k),
+                      sel({{"app", absl::StrCat("app", k % 50)}}));
+    p.ingress.push_back({{nsPeer(sel({{"team", absl::StrCat("t", k % 10)}})),
+                          podPeer(sel({{"app", absl::StrCat("app", (k + 1) % 50)}}))},
+                         {tcp(80), tcp(443), named("http")}});
+    m.policies.push_back(p);
   }
   return m;
 }
