@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/eventually.h"
 #include "tests/cluster_bed.h"
 
 namespace quasar::tests {
@@ -42,14 +43,6 @@ int cniCode(const CmdResult& r) {
 }
 
 // Polls `cond` every 20 ms until it holds or `limit` passed; returns its last value.
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return cond();
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 class FloatingCluster : public ClusterBed {
  protected:

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/eventually.h"
 #include "tests/testbed.h"
 
 namespace quasar::tests {
@@ -35,15 +36,6 @@ int cniCode(const CmdResult& r) {
 }
 
 // Polls `cond` every 20 ms until it holds or `seconds` passed; returns its last value.
-bool eventually(const std::function<bool()>& cond, double seconds = 5) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(int(seconds * 1000));
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return cond();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
 class FloatingE2E : public ::testing::Test {
  protected:
@@ -108,7 +100,7 @@ class FloatingE2E : public ::testing::Test {
   CmdResult addRetrying(const std::string& container, const std::string& ns,
                         const std::string& pod) {
     CmdResult r;
-    eventually([&] { return cniCode(r = add(container, ns, pod)) != 11; }, 10);
+    eventually([&] { return cniCode(r = add(container, ns, pod)) != 11; }, std::chrono::seconds(10));
     return r;
   }
 

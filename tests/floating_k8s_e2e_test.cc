@@ -25,6 +25,7 @@
 #include <thread>
 #include <tuple>
 
+#include "tests/eventually.h"
 #include "absl/strings/str_cat.h"
 #include "tests/k8s_standin.h"
 #include "tests/testbed.h"
@@ -38,14 +39,6 @@ using std::chrono::seconds;
 
 constexpr char kNs[] = "apps";
 
-bool eventually(const std::function<bool()>& pred, milliseconds timeout = seconds(15)) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  do {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  } while (std::chrono::steady_clock::now() < until);
-  return pred();
-}
 
 std::string podIp(const CmdResult& add) {
   auto j = add.json();

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/eventually.h"
 #include "absl/strings/str_cat.h"
 #include "tests/k8s_standin.h"
 #include "tests/testbed.h"
@@ -23,14 +24,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // Polls `pred` every 20 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& pred, milliseconds timeout = seconds(15)) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  do {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  } while (std::chrono::steady_clock::now() < until);
-  return pred();
-}
 
 class K8sE2E : public ::testing::Test {
  protected:

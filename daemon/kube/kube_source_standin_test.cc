@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "tests/eventually.h"
 #include "daemon/api/view_pod_lookup.h"
 #include "daemon/cluster/object_view.h"
 #include "daemon/cluster/objects/pod.h"
@@ -51,14 +52,7 @@ Seen seenOf(const objects::Object& o) {
 }
 
 // Polls `pred` every 20 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& pred, milliseconds timeout = seconds(15)) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  do {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  } while (std::chrono::steady_clock::now() < until);
-  return pred();
-}
+using ::quasar::tests::eventually;
 
 json pod(const std::string& ns, const std::string& name, const std::string& node,
          json labels = json::object(), json annotations = json::object()) {

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/eventually.h"
 #include "daemon/kube/api_client.h"
 #include "daemon/kube/api_status.h"
 #include "daemon/kube/reflector.h"
@@ -158,14 +159,7 @@ class RecordingObserver : public ReflectorObserver {
   int errors_ = 0;
 };
 
-bool eventually(const std::function<bool()>& pred, milliseconds timeout = seconds(10)) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
+using ::quasar::tests::eventually;
 
 Versions serverVersions(const ApiClient& api, const Resource& r, const std::string& ns = "",
                         const std::string& label_selector = "") {
