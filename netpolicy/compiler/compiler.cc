@@ -250,14 +250,19 @@ absl::StatusOr<Ruleset> Compiler::run() {
     if (isolatesEgress(*p)) compilePolicy(*p, Direction::kEgress, &egress);
     if (isolatesIngress(*p)) compilePolicy(*p, Direction::kIngress, &ingress);
   }
-  // REJECT, not DROP: a denied connection fails at once with "administratively prohibited"
-  // instead of hanging until the client's timeout, for users and for tests alike.
+  // REJECT, not DROP: a denied connection fails at once instead of hanging until the client's
+  // timeout, for users and for tests alike. TCP gets a reset: the kernel rate-limits ICMP
+  // errors per destination (about one a second after a burst of six), resets it does not.
+  const Tokens reject_tcp = {"-p", "tcp", "-m", "mark", "--mark", isolated_only,
+                             "-j", "REJECT", "--reject-with", "tcp-reset"};
   const Tokens reject = {"-m",        "mark", "--mark",        isolated_only, "-j",
                          "REJECT",    "--reject-with",
                          options_.family == conf::Family::kV4 ? "icmp-admin-prohibited"
                                                               : "icmp6-adm-prohibited"};
-  egress.rules.push_back({reject});
-  ingress.rules.push_back({reject});
+  for (Chain* c : {&egress, &ingress}) {
+    c->rules.push_back({reject_tcp});
+    c->rules.push_back({reject});
+  }
   // Pods' traffic to the node itself: their egress policies apply. Replies to connections the
   // node opened (kubelet probes) pass. The node's own output needs no chain: traffic from the
   // pod's node is always allowed.

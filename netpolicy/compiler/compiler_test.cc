@@ -368,10 +368,12 @@ TEST(Compiler, GoldenOutput) {
 -A QUASAR-FORWARD -j QUASAR-EGRESS
 -A QUASAR-FORWARD -j QUASAR-INGRESS
 -A QUASAR-EGRESS -j MARK --set-xmark 0x0/0x30000
+-A QUASAR-EGRESS -p tcp -m mark --mark 0x20000/0x30000 -j REJECT --reject-with tcp-reset
 -A QUASAR-EGRESS -m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited
 -A QUASAR-INGRESS -m set --match-set QSR-f2404f5e2aa80a12 src -j RETURN
 -A QUASAR-INGRESS -j MARK --set-xmark 0x0/0x30000
 -A QUASAR-INGRESS -m set --match-set QSR-292d0e69892a78b6 dst -j QUASAR-I-6a3fdd63218b1b80
+-A QUASAR-INGRESS -p tcp -m mark --mark 0x20000/0x30000 -j REJECT --reject-with tcp-reset
 -A QUASAR-INGRESS -m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited
 -A QUASAR-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
 -A QUASAR-INPUT -j QUASAR-EGRESS
