@@ -286,6 +286,58 @@ absl::Status Applier::loadFromKernel(const std::vector<Ruleset>& desired) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<ApplyStats> Applier::changeMembers(conf::Family family, const PodSetDelta& delta) {
+  if (!state_->trusted) return absl::FailedPreconditionError("applier state not trusted");
+  auto fam = state_->families.find(family);
+  Ruleset* last = nullptr;
+  for (auto& r : state_->last_desired) {
+    if (r.family == family) last = &r;
+  }
+  if (fam == state_->families.end() || last == nullptr) {
+    return absl::FailedPreconditionError("no applied state for the family");
+  }
+  auto lastSet = [&](const std::string& name) -> IpSet* {
+    auto it = std::lower_bound(last->sets.begin(), last->sets.end(), name,
+                               [](const IpSet& s, const std::string& n) { return s.name < n; });
+    return it != last->sets.end() && it->name == name ? &*it : nullptr;
+  };
+  std::vector<SetOp> ops;
+  for (const auto* list : {&delta.added, &delta.removed}) {
+    for (const auto& e : *list) {
+      auto it = fam->second.sets.find(e.set);
+      if (it == fam->second.sets.end() || it->second.type == SetType::kHashNet ||
+          lastSet(e.set) == nullptr) {
+        return absl::FailedPreconditionError("changeMembers: unknown pod set " + e.set);
+      }
+      ops.push_back({list == &delta.added ? SetOp::Kind::kAdd : SetOp::Kind::kDel, e.set, {}, {},
+                     e.entry});
+    }
+  }
+  ApplyStats stats;
+  if (ops.empty()) return stats;
+  if (auto s = kernel_.changeSets(ops); !s.ok()) {
+    state_->trusted = false;
+    return s;
+  }
+  auto patch = [](std::vector<SetEntry>& v, const SetEntry& e, bool add) {
+    auto it = std::lower_bound(v.begin(), v.end(), e);
+    const bool present = it != v.end() && *it == e;
+    if (add && !present) v.insert(it, e);
+    if (!add && present) v.erase(it);
+  };
+  for (const auto& e : delta.added) {
+    patch(fam->second.sets[e.set].entries, e.entry, true);
+    patch(lastSet(e.set)->entries, e.entry, true);
+  }
+  for (const auto& e : delta.removed) {
+    patch(fam->second.sets[e.set].entries, e.entry, false);
+    patch(lastSet(e.set)->entries, e.entry, false);
+  }
+  stats.members_added = static_cast<int>(delta.added.size());
+  stats.members_removed = static_cast<int>(delta.removed.size());
+  return stats;
+}
+
 absl::StatusOr<ApplyStats> Applier::repair() {
   if (!state_->applied) return ApplyStats{};
   if (!state_->trusted) return apply(std::vector<Ruleset>(state_->last_desired));

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "netpolicy/compiler/compiler.h"
+#include "netpolicy/compiler/membership.h"
 #include "netpolicy/kernel/policy_kernel.h"
 
 namespace quasar::netpolicy {
@@ -51,6 +52,11 @@ class Applier {
   // The desired state: at most one Ruleset per family. A family with no Ruleset gets nothing
   // (its quasar chains, hooks and sets are removed).
   absl::StatusOr<ApplyStats> apply(const std::vector<Ruleset>& desired);
+  // A pod event's set changes (netpolicy/compiler/membership.h) straight to the kernel, without
+  // diffing the other sets. FailedPrecondition, nothing changed, when the applier does not trust
+  // its memory (before the first apply(), after a failure) or does not know one of the sets:
+  // apply() the whole state then.
+  absl::StatusOr<ApplyStats> changeMembers(conf::Family family, const PodSetDelta& delta);
   // Reads the kernel and repairs drift from the last applied state. Before any apply(): no-op.
   absl::StatusOr<ApplyStats> repair();
   // Removes every hook, chain and set quasar owns, in both families (also ones this process did

@@ -137,6 +137,40 @@ TEST_F(ApplierTest, APodAddedMovesSetMembersOnly) {
   EXPECT_EQ(stats->chains_written, 0);
 }
 
+// A pod event's delta goes straight to the sets; a later apply() of the same state as a compile
+// gives it finds nothing to do, and repair() keeps the new members.
+TEST_F(ApplierTest, ChangeMembersAppliesAPodDeltaOnly) {
+  Model m = model({allowFromY(), egressToB()});
+  auto compiled = compile(m, {kV4, "n1"});
+  ASSERT_TRUE(compiled.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(applier_.changeMembers(kV4, {}).status()));
+  ASSERT_TRUE(applier_.apply({*compiled}).ok());
+  auto membership = Membership::build(m, {kV4, "n1"});
+  ASSERT_TRUE(membership.ok());
+  Pod added = testing::pod("y", "d", "10.1.1.77", {{"pod", "b"}}, "n1");
+  auto delta = membership->applyPodChange(nullptr, &added, &*compiled);
+  ASSERT_TRUE(delta.ok()) << delta.status();
+  ASSERT_FALSE(delta->added.empty());
+  const int restores = kernel_.restores, reads = kernel_.reads;
+  auto stats = applier_.changeMembers(kV4, *delta);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->members_added, static_cast<int>(delta->added.size()));
+  EXPECT_EQ(kernel_.restores, restores);
+  EXPECT_EQ(kernel_.reads, reads);
+  for (const auto& e : delta->added) EXPECT_EQ(kernel_.sets[e.set].entries.count(e.entry), 1u);
+  m.pods.push_back(added);
+  auto again = applier_.apply(compileBoth(m, false));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed());
+  auto repaired = applier_.repair();
+  ASSERT_TRUE(repaired.ok());
+  EXPECT_FALSE(repaired->changed());
+  // An unknown set: refused, nothing changed.
+  PodSetDelta bogus;
+  bogus.added.push_back({"QSR-0000000000000000", {"10.9.9.9", false}});
+  EXPECT_TRUE(absl::IsFailedPrecondition(applier_.changeMembers(kV4, bogus).status()));
+}
+
 TEST_F(ApplierTest, APolicyRemovedLosesItsChainThenItsSets) {
   addForeignState();
   ASSERT_TRUE(applier_.apply(compileBoth(model({allowFromY(), egressToB()}))).ok());
