@@ -31,7 +31,7 @@ const std::set<absl::string_view>& knownKeys() {
                                       "natOutgoing", "nodeGoneGraceSeconds",
                                       "kubernetes",  "ipam",
                                       "metricsAddress",
-                                      "floatingHousekeepingSeconds"};
+                                      "floatingHousekeepingSeconds", "networkPolicy"};
   // clang-format on
   return *keys;
 }
@@ -143,6 +143,7 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
     c.block_release_grace = std::chrono::seconds(g);
   }
   if (root["natOutgoing"]) c.nat_outgoing = root["natOutgoing"].as<bool>();
+  if (root["networkPolicy"]) c.network_policy = root["networkPolicy"].as<bool>();
   if (root["nodeIP"]) c.node_ip = root["nodeIP"].as<std::string>();
   if (!c.node_ip.empty() && !IpAddress::parse(c.node_ip).ok()) {
     return fieldError("nodeIP", "is not an IP address");

@@ -74,6 +74,9 @@ struct DaemonConfig {
   RoutingMode routing_mode = RoutingMode::kIpipCrossSubnet;
   // Masquerade pod traffic that leaves the cluster's pod CIDRs.
   bool nat_outgoing = true;
+  // Enforce NetworkPolicy (both kinds) with iptables and ipset (docs/network-policy.md). Off:
+  // no quasar chain or set is installed (another program enforces policy).
+  bool network_policy = true;
   // Pod MTU; 0 means the uplink's MTU minus the routing mode's overhead.
   int mtu = 0;
   std::string log_level = "info";

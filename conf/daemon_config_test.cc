@@ -12,6 +12,7 @@ podCIDRs: [10.244.1.7/24]
 reserved: [10.244.1.1]
 releaseCooldownSeconds: 0.5
 floatingHousekeepingSeconds: 0.5
+networkPolicy: false
 routingMode: vxlan-always
 uplink: eth9
 )");
@@ -21,6 +22,8 @@ uplink: eth9
   EXPECT_EQ(c->pod_cidrs[0].toString(), "10.244.1.0/24");
   EXPECT_EQ(c->release_cooldown, std::chrono::milliseconds(500));
   EXPECT_EQ(c->floating_housekeeping, std::chrono::milliseconds(500));
+  EXPECT_FALSE(c->network_policy);
+  EXPECT_TRUE(parseDaemonConfig("podCIDRs: [10.0.0.0/24]\n")->network_policy);
   EXPECT_EQ(parseDaemonConfig("podCIDRs: [10.0.0.0/24]\n")->floating_housekeeping,
             std::chrono::seconds(10));
   EXPECT_EQ(c->routing_mode, RoutingMode::kVxlanAlways);

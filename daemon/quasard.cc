@@ -29,6 +29,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_join.h"
 #include "conf/daemon_config.h"
+#include "daemon/agents/policy_agent.h"
 #include "daemon/agents/routing_agent.h"
 #include "daemon/api/plugin_server.h"
 #include "daemon/api/quasard_service.h"
@@ -50,6 +51,8 @@
 #include "daemon/store/sqlite_allocation_store.h"
 #include "daemon/store/sqlite_kv_store.h"
 #include "ipam/address_manager.h"
+#include "netpolicy/kernel/applier.h"
+#include "netpolicy/kernel/linux_policy_kernel.h"
 #include "netpolicy/masquerade.h"
 #include "routing/pod_link.h"
 #include "routing/proxy_neighbour.h"
@@ -375,6 +378,24 @@ int run(const Flags& flags) {
   NodeDirectory& directory = cfg->ipam == conf::IpamMode::kKubernetes
                                  ? static_cast<NodeDirectory&>(node_objects)
                                  : registered_nodes;
+  // NetworkPolicy (docs/network-policy.md): the agent programs iptables and ipset from the
+  // object view; ADDs wait for it (no gap at pod start). What it installed stays when quasard
+  // stops, so pods stay isolated across a restart.
+  netpolicy::LinuxPolicyKernel policy_kernel;
+  netpolicy::Applier policy_applier(policy_kernel);
+  std::optional<PolicyAgent> policy;
+  if (cfg->network_policy) {
+    PolicyAgent::Options policy_options;
+    policy_options.node = {cfg->node_name, uplink_ips};
+    policy.emplace((*objects)->view(), policy_applier, policy_options);
+    for (const auto& a : (*manager)->list("")) {
+      policy->podKnown(absl::StrCat(a.attachment.container_id, "/", a.attachment.ifname),
+                       {a.pod.namespace_, a.pod.name, a.ips, nullptr});
+    }
+    policy->setMetrics(metrics.reconcile("policy"));
+    policy->start();
+    service.setPolicyAgent(&*policy, std::chrono::seconds(5));
+  }
   RoutingAgent agent(directory, local, cfg->routing_mode, std::chrono::milliseconds(500));
   agent.setMetrics(metrics.reconcile("routing"));
   agent.start();
@@ -426,6 +447,10 @@ int run(const Flags& flags) {
   auto routes_check = readiness.add("routes", [&agent]() -> absl::Status {
     if (agent.ready()) return absl::OkStatus();
     return absl::UnavailableError("the routes have not been programmed yet");
+  });
+  auto policy_check = readiness.add("network-policy", [&policy]() -> absl::Status {
+    if (!policy || policy->stats().ready) return absl::OkStatus();
+    return absl::UnavailableError("network policy has not been programmed yet");
   });
   auto pools = metrics.collectPools([&manager] {
     std::vector<metrics::PoolUsage> out;

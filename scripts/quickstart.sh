@@ -2,7 +2,9 @@
 # The main job in one command: quasard on the embedded store in a "node" namespace, three pods
 # (namespaces) getting addresses from it through the real CNI plugin and pinging each other and
 # the node, a floating-IP pod reached from a plain host on the node's subnet (and given its
-# address back when recreated), then `quasarctl status`, the allocations, /readyz and metrics.
+# address back when recreated), a NetworkPolicy that blocks and then allows (and
+# `quasarctl policy explain` saying why), then `quasarctl status`, the allocations, /readyz and
+# metrics.
 # Tears everything down at the end unless --keep is given. Never touches the root namespace.
 # Needs root.
 set -euo pipefail
@@ -113,6 +115,62 @@ echo "==> recreated with release-policy immutable: it got $again back"
 ping_ok "$gw" "$again"
 echo
 
+echo "==> NetworkPolicy: web (pod2) takes traffic only from clients (pod1)"
+cat >"$state/pods.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: pod1, namespace: demo, labels: {role: client}}
+spec: {containers: [{name: c, image: busybox}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pod2, namespace: demo, labels: {app: web}}
+spec: {containers: [{name: c, image: nginx, ports: [{name: http, containerPort: 80}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pod3, namespace: demo, labels: {role: batch}}
+spec: {containers: [{name: c, image: busybox}]}
+YAML
+ip netns exec "$node" "$bin/quasarctl" --socket "$sock" apply -f "$state/pods.yaml" >/dev/null
+cat >"$state/deny.yaml" <<YAML
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-deny-all, namespace: demo}
+spec: {podSelector: {matchLabels: {app: web}}}
+YAML
+cat >"$state/allow.yaml" <<YAML
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-clients, namespace: demo}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}]}]
+YAML
+# Waits (up to 5 s) until ping from $1 to $2 gives the wanted result: ok or denied. A denied
+# ping is answered at once ("administratively prohibited"), so no timeout is waited out.
+ping_until() {
+  for _ in $(seq 50); do
+    if ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; then got=ok; else got=denied; fi
+    if [ "$got" = "$3" ]; then echo "    $1 -> $2 $got"; return 0; fi
+    sleep 0.1
+  done
+  echo "    $1 -> $2 $got, expected $3"; return 1
+}
+ip netns exec "$node" "$bin/quasarctl" --socket "$sock" apply -f "$state/deny.yaml"
+ping_until "${pods[0]}" "${ips[1]}" denied
+ping_until "${pods[2]}" "${ips[1]}" denied
+ip netns exec "$node" "$bin/quasarctl" --socket "$sock" apply -f "$state/allow.yaml"
+ping_until "${pods[0]}" "${ips[1]}" ok
+ping_until "${pods[2]}" "${ips[1]}" denied
+echo "==> quasarctl policy explain"
+for from in demo/pod1 demo/pod3; do
+  ip netns exec "$node" "$bin/quasarctl" --socket "$sock" policy explain \
+    --from "$from" --to demo/pod2 --port 80/TCP
+done
+ip netns exec "$node" "$bin/quasarctl" --socket "$sock" policy status
+echo
+
 echo "==> quasarctl status"
 ip netns exec "$node" "$bin/quasarctl" --socket "$sock" status
 echo
@@ -131,6 +189,7 @@ The demo is still running. Look around:
   ip netns exec $node $bin/quasarctl --socket $sock status
   ip -n $node route                 # a /32 per pod through its qsr* veth
   ip -n ${pods[0]} addr; ip -n ${pods[0]} route
+  ip netns exec $node iptables-save -t filter; ip netns exec $node ipset list   # the policies
   cat $state/quasard.log $state/cni.log
 Tear it down with: $0   (it removes the previous demo first), or by hand:
   kill \$(cat $state/quasard.pid); for n in ${pods[*]} $node $gw; do ip netns del \$n; done; rm -rf $state

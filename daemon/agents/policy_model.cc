@@ -112,7 +112,47 @@ void describePod(const objects::Pod& pod, np::Pod* out) {
   }
 }
 
+// The model's entry for one pod: the view's object (may be null) and this node's attachments
+// of it (may be empty). nullopt when the pod has no network of its own or nothing is known.
+std::optional<np::Pod> policyPod(const objects::Pod* object,
+                                 const std::vector<const LocalPod*>& locals,
+                                 const LocalNodeFacts& node, const std::string& namespace_,
+                                 const std::string& name) {
+  if (object != nullptr && (object->host_network || object->terminated())) return std::nullopt;
+  if (object == nullptr && locals.empty()) return std::nullopt;
+  np::Pod p;
+  p.namespace_name = namespace_;
+  p.name = name;
+  if (object != nullptr) describePod(*object, &p);
+  if (locals.empty()) {
+    p.ips = object->pod_ips;
+  } else {
+    for (const LocalPod* l : locals) {
+      p.ips.insert(p.ips.end(), l->ips.begin(), l->ips.end());
+      // Not in the view yet: what its ADD found.
+      if (object == nullptr && l->object && p.labels.empty()) describePod(*l->object, &p);
+    }
+    p.node = node.name;
+  }
+  std::sort(p.ips.begin(), p.ips.end());
+  p.ips.erase(std::unique(p.ips.begin(), p.ips.end()), p.ips.end());
+  return p;
+}
+
 }  // namespace
+
+std::optional<netpolicy::Pod> buildPolicyPod(const ObjectView& view,
+                                             const std::map<std::string, LocalPod>& local,
+                                             const LocalNodeFacts& node,
+                                             const std::string& namespace_,
+                                             const std::string& name) {
+  std::vector<const LocalPod*> locals;
+  for (const auto& [key, pod] : local) {
+    if (pod.namespace_ == namespace_ && pod.name == name) locals.push_back(&pod);
+  }
+  auto object = view.get<objects::Pod>(namespace_, name);
+  return policyPod(object.get(), locals, node, namespace_, name);
+}
 
 netpolicy::Model buildPolicyModel(const ObjectView& view,
                                   const std::map<std::string, LocalPod>& local,
@@ -123,39 +163,24 @@ netpolicy::Model buildPolicyModel(const ObjectView& view,
   for (const auto& [key, pod] : local) local_by_pod[{pod.namespace_, pod.name}].push_back(&pod);
 
   std::set<std::string> namespaces;
+  auto add = [&](std::optional<np::Pod> p) {
+    if (!p) return;
+    namespaces.insert(p->namespace_name);
+    model.pods.push_back(std::move(*p));
+  };
   for (const auto& pod : view.list<objects::Pod>()) {
-    if (pod->host_network || pod->terminated()) continue;
-    np::Pod p;
-    p.namespace_name = pod->metadata.namespace_;
-    p.name = pod->metadata.name;
-    describePod(*pod, &p);
-    auto it = local_by_pod.find({p.namespace_name, p.name});
+    const auto key = std::make_pair(pod->metadata.namespace_, pod->metadata.name);
+    auto it = local_by_pod.find(key);
+    std::vector<const LocalPod*> locals;
     if (it != local_by_pod.end()) {
-      for (const LocalPod* l : it->second) p.ips.insert(p.ips.end(), l->ips.begin(), l->ips.end());
-      if (p.node.empty()) p.node = node.name;
+      locals = std::move(it->second);
       local_by_pod.erase(it);
-    } else {
-      p.ips = pod->pod_ips;
     }
-    namespaces.insert(p.namespace_name);
-    model.pods.push_back(std::move(p));
+    add(policyPod(pod.get(), locals, node, key.first, key.second));
   }
   // Local pods the view has not got yet.
   for (const auto& [key, locals] : local_by_pod) {
-    np::Pod p;
-    p.namespace_name = key.first;
-    p.name = key.second;
-    for (const LocalPod* l : locals) {
-      p.ips.insert(p.ips.end(), l->ips.begin(), l->ips.end());
-      if (l->object && p.labels.empty()) describePod(*l->object, &p);
-    }
-    p.node = node.name;
-    namespaces.insert(p.namespace_name);
-    model.pods.push_back(std::move(p));
-  }
-  for (auto& p : model.pods) {
-    std::sort(p.ips.begin(), p.ips.end());
-    p.ips.erase(std::unique(p.ips.begin(), p.ips.end()), p.ips.end());
+    add(policyPod(nullptr, locals, node, key.first, key.second));
   }
 
   for (const auto& ns : view.list<objects::Namespace>()) {

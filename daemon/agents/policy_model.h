@@ -15,6 +15,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,12 @@ struct LocalNodeFacts {
 netpolicy::Model buildPolicyModel(const ObjectView& view,
                                   const std::map<std::string, LocalPod>& local,
                                   const LocalNodeFacts& node);
+// The one pod as buildPolicyModel() puts it in the model; nullopt when it is not there (no such
+// pod, hostNetwork, finished). For pod events without building the whole model.
+std::optional<netpolicy::Pod> buildPolicyPod(const ObjectView& view,
+                                             const std::map<std::string, LocalPod>& local,
+                                             const LocalNodeFacts& node,
+                                             const std::string& namespace_,
+                                             const std::string& name);
 
 }  // namespace quasar::daemon

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "conf/json_parse.h"
@@ -95,9 +96,17 @@ grpc::Status QuasardService::allocate(
         absl::StrCat("attachment ", r.attachment.container_id, "/", r.attachment.ifname,
                      ": its previous veth is still being removed; retry"));
   }
+  LookedUp looked_up = lookUpPod(r.pod);
+  // NetworkPolicy before any answer: the pod is in its policies' sets when the plugin has its
+  // address, so a pod a policy isolates is never reachable unisolated. A failure to enforce
+  // fails the ADD (fail closed), after the early answer was held back.
+  const std::shared_ptr<const objects::Pod> pod_object = looked_up.object;
+  std::optional<absl::Status> policy_status;
   std::function<void(const ipam::AllocateResult&)> hook;
   if (on_reserved) {
     hook = [&](const ipam::AllocateResult& reserved) {
+      policy_status = enforcePolicy(reserved.allocation, pod_object);
+      if (!policy_status->ok()) return;
       pb::AllocateReply early;
       toPb(reserved.allocation, early.mutable_allocation());
       describeUnderlay(reserved.allocation, early.mutable_allocation());
@@ -107,7 +116,6 @@ grpc::Status QuasardService::allocate(
       on_reserved(early);
     };
   }
-  LookedUp looked_up = lookUpPod(r.pod);
   if (floating_) {
     // The annotations choose the source and the release policy: unread, the pod could get a
     // pod-CIDR address (or a floating one under the wrong policy) it keeps for its life. With
@@ -136,6 +144,20 @@ grpc::Status QuasardService::allocate(
                  r.attachment.container_id, r.attachment.ifname,
                  std::string(result.status().message()));
     return toGrpc(result.status());
+  }
+  if (!policy_status) policy_status = enforcePolicy(result->allocation, pod_object);
+  if (!policy_status->ok()) {
+    spdlog::warn("event=allocate-refused container={} ifname={} pod={}/{} reason=policy error=\"{}\"",
+                 r.attachment.container_id, r.attachment.ifname, r.pod.namespace_, r.pod.name,
+                 std::string(policy_status->message()));
+    if (result->created) {
+      if (auto undone = manager_.release(r.attachment, /*hold=*/false, claim); !undone.ok()) {
+        spdlog::warn("event=allocate-undo-failed container={} error=\"{}\"",
+                     r.attachment.container_id, std::string(undone.status().message()));
+      }
+      if (policy_) policy_->podStopped(attachmentKey(r.attachment));
+    }
+    return toGrpc(absl::UnavailableError(policy_status->message()));
   }
   if (result->created) {
     spdlog::info("event=allocate container={} ifname={} pod={}/{} ips={}",
@@ -192,6 +214,14 @@ QuasardService::LookedUp QuasardService::lookUpPod(ipam::PodRef& pod) {
   return out;
 }
 
+absl::Status QuasardService::enforcePolicy(const ipam::Allocation& a,
+                                           std::shared_ptr<const objects::Pod> object) {
+  if (!policy_) return absl::OkStatus();
+  return policy_->podStarting(attachmentKey(a.attachment),
+                              {a.pod.namespace_, a.pod.name, a.ips, std::move(object)},
+                              policy_deadline_);
+}
+
 void QuasardService::describeUnderlay(const ipam::Allocation& a, pb::Allocation* out) const {
   if (!floating_ || a.source != ipam::floating::FloatingSource::kName) return;
   if (auto s = floating_->describe(a, out->mutable_underlay()); !s.ok()) {
@@ -245,6 +275,7 @@ grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::Rele
   // Also with nothing released: a half-done ADD may have left the veth.
   if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
   if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(fromPb(req->attachment())));
+  if (policy_) policy_->podStopped(attachmentKey(fromPb(req->attachment())));
   {
     std::lock_guard lock(looked_up_mu_);
     looked_up_.erase(fromPb(req->attachment()));
@@ -303,6 +334,7 @@ grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req,
     reaper_.enqueue(host, *index, *released);
     if (floating_) floating_->released(a);
     if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(a.attachment));
+    if (policy_) policy_->podStopped(attachmentKey(a.attachment));
     {
       std::lock_guard lock(looked_up_mu_);
       looked_up_.erase(a.attachment);
@@ -480,6 +512,75 @@ grpc::Status QuasardService::ReleaseFloatingIp(grpc::ServerContext*,
                                                pb::ReleaseFloatingIpReply*) {
   if (!fip_) return noFloatingIps();
   return toGrpc(fip_->release(*req));
+}
+
+namespace {
+
+void toPb(const netpolicy::DirectionVerdict& d, pb::PolicyDirection* out) {
+  out->set_isolated(d.isolated);
+  out->set_allowed(d.allowed);
+  auto put = [](const netpolicy::RuleRef& r, pb::PolicyRuleRef* o) {
+    o->set_kind(r.policy_kind);
+    o->set_namespace_(r.policy_namespace);
+    o->set_name(r.policy_name);
+    o->set_rule(r.rule);
+  };
+  for (const auto& r : d.isolating) put(r, out->add_isolating());
+  for (const auto& r : d.allowing) put(r, out->add_allowing());
+}
+
+}  // namespace
+
+grpc::Status QuasardService::ExplainPolicy(grpc::ServerContext*,
+                                           const pb::ExplainPolicyRequest* req,
+                                           pb::ExplainPolicyReply* reply) {
+  if (!policy_) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this quasard enforces no network policy (policy: disabled)");
+  }
+  const std::string proto = absl::AsciiStrToUpper(req->protocol().empty() ? "TCP" : req->protocol());
+  netpolicy::Protocol protocol;
+  if (proto == "TCP") {
+    protocol = netpolicy::Protocol::kTcp;
+  } else if (proto == "UDP") {
+    protocol = netpolicy::Protocol::kUdp;
+  } else if (proto == "SCTP") {
+    protocol = netpolicy::Protocol::kSctp;
+  } else {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "protocol must be TCP, UDP or SCTP");
+  }
+  if (req->port() < 1 || req->port() > 65535) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "port must be in 1..65535");
+  }
+  auto v = policy_->explain(req->from_namespace(), req->from_pod(), req->to_namespace(),
+                            req->to_pod(), static_cast<int>(req->port()), protocol);
+  if (!v.ok()) return toGrpc(v.status());
+  reply->set_allowed(v->allowed);
+  toPb(v->egress, reply->mutable_egress());
+  toPb(v->ingress, reply->mutable_ingress());
+  reply->set_text(netpolicy::describe(*v));
+  return grpc::Status::OK;
+}
+
+grpc::Status QuasardService::PolicyStatus(grpc::ServerContext*, const pb::PolicyStatusRequest*,
+                                          pb::PolicyStatusReply* reply) {
+  if (!policy_) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this quasard enforces no network policy (policy: disabled)");
+  }
+  const PolicyAgent::Stats s = policy_->stats();
+  reply->set_ready(s.ready);
+  reply->set_syncs(s.syncs);
+  reply->set_sync_errors(s.sync_errors);
+  reply->set_repairs(s.repairs);
+  reply->set_last_sync_ms(s.last_sync_ms);
+  reply->set_policies(s.policies);
+  reply->set_pods(s.pods);
+  reply->set_rules(s.rules);
+  reply->set_sets(s.sets);
+  reply->set_set_members(s.set_members);
+  reply->set_last_error(s.last_error);
+  return grpc::Status::OK;
 }
 
 }  // namespace quasar::daemon

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "daemon/agents/policy_agent.h"
 #include "daemon/agents/routing_agent.h"
 #include "daemon/agents/veth_reaper.h"
 #include "daemon/api/floating_ips.h"
@@ -83,6 +84,16 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   // What GetObjects and Nodes read: the object view, whatever its source.
   void setObjectView(const ObjectView* view) { object_view_ = view; }
   void setRoutingAgent(RoutingAgent* agent) { agent_ = agent; }
+  // NetworkPolicy: an ADD answers only once the policies selecting the pod are enforced (no
+  // gap), or fails with UNAVAILABLE when that takes longer than `deadline`.
+  void setPolicyAgent(PolicyAgent* policy, std::chrono::milliseconds deadline) {
+    policy_ = policy;
+    policy_deadline_ = deadline;
+  }
+  grpc::Status ExplainPolicy(grpc::ServerContext*, const quasar::api::v1::ExplainPolicyRequest* req,
+                             quasar::api::v1::ExplainPolicyReply* reply) override;
+  grpc::Status PolicyStatus(grpc::ServerContext*, const quasar::api::v1::PolicyStatusRequest* req,
+                            quasar::api::v1::PolicyStatusReply* reply) override;
   // With the datastore object source: every allocation and release is published cluster-wide.
   void setPodAddressPublisher(PodAddressPublisher* p) { pod_addresses_ = p; }
   // Where ADD learns the pod's annotations; without one nothing is looked up.
@@ -116,6 +127,8 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   ClusterView* view_ = nullptr;
   ObjectStore* objects_ = nullptr;
   RoutingAgent* agent_ = nullptr;
+  PolicyAgent* policy_ = nullptr;
+  std::chrono::milliseconds policy_deadline_{5000};
   PodAddressPublisher* pod_addresses_ = nullptr;
   PodLookup* pods_ = nullptr;
   const ObjectView* object_view_ = nullptr;
@@ -130,6 +143,9 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
     std::shared_ptr<const objects::Pod> object;  // the pod, when found (not kept after ADD)
   };
   LookedUp lookUpPod(ipam::PodRef& pod);
+  // The pod's addresses into the policy agent's sets; OK without an agent.
+  absl::Status enforcePolicy(const ipam::Allocation& a,
+                             std::shared_ptr<const objects::Pod> object);
   void fillPodFacts(const ipam::Attachment& a, quasar::api::v1::Allocation* out);
   void describeUnderlay(const ipam::Allocation& a, quasar::api::v1::Allocation* out) const;
   mutable std::mutex looked_up_mu_;

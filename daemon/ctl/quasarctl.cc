@@ -11,6 +11,8 @@
 #include <iostream>
 #include <iterator>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "conf/json_parse.h"
 #include "conf/net_conf.h"
 #include "daemon/api/quasard.grpc.pb.h"
@@ -452,6 +454,89 @@ class Ctl {
     return 0;
   }
 
+  // --from/--to NS/POD, --port N[/PROTO].
+  int policyExplain(const std::string& from, const std::string& to, const std::string& port) {
+    pb::ExplainPolicyRequest req;
+    auto split = [](const std::string& s, char sep, std::string* a, std::string* b) {
+      const auto at = s.find(sep);
+      if (at == std::string::npos) return false;
+      *a = s.substr(0, at);
+      *b = s.substr(at + 1);
+      return !a->empty() && !b->empty();
+    };
+    if (!split(from, '/', req.mutable_from_namespace(), req.mutable_from_pod()) ||
+        !split(to, '/', req.mutable_to_namespace(), req.mutable_to_pod())) {
+      std::cerr << "quasarctl: --from and --to take NAMESPACE/POD\n";
+      return 2;
+    }
+    std::string number = port, proto = "TCP";
+    if (port.find('/') != std::string::npos) split(port, '/', &number, &proto);
+    int n = 0;
+    if (!absl::SimpleAtoi(number, &n) || n < 1 || n > 65535) {
+      std::cerr << "quasarctl: --port takes PORT or PORT/PROTOCOL, e.g. 80/TCP\n";
+      return 2;
+    }
+    req.set_port(static_cast<uint32_t>(n));
+    req.set_protocol(proto);
+    pb::ExplainPolicyReply r;
+    if (auto s = stub_->ExplainPolicy(ctx().get(), req, &r); !s.ok()) return failed(s);
+    if (o_.output == "json") {
+      auto refs = [](const auto& list) {
+        json out = json::array();
+        for (const auto& x : list) {
+          out.push_back({{"kind", x.kind().empty() ? "NetworkPolicy" : "NetworkPolicy.quasar.io"},
+                         {"namespace", x.namespace_()},
+                         {"name", x.name()},
+                         {"rule", x.rule()}});
+        }
+        return out;
+      };
+      auto dir = [&](const pb::PolicyDirection& d) {
+        return json{{"isolated", d.isolated()},
+                    {"allowed", d.allowed()},
+                    {"isolatedBy", refs(d.isolating())},
+                    {"allowedBy", refs(d.allowing())}};
+      };
+      std::cout << json{{"allowed", r.allowed()},
+                        {"egress", dir(r.egress())},
+                        {"ingress", dir(r.ingress())}}
+                       .dump(2)
+                << "\n";
+    } else {
+      std::cout << from << " -> " << to << " " << n << "/" << absl::AsciiStrToUpper(proto) << ": "
+                << r.text();
+    }
+    return 0;
+  }
+
+  int policyStatus() {
+    pb::PolicyStatusReply r;
+    if (auto s = stub_->PolicyStatus(ctx().get(), {}, &r); !s.ok()) return failed(s);
+    if (o_.output == "json") {
+      std::cout << json{{"ready", r.ready()},          {"syncs", r.syncs()},
+                        {"syncErrors", r.sync_errors()}, {"repairs", r.repairs()},
+                        {"lastSyncMs", r.last_sync_ms()}, {"policies", r.policies()},
+                        {"pods", r.pods()},              {"rules", r.rules()},
+                        {"sets", r.sets()},              {"setMembers", r.set_members()},
+                        {"lastError", r.last_error()}}
+                       .dump(2)
+                << "\n";
+      return 0;
+    }
+    std::printf("ready %s, %llu policies over %llu pods: %llu rules, %llu sets, %llu members\n",
+                r.ready() ? "yes" : "no", static_cast<unsigned long long>(r.policies()),
+                static_cast<unsigned long long>(r.pods()),
+                static_cast<unsigned long long>(r.rules()),
+                static_cast<unsigned long long>(r.sets()),
+                static_cast<unsigned long long>(r.set_members()));
+    std::printf("syncs %llu (errors %llu), last %.1f ms; repairs %llu%s%s\n",
+                static_cast<unsigned long long>(r.syncs()),
+                static_cast<unsigned long long>(r.sync_errors()), r.last_sync_ms(),
+                static_cast<unsigned long long>(r.repairs()),
+                r.last_error().empty() ? "" : "; last error: ", r.last_error().c_str());
+    return 0;
+  }
+
   int release(const std::string& container, const std::string& ifname) {
     pb::ReleaseRequest req;
     req.mutable_attachment()->set_container_id(container);
@@ -536,6 +621,16 @@ int main(int argc, char** argv) {
   auto* fip_release = fip->add_subcommand(
       "release", "free an unbound or reserved address now (a bound one when its pod goes)");
   fip_release->add_option("ip", fip_ip)->required();
+  auto* policy = app.add_subcommand("policy", "NetworkPolicy as this node enforces it");
+  policy->require_subcommand(1);
+  std::string from, to, port;
+  auto* explain = policy->add_subcommand(
+      "explain", "is a connection allowed, and which policies and rules decide it");
+  explain->add_option("--from", from, "source NAMESPACE/POD")->required();
+  explain->add_option("--to", to, "destination NAMESPACE/POD")->required();
+  explain->add_option("--port", port, "destination PORT[/PROTOCOL], e.g. 80/TCP")->required();
+  auto* policy_status =
+      policy->add_subcommand("status", "policies, pods, rules and sets programmed; last sync");
   CLI11_PARSE(app, argc, argv);
 
   Ctl ctl(o);
@@ -553,5 +648,7 @@ int main(int argc, char** argv) {
   if (*fip_pools) return ctl.fipPools();
   if (*fip_reserve) return ctl.fipReserve(fip_ip, fip_pool, fip_workload);
   if (*fip_release) return ctl.fipRelease(fip_ip);
+  if (*explain) return ctl.policyExplain(from, to, port);
+  if (*policy_status) return ctl.policyStatus();
   return 2;
 }

@@ -37,6 +37,7 @@ struct NamedPort {
   std::string name;
   int port = 0;
   Protocol protocol = Protocol::kTcp;
+  bool operator==(const NamedPort&) const = default;
 };
 
 struct Pod {
@@ -46,6 +47,7 @@ struct Pod {
   Labels labels;
   std::string node;
   std::vector<NamedPort> ports;
+  bool operator==(const Pod&) const = default;
 };
 
 struct Namespace {

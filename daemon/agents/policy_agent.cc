@@ -1,0 +1,363 @@
+#include "daemon/agents/policy_agent.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/cluster/objects/node.h"
+#include "netpolicy/compiler/compiler.h"
+#include "spdlog/spdlog.h"
+
+namespace quasar::daemon {
+namespace {
+
+namespace np = netpolicy;
+using Clock = std::chrono::steady_clock;
+
+// A family gets a ruleset when anything in the model has an address of it.
+bool usesFamily(const np::Model& m, conf::Family f) {
+  for (const auto& p : m.pods) {
+    for (const auto& ip : p.ips) {
+      if (ip.family() == f) return true;
+    }
+  }
+  for (const auto& p : m.policies) {
+    for (const auto* rules : {&p.ingress, &p.egress}) {
+      for (const auto& r : *rules) {
+        for (const auto& peer : r.peers) {
+          if (peer.ip_block && peer.ip_block->cidr.family() == f) return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+// A node or namespace update that changes nothing policy looks at (a node's heartbeat).
+bool irrelevant(const ObjectEvent& e) {
+  if (e.type != ObjectEventType::kModified) return false;
+  if (e.kind == objects::Kind::kNamespace) {
+    return e.old_object->metadata().labels == e.new_object->metadata().labels;
+  }
+  if (e.kind == objects::Kind::kNode) {
+    const auto* a = e.old_object->as<objects::Node>();
+    const auto* b = e.new_object->as<objects::Node>();
+    return a && b && a->metadata.labels == b->metadata.labels &&
+           a->internalIps() == b->internalIps();
+  }
+  return false;
+}
+
+}  // namespace
+
+PolicyAgent::PolicyAgent(ObjectView& view, np::Applier& applier, Options options)
+    : view_(view), applier_(applier), options_(std::move(options)) {}
+
+void PolicyAgent::start() {
+  subscription_ =
+      view_.subscribe({objects::Kind::kPod, objects::Kind::kNamespace, objects::Kind::kNode,
+                      objects::Kind::kNetworkPolicy, objects::Kind::kQuasarNetworkPolicy},
+                     [this](const std::vector<ObjectEvent>& events) {
+                       for (const auto& e : events) {
+                         if (irrelevant(e)) continue;
+                         const auto& m = e.object().metadata();
+                         markDirty(e.kind == objects::Kind::kPod
+                                       ? std::optional<PodKey>(PodKey{m.namespace_, m.name})
+                                       : std::nullopt);
+                       }
+                     });
+  thread_ = std::thread([this] { run(); });
+}
+
+void PolicyAgent::stop() {
+  subscription_.reset();
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  done_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PolicyAgent::markDirty(std::optional<PodKey> pod) {
+  {
+    std::lock_guard lock(mu_);
+    if (pod) {
+      dirty_pods_.insert(std::move(*pod));
+    } else {
+      full_ = true;
+    }
+    ++wanted_;
+  }
+  cv_.notify_all();
+}
+
+absl::Status PolicyAgent::podStarting(const std::string& attachment, LocalPod pod,
+                                      std::chrono::milliseconds deadline) {
+  const auto until = Clock::now() + deadline;
+  std::unique_lock lock(mu_);
+  dirty_pods_.insert({pod.namespace_, pod.name});
+  local_[attachment] = std::move(pod);
+  const uint64_t mine = ++wanted_;
+  cv_.notify_all();
+  if (!done_cv_.wait_until(lock, until, [&] { return applied_ >= mine || stopping_; }) ||
+      applied_ < mine) {
+    return absl::UnavailableError(absl::StrCat(
+        "network policy for the pod not applied in time (", last_status_.message(), ")"));
+  }
+  if (!last_status_.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("network policy for the pod not applied: ", last_status_.message()));
+  }
+  return absl::OkStatus();
+}
+
+void PolicyAgent::podKnown(const std::string& attachment, LocalPod pod) {
+  std::lock_guard lock(mu_);
+  dirty_pods_.insert({pod.namespace_, pod.name});
+  local_[attachment] = std::move(pod);
+  ++wanted_;
+  cv_.notify_all();
+}
+
+void PolicyAgent::podStopped(const std::string& attachment) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = local_.find(attachment);
+    if (it == local_.end()) return;
+    dirty_pods_.insert({it->second.namespace_, it->second.name});
+    local_.erase(it);
+    ++wanted_;
+  }
+  cv_.notify_all();
+}
+
+void PolicyAgent::run() {
+  std::unique_lock lock(mu_);
+  auto next_repair = Clock::now() + options_.repair_period;
+  while (!stopping_) {
+    cv_.wait_until(lock, next_repair, [&] { return stopping_ || wanted_ > applied_; });
+    if (stopping_) break;
+    if (wanted_ > applied_) {
+      // Nothing is applied from a half-loaded view (a previous quasard's state stays).
+      if (!view_.synced()) {
+        lock.unlock();
+        view_.waitSynced(Clock::now() + std::chrono::milliseconds(100));
+        lock.lock();
+        continue;
+      }
+      const uint64_t generation = wanted_;
+      const bool full = full_ || !compiled_;
+      std::set<PodKey> pods = std::move(dirty_pods_);
+      dirty_pods_.clear();
+      full_ = false;
+      std::map<std::string, LocalPod> local = local_;
+      lock.unlock();
+      absl::Status s;
+      if (full || !syncPods(pods, local)) s = syncAll();
+      lock.lock();
+      applied_ = generation;
+      last_status_ = s;
+      done_cv_.notify_all();
+      continue;
+    }
+    if (Clock::now() < next_repair) continue;
+    next_repair = Clock::now() + options_.repair_period;
+    if (!stats_.ready) continue;
+    lock.unlock();
+    auto repaired = applier_.repair();
+    lock.lock();
+    if (!repaired.ok()) {
+      stats_.last_error = std::string(repaired.status().message());
+      spdlog::warn("event=policy-repair-failed error=\"{}\"", stats_.last_error);
+      // The applier re-reads the kernel next time; a sync from scratch puts everything back.
+      full_ = true;
+      ++wanted_;
+    } else if (repaired->changed()) {
+      ++stats_.repairs;
+      spdlog::warn(
+          "event=policy-repaired sets_created={} members_added={} chains_written={} "
+          "hooks_added={}",
+          repaired->sets_created, repaired->members_added, repaired->chains_written,
+          repaired->hooks_added);
+    }
+  }
+}
+
+absl::Status PolicyAgent::syncAll() {
+  const auto started = Clock::now();
+  std::map<std::string, LocalPod> local;
+  {
+    std::lock_guard lock(mu_);
+    local = local_;
+  }
+  auto model = std::make_shared<np::Model>(buildPolicyModel(view_, local, options_.node));
+  Compiled compiled;
+  absl::Status status;
+  for (conf::Family f : {conf::Family::kV4, conf::Family::kV6}) {
+    if (f == conf::Family::kV6 && !usesFamily(*model, f)) continue;
+    std::vector<np::PodSetDefinition> definitions;
+    auto r = np::compile(*model, {f, options_.node.name}, &definitions);
+    if (!r.ok()) {
+      status = r.status();
+      break;
+    }
+    compiled.rulesets.push_back(std::move(*r));
+    compiled.memberships.push_back(
+        np::Membership::fromCompile(*model, {f, options_.node.name}, std::move(definitions)));
+  }
+  absl::StatusOr<np::ApplyStats> applied =
+      status.ok() ? applier_.apply(compiled.rulesets) : absl::StatusOr<np::ApplyStats>(status);
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  if (metrics_) {
+    metrics_->runs.inc();
+    if (!applied.ok()) metrics_->errors.inc();
+  }
+  if (!applied.ok()) {
+    compiled_.reset();
+    std::lock_guard lock(mu_);
+    ++stats_.syncs;
+    ++stats_.sync_errors;
+    stats_.last_sync_ms = ms;
+    stats_.last_error = std::string(applied.status().message());
+    spdlog::warn("event=policy-sync-failed error=\"{}\"", stats_.last_error);
+    return applied.status();
+  }
+  for (size_t i = 0; i < model->pods.size(); ++i) {
+    compiled.pod_index[{model->pods[i].namespace_name, model->pods[i].name}] = i;
+  }
+  size_t rules = 0, sets = 0, members = 0;
+  for (const auto& r : compiled.rulesets) {
+    for (const auto& c : r.chains) rules += c.rules.size();
+    sets += r.sets.size();
+    for (const auto& set : r.sets) members += set.entries.size();
+  }
+  compiled_ = std::move(compiled);
+  const size_t policies = model->policies.size(), pods = model->pods.size();
+  {
+    std::lock_guard lock(model_mu_);
+    model_ = std::move(model);
+  }
+  std::lock_guard lock(mu_);
+  ++stats_.syncs;
+  stats_.last_sync_ms = ms;
+  stats_.ready = true;
+  stats_.last_error.clear();
+  stats_.policies = policies;
+  stats_.pods = pods;
+  stats_.rules = rules;
+  stats_.sets = sets;
+  stats_.set_members = members;
+  if (applied->changed()) {
+    spdlog::info(
+        "event=policy-sync ms={:.1f} policies={} pods={} sets_created={} sets_destroyed={} "
+        "members_added={} members_removed={} chains_written={} chains_removed={} hooks_added={}",
+        ms, policies, pods, applied->sets_created, applied->sets_destroyed,
+        applied->members_added, applied->members_removed, applied->chains_written,
+        applied->chains_removed, applied->hooks_added);
+  }
+  return absl::OkStatus();
+}
+
+bool PolicyAgent::syncPods(const std::set<PodKey>& pods,
+                           const std::map<std::string, LocalPod>& local) {
+  if (pods.empty()) return true;
+  const auto started = Clock::now();
+  Compiled& c = *compiled_;
+  // Decide first, change nothing yet: a pod whose change needs a full sync (an address family
+  // or a namespace the compiled state does not have) sends the whole batch there.
+  std::vector<std::pair<PodKey, std::optional<np::Pod>>> changes;
+  {
+    std::lock_guard lock(model_mu_);
+    for (const auto& key : pods) {
+      auto now = buildPolicyPod(view_, local, options_.node, key.first, key.second);
+      auto it = c.pod_index.find(key);
+      const np::Pod* before = it == c.pod_index.end() ? nullptr : &model_->pods[it->second];
+      if (!now && before == nullptr) continue;
+      if (now && before != nullptr && *now == *before) continue;
+      if (now) {
+        for (const auto& ip : now->ips) {
+          bool have = false;
+          for (const auto& r : c.rulesets) have = have || r.family == ip.family();
+          if (!have) return false;
+        }
+        bool known_ns = false;
+        for (const auto& ns : model_->namespaces) known_ns = known_ns || ns.name == key.first;
+        if (!known_ns) return false;
+      }
+      changes.push_back({key, std::move(now)});
+    }
+  }
+  if (changes.empty()) return true;
+  size_t added = 0, removed = 0;
+  for (auto& [key, now] : changes) {
+    auto it = c.pod_index.find(key);
+    std::optional<np::Pod> before;
+    if (it != c.pod_index.end()) {
+      std::lock_guard lock(model_mu_);
+      before = model_->pods[it->second];
+    }
+    for (size_t i = 0; i < c.rulesets.size(); ++i) {
+      auto delta = c.memberships[i].applyPodChange(before ? &*before : nullptr,
+                                                   now ? &*now : nullptr, &c.rulesets[i]);
+      if (!delta.ok()) {
+        spdlog::warn("event=policy-pod-update-failed pod={}/{} error=\"{}\"", key.first,
+                     key.second, std::string(delta.status().message()));
+        compiled_.reset();
+        return false;
+      }
+      if (delta->empty()) continue;
+      auto applied = applier_.changeMembers(c.rulesets[i].family, *delta);
+      if (!applied.ok()) {
+        spdlog::warn("event=policy-pod-update-failed pod={}/{} error=\"{}\"", key.first,
+                     key.second, std::string(applied.status().message()));
+        compiled_.reset();
+        return false;
+      }
+      added += delta->added.size();
+      removed += delta->removed.size();
+    }
+    // The model follows (under model_mu_ for explain()).
+    std::lock_guard lock(model_mu_);
+    auto& list = model_->pods;
+    if (now && it != c.pod_index.end()) {
+      list[it->second] = std::move(*now);
+    } else if (now) {
+      c.pod_index[key] = list.size();
+      list.push_back(std::move(*now));
+    } else {
+      const size_t at = it->second;
+      c.pod_index.erase(it);
+      if (at + 1 != list.size()) {
+        list[at] = std::move(list.back());
+        c.pod_index[{list[at].namespace_name, list[at].name}] = at;
+      }
+      list.pop_back();
+    }
+  }
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  std::lock_guard lock(mu_);
+  stats_.pod_updates += changes.size();
+  stats_.pods = c.pod_index.size();
+  stats_.set_members = stats_.set_members + added - removed;
+  spdlog::debug("event=policy-pods ms={:.2f} pods={} members_added={} members_removed={}", ms,
+                changes.size(), added, removed);
+  return true;
+}
+
+absl::StatusOr<np::Verdict> PolicyAgent::explain(const std::string& from_namespace,
+                                                 const std::string& from_pod,
+                                                 const std::string& to_namespace,
+                                                 const std::string& to_pod, int port,
+                                                 np::Protocol protocol) const {
+  std::lock_guard lock(model_mu_);
+  if (!model_) return absl::FailedPreconditionError("no network policy sync yet");
+  return np::explain(*model_, from_namespace, from_pod, to_namespace, to_pod, port, protocol);
+}
+
+PolicyAgent::Stats PolicyAgent::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace quasar::daemon

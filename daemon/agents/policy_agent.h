@@ -1,0 +1,133 @@
+#pragma once
+// Enforces NetworkPolicy on this node: builds the compiler's model from the object view and this
+// node's pods (policy_model.h), compiles it per address family and has the applier make the
+// kernel match (netpolicy/kernel/applier.h). docs/network-policy.md.
+//
+// - Syncs on every change of the kinds policy depends on (coalesced: a burst costs one sync),
+//   and repairs what someone changed in the kernel every `repair_period`. A change of pods only
+//   (added, deleted, relabelled, readdressed) patches the compiled sets and changes only their
+//   members (netpolicy/compiler/membership.h); a policy, namespace or node change compiles all.
+// - No gap at pod start: podStarting() returns only after a sync that includes the pod's
+//   addresses has been applied, so a pod a policy isolates is isolated before its ADD answers.
+// - Nothing is applied before the view has synced: a half-loaded view would open holes in what
+//   a previous quasard left in the kernel.
+//
+// Threading: one worker thread does every compile and kernel change; the public methods are
+// thread-safe. stop() (or the destructor) ends the subscription and joins the worker. The view
+// and the applier must outlive the agent.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "daemon/agents/policy_model.h"
+#include "daemon/cluster/object_view.h"
+#include "daemon/metrics/quasard_metrics.h"
+#include "netpolicy/compiler/explain.h"
+#include "netpolicy/compiler/membership.h"
+#include "netpolicy/kernel/applier.h"
+
+namespace quasar::daemon {
+
+class PolicyAgent {
+ public:
+  struct Options {
+    LocalNodeFacts node;
+    std::chrono::milliseconds repair_period{500};
+  };
+  struct Stats {
+    bool ready = false;  // a sync has been applied
+    uint64_t syncs = 0;         // full syncs (compile everything)
+    uint64_t pod_updates = 0;   // pod events applied as set member changes only
+    uint64_t sync_errors = 0;
+    uint64_t repairs = 0;  // repair passes that changed something
+    double last_sync_ms = 0;
+    size_t policies = 0;
+    size_t pods = 0;
+    size_t rules = 0;  // iptables rules of the last applied rulesets
+    size_t sets = 0;
+    size_t set_members = 0;
+    std::string last_error;  // of the last failed sync or repair; "" after a good sync
+  };
+
+  PolicyAgent(ObjectView& view, netpolicy::Applier& applier, Options options);
+  ~PolicyAgent() { stop(); }
+  PolicyAgent(const PolicyAgent&) = delete;
+  PolicyAgent& operator=(const PolicyAgent&) = delete;
+
+  void start();
+  void stop();
+  // Runs/errors go to these series (agent "policy"). Call before start().
+  void setMetrics(metrics::ReconcileMetrics m) { metrics_.emplace(m); }
+
+  // The ADD path: `pod` has these addresses on this node (attachment "<cid>/<ifname>"). Returns
+  // once a sync including them is applied: that sync's status, Unavailable when none could be
+  // applied before `deadline` (the view not synced yet, the kernel refusing).
+  absl::Status podStarting(const std::string& attachment, LocalPod pod,
+                           std::chrono::milliseconds deadline);
+  // A pod this node already had at start (from the allocation store): recorded, no wait.
+  void podKnown(const std::string& attachment, LocalPod pod);
+  // The attachment's addresses are released: out of the sets with the next sync (no wait).
+  void podStopped(const std::string& attachment);
+
+  // Why a connection is allowed or denied, from the model of the last sync (explain.h).
+  // FailedPrecondition before the first sync; NotFound for an unknown pod.
+  absl::StatusOr<netpolicy::Verdict> explain(const std::string& from_namespace,
+                                             const std::string& from_pod,
+                                             const std::string& to_namespace,
+                                             const std::string& to_pod, int port,
+                                             netpolicy::Protocol protocol) const;
+  Stats stats() const;
+
+ private:
+  using PodKey = std::pair<std::string, std::string>;  // namespace, name
+  // What the last sync compiled, patched by pod events since. Worker thread only (the model
+  // also under model_mu_, for explain()).
+  struct Compiled {
+    std::vector<netpolicy::Ruleset> rulesets;        // one per family
+    std::vector<netpolicy::Membership> memberships;  // the same order
+    std::map<PodKey, size_t> pod_index;              // into model_->pods
+  };
+
+  void run();
+  // A full sync: model, compile, apply. Worker thread only; returns the status.
+  absl::Status syncAll();
+  // Pod events as member changes; false (nothing half done that a full sync would not fix) when
+  // they need a full sync instead. Worker thread only.
+  bool syncPods(const std::set<PodKey>& pods, const std::map<std::string, LocalPod>& local);
+  void markDirty(std::optional<PodKey> pod);
+
+  ObjectView& view_;
+  netpolicy::Applier& applier_;
+  const Options options_;
+  std::optional<metrics::ReconcileMetrics> metrics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // worker: work to do
+  std::condition_variable done_cv_;  // waiters: a sync finished
+  bool stopping_ = false;
+  uint64_t wanted_ = 1;   // generation of the state to sync (the first sync is wanted)
+  uint64_t applied_ = 0;  // generation of the last finished sync
+  bool full_ = true;      // a full sync is wanted (not just pod updates)
+  std::set<PodKey> dirty_pods_;
+  absl::Status last_status_ = absl::UnavailableError("no policy sync yet");
+  std::map<std::string, LocalPod> local_;
+  mutable std::mutex model_mu_;
+  std::shared_ptr<netpolicy::Model> model_;  // of the last good sync, patched by pod events
+  std::optional<Compiled> compiled_;         // worker thread only
+  Stats stats_;
+  ObjectView::Subscription subscription_;
+  std::thread thread_;
+};
+
+}  // namespace quasar::daemon

@@ -1,0 +1,272 @@
+// PolicyAgent over the in-memory kernel: syncs from the view, no gap at pod start, repair,
+// failure and explain.
+
+#include "daemon/agents/policy_agent.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "netpolicy/kernel/fake_policy_kernel.h"
+
+namespace quasar::daemon {
+namespace {
+
+using nlohmann::json;
+using objects::Kind;
+using Clock = std::chrono::steady_clock;
+using netpolicy::testing::FakePolicyKernel;
+
+class Source : public ObjectSource {
+ public:
+  std::vector<Kind> kinds() const override {
+    return {Kind::kNode, Kind::kNamespace, Kind::kPod, Kind::kNetworkPolicy,
+            Kind::kQuasarNetworkPolicy};
+  }
+  absl::Status start(ObjectSink& sink) override {
+    sink_ = &sink;
+    return absl::OkStatus();
+  }
+  void stop() override { sink_ = nullptr; }
+  std::string describe() const override { return "test"; }
+  absl::StatusOr<std::optional<json>> fetch(Kind, const std::string&, const std::string&,
+                                            std::chrono::milliseconds) override {
+    return std::optional<json>();
+  }
+  ObjectSink* sink_ = nullptr;
+};
+
+// The fake kernel behind a lock: the agent's worker and the test both use it.
+class LockedKernel : public netpolicy::PolicyKernel {
+ public:
+  absl::StatusOr<std::vector<netpolicy::KernelSet>> listSets() override {
+    std::lock_guard l(mu_);
+    return fake_.listSets();
+  }
+  absl::StatusOr<std::vector<netpolicy::SetEntry>> readSet(const std::string& name) override {
+    std::lock_guard l(mu_);
+    return fake_.readSet(name);
+  }
+  absl::Status changeSets(const std::vector<netpolicy::SetOp>& ops) override {
+    std::lock_guard l(mu_);
+    return fake_.changeSets(ops);
+  }
+  absl::StatusOr<netpolicy::FilterState> readFilter(conf::Family family) override {
+    std::lock_guard l(mu_);
+    return fake_.readFilter(family);
+  }
+  absl::Status restoreFilter(conf::Family family, const std::string& input) override {
+    std::lock_guard l(mu_);
+    return fake_.restoreFilter(family, input);
+  }
+  template <class F>
+  auto with(F&& f) {
+    std::lock_guard l(mu_);
+    return f(fake_);
+  }
+
+ private:
+  std::mutex mu_;
+  FakePolicyKernel fake_;
+};
+
+json pod(const std::string& ns, const std::string& name, json labels, const std::string& ip) {
+  json p = {{"apiVersion", "v1"},
+            {"kind", "Pod"},
+            {"metadata", {{"name", name}, {"namespace", ns}, {"labels", std::move(labels)}}},
+            {"spec", {{"nodeName", "n1"}, {"containers", {{{"name", "c"}}}}}}};
+  if (!ip.empty()) p["status"] = {{"phase", "Running"}, {"podIPs", {{{"ip", ip}}}}};
+  return p;
+}
+
+json denyAll(const std::string& ns) {
+  return {{"apiVersion", "networking.k8s.io/v1"},
+          {"kind", "NetworkPolicy"},
+          {"metadata", {{"name", "deny"}, {"namespace", ns}}},
+          {"spec", {{"podSelector", json::object()}}}};
+}
+
+bool eventually(const std::function<bool()>& f) {
+  const auto until = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return f();
+}
+
+conf::IpAddress ip(const std::string& s) { return *conf::IpAddress::parse(s); }
+
+class PolicyAgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(view_.start().ok()); }
+  void TearDown() override { agent_.stop(); }
+  void syncView(std::vector<json> pods = {}, std::vector<json> policies = {}) {
+    source_.sink_->replace(Kind::kNode, {});
+    source_.sink_->replace(Kind::kNamespace, {});
+    source_.sink_->replace(Kind::kQuasarNetworkPolicy, {});
+    source_.sink_->replace(Kind::kPod, std::move(pods));
+    source_.sink_->replace(Kind::kNetworkPolicy, std::move(policies));
+  }
+  // Whether any of quasar's sets holds `member`.
+  bool inSomeSet(const std::string& member) {
+    return kernel_.with([&](FakePolicyKernel& k) {
+      for (const auto& [name, set] : k.sets) {
+        for (const auto& e : set.entries) {
+          if (e.text == member) return true;
+        }
+      }
+      return false;
+    });
+  }
+  bool hasChainPrefix(const std::string& prefix) {
+    return kernel_.with([&](FakePolicyKernel& k) {
+      for (const auto& [name, rules] : k.tables[conf::Family::kV4].chains) {
+        if (name.rfind(prefix, 0) == 0) return true;
+      }
+      return false;
+    });
+  }
+
+  Source source_;
+  ObjectView view_{source_};
+  LockedKernel kernel_;
+  netpolicy::Applier applier_{kernel_};
+  PolicyAgent agent_{view_, applier_,
+                     {{"n1", {ip("10.250.0.2")}}, std::chrono::milliseconds(50)}};
+};
+
+// Nothing is programmed from a view that has not listed everything: a pod's ADD waits, then
+// fails (try again) rather than answer unisolated.
+TEST_F(PolicyAgentTest, NothingAppliedBeforeTheViewSyncs) {
+  agent_.start();
+  auto s = agent_.podStarting("c1/eth0", {"x", "a", {ip("10.244.1.2")}, nullptr},
+                              std::chrono::milliseconds(200));
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_EQ(kernel_.with([](FakePolicyKernel& k) { return k.writes(); }), 0);
+  syncView();
+  EXPECT_TRUE(eventually([&] { return agent_.stats().ready; }));
+  EXPECT_TRUE(hasChainPrefix("QUASAR-FORWARD"));
+}
+
+// No gap: when podStarting returns, the pod's address is in the set of the policy isolating
+// it, although the view has never seen the pod's address.
+TEST_F(PolicyAgentTest, PodIsolatedBeforeItsAddReturns) {
+  syncView({pod("x", "a", {{"app", "a"}}, "")}, {denyAll("x")});
+  agent_.start();
+  ASSERT_TRUE(eventually([&] { return agent_.stats().ready; }));
+  EXPECT_TRUE(hasChainPrefix("QUASAR-I-"));
+  EXPECT_FALSE(inSomeSet("10.244.1.2"));
+  auto s = agent_.podStarting("c1/eth0", {"x", "a", {ip("10.244.1.2")}, nullptr},
+                              std::chrono::seconds(5));
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(inSomeSet("10.244.1.2"));
+  // Released: out of the sets with the next sync.
+  agent_.podStopped("c1/eth0");
+  EXPECT_TRUE(eventually([&] { return !inSomeSet("10.244.1.2"); }));
+}
+
+// Policies follow the view: added, then deleted.
+TEST_F(PolicyAgentTest, FollowsPolicyChanges) {
+  syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2")});
+  agent_.start();
+  ASSERT_TRUE(eventually([&] { return agent_.stats().ready; }));
+  EXPECT_FALSE(hasChainPrefix("QUASAR-I-"));
+  source_.sink_->event(Kind::kNetworkPolicy, ObjectEventType::kAdded, denyAll("x"));
+  EXPECT_TRUE(eventually([&] { return hasChainPrefix("QUASAR-I-") && inSomeSet("10.244.1.2"); }));
+  source_.sink_->event(Kind::kNetworkPolicy, ObjectEventType::kDeleted, denyAll("x"));
+  EXPECT_TRUE(eventually([&] { return !hasChainPrefix("QUASAR-I-"); }));
+  EXPECT_EQ(agent_.stats().policies, 0u);
+}
+
+// Someone flushes a set and deletes a hook: the next repair puts both back.
+TEST_F(PolicyAgentTest, RepairsTampering) {
+  syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2")}, {denyAll("x")});
+  agent_.start();
+  ASSERT_TRUE(eventually([&] { return agent_.stats().ready && inSomeSet("10.244.1.2"); }));
+  kernel_.with([](FakePolicyKernel& k) {
+    for (auto& [name, set] : k.sets) k.flushSet(name);
+    k.removeHook(conf::Family::kV4, "QUASAR-FORWARD");
+    return 0;
+  });
+  EXPECT_FALSE(inSomeSet("10.244.1.2"));
+  EXPECT_TRUE(eventually([&] {
+    return inSomeSet("10.244.1.2") && kernel_.with([](FakePolicyKernel& k) {
+             for (const auto& r : k.rules(conf::Family::kV4, "FORWARD")) {
+               if (r == "-j QUASAR-FORWARD") return true;
+             }
+             return false;
+           });
+  }));
+  EXPECT_GE(agent_.stats().repairs, 1u);
+}
+
+// The kernel refuses: the ADD fails (fail closed) with the reason, and the next one succeeds.
+TEST_F(PolicyAgentTest, KernelFailureFailsTheAddThenRecovers) {
+  syncView({}, {denyAll("x")});
+  agent_.start();
+  ASSERT_TRUE(eventually([&] { return agent_.stats().ready; }));
+  kernel_.with([](FakePolicyKernel& k) {
+    k.fail_set_changes = 1;
+    return 0;
+  });
+  auto s = agent_.podStarting("c1/eth0", {"x", "a", {ip("10.244.1.2")}, nullptr},
+                              std::chrono::seconds(5));
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_GE(agent_.stats().sync_errors, 1u);
+  s = agent_.podStarting("c1/eth0", {"x", "a", {ip("10.244.1.2")}, nullptr},
+                         std::chrono::seconds(5));
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(inSomeSet("10.244.1.2"));
+}
+
+// Pod events change set members without a compile; a failed member change falls back to a full
+// sync in the same pass, so the ADD still succeeds.
+TEST_F(PolicyAgentTest, PodEventsPatchMembersWithoutACompile) {
+  syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2")}, {denyAll("x")});
+  agent_.start();
+  ASSERT_TRUE(eventually([&] { return agent_.stats().ready && inSomeSet("10.244.1.2"); }));
+  const uint64_t syncs = agent_.stats().syncs;
+  source_.sink_->event(Kind::kPod, ObjectEventType::kModified,
+                       pod("x", "a", {{"app", "a"}}, "10.244.1.9"));
+  EXPECT_TRUE(eventually([&] { return inSomeSet("10.244.1.9") && !inSomeSet("10.244.1.2"); }));
+  auto s = agent_.podStarting("c1/eth0", {"x", "b", {ip("10.244.1.3")}, nullptr},
+                              std::chrono::seconds(5));
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(inSomeSet("10.244.1.3"));
+  EXPECT_EQ(agent_.stats().syncs, syncs);
+  EXPECT_GE(agent_.stats().pod_updates, 2u);
+  kernel_.with([](FakePolicyKernel& k) {
+    k.fail_set_changes = 1;
+    return 0;
+  });
+  s = agent_.podStarting("c2/eth0", {"x", "c", {ip("10.244.1.4")}, nullptr},
+                         std::chrono::seconds(5));
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(inSomeSet("10.244.1.4"));
+  EXPECT_EQ(agent_.stats().syncs, syncs + 1);
+  auto v = agent_.explain("x", "c", "x", "a", 80, netpolicy::Protocol::kTcp);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->allowed);
+}
+
+TEST_F(PolicyAgentTest, ExplainUsesTheLastSyncedModel) {
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      agent_.explain("x", "a", "x", "b", 80, netpolicy::Protocol::kTcp).status()));
+  syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2"), pod("x", "b", {{"app", "b"}}, "10.244.1.3")},
+           {denyAll("x")});
+  agent_.start();
+  ASSERT_TRUE(eventually([&] { return agent_.stats().ready; }));
+  auto v = agent_.explain("x", "a", "x", "b", 80, netpolicy::Protocol::kTcp);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_FALSE(v->allowed);
+  ASSERT_EQ(v->ingress.isolating.size(), 1u);
+  EXPECT_EQ(v->ingress.isolating[0].policy_name, "deny");
+  EXPECT_TRUE(absl::IsNotFound(
+      agent_.explain("x", "a", "x", "nope", 80, netpolicy::Protocol::kTcp).status()));
+}
+
+}  // namespace
+}  // namespace quasar::daemon
