@@ -4,7 +4,8 @@
 // kernel match (netpolicy/kernel/applier.h). docs/network-policy.md.
 //
 // - Syncs on every change of the kinds policy depends on (coalesced: a burst costs one sync),
-//   and repairs what someone changed in the kernel every `repair_period`. A change of pods only
+//   and repairs what someone changed in the kernel every `repair_period` (or, when a repair
+//   takes longer than a tenth of that, ten times its duration). A change of pods only
 //   (added, deleted, relabelled, readdressed) patches the compiled sets and changes only their
 //   members (netpolicy/compiler/membership.h); a policy, namespace or node change compiles all.
 // - No gap at pod start: podStarting() returns only after a sync that includes the pod's
