@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# NetworkPolicy benchmark (issue 14): 1,000 policies over 10,000 pods (and over 1,000) through
+# the real applier (LinuxPolicyKernel + Applier, what quasard runs) on the real kernel, against
+# the floor of the kernel tools loading the same state from files; pod events and policy
+# changes at 10,000 pods; rule, set and member counts; then a real quasard in a node namespace
+# loaded with the same objects through quasarctl apply. Writes its section of
+# docs/benchmarks.md. Needs root; only namespaces of its own are touched.
+# usage: scripts/bench-policy.sh [ROUNDS=5]
+#   env: QUASAR_POLICY_EVENTS (200 per kind), QUASAR_POLICY_CHANGES (10 per kind),
+#        QUASAR_E2E_PODS (10000; 0 skips the quasard part and the ADDs),
+#        QUASAR_ADD_CYCLES (200: ADD/DEL cycles of each kind of pod with the policies in place)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+quasar_need_root "$0" "$@"
+rounds=${1:-5}
+events=${QUASAR_POLICY_EVENTS:-200}
+changes=${QUASAR_POLICY_CHANGES:-10}
+e2e_pods=${QUASAR_E2E_PODS:-10000}
+add_cycles=${QUASAR_ADD_CYCLES:-200}
+policies=1000
+
+"$quasar_root/scripts/setup.sh" >/dev/null
+cmake -S "$quasar_root" -B "$quasar_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$quasar_build" -j"$(nproc)" --target bench_policy bench_cni quasar quasard \
+  quasarctl >/dev/null
+bin=$quasar_build/bin
+tag=qp$$
+dir=$(mktemp -d /tmp/quasar-bench-policy-XXXXXX)
+quasard_pid=
+
+cleanup() {
+  [ -n "$quasard_pid" ] && kill "$quasard_pid" 2>/dev/null && wait "$quasard_pid" 2>/dev/null
+  quasar_stop "$dir/" || true
+  quasar_delete_netns "$tag-"
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# 1-4: the driver in a throwaway namespace (unshare -n); it moves into a fresh one of its own
+# for every measurement, so nothing is left when it exits, however it exits.
+echo "full syncs ($rounds rounds x 2 sizes, interleaved with the floor), $events pod events" \
+  "and $changes policy changes of each kind..." >&2
+table=$(unshare -n "$bin/bench_policy" kernel "$rounds" "$policies" 1000,10000 "$events" \
+  "$changes")
+echo "$table"
+
+# 5: quasard end to end, in a node namespace, on its embedded SQLite store.
+e2e=""
+adds="(not run: QUASAR_E2E_PODS=0)"
+add_failed=0
+if [ "$e2e_pods" -gt 0 ]; then
+  quasar_node_netns "$tag-node" "$tag-gw" 10.253.0
+  mkdir -p "$dir/objects"
+  cat >"$dir/quasard.yaml" <<YAML
+nodeName: bench-node
+socket: $dir/quasard.sock
+cniSocket: $dir/cni.sock
+stateDir: $dir/state
+podCIDRs: [10.244.0.0/16]
+logLevel: warn
+YAML
+  ctl() { ip netns exec "$tag-node" "$bin/quasarctl" --socket "$dir/quasard.sock" "$@"; }
+  ip netns exec "$tag-node" "$bin/quasard" -c "$dir/quasard.yaml" >/dev/null 2>"$dir/quasard.log" &
+  quasard_pid=$! # `ip netns exec` execs in place: this is quasard's pid
+  for i in $(seq 100); do
+    ctl status >/dev/null 2>&1 && break
+    [ "$i" = 100 ] && { echo "quasard did not come up: $(cat "$dir/quasard.log")" >&2; exit 1; }
+    sleep 0.1
+  done
+  rss() { awk '/^VmRSS/ {print $2}' "/proc/$quasard_pid/status"; }
+  rss_before=$(rss)
+  mapfile -t files < <("$bin/bench_policy" objects "$dir/objects" "$e2e_pods" "$policies" 1000 \
+    bench-node)
+  echo "quasard: applying ${#files[@]} files ($policies policies, $e2e_pods pods)..." >&2
+  t0=$(date +%s.%N)
+  for f in "${files[@]}"; do ctl apply -f "$f" >/dev/null; done
+  t_applied=$(date +%s.%N)
+  status=""
+  for _ in $(seq 1200); do # 0.1 s apart: at most two minutes
+    status=$(ctl -o json policy status)
+    echo "$status" | python3 -c '
+import json, sys; s = json.load(sys.stdin)
+sys.exit(0 if s["ready"] and s["policies"] == int(sys.argv[1]) and s["pods"] == int(sys.argv[2])
+         else 1)' "$policies" "$e2e_pods" && break
+    status=""
+    sleep 0.1
+  done
+  t_done=$(date +%s.%N)
+  [ -n "$status" ] || { echo "quasard never showed every object applied: $(ctl policy status)" >&2; exit 1; }
+  rss_after=$(rss)
+  e2e=$(echo "$status" | python3 -c '
+import json, sys; s = json.load(sys.stdin)
+t0, ta, td, rb, ra, n = map(float, sys.argv[1:7])
+print("| quasarctl apply of every object (%d files, 1,000 objects each; s) | %.1f | | | | | |"
+      % (int(sys.argv[7]), ta - t0))
+print("| quasard: from the first apply to `policy status` showing %d policies, %d pods, ready (s) "
+      "| %.1f | | | | | |" % (s["policies"], s["pods"], td - t0))
+print("| quasard: its last sync (ms, `lastSyncMs`) | %.0f | | | | | |" % s["lastSyncMs"])
+print("| quasard: rules / sets / members after the load | %d / %d / %d | | | | | |"
+      % (s["rules"], s["sets"], s["setMembers"]))
+print("| quasard: syncs / errors / repairs during the load | %d / %d / %d | | | | | |"
+      % (s["syncs"], s["syncErrors"], s["repairs"]))
+print("| quasard VmRSS before / after (MiB) | %.1f / %.1f | | | | | |" % (rb / 1024, ra / 1024))
+' "$t0" "$t_applied" "$t_done" "$rss_before" "$rss_after" "$e2e_pods" "${#files[@]}")
+  echo "$e2e"
+
+  # 6: ADDs with all of that in place, beside ptp + host-local, from tests/bench_cni (pods mode)
+  # in the node namespace. quasar's pod is ns0/bench (app=app0: ns0's 10 policies select it;
+  # its object has no podIPs yet, as at a real ADD), or free/bench (no policy selects it).
+  cat >"$dir/bench-pods.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: bench, namespace: ns0, labels: {app: app0}}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bench, namespace: free}
+spec: {containers: [{name: c, image: x}]}
+YAML
+  ctl apply -f "$dir/bench-pods.yaml" >/dev/null
+  echo '{"cniVersion":"1.1.0","name":"quasar","type":"quasar","socket":"'"$dir"'/cni.sock"}' \
+    >"$dir/quasar.json"
+  echo '{"cniVersion":"1.0.0","name":"refnet","type":"ptp","mtu":1480,"ipam":{"type":"host-local","subnet":"10.245.0.0/16","dataDir":"'"$dir"'/host-local"}}' \
+    >"$dir/ref.json"
+  echo "creating $((3 * (add_cycles + 5))) pod namespaces (outside the timed part)..." >&2
+  for k in 0 1 2; do
+    for i in $(seq 0 4); do ip netns add "$tag-pod$k-w$i"; done
+    for i in $(seq 0 $((add_cycles - 1))); do ip netns add "$tag-pod$k-c$i"; done
+  done
+  echo "running $add_cycles interleaved ADD/DEL cycles..." >&2
+  add_failed=0
+  adds=$(ip netns exec "$tag-node" "$bin/bench_cni" pods "$add_cycles" "/$tag-pod" \
+    "pod:quasar, pod selected by 10 of the 1,000 policies|$bin/quasar|$dir/quasar.json||K8S_POD_NAMESPACE=ns0;K8S_POD_NAME=bench" \
+    "pod:quasar, pod no policy selects|$bin/quasar|$dir/quasar.json||K8S_POD_NAMESPACE=free;K8S_POD_NAME=bench" \
+    "pod:ptp + host-local|/usr/lib/cni/ptp|$dir/ref.json||" \
+    "ratio:quasar selected / ptp + host-local (goal: ADD median <= 0.25x)|0|2" \
+    "ratio:quasar unselected / ptp + host-local|1|2") || add_failed=$?
+  [ "$add_failed" -le 1 ] || exit "$add_failed"
+  echo "$adds"
+  kill "$quasard_pid"
+  wait "$quasard_pid" 2>/dev/null || true
+  quasard_pid=
+fi
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+quasar_write_section "$quasar_root/docs/benchmarks.md" bench-policy <<MD
+## NetworkPolicy: 1,000 policies over 10,000 pods, against the kernel tools' floor
+
+Command: \`scripts/bench-policy.sh $rounds\` (as root; QUASAR_POLICY_EVENTS=$events,
+QUASAR_POLICY_CHANGES=$changes, QUASAR_E2E_PODS=$e2e_pods), on $(date -u +%Y-%m-%d), quasar at
+$(git -C "$quasar_root" rev-parse --short HEAD).
+Machine: $(nproc) cores, $cpu, kernel $(uname -r), Debian $(cat /etc/debian_version),
+$(iptables -V), $(ipset version | head -1). The CPU is shared with other work on this machine:
+figures are noisy; compare the ratios, which come from one run.
+
+The model is the compiler's scale shape (netpolicy/compiler/test_model.h, benchShape): 100
+namespaces (label team=t0..t9), pods with label app=app0..app49 and a named port http, 1,000
+policies each selecting one app and allowing TCP 80, 443 and http from a team's namespaces and
+from another app's pods. The driver (tests/bench_policy.cc) runs what quasard's policy agent
+runs: compile() with the pod-set definitions and Membership::fromCompile(), then
+Applier::apply() through LinuxPolicyKernel (libipset; \`iptables-restore --noflush -w\`, then
+the read-back \`iptables-save\`), IPv4. Every measurement runs in a fresh network namespace of
+its own (unshare), removed afterwards. The floor is the same final state loaded by the kernel
+tools from files: \`ipset restore -f\` of renderIpsets() then \`iptables-restore --noflush --wait=60 FILE\`
+of renderIptables() with the two hooks, in a fresh namespace; its rule, set and member counts
+are checked equal to ours. The full syncs are interleaved, ours then the floor, the order
+alternating each round ($rounds rounds at each size: with fewer than 100 samples the p99 is the
+maximum). Pod events at 10,000 pods go through Membership::applyPodChange +
+Applier::changeMembers, as the agent does: the time from the event to the return of the ipset
+batch that puts it in the kernel (an added pod in a namespace with policies, a pod relabelled
+out of (or back into) the app its namespace's policies select, the added pod deleted); the sets'
+members are checked against the patched ruleset afterwards. A policy change (one added, one
+modified: its first port, the added one deleted) is a full compile and an apply of the diff.
+
+$(echo "$table" | head -2)
+$(echo "$table" | tail -n +3)
+$e2e
+
+The quasard rows: a real quasard (SQLite store) in a node namespace, \`quasarctl apply -f\` of
+100 Namespaces, $policies NetworkPolicies and $e2e_pods Pods with \`status.podIPs\` (policies
+first), the time until \`quasarctl -o json policy status\` shows them all applied (polled every
+0.1 s), and quasard's VmRSS (/proc/<pid>/status) before the load and after it.
+
+### ADD with the 1,000 policies and $e2e_pods pods in place
+
+The same quasard, right after the load: $add_cycles ADD/DEL cycles of each kind of pod,
+interleaved (tests/bench_cni.cc, pods mode; the order rotates each cycle), in the node
+namespace, each ADD on a fresh pod namespace made beforehand. quasar's ADD returns only once the
+pod's addresses are in its policies' sets (no enforcement gap: the policy agent's podStarting).
+Goal (issue 14): quasar's ADD median at most 1/4 of ptp + host-local's in the same run.
+
+$adds
+MD
+echo "wrote docs/benchmarks.md" >&2
+[ "$add_failed" = 0 ] || { echo "some ADD/DEL invocations failed (the failed column)" >&2; exit 1; }
