@@ -138,6 +138,13 @@ YAML
     "ratio:quasar unselected / ptp + host-local|1|2") || add_failed=$?
   [ "$add_failed" -le 1 ] || exit "$add_failed"
   echo "$adds"
+  after_adds=$(ctl -o json policy status)
+  adds+=$'\n\n'$(python3 -c '
+import json, sys; a = json.loads(sys.argv[1]); b = json.loads(sys.argv[2])
+print("The policy agent during the ADD/DEL cycles (`policy status` before and after): %d full "
+      "syncs (compile + apply), last one %.0f ms; %d sync errors; %d repairs."
+      % (b["syncs"] - a["syncs"], b["lastSyncMs"], b["syncErrors"] - a["syncErrors"],
+         b["repairs"] - a["repairs"]))' "$status" "$after_adds")
   kill "$quasard_pid"
   wait "$quasard_pid" 2>/dev/null || true
   quasard_pid=
