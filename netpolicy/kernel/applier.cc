@@ -22,8 +22,11 @@ struct AppliedChain {
   RuleTokens rules;
   // False: found in the kernel, its rules unknown, so it is rewritten by the next apply().
   bool known = false;
-  // The chain as iptables-save printed it right after it was written: what repair() compares.
+  // The chain as iptables-save printed it: what repair() compares. Not read right after a write
+  // (reading the whole table back cost as much as the write); the first repair() adopts what
+  // the kernel shows when it has the written number of rules, else rewrites the chain.
   std::vector<std::string> kernel_text;
+  bool text_known = false;
 };
 
 RuleTokens tokensOf(const Chain& chain) {
@@ -229,23 +232,10 @@ absl::Status Applier::writeFilter(conf::Family family, const FilterEdit& edit, A
   ++stats.restores;
   stats.chains_written += static_cast<int>(edit.write.size());
   stats.hooks_added += static_cast<int>(edit.add_hooks.size());
-  // Read back: the kernel's own text of what was written, for repair() to compare against.
-  auto now = kernel_.readFilter(family);
-  if (!now.ok()) return now.status();
-  for (const auto& [name, rules] : edit.write) {
-    auto it = now->chains.find(name);
-    if (it == now->chains.end()) {
-      return absl::InternalError(absl::StrCat("chain ", name, " missing right after restore"));
-    }
-    fs.chains[name] = {rules, true, it->second};
-  }
-  for (const auto& chain : edit.add_hooks) {
-    if (now->hooks[chain] == 0) {
-      return absl::InternalError(absl::StrCat("hook to ", chain, " missing right after restore"));
-    }
-  }
+  for (const auto& [name, rules] : edit.write) fs.chains[name] = {rules, true, {}, false};
+  for (const auto& chain : edit.add_hooks) fs.hooks[chain] = 1;
+  for (const auto& [chain, count] : edit.delete_hooks) fs.hooks[chain] = 0;
   for (const auto& name : edit.remove) fs.chains.erase(name);
-  fs.hooks = now->hooks;
   return absl::OkStatus();
 }
 
@@ -280,7 +270,7 @@ absl::Status Applier::loadFromKernel(const std::vector<Ruleset>& desired) {
       if (rulesetFor(desired, family) == nullptr && ignorable(family, filter.status())) continue;
       return filter.status();
     }
-    for (auto& [name, text] : filter->chains) fs.chains[name] = {{}, false, std::move(text)};
+    for (auto& [name, text] : filter->chains) fs.chains[name] = {{}, false, std::move(text), true};
     fs.hooks = std::move(filter->hooks);
   }
   return absl::OkStatus();
@@ -378,9 +368,14 @@ absl::Status Applier::repairDrift(ApplyStats& stats) {
     auto now = kernel_.readFilter(family);
     if (!now.ok()) return now.status();
     FilterEdit edit;
-    for (const auto& [name, chain] : fs.chains) {
+    for (auto& [name, chain] : fs.chains) {
       auto it = now->chains.find(name);
-      if (it == now->chains.end() || it->second != chain.kernel_text)
+      if (it != now->chains.end() && !chain.text_known && chain.known &&
+          it->second.size() == chain.rules.size()) {
+        chain.kernel_text = it->second;  // first look since it was written
+        chain.text_known = true;
+      }
+      if (it == now->chains.end() || !chain.text_known || it->second != chain.kernel_text)
         edit.write[name] = chain.rules;
       if (*hookParent(name) != '\0' && now->hooks[name] == 0) edit.add_hooks.push_back(name);
     }

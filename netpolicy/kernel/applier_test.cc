@@ -266,8 +266,9 @@ TEST_F(ApplierTest, RecoversAfterInjectedFailures) {
   EXPECT_EQ(snapshot(kernel_), snapshot(reference));
 
   m.policies.pop_back();
-  kernel_.fail_reads = 1;  // the read-back after the restore
-  EXPECT_FALSE(applier_.apply(compileBoth(m)).ok());
+  ASSERT_TRUE(applier_.apply(compileBoth(m)).ok());
+  kernel_.fail_reads = 1;  // repair's read of the kernel
+  EXPECT_FALSE(applier_.repair().ok());
   // repair() after a failure re-applies what was last asked for.
   auto repaired = applier_.repair();
   ASSERT_TRUE(repaired.ok()) << repaired.status();
