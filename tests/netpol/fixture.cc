@@ -1,6 +1,9 @@
 #include "tests/netpol/fixture.h"
 
+#include <stdlib.h>
+
 #include <exception>
+#include <iostream>
 #include <memory>
 
 namespace quasar::tests::netpol {
@@ -59,6 +62,8 @@ void NetpolTest::TearDown() {
 void NetpolTest::validate(const Reachability& expected, int port, Protocol proto) {
   auto cmp = c().waitFor(expected, port, proto);
   EXPECT_EQ(cmp.wrong, 0) << cmp.report;
+  // Upstream's isVerbose: every table, also of passing checks.
+  if (getenv("QUASAR_NETPOL_VERBOSE") && cmp.wrong == 0) std::cout << cmp.report << "\n";
 }
 
 std::string policy(const std::string& ns, const std::string& name, const std::string& spec) {

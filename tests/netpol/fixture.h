@@ -31,7 +31,8 @@ class NetpolTest : public ::testing::Test {
   std::string apply(const std::string& text) { return c().apply(text); }
   std::string ip(const std::string& pod_string) { return c().podIp(pod_string); }
   // Upstream's ValidateOrFail: probes until `expected` is observed on port/proto or 10 s passed;
-  // on failure the expected, observed and comparison grids.
+  // on failure the expected, observed and comparison grids (always, with QUASAR_NETPOL_VERBOSE
+  // set in the environment, as upstream's isVerbose).
   void validate(const Reachability& expected, int port, Protocol proto = Protocol::kTcp);
 };
 
