@@ -21,6 +21,7 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 constexpr char kFenceNs[] = "fence";
@@ -78,6 +79,13 @@ bool kernelHasSctp(std::string* why) {
 Cluster::Cluster() : bed_(std::make_unique<Testbed>()) {
   sctp_ = kernelHasSctp(&sctp_why_);
   bed_->startDaemon();
+  // The node's ICMP errors unlimited (its namespace is the bed's): a UDP probe that the policy
+  // REJECTs then always gets its admin-prohibited answer. With the default (icmp_ratelimit 1000
+  // ms, a burst of about 6 per destination) most denied UDP probes of one pod in a round would
+  // look like drops ("T" in the grid) and cost a probe timeout each round.
+  if (auto r = bed_->inNs(bed_->nodeNs(), "sysctl -qw net.ipv4.icmp_ratelimit=0"); r.exit_code) {
+    throw std::runtime_error("icmp_ratelimit in the node namespace: " + r.err);
+  }
   if (auto err = apply(nodeObject({}).dump()); !err.empty()) throw std::runtime_error(err);
   for (const char* ns : {"x", "y", "z"}) {
     addNamespace(ns);
@@ -332,16 +340,23 @@ std::string Cluster::fence(milliseconds within) {
 
 Comparison Cluster::waitFor(const Reachability& expected, int port, Protocol proto,
                             milliseconds within) {
-  const auto deadline = Clock::now() + within;
+  const auto start = Clock::now();
+  const auto deadline = start + within;
   const std::string fence_note = fence(within);
+  const auto fenced = Clock::now();
   Comparison c;
+  int rounds = 0;
   while (true) {
     c = compare(expected, probeAll(port, proto));
+    ++rounds;
     if (c.wrong == 0 || Clock::now() > deadline) break;
     std::this_thread::sleep_for(milliseconds(50));
   }
-  c.report = "probes to port " + std::to_string(port) + "/" + protocolK8s(proto) + "\n" +
-             (fence_note.empty() ? "" : fence_note + "\n") + c.report;
+  auto ms = [](auto d) { return std::to_string(duration_cast<milliseconds>(d).count()); };
+  c.report = "probes to port " + std::to_string(port) + "/" + protocolK8s(proto) + ": fence " +
+             ms(fenced - start) + " ms, then " + std::to_string(rounds) + " probe round(s) in " +
+             ms(Clock::now() - fenced) + " ms\n" + (fence_note.empty() ? "" : fence_note + "\n") +
+             c.report;
   return c;
 }
 
