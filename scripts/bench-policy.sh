@@ -199,30 +199,25 @@ Goal (issue 14): quasar's ADD median at most 1/4 of ptp + host-local's in the sa
 
 $adds
 
-### Findings (two runs on 2026-12-02, 2 cores shared with other builds; the tables are the second)
+### Findings (2026-12-02, 2 cores shared with other work)
 
 - Pod events meet their goal by far: a pod's set delta is one libipset batch, no iptables call
-  (0.1 ms median; p99 1 ms in one run, 3.5-7 ms in the other, where the machine was busier).
+  (0.1-0.2 ms median, p99 under 1 ms in the last run; 3.5-7 ms in an earlier, busier one).
 - The rule count is the same at 1,000 and 10,000 pods (6,012 rules + 2 hooks, 311 sets); only
   the members grow (3,001 -> 30,001).
-- A full sync is at the edge of 2x of the floor at 1,000 pods (1.96x and 2.02x in the two
-  runs) and within it at 10,000 (1.36x, 1.68x), but neither it nor the floor is under 1 s on
-  this machine: the floor's \`iptables-restore\` of 6,012 rules (nft backend) alone took
-  0.75-0.86 s. Our apply is that restore plus the read-back \`iptables-save -t filter\` (about
-  0.4-0.5 s at 6,000 rules) that records the kernel's text of every chain for later diffs and
-  repairs; compile is 25-60 ms. Under 1 s needs the read-back gone (derive the kernel's text,
-  or read back only what a repair finds different) and, on a machine this loaded, a faster
-  load than iptables-restore (nft directly).
-- A policy change costs the same kind of time (0.3-0.9 s): the restore of the changed chains is
-  small, the read-back \`iptables-save\` of the whole table is most of it.
+- A full sync is within 1.1x of the floor and under 1 s at both sizes since the applier stopped
+  reading the whole filter table back after each write (85cb769): before, the read-back
+  `iptables-save` (0.4-0.5 s at 6,000 rules) made it 1.4-2.0x and 1.6-2.1 s. Most of what is
+  left is the floor's own `iptables-restore` of 6,012 rules (nft backend).
+- A policy change at 10,000 pods: 80-250 ms median (compile ~55 ms; the restore of the changed
+  chains and, for an added or deleted policy, the rewritten fixed chains); 0.7-0.9 s with the
+  read-back.
 - quasard loads 1,000 policies and 10,000 pods through quasarctl in 6-10 s (the apply itself is
-  most of it) and enforces them 1.5-2 s after the last apply; its RSS grows from 26 to 86 MiB.
-- ADD with 1,000 policies and 10,000 pods in place meets the 1/4 goal on the median (0.19-0.20x
-  in both runs) but not always on the p99 (0.28x-2.9x): the agent has one worker, and an ADD
-  that arrives while it runs a repair (a full \`iptables-save\`, ~0.4 s) or a full sync (the
-  first ADD in a namespace the compiled model lacks: \`free/bench\` here) waits for it. Before
-  main's 5fd64b5 (repair backs off on large rulesets) repairs ran every 0.5 s and a trial run's
-  ADD median was 480 ms.
+  most of it) and enforces them 1.5-2.5 s after the last apply; its RSS grows from 26 to 86 MiB.
+- ADD with 1,000 policies and 10,000 pods in place meets the 1/4 goal on the median (0.20x) but
+  not on the p99 (0.6x-3.9x): the agent has one worker, and an ADD that arrives while it runs a
+  repair (a full `iptables-save`, ~0.4 s) or a full sync (the first ADD in a namespace the
+  compiled model lacks: `free/bench` here) waits for it.
 MD
 echo "wrote docs/benchmarks.md" >&2
 [ "$add_failed" = 0 ] || { echo "some ADD/DEL invocations failed (the failed column)" >&2; exit 1; }
