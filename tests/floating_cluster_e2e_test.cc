@@ -37,11 +37,6 @@ const Annotations kFloating = {{"quasar.io/floating-ip", "true"}};
 const Annotations kImmutable = {{"quasar.io/floating-ip", "true"},
                                 {"quasar.io/release-policy", "immutable"}};
 
-int cniCode(const CmdResult& r) {
-  auto j = r.json();
-  return j.is_object() && j.contains("code") && j["code"].is_number() ? j["code"].get<int>() : -1;
-}
-
 // Polls `cond` every 20 ms until it holds or `limit` passed; returns its last value.
 
 class FloatingCluster : public ClusterBed {

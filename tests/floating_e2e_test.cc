@@ -23,18 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string podIp(const CmdResult& add) {
-  auto j = add.json();
-  if (!j.is_object() || !j.contains("ips") || j["ips"].empty()) return "";
-  std::string a = j["ips"][0].value("address", "");
-  return a.substr(0, a.find('/'));
-}
-
-int cniCode(const CmdResult& r) {
-  auto j = r.json();
-  return j.is_object() && j.contains("code") && j["code"].is_number() ? j["code"].get<int>() : -1;
-}
-
 // Polls `cond` every 20 ms until it holds or `seconds` passed; returns its last value.
 
 class FloatingE2E : public ::testing::Test {
@@ -135,7 +123,7 @@ TEST_F(FloatingE2E, LegacyHostReachesFloatingPodAndDelCleansUp) {
   bed_.addPod("p1");
   auto r = add("c1", "p1", "legacy");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << bed_.daemonLog();
-  const std::string ip = podIp(r);
+  const std::string ip = podIpOf(r);
   ASSERT_EQ(ip.rfind(net(), 0), 0u) << r.out;
   const int host = std::stoi(ip.substr(net().size()));
   EXPECT_TRUE(host >= 100 && host <= 102) << ip;
@@ -163,7 +151,7 @@ TEST_F(FloatingE2E, ImmutableKeepsTheAddressReleaseFreesIt) {
   bed_.addPod("b");
   auto first = add("c1", "a", "sts-0");
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err << bed_.daemonLog();
-  const std::string ip = podIp(first);
+  const std::string ip = podIpOf(first);
   EXPECT_EQ(ip, net() + "110");
   ASSERT_EQ(cni("DEL", "c1", "a", "sts-0").exit_code, 0);
   // Held for sts-0: another pod of the pool finds it full.
@@ -174,7 +162,7 @@ TEST_F(FloatingE2E, ImmutableKeepsTheAddressReleaseFreesIt) {
   bed_.addPod("a2");
   auto again = add("c2", "a2", "sts-0");
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
-  EXPECT_EQ(podIp(again), ip);
+  EXPECT_EQ(podIpOf(again), ip);
   EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + ip).exit_code, 0);
 
   // release: the Galaxy key is honoured the same way.
@@ -185,13 +173,13 @@ TEST_F(FloatingE2E, ImmutableKeepsTheAddressReleaseFreesIt) {
   bed_.addPod("r2");
   auto r1 = add("r1c", "r1", "r1");
   ASSERT_EQ(r1.exit_code, 0) << r1.out << r1.err;
-  EXPECT_EQ(podIp(r1), net() + "111");
+  EXPECT_EQ(podIpOf(r1), net() + "111");
   auto r2_full = add("r2c", "r2", "r2");
   EXPECT_EQ(cniCode(r2_full), 106) << r2_full.out;
   ASSERT_EQ(cni("DEL", "r1c", "r1", "r1").exit_code, 0);
   auto r2 = add("r2c", "r2", "r2");
   ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
-  EXPECT_EQ(podIp(r2), net() + "111");
+  EXPECT_EQ(podIpOf(r2), net() + "111");
   EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + net() + "111").exit_code, 0);
 }
 
@@ -209,7 +197,7 @@ TEST_F(FloatingE2E, ExhaustionAndErrorCodes) {
   auto f2 = add("c2", "f2", "f2");
   ASSERT_EQ(f1.exit_code, 0) << f1.out << f1.err << bed_.daemonLog();
   ASSERT_EQ(f2.exit_code, 0) << f2.out << f2.err;
-  EXPECT_EQ(std::set<std::string>({podIp(f1), podIp(f2)}),
+  EXPECT_EQ(std::set<std::string>({podIpOf(f1), podIpOf(f2)}),
             std::set<std::string>({net() + "120", net() + "121"}));
 
   auto f3 = add("c3", "f3", "f3");
@@ -219,7 +207,7 @@ TEST_F(FloatingE2E, ExhaustionAndErrorCodes) {
   EXPECT_NE(nope.exit_code, 0);
   EXPECT_EQ(cniCode(nope), 105) << nope.out << nope.err;
   // An address of the pool that f1 holds.
-  auto taken = add("c4", "f4", "f4", {{"runtimeConfig", {{"ips", {podIp(f1)}}}}});
+  auto taken = add("c4", "f4", "f4", {{"runtimeConfig", {{"ips", {podIpOf(f1)}}}}});
   EXPECT_NE(taken.exit_code, 0);
   EXPECT_EQ(cniCode(taken), 107) << taken.out << taken.err;
   // On the pool's subnet but in none of its ranges.
@@ -228,7 +216,7 @@ TEST_F(FloatingE2E, ExhaustionAndErrorCodes) {
   EXPECT_EQ(cniCode(outside), 108) << outside.out << outside.err;
 
   EXPECT_EQ(bed_.hostVethsSettled(2).size(), 2u);
-  EXPECT_EQ(allocatedIps(), std::multiset<std::string>({podIp(f1), podIp(f2)}))
+  EXPECT_EQ(allocatedIps(), std::multiset<std::string>({podIpOf(f1), podIpOf(f2)}))
       << bed_.allocations().dump();
 }
 
@@ -246,16 +234,16 @@ TEST_F(FloatingE2E, PoolListFallsBackToTheNextPoolThenFails) {
   auto fb2 = add("c2", "fb2", "fb2");
   ASSERT_EQ(fb1.exit_code, 0) << fb1.out << fb1.err << bed_.daemonLog();
   ASSERT_EQ(fb2.exit_code, 0) << fb2.out << fb2.err;
-  EXPECT_EQ(std::set<std::string>({podIp(fb1), podIp(fb2)}),
+  EXPECT_EQ(std::set<std::string>({podIpOf(fb1), podIpOf(fb2)}),
             std::set<std::string>({net() + "160", net() + "161"}));
   auto fb3 = add("c3", "fb3", "fb3");
   ASSERT_EQ(fb3.exit_code, 0) << fb3.out << fb3.err << bed_.daemonLog();
-  EXPECT_EQ(podIp(fb3), net() + "165");
-  EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + podIp(fb3)).exit_code, 0);
+  EXPECT_EQ(podIpOf(fb3), net() + "165");
+  EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + podIpOf(fb3)).exit_code, 0);
   const auto leases = bed_.ctl("-o json fip list").json();
   ASSERT_TRUE(leases.is_array()) << leases.dump();
   for (const auto& l : leases) {
-    if (l.value("ip", "") == podIp(fb3)) {
+    if (l.value("ip", "") == podIpOf(fb3)) {
       EXPECT_EQ(l.value("pool", ""), "b") << l.dump();
     }
   }
@@ -269,7 +257,7 @@ TEST_F(FloatingE2E, PoolListFallsBackToTheNextPoolThenFails) {
   EXPECT_EQ(bed_.hostVethsSettled(3).size(), 3u);
   EXPECT_EQ(bed_.inNs(bed_.podNs("fb4"), "ip -o addr show dev eth0").out, "")
       << bed_.inNs(bed_.podNs("fb4"), "ip -o addr").out;
-  EXPECT_EQ(allocatedIps(), std::multiset<std::string>({podIp(fb1), podIp(fb2), podIp(fb3)}))
+  EXPECT_EQ(allocatedIps(), std::multiset<std::string>({podIpOf(fb1), podIpOf(fb2), podIpOf(fb3)}))
       << bed_.allocations().dump();
 }
 
@@ -293,8 +281,8 @@ TEST_F(FloatingE2E, NodeSelectorFollowsTheNodeLabels) {
     return ok.exit_code == 0;
   })) << ok.out
       << ok.err;
-  EXPECT_EQ(podIp(ok).rfind(net() + "13", 0), 0u) << ok.out;
-  EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + podIp(ok)).exit_code, 0);
+  EXPECT_EQ(podIpOf(ok).rfind(net() + "13", 0), 0u) << ok.out;
+  EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + podIpOf(ok)).exit_code, 0);
 }
 
 // 5. macvlan mode: the pod sits on the uplink's link itself; the legacy host and its own node
@@ -305,7 +293,7 @@ TEST_F(FloatingE2E, MacvlanPodReachedFromLegacyHostAndItsNode) {
   bed_.addPod("m");
   auto r = add("c1", "m", "mac");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << bed_.daemonLog();
-  const std::string ip = podIp(r);
+  const std::string ip = podIpOf(r);
   EXPECT_EQ(ip.rfind(net() + "14", 0), 0u) << r.out;
   EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + ip).exit_code, 0);
   EXPECT_EQ(bed_.inNs(bed_.nodeNs(), "ping -c1 -W2 " + ip).exit_code, 0);
@@ -329,24 +317,24 @@ TEST_F(FloatingE2E, DaemonKilledAfterAddNoLeakNoDuplicate) {
   bed_.stopDaemon(SIGKILL);
   bed_.startDaemon();
   // k1's address survived the crash: it is still allocated and still answers.
-  EXPECT_EQ(allocatedIps().count(podIp(k1)), 1u) << bed_.allocations().dump();
-  EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + podIp(k1)).exit_code, 0);
+  EXPECT_EQ(allocatedIps().count(podIpOf(k1)), 1u) << bed_.allocations().dump();
+  EXPECT_EQ(bed_.inNs(bed_.gatewayNs(), "ping -c1 -W2 " + podIpOf(k1)).exit_code, 0);
   auto k2 = addRetrying("c2", "k2", "k2");
   ASSERT_EQ(k2.exit_code, 0) << k2.out << k2.err << bed_.daemonLog();
-  EXPECT_NE(podIp(k2), podIp(k1));
+  EXPECT_NE(podIpOf(k2), podIpOf(k1));
   bed_.stopDaemon(SIGKILL);
   bed_.startDaemon();
   ASSERT_EQ(cni("DEL", "c1", "k1", "k1").exit_code, 0);
   auto k3 = addRetrying("c3", "k3", "k3");
   ASSERT_EQ(k3.exit_code, 0) << k3.out << k3.err;
-  EXPECT_NE(podIp(k3), podIp(k2));
+  EXPECT_NE(podIpOf(k3), podIpOf(k2));
   auto k1b = addRetrying("c1b", "k1", "k1");
   ASSERT_EQ(k1b.exit_code, 0) << k1b.out << k1b.err;
   const auto ips = allocatedIps();
   EXPECT_EQ(ips.size(), 3u) << bed_.allocations().dump();
   EXPECT_EQ(std::set<std::string>(ips.begin(), ips.end()).size(), ips.size())
       << "duplicate: " << bed_.allocations().dump();
-  EXPECT_EQ(std::set<std::string>({podIp(k1b), podIp(k2), podIp(k3)}).size(), 3u);
+  EXPECT_EQ(std::set<std::string>({podIpOf(k1b), podIpOf(k2), podIpOf(k3)}).size(), 3u);
   EXPECT_EQ(bed_.hostVethsSettled(3).size(), 3u);
 }
 
@@ -376,7 +364,7 @@ TEST_F(FloatingE2E, VlanPoolPodReachedOnItsVlan) {
   bed_.addPod("t");
   auto r = add("c1", "t", "tag");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << bed_.daemonLog();
-  const std::string ip = podIp(r);
+  const std::string ip = podIpOf(r);
   EXPECT_EQ(ip.rfind("172.16.100.1", 0), 0u) << r.out;
   const auto link = bed_.inNs(bed_.nodeNs(), "ip -d link show up0.100").out;
   EXPECT_NE(link.find("vlan protocol 802.1Q id 100"), std::string::npos) << link;

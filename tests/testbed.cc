@@ -207,4 +207,16 @@ std::vector<std::string> Testbed::hostVethsSettled(size_t n) {
 
 std::string Testbed::daemonLog() const { return slurp(dir_ + "/quasard.log"); }
 
+int cniCode(const CmdResult& r) {
+  auto j = r.json();
+  return j.is_object() && j.contains("code") && j["code"].is_number() ? j["code"].get<int>() : -1;
+}
+
+std::string podIpOf(const CmdResult& add) {
+  auto j = add.json();
+  if (!j.is_object() || !j.contains("ips") || j["ips"].empty()) return "";
+  std::string a = j["ips"][0].value("address", "");
+  return a.substr(0, a.find('/'));
+}
+
 }  // namespace quasar::tests

@@ -22,6 +22,11 @@ struct CmdResult {
   nlohmann::json json() const;  // stdout parsed; null when it is not JSON
 };
 
+// The CNI error code of a plugin answer (-1 when it is no error JSON).
+int cniCode(const CmdResult& r);
+// The first address of an ADD result, without its prefix length ("" when none).
+std::string podIpOf(const CmdResult& add);
+
 // Runs argv with `input` on stdin and extra environment; waits for it.
 CmdResult run(const std::vector<std::string>& argv, const std::string& input = "",
               const std::map<std::string, std::string>& env = {});

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "daemon/agents/driven_source.h"
 #include "netpolicy/kernel/fake_policy_kernel.h"
 
 namespace quasar::daemon {
@@ -19,24 +20,7 @@ using objects::Kind;
 using Clock = std::chrono::steady_clock;
 using netpolicy::testing::FakePolicyKernel;
 
-class Source : public ObjectSource {
- public:
-  std::vector<Kind> kinds() const override {
-    return {Kind::kNode, Kind::kNamespace, Kind::kPod, Kind::kNetworkPolicy,
-            Kind::kQuasarNetworkPolicy};
-  }
-  absl::Status start(ObjectSink& sink) override {
-    sink_ = &sink;
-    return absl::OkStatus();
-  }
-  void stop() override { sink_ = nullptr; }
-  std::string describe() const override { return "test"; }
-  absl::StatusOr<std::optional<json>> fetch(Kind, const std::string&, const std::string&,
-                                            std::chrono::milliseconds) override {
-    return std::optional<json>();
-  }
-  ObjectSink* sink_ = nullptr;
-};
+using Source = testing::DrivenSource;
 
 // The fake kernel behind a lock: the agent's worker and the test both use it.
 class LockedKernel : public netpolicy::PolicyKernel {

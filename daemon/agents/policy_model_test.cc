@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/agents/driven_source.h"
 #include "daemon/cluster/object_view.h"
 
 namespace quasar::daemon {
@@ -12,25 +13,7 @@ namespace {
 using nlohmann::json;
 using objects::Kind;
 
-// Feeds the view directly (the sink calls of a real source).
-class Source : public ObjectSource {
- public:
-  std::vector<Kind> kinds() const override {
-    return {Kind::kNode, Kind::kNamespace, Kind::kPod, Kind::kNetworkPolicy,
-            Kind::kQuasarNetworkPolicy};
-  }
-  absl::Status start(ObjectSink& sink) override {
-    sink_ = &sink;
-    return absl::OkStatus();
-  }
-  void stop() override { sink_ = nullptr; }
-  std::string describe() const override { return "test"; }
-  absl::StatusOr<std::optional<json>> fetch(Kind, const std::string&, const std::string&,
-                                            std::chrono::milliseconds) override {
-    return std::optional<json>();
-  }
-  ObjectSink* sink_ = nullptr;
-};
+using Source = testing::DrivenSource;
 
 json pod(const std::string& ns, const std::string& name, json labels, const std::string& node,
          const std::string& ip) {

@@ -391,6 +391,18 @@ std::string hashedName(std::string_view prefix, std::string_view text) {
   return absl::StrFormat("%s%016x", prefix, hash64(text));
 }
 
+const char* setTypeName(SetType type) {
+  switch (type) {
+    case SetType::kHashIp:
+      return "hash:ip";
+    case SetType::kHashNet:
+      return "hash:net";
+    case SetType::kHashIpPort:
+      return "hash:ip,port";
+  }
+  return "hash:ip";
+}
+
 std::string protocolName(Protocol protocol) {
   switch (protocol) {
     case Protocol::kTcp:

@@ -108,5 +108,7 @@ absl::StatusOr<std::vector<PodSetDefinition>> podSetDefinitions(const Model& mod
 // Name helpers, exposed for tests: prefix + 16 hex digits of a 64-bit hash of `text`.
 std::string hashedName(std::string_view prefix, std::string_view text);
 std::string protocolName(Protocol protocol);
+// "hash:ip", "hash:net", "hash:ip,port": the ipset type names.
+const char* setTypeName(SetType type);
 
 }  // namespace quasar::netpolicy

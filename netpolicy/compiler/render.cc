@@ -4,21 +4,6 @@
 #include "absl/strings/str_join.h"
 
 namespace quasar::netpolicy {
-namespace {
-
-const char* setTypeName(SetType t) {
-  switch (t) {
-    case SetType::kHashIp:
-      return "hash:ip";
-    case SetType::kHashNet:
-      return "hash:net";
-    case SetType::kHashIpPort:
-      return "hash:ip,port";
-  }
-  return "hash:ip";
-}
-
-}  // namespace
 
 std::string renderIptables(const Ruleset& ruleset) {
   std::string out = "*filter\n";

@@ -26,18 +26,6 @@ bool consume(std::string_view& s, std::string_view prefix) {
 
 }  // namespace
 
-const char* setTypeName(SetType type) {
-  switch (type) {
-    case SetType::kHashIp:
-      return "hash:ip";
-    case SetType::kHashNet:
-      return "hash:net";
-    case SetType::kHashIpPort:
-      return "hash:ip,port";
-  }
-  return "hash:ip";
-}
-
 std::optional<SetType> parseSetType(std::string_view name) {
   for (SetType t : {SetType::kHashIp, SetType::kHashNet, SetType::kHashIpPort}) {
     if (name == setTypeName(t)) return t;

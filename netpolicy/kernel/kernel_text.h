@@ -14,7 +14,6 @@
 
 namespace quasar::netpolicy {
 
-const char* setTypeName(SetType type);
 std::optional<SetType> parseSetType(std::string_view name);
 const char* ipsetFamilyName(conf::Family family);  // "inet", "inet6"
 

@@ -37,18 +37,6 @@ spec:
   policyTypes: [Ingress]
 )";
 
-std::string podIpOf(const CmdResult& add) {
-  auto j = add.json();
-  if (!j.is_object() || !j.contains("ips") || j["ips"].empty()) return "";
-  std::string a = j["ips"][0].value("address", "");
-  return a.substr(0, a.find('/'));
-}
-
-int cniCode(const CmdResult& r) {
-  auto j = r.json();
-  return j.is_object() && j.contains("code") && j["code"].is_number() ? j["code"].get<int>() : -1;
-}
-
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
