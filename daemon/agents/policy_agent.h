@@ -4,8 +4,9 @@
 // kernel match (netpolicy/kernel/applier.h). docs/network-policy.md.
 //
 // - Syncs on every change of the kinds policy depends on (coalesced: a burst costs one sync),
-//   and repairs what someone changed in the kernel every `repair_period` (or, when a repair
-//   takes longer than a tenth of that, ten times its duration). A change of pods only
+//   and repairs what someone changed in the kernel: every `repair_period` a cheap check (sets'
+//   member counts, the hooks) repairs what it finds; a full comparison of quasar's chains runs
+//   as often, or, when it takes longer than a tenth of that, every ten times its duration. A change of pods only
 //   (added, deleted, relabelled, readdressed) patches the compiled sets and changes only their
 //   members (netpolicy/compiler/membership.h); a policy, namespace or node change compiles all.
 // - No gap at pod start: podStarting() returns only after a sync that includes the pod's
@@ -72,8 +73,9 @@ class PolicyAgent {
   void setMetrics(metrics::ReconcileMetrics m) { metrics_.emplace(m); }
 
   // The ADD path: `pod` has these addresses on this node (attachment "<cid>/<ifname>"). Returns
-  // once a sync including them is applied: that sync's status, Unavailable when none could be
-  // applied before `deadline` (the view not synced yet, the kernel refusing).
+  // once a sync including them is applied: OK, or Unavailable when none could be applied before
+  // `deadline` (the view not synced yet) or the kernel refused it while policies exist (with no
+  // policy at all nothing isolates the pod, so a kernel without ipset does not stop pods).
   absl::Status podStarting(const std::string& attachment, LocalPod pod,
                            std::chrono::milliseconds deadline);
   // A pod this node already had at start (from the allocation store): recorded, no wait.
@@ -122,6 +124,7 @@ class PolicyAgent {
   bool full_ = true;      // a full sync is wanted (not just pod updates)
   std::set<PodKey> dirty_pods_;
   absl::Status last_status_ = absl::UnavailableError("no policy sync yet");
+  size_t last_policies_ = 0;  // policies in the model of the last full sync, applied or not
   std::map<std::string, LocalPod> local_;
   mutable std::mutex model_mu_;
   std::shared_ptr<netpolicy::Model> model_;  // of the last good sync, patched by pod events

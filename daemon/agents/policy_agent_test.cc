@@ -41,6 +41,10 @@ class LockedKernel : public netpolicy::PolicyKernel {
     std::lock_guard l(mu_);
     return fake_.readFilter(family);
   }
+  absl::StatusOr<std::map<std::string, int>> readHooks(conf::Family family) override {
+    std::lock_guard l(mu_);
+    return fake_.readHooks(family);
+  }
   absl::Status restoreFilter(conf::Family family, const std::string& input) override {
     std::lock_guard l(mu_);
     return fake_.restoreFilter(family, input);
@@ -234,6 +238,22 @@ TEST_F(PolicyAgentTest, PodEventsPatchMembersWithoutACompile) {
   auto v = agent_.explain("x", "c", "x", "a", 80, netpolicy::Protocol::kTcp);
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_FALSE(v->allowed);
+}
+
+// With no policy at all nothing is to be enforced: a kernel that refuses (no ipset module) does
+// not stop pods from starting.
+TEST_F(PolicyAgentTest, NoPolicyNoFailureFromTheKernel) {
+  syncView();
+  kernel_.with([](FakePolicyKernel& k) {
+    k.fail_set_changes = 1000;
+    return 0;
+  });
+  agent_.start();
+  auto s = agent_.podStarting("c1/eth0", {"x", "a", {ip("10.244.1.2")}, nullptr},
+                              std::chrono::seconds(5));
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_GE(agent_.stats().sync_errors, 1u);
+  EXPECT_FALSE(agent_.stats().ready);
 }
 
 TEST_F(PolicyAgentTest, ExplainUsesTheLastSyncedModel) {

@@ -328,6 +328,38 @@ absl::StatusOr<ApplyStats> Applier::changeMembers(conf::Family family, const Pod
   return stats;
 }
 
+absl::StatusOr<ApplyStats> Applier::quickRepair() {
+  if (!state_->applied) return ApplyStats{};
+  if (!state_->trusted) return repair();
+  auto drifted = [&]() -> absl::StatusOr<bool> {
+    auto listed = kernel_.listSets();
+    if (!listed.ok()) return listed.status();
+    std::map<std::string, int64_t> members;
+    for (const auto& k : *listed) members[k.name] = k.members;
+    for (const auto& [family, fs] : state_->families) {
+      for (const auto& [name, set] : fs.sets) {
+        auto it = members.find(name);
+        if (it == members.end() || it->second != static_cast<int64_t>(set.entries.size())) {
+          return true;
+        }
+      }
+      if (fs.chains.empty()) continue;
+      auto hooks = kernel_.readHooks(family);
+      if (!hooks.ok()) return hooks.status();
+      for (const auto& [name, chain] : fs.chains) {
+        if (*hookParent(name) != '\0' && (*hooks)[name] == 0) return true;
+      }
+    }
+    return false;
+  }();
+  if (!drifted.ok()) {
+    state_->trusted = false;
+    return drifted.status();
+  }
+  if (!*drifted) return ApplyStats{};
+  return repair();
+}
+
 absl::StatusOr<ApplyStats> Applier::repair() {
   if (!state_->applied) return ApplyStats{};
   if (!state_->trusted) return apply(std::vector<Ruleset>(state_->last_desired));

@@ -57,6 +57,9 @@ class Applier {
   // its memory (before the first apply(), after a failure) or does not know one of the sets:
   // apply() the whole state then.
   absl::StatusOr<ApplyStats> changeMembers(conf::Family family, const PodSetDelta& delta);
+  // The cheap check, for every half second even at thousands of rules: quasar's sets (names and
+  // member counts) and the hooks (FORWARD and INPUT only). Any drift there runs repair().
+  absl::StatusOr<ApplyStats> quickRepair();
   // Reads the kernel and repairs drift from the last applied state. Before any apply(): no-op.
   absl::StatusOr<ApplyStats> repair();
   // Removes every hook, chain and set quasar owns, in both families (also ones this process did

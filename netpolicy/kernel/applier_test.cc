@@ -171,6 +171,35 @@ TEST_F(ApplierTest, ChangeMembersAppliesAPodDeltaOnly) {
   EXPECT_TRUE(absl::IsFailedPrecondition(applier_.changeMembers(kV4, bogus).status()));
 }
 
+// The cheap check: with nothing wrong it lists the sets and the hooks and reads no filter table;
+// a removed hook or a flushed set sends it to the full repair, which puts them back.
+TEST_F(ApplierTest, QuickRepairChecksSetsAndHooksCheaply) {
+  ASSERT_TRUE(applier_.apply(compileBoth(model({allowFromY(), egressToB()}))).ok());
+  const int filter_reads = kernel_.filter_reads;
+  auto quiet = applier_.quickRepair();
+  ASSERT_TRUE(quiet.ok()) << quiet.status();
+  EXPECT_FALSE(quiet->changed());
+  EXPECT_EQ(kernel_.filter_reads, filter_reads);
+  EXPECT_GT(kernel_.hook_reads, 0);
+  const Snapshot good = snapshot(kernel_);
+  kernel_.removeHook(kV4, "QUASAR-FORWARD");
+  auto fixed = applier_.quickRepair();
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_EQ(fixed->hooks_added, 1);
+  EXPECT_EQ(snapshot(kernel_), good);
+  std::string victim;
+  for (const auto& [name, set] : kernel_.sets) {
+    if (!set.entries.empty()) victim = name;
+  }
+  ASSERT_FALSE(victim.empty());
+  kernel_.flushSet(victim);
+  fixed = applier_.quickRepair();
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_GT(fixed->members_added, 0);
+  EXPECT_EQ(snapshot(kernel_), good);
+  EXPECT_EQ(kernel_.violations, 0);
+}
+
 TEST_F(ApplierTest, APolicyRemovedLosesItsChainThenItsSets) {
   addForeignState();
   ASSERT_TRUE(applier_.apply(compileBoth(model({allowFromY(), egressToB()}))).ok());

@@ -136,8 +136,28 @@ absl::Status FakePolicyKernel::changeSets(const std::vector<SetOp>& ops) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::map<std::string, int>> FakePolicyKernel::readHooks(conf::Family family) {
+  ++hook_reads;
+  if (unavailable.count(family)) return absl::UnavailableError("iptables: not installed");
+  if (fail_reads > 0 && fail_reads--) return absl::InternalError("injected: iptables -S failed");
+  std::map<std::string, int> hooks;
+  const Table& t = tables[family];
+  for (const char* parent : {"FORWARD", "INPUT"}) {
+    auto it = t.chains.find(parent);
+    if (it == t.chains.end()) continue;
+    for (const auto& r : it->second) {
+      if (r.rfind("-j ", 0) == 0 && r.find(' ', 3) == std::string::npos &&
+          hookParent(r.substr(3)) == std::string(parent)) {
+        ++hooks[r.substr(3)];
+      }
+    }
+  }
+  return hooks;
+}
+
 absl::StatusOr<FilterState> FakePolicyKernel::readFilter(conf::Family family) {
   ++reads;
+  ++filter_reads;
   if (unavailable.count(family)) return absl::UnavailableError("iptables-save: not installed");
   if (fail_reads > 0 && fail_reads--) return absl::InternalError("injected: save failed");
   std::string text = "*filter\n";

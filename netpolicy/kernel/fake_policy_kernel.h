@@ -39,6 +39,7 @@ class FakePolicyKernel : public PolicyKernel {
   absl::StatusOr<std::vector<SetEntry>> readSet(const std::string& name) override;
   absl::Status changeSets(const std::vector<SetOp>& ops) override;
   absl::StatusOr<FilterState> readFilter(conf::Family family) override;
+  absl::StatusOr<std::map<std::string, int>> readHooks(conf::Family family) override;
   absl::Status restoreFilter(conf::Family family, const std::string& input) override;
 
   // State, open for tests to inspect and to prepare (another program's sets and rules).
@@ -50,6 +51,8 @@ class FakePolicyKernel : public PolicyKernel {
   int set_batches = 0;  // successful changeSets calls
   int set_ops = 0;      // ops in them
   int reads = 0;        // listSets, readSet and readFilter calls
+  int filter_reads = 0;  // readFilter calls (the expensive read)
+  int hook_reads = 0;    // readHooks calls
   int writes() const { return restores + set_batches; }
   int violations = 0;                       // times a rule referenced a missing set after a write
   std::vector<std::string> restore_inputs;  // every restoreFilter input, in order

@@ -183,6 +183,20 @@ absl::StatusOr<FilterState> LinuxPolicyKernel::readFilter(conf::Family family) {
   return parseIptablesSave(*text);
 }
 
+absl::StatusOr<std::map<std::string, int>> LinuxPolicyKernel::readHooks(conf::Family family) {
+  // `iptables -S CHAIN` prints the chain's rules in iptables-save's form (and a -P line).
+  std::string text = "*filter\n";
+  for (const char* chain : {"FORWARD", "INPUT"}) {
+    auto rules = runCommandOutput({tool(family, ""), "-w", "-S", chain}, "");
+    if (!rules.ok()) return toolStatus(rules.status());
+    text += *rules;
+  }
+  text += "COMMIT\n";
+  auto parsed = parseIptablesSave(text);
+  if (!parsed.ok()) return parsed.status();
+  return std::move(parsed->hooks);
+}
+
 absl::Status LinuxPolicyKernel::restoreFilter(conf::Family family, const std::string& input) {
   return toolStatus(runCommand({tool(family, "-restore"), "--noflush", "-w"}, input));
 }

@@ -18,6 +18,7 @@ class LinuxPolicyKernel : public PolicyKernel {
   absl::StatusOr<std::vector<SetEntry>> readSet(const std::string& name) override;
   absl::Status changeSets(const std::vector<SetOp>& ops) override;
   absl::StatusOr<FilterState> readFilter(conf::Family family) override;
+  absl::StatusOr<std::map<std::string, int>> readHooks(conf::Family family) override;
   absl::Status restoreFilter(conf::Family family, const std::string& input) override;
 };
 

@@ -71,6 +71,8 @@ class PolicyKernel {
   virtual absl::Status changeSets(const std::vector<SetOp>& ops) = 0;
   // The filter table's quasar chains and hooks.
   virtual absl::StatusOr<FilterState> readFilter(conf::Family family) = 0;
+  // Only the hooks (FilterState::hooks): cheap, it lists FORWARD and INPUT alone.
+  virtual absl::StatusOr<std::map<std::string, int>> readHooks(conf::Family family) = 0;
   // Runs iptables-restore --noflush (ip6tables-restore for v6) with `input`: one transaction.
   virtual absl::Status restoreFilter(conf::Family family, const std::string& input) = 0;
 };
