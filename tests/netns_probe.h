@@ -91,10 +91,9 @@ inline Probe connectOnce(const std::string& ip, int port,
       int err = 0;
       socklen_t len = sizeof err;
       ::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
-      out = err == 0 ? Probe::kOk
-            : (err == EHOSTUNREACH || err == ECONNREFUSED || err == ENETUNREACH)
-                ? Probe::kRejected
-                : Probe::kError;
+      out = err == 0                                                             ? Probe::kOk
+            : (err == EHOSTUNREACH || err == ECONNREFUSED || err == ENETUNREACH) ? Probe::kRejected
+                                                                                 : Probe::kError;
     }
   }
   ::close(s);

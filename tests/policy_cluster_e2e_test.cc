@@ -33,9 +33,10 @@ class PolicyCluster : public ClusterBed {
     for (int i = 1; i <= kNodes; ++i) {
       json labels = {{"kubernetes.io/hostname", "n" + std::to_string(i)}};
       if (gpu.count(i)) labels[kGpu] = "true";
-      list["items"].push_back({{"apiVersion", "v1"},
-                               {"kind", "Node"},
-                               {"metadata", {{"name", "n" + std::to_string(i)}, {"labels", labels}}}});
+      list["items"].push_back(
+          {{"apiVersion", "v1"},
+           {"kind", "Node"},
+           {"metadata", {{"name", "n" + std::to_string(i)}, {"labels", labels}}}});
     }
     apply(list.dump());
   }

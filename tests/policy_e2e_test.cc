@@ -6,10 +6,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <fstream>
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -109,8 +109,8 @@ TEST_F(PolicyE2E, NoGapAtPodStart) {
     return out;
   });
   EXPECT_EQ(seen[Probe::kOk], 0);
-  EXPECT_EQ(seen[Probe::kRejected], 200) << "timeouts " << seen[Probe::kTimeout] << ", errors "
-                                         << seen[Probe::kError];
+  EXPECT_EQ(seen[Probe::kRejected], 200)
+      << "timeouts " << seen[Probe::kTimeout] << ", errors " << seen[Probe::kError];
 
   bed_.addPod("api");
   added_ns_.insert("api");
@@ -146,13 +146,15 @@ TEST_F(PolicyE2E, TamperingIsRepaired) {
                    .count()
             << " ms\n";
   // Flush every quasar set and the ingress chain.
-  ASSERT_EQ(node("for s in $(ipset list -n | grep '^QSR-'); do ipset flush $s; done").exit_code,
-            0);
+  ASSERT_EQ(node("for s in $(ipset list -n | grep '^QSR-'); do ipset flush $s; done").exit_code, 0);
   ASSERT_EQ(node("iptables -F QUASAR-INGRESS").exit_code, 0);
-  EXPECT_TRUE(eventually([&] {
-    return node("ipset list").out.find(web) != std::string::npos &&
-           node("iptables -S QUASAR-INGRESS").out.find("REJECT") != std::string::npos;
-  }, 5s)) << node("iptables-save -t filter").out;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return node("ipset list").out.find(web) != std::string::npos &&
+               node("iptables -S QUASAR-INGRESS").out.find("REJECT") != std::string::npos;
+      },
+      5s))
+      << node("iptables-save -t filter").out;
   EXPECT_EQ(name(probe(web, 8080)), std::string("rejected"));
   EXPECT_GE(policyStatus().value("repairs", 0), 2) << policyStatus().dump();
   ::close(listener);
@@ -169,8 +171,7 @@ TEST_F(PolicyE2E, EnforcementSurvivesACrash) {
   bed_.stopDaemon(SIGKILL);
   EXPECT_EQ(name(probe(web, 8080)), std::string("rejected"));
   bed_.startDaemon();
-  ASSERT_TRUE(eventually([&] { return policyStatus().value("ready", false); }))
-      << bed_.daemonLog();
+  ASSERT_TRUE(eventually([&] { return policyStatus().value("ready", false); })) << bed_.daemonLog();
   EXPECT_EQ(name(probe(web, 8080)), std::string("rejected"));
   const std::string forward = bed_.inNs(bed_.nodeNs(), "iptables -S FORWARD").out;
   size_t hooks = 0;
@@ -260,9 +261,12 @@ TEST_F(PolicyE2E, ChurnLeavesWhatAFreshStartWouldMake) {
   for (int i = 0; i < 8; ++i) {
     const std::string file = bed_.dir() + "/churn.yaml";
     std::ofstream(file) << "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
-                           "metadata: {name: churn-" << i % 3 << ", namespace: x}\n"
-                           "spec:\n  podSelector: {matchLabels: {app: " << (i % 2 ? "web" : "api")
-                        << "}}\n  ingress: [{ports: [{port: " << 1000 + i << "}]}]\n";
+                           "metadata: {name: churn-"
+                        << i % 3
+                        << ", namespace: x}\n"
+                           "spec:\n  podSelector: {matchLabels: {app: "
+                        << (i % 2 ? "web" : "api") << "}}\n  ingress: [{ports: [{port: " << 1000 + i
+                        << "}]}]\n";
     auto r = bed_.ctl(std::string(i % 4 == 3 ? "delete" : "apply") + " -f " + file);
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   }
@@ -292,7 +296,8 @@ TEST_F(PolicyE2E, ExplainSaysWhy) {
   EXPECT_EQ(denied.exit_code, 0) << denied.err;
   EXPECT_NE(denied.out.find("denied"), std::string::npos) << denied.out;
   EXPECT_NE(denied.out.find("x/web-deny-all"), std::string::npos) << denied.out;
-  auto allowed = bed_.ctl("-o json policy explain --from x/client --to x/api --port 8080/TCP").json();
+  auto allowed =
+      bed_.ctl("-o json policy explain --from x/client --to x/api --port 8080/TCP").json();
   ASSERT_TRUE(allowed.is_object());
   EXPECT_TRUE(allowed["allowed"].get<bool>()) << allowed.dump();
   EXPECT_EQ(allowed["ingress"]["allowedBy"][0]["name"], "api-from-clients") << allowed.dump();

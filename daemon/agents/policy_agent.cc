@@ -56,16 +56,16 @@ PolicyAgent::PolicyAgent(ObjectView& view, np::Applier& applier, Options options
 void PolicyAgent::start() {
   subscription_ =
       view_.subscribe({objects::Kind::kPod, objects::Kind::kNamespace, objects::Kind::kNode,
-                      objects::Kind::kNetworkPolicy, objects::Kind::kQuasarNetworkPolicy},
-                     [this](const std::vector<ObjectEvent>& events) {
-                       for (const auto& e : events) {
-                         if (irrelevant(e)) continue;
-                         const auto& m = e.object().metadata();
-                         markDirty(e.kind == objects::Kind::kPod
-                                       ? std::optional<PodKey>(PodKey{m.namespace_, m.name})
-                                       : std::nullopt);
-                       }
-                     });
+                       objects::Kind::kNetworkPolicy, objects::Kind::kQuasarNetworkPolicy},
+                      [this](const std::vector<ObjectEvent>& events) {
+                        for (const auto& e : events) {
+                          if (irrelevant(e)) continue;
+                          const auto& m = e.object().metadata();
+                          markDirty(e.kind == objects::Kind::kPod
+                                        ? std::optional<PodKey>(PodKey{m.namespace_, m.name})
+                                        : std::nullopt);
+                        }
+                      });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -103,8 +103,8 @@ absl::Status PolicyAgent::podStarting(const std::string& attachment, LocalPod po
   cv_.notify_all();
   if (!done_cv_.wait_until(lock, until, [&] { return applied_ >= mine || stopping_; }) ||
       applied_ < mine) {
-    return absl::UnavailableError(absl::StrCat(
-        "network policy for the pod not applied in time (", last_status_.message(), ")"));
+    return absl::UnavailableError(absl::StrCat("network policy for the pod not applied in time (",
+                                               last_status_.message(), ")"));
   }
   // Fail closed, but only where something is to be enforced: with no policy at all nothing
   // isolates the pod (a node without ipset in its kernel still runs pods).
@@ -269,9 +269,9 @@ absl::Status PolicyAgent::syncAll() {
     spdlog::info(
         "event=policy-sync ms={:.1f} policies={} pods={} sets_created={} sets_destroyed={} "
         "members_added={} members_removed={} chains_written={} chains_removed={} hooks_added={}",
-        ms, policies, pods, applied->sets_created, applied->sets_destroyed,
-        applied->members_added, applied->members_removed, applied->chains_written,
-        applied->chains_removed, applied->hooks_added);
+        ms, policies, pods, applied->sets_created, applied->sets_destroyed, applied->members_added,
+        applied->members_removed, applied->chains_written, applied->chains_removed,
+        applied->hooks_added);
   }
   return absl::OkStatus();
 }
@@ -318,16 +318,16 @@ bool PolicyAgent::syncPods(const std::set<PodKey>& pods,
       auto delta = c.memberships[i].applyPodChange(before ? &*before : nullptr,
                                                    now ? &*now : nullptr, &c.rulesets[i]);
       if (!delta.ok()) {
-        spdlog::warn("event=policy-pod-update-failed pod={}/{} error=\"{}\"", key.first,
-                     key.second, std::string(delta.status().message()));
+        spdlog::warn("event=policy-pod-update-failed pod={}/{} error=\"{}\"", key.first, key.second,
+                     std::string(delta.status().message()));
         compiled_.reset();
         return false;
       }
       if (delta->empty()) continue;
       auto applied = applier_.changeMembers(c.rulesets[i].family, *delta);
       if (!applied.ok()) {
-        spdlog::warn("event=policy-pod-update-failed pod={}/{} error=\"{}\"", key.first,
-                     key.second, std::string(applied.status().message()));
+        spdlog::warn("event=policy-pod-update-failed pod={}/{} error=\"{}\"", key.first, key.second,
+                     std::string(applied.status().message()));
         compiled_.reset();
         return false;
       }

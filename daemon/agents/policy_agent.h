@@ -6,9 +6,10 @@
 // - Syncs on every change of the kinds policy depends on (coalesced: a burst costs one sync),
 //   and repairs what someone changed in the kernel: every `repair_period` a cheap check (sets'
 //   member counts, the hooks) repairs what it finds; a full comparison of quasar's chains runs
-//   as often, or, when it takes longer than a tenth of that, every ten times its duration. A change of pods only
-//   (added, deleted, relabelled, readdressed) patches the compiled sets and changes only their
-//   members (netpolicy/compiler/membership.h); a policy, namespace or node change compiles all.
+//   as often, or, when it takes longer than a tenth of that, every ten times its duration. A change
+//   of pods only (added, deleted, relabelled, readdressed) patches the compiled sets and changes
+//   only their members (netpolicy/compiler/membership.h); a policy, namespace or node change
+//   compiles all.
 // - No gap at pod start: podStarting() returns only after a sync that includes the pod's
 //   addresses has been applied, so a pod a policy isolates is isolated before its ADD answers.
 // - Nothing is applied before the view has synced: a half-loaded view would open holes in what
@@ -27,8 +28,8 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <utility>
 #include <thread>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -48,9 +49,9 @@ class PolicyAgent {
     std::chrono::milliseconds repair_period{500};
   };
   struct Stats {
-    bool ready = false;  // a sync has been applied
-    uint64_t syncs = 0;         // full syncs (compile everything)
-    uint64_t pod_updates = 0;   // pod events applied as set member changes only
+    bool ready = false;        // a sync has been applied
+    uint64_t syncs = 0;        // full syncs (compile everything)
+    uint64_t pod_updates = 0;  // pod events applied as set member changes only
     uint64_t sync_errors = 0;
     uint64_t repairs = 0;  // repair passes that changed something
     double last_sync_ms = 0;

@@ -122,8 +122,7 @@ class PolicyAgentTest : public ::testing::Test {
   ObjectView view_{source_};
   LockedKernel kernel_;
   netpolicy::Applier applier_{kernel_};
-  PolicyAgent agent_{view_, applier_,
-                     {{"n1", {ip("10.250.0.2")}}, std::chrono::milliseconds(50)}};
+  PolicyAgent agent_{view_, applier_, {{"n1", {ip("10.250.0.2")}}, std::chrono::milliseconds(50)}};
 };
 
 // Nothing is programmed from a view that has not listed everything: a pod's ADD waits, then
@@ -182,11 +181,11 @@ TEST_F(PolicyAgentTest, RepairsTampering) {
   EXPECT_FALSE(inSomeSet("10.244.1.2"));
   EXPECT_TRUE(eventually([&] {
     return inSomeSet("10.244.1.2") && kernel_.with([](FakePolicyKernel& k) {
-             for (const auto& r : k.rules(conf::Family::kV4, "FORWARD")) {
-               if (r == "-j QUASAR-FORWARD") return true;
-             }
-             return false;
-           });
+      for (const auto& r : k.rules(conf::Family::kV4, "FORWARD")) {
+        if (r == "-j QUASAR-FORWARD") return true;
+      }
+      return false;
+    });
   }));
   EXPECT_GE(agent_.stats().repairs, 1u);
 }
@@ -259,8 +258,9 @@ TEST_F(PolicyAgentTest, NoPolicyNoFailureFromTheKernel) {
 TEST_F(PolicyAgentTest, ExplainUsesTheLastSyncedModel) {
   EXPECT_TRUE(absl::IsFailedPrecondition(
       agent_.explain("x", "a", "x", "b", 80, netpolicy::Protocol::kTcp).status()));
-  syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2"), pod("x", "b", {{"app", "b"}}, "10.244.1.3")},
-           {denyAll("x")});
+  syncView(
+      {pod("x", "a", {{"app", "a"}}, "10.244.1.2"), pod("x", "b", {{"app", "b"}}, "10.244.1.3")},
+      {denyAll("x")});
   agent_.start();
   ASSERT_TRUE(eventually([&] { return agent_.stats().ready; }));
   auto v = agent_.explain("x", "a", "x", "b", 80, netpolicy::Protocol::kTcp);

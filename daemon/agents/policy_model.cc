@@ -93,7 +93,7 @@ np::Policy policyOf(const objects::ObjectMeta& meta, const objects::NetworkPolic
   p.node_selector = selectorOf(spec.node_selector);
   for (auto t : spec.policy_types) {
     p.policy_types.push_back(t == objects::PolicyType::kIngress ? np::Direction::kIngress
-                                                                 : np::Direction::kEgress);
+                                                                : np::Direction::kEgress);
   }
   p.ingress = rulesOf(spec.ingress);
   p.egress = rulesOf(spec.egress);

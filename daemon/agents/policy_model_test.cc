@@ -17,14 +17,15 @@ using Source = testing::DrivenSource;
 
 json pod(const std::string& ns, const std::string& name, json labels, const std::string& node,
          const std::string& ip) {
-  json p = {{"apiVersion", "v1"},
-            {"kind", "Pod"},
-            {"metadata", {{"name", name}, {"namespace", ns}, {"labels", std::move(labels)}}},
-            {"spec",
-             {{"nodeName", node},
-              {"containers",
-               {{{"name", "c"},
-                 {"ports", {{{"name", "http"}, {"containerPort", 8080}, {"protocol", "TCP"}}}}}}}}}};
+  json p = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", name}, {"namespace", ns}, {"labels", std::move(labels)}}},
+      {"spec",
+       {{"nodeName", node},
+        {"containers",
+         {{{"name", "c"},
+           {"ports", {{{"name", "http"}, {"containerPort", 8080}, {"protocol", "TCP"}}}}}}}}}};
   if (!ip.empty()) p["status"] = {{"phase", "Running"}, {"podIPs", {{{"ip", ip}}}}};
   return p;
 }
@@ -52,13 +53,14 @@ TEST_F(PolicyModelTest, PodsNamespacesNodesAndBothPolicyKinds) {
   put(Kind::kPod, {pod("x", "a", {{"pod", "a"}}, "n1", "10.244.1.2"),
                    pod("x", "b", {{"pod", "b"}}, "n2", "10.244.2.2"),
                    pod("y", "pending", json::object(), "n2", "")});
-  put(Kind::kNamespace,
-      {{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "x"},
-                                                                   {"labels", {{"team", "ml"}}}}}}});
-  put(Kind::kNode, {{{"apiVersion", "v1"},
-                     {"kind", "Node"},
-                     {"metadata", {{"name", "n2"}, {"labels", {{"gpu", "true"}}}}},
-                     {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "10.250.0.3"}}}}}}}});
+  put(Kind::kNamespace, {{{"apiVersion", "v1"},
+                          {"kind", "Namespace"},
+                          {"metadata", {{"name", "x"}, {"labels", {{"team", "ml"}}}}}}});
+  put(Kind::kNode,
+      {{{"apiVersion", "v1"},
+        {"kind", "Node"},
+        {"metadata", {{"name", "n2"}, {"labels", {{"gpu", "true"}}}}},
+        {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", "10.250.0.3"}}}}}}}});
   json policy = {{"apiVersion", "networking.k8s.io/v1"},
                  {"kind", "NetworkPolicy"},
                  {"metadata", {{"name", "deny"}, {"namespace", "x"}}},
@@ -110,8 +112,8 @@ TEST_F(PolicyModelTest, LocalPodsOverTheView) {
   local["c1/eth0"] = {"x", "a", {*conf::IpAddress::parse("10.244.1.2")}, nullptr};
   auto parsed = objects::parsePod(pod("x", "new", {{"pod", "new"}}, "n1", ""));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  local["c2/eth0"] = {"x", "new", {*conf::IpAddress::parse("10.244.1.3")},
-                      std::make_shared<objects::Pod>(*parsed)};
+  local["c2/eth0"] = {
+      "x", "new", {*conf::IpAddress::parse("10.244.1.3")}, std::make_shared<objects::Pod>(*parsed)};
   local["c3/eth0"] = {"z", "unknown", {*conf::IpAddress::parse("10.244.1.4")}, nullptr};
   netpolicy::Model m = buildPolicyModel(view_, local, node_);
   ASSERT_EQ(m.pods.size(), 3u);

@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "conf/json_parse.h"
@@ -147,9 +147,10 @@ grpc::Status QuasardService::allocate(
   }
   if (!policy_status) policy_status = enforcePolicy(result->allocation, pod_object);
   if (!policy_status->ok()) {
-    spdlog::warn("event=allocate-refused container={} ifname={} pod={}/{} reason=policy error=\"{}\"",
-                 r.attachment.container_id, r.attachment.ifname, r.pod.namespace_, r.pod.name,
-                 std::string(policy_status->message()));
+    spdlog::warn(
+        "event=allocate-refused container={} ifname={} pod={}/{} reason=policy error=\"{}\"",
+        r.attachment.container_id, r.attachment.ifname, r.pod.namespace_, r.pod.name,
+        std::string(policy_status->message()));
     if (result->created) {
       if (auto undone = manager_.release(r.attachment, /*hold=*/false, claim); !undone.ok()) {
         spdlog::warn("event=allocate-undo-failed container={} error=\"{}\"",
@@ -536,9 +537,10 @@ grpc::Status QuasardService::ExplainPolicy(grpc::ServerContext*,
                                            pb::ExplainPolicyReply* reply) {
   if (!policy_) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "this quasard enforces no network policy (policy: disabled)");
+                        "this quasard enforces no network policy (networkPolicy: false)");
   }
-  const std::string proto = absl::AsciiStrToUpper(req->protocol().empty() ? "TCP" : req->protocol());
+  const std::string proto =
+      absl::AsciiStrToUpper(req->protocol().empty() ? "TCP" : req->protocol());
   netpolicy::Protocol protocol;
   if (proto == "TCP") {
     protocol = netpolicy::Protocol::kTcp;
@@ -566,7 +568,7 @@ grpc::Status QuasardService::PolicyStatus(grpc::ServerContext*, const pb::Policy
                                           pb::PolicyStatusReply* reply) {
   if (!policy_) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "this quasard enforces no network policy (policy: disabled)");
+                        "this quasard enforces no network policy (networkPolicy: false)");
   }
   const PolicyAgent::Stats s = policy_->stats();
   reply->set_ready(s.ready);

@@ -144,8 +144,7 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   };
   LookedUp lookUpPod(ipam::PodRef& pod);
   // The pod's addresses into the policy agent's sets; OK without an agent.
-  absl::Status enforcePolicy(const ipam::Allocation& a,
-                             std::shared_ptr<const objects::Pod> object);
+  absl::Status enforcePolicy(const ipam::Allocation& a, std::shared_ptr<const objects::Pod> object);
   void fillPodFacts(const ipam::Attachment& a, quasar::api::v1::Allocation* out);
   void describeUnderlay(const ipam::Allocation& a, quasar::api::v1::Allocation* out) const;
   mutable std::mutex looked_up_mu_;

@@ -253,12 +253,17 @@ absl::StatusOr<Ruleset> Compiler::run() {
   // REJECT, not DROP: a denied connection fails at once instead of hanging until the client's
   // timeout, for users and for tests alike. TCP gets a reset: the kernel rate-limits ICMP
   // errors per destination (about one a second after a burst of six), resets it does not.
-  const Tokens reject_tcp = {"-p", "tcp", "-m", "mark", "--mark", isolated_only,
-                             "-j", "REJECT", "--reject-with", "tcp-reset"};
-  const Tokens reject = {"-m",        "mark", "--mark",        isolated_only, "-j",
-                         "REJECT",    "--reject-with",
-                         options_.family == conf::Family::kV4 ? "icmp-admin-prohibited"
-                                                              : "icmp6-adm-prohibited"};
+  const Tokens reject_tcp = {"-p",          "tcp", "-m",     "mark",          "--mark",
+                             isolated_only, "-j",  "REJECT", "--reject-with", "tcp-reset"};
+  const Tokens reject = {
+      "-m",
+      "mark",
+      "--mark",
+      isolated_only,
+      "-j",
+      "REJECT",
+      "--reject-with",
+      options_.family == conf::Family::kV4 ? "icmp-admin-prohibited" : "icmp6-adm-prohibited"};
   for (Chain* c : {&egress, &ingress}) {
     c->rules.push_back({reject_tcp});
     c->rules.push_back({reject});
@@ -285,11 +290,11 @@ void Compiler::compilePolicy(const Policy& policy, Direction direction, Chain* h
   const bool in = direction == Direction::kIngress;
   const char* target_dir = in ? "dst" : "src";
   const char* peer_dir = in ? "src" : "dst";
-  Chain chain{hashedName(in ? "QUASAR-I-" : "QUASAR-E-",
-                         absl::StrCat("policy(", field(policy.namespace_name), ",",
-                                      field(policy.name),
-                                      policy.kind.empty() ? "" : "," + field(policy.kind), ")")),
-              {}};
+  Chain chain{
+      hashedName(in ? "QUASAR-I-" : "QUASAR-E-",
+                 absl::StrCat("policy(", field(policy.namespace_name), ",", field(policy.name),
+                              policy.kind.empty() ? "" : "," + field(policy.kind), ")")),
+      {}};
   hook->rules.push_back(
       {{"-m", "set", "--match-set", podSet(targetGroup(policy)), target_dir, "-j", chain.name}});
   chain.rules.push_back({{"-j", "MARK", "--set-xmark", markArg(kIsolatedMark, kIsolatedMark)}});

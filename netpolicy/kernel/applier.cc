@@ -299,8 +299,8 @@ absl::StatusOr<ApplyStats> Applier::changeMembers(conf::Family family, const Pod
           lastSet(e.set) == nullptr) {
         return absl::FailedPreconditionError("changeMembers: unknown pod set " + e.set);
       }
-      ops.push_back({list == &delta.added ? SetOp::Kind::kAdd : SetOp::Kind::kDel, e.set, {}, {},
-                     e.entry});
+      ops.push_back(
+          {list == &delta.added ? SetOp::Kind::kAdd : SetOp::Kind::kDel, e.set, {}, {}, e.entry});
     }
   }
   ApplyStats stats;
