@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 int ClusterBed::counter_ = 0;
 
 void ClusterBed::SetUp() {
-  prefix_ = "qt" + std::to_string(getpid() % 100000) + "x" + std::to_string(counter_++);
+  prefix_ = bedPrefix(counter_++);
   subnet_ = "10.99." + std::to_string(counter_ % 250);
   char tmpl[] = "/tmp/quasar-cluster-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);

@@ -8,9 +8,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -71,11 +74,48 @@ CmdResult run(const std::vector<std::string>& argv, const std::string& input,
 
 CmdResult sh(const std::string& command) { return run({"/bin/sh", "-c", command}); }
 
+namespace {
+
+// Whether no process can be the one whose pid modulo 100000 is `residue`.
+bool bedProcessGone(long residue) {
+  long pid_max = 4194304;
+  std::ifstream("/proc/sys/kernel/pid_max") >> pid_max;
+  for (long pid = residue; pid <= pid_max; pid += 100000) {
+    if (pid > 0 && std::filesystem::exists("/proc/" + std::to_string(pid))) return false;
+  }
+  return true;
+}
+
+void reapDeadBeds() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    const std::string name = entry.path().filename();
+    // qt<digits>x...
+    size_t i = 2;
+    while (i < name.size() && std::isdigit(static_cast<unsigned char>(name[i]))) ++i;
+    if (name.rfind("qt", 0) != 0 || i == 2 || i > 7 || i >= name.size() || name[i] != 'x') {
+      continue;
+    }
+    if (!bedProcessGone(std::stol(name.substr(2, i - 2)))) continue;
+    std::cerr << "testbed: deleting network namespace " << name
+              << " left by a test process that is gone\n";
+    sh("ip netns del " + name);
+  }
+}
+
+}  // namespace
+
+std::string bedPrefix(int n) {
+  static std::once_flag reaped;
+  std::call_once(reaped, reapDeadBeds);
+  return "qt" + std::to_string(getpid() % 100000) + "x" + std::to_string(n);
+}
+
 Testbed::Testbed() : Testbed(Options{}) {}
 
 Testbed::Testbed(Options options) : options_(std::move(options)) {
   const int n = g_counter++;
-  prefix_ = "qt" + std::to_string(getpid() % 100000) + "x" + std::to_string(n);
+  prefix_ = bedPrefix(n);
   char tmpl[] = "/tmp/quasar-e2e-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;

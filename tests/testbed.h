@@ -22,6 +22,12 @@ struct CmdResult {
   nlohmann::json json() const;  // stdout parsed; null when it is not JSON
 };
 
+// "qt<pid>x<n>": the prefix of every name a test bed makes (pid modulo 100000). The first call
+// in a process deletes the network namespaces of beds whose process is gone: one killed before
+// it could clean up (ctest's timeout kills with SIGKILL) leaves them behind, and its servers die
+// with it (parent-death signal). A namespace whose process may still live is never touched.
+std::string bedPrefix(int n);
+
 // The CNI error code of a plugin answer (-1 when it is no error JSON).
 int cniCode(const CmdResult& r);
 // The first address of an ADD result, without its prefix length ("" when none).
