@@ -24,6 +24,8 @@ std::string macToString(const Mac& mac);
 struct Attachment {
   std::string container_id;
   std::string ifname;
+  // "<container id>/<ifname>": how quasard keys an attachment in its records.
+  std::string key() const { return container_id + "/" + ifname; }
   auto operator<=>(const Attachment&) const = default;
 };
 

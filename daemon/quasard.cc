@@ -389,7 +389,7 @@ int run(const Flags& flags) {
     policy_options.node = {cfg->node_name, uplink_ips};
     policy.emplace((*objects)->view(), policy_applier, policy_options);
     for (const auto& a : (*manager)->list("")) {
-      policy->podKnown(absl::StrCat(a.attachment.container_id, "/", a.attachment.ifname),
+      policy->podKnown(a.attachment.key(),
                        {a.pod.namespace_, a.pod.name, a.ips, nullptr});
     }
     policy->setMetrics(metrics.reconcile("policy"));

@@ -97,9 +97,7 @@ absl::Status PolicyAgent::podStarting(const std::string& attachment, LocalPod po
                                       std::chrono::milliseconds deadline) {
   const auto until = Clock::now() + deadline;
   std::unique_lock lock(mu_);
-  dirty_pods_.insert({pod.namespace_, pod.name});
-  local_[attachment] = std::move(pod);
-  const uint64_t mine = ++wanted_;
+  const uint64_t mine = rememberLocked(attachment, std::move(pod));
   cv_.notify_all();
   if (!done_cv_.wait_until(lock, until, [&] { return applied_ >= mine || stopping_; }) ||
       applied_ < mine) {
@@ -117,10 +115,14 @@ absl::Status PolicyAgent::podStarting(const std::string& attachment, LocalPod po
 
 void PolicyAgent::podKnown(const std::string& attachment, LocalPod pod) {
   std::lock_guard lock(mu_);
+  rememberLocked(attachment, std::move(pod));
+  cv_.notify_all();
+}
+
+uint64_t PolicyAgent::rememberLocked(const std::string& attachment, LocalPod pod) {
   dirty_pods_.insert({pod.namespace_, pod.name});
   local_[attachment] = std::move(pod);
-  ++wanted_;
-  cv_.notify_all();
+  return ++wanted_;
 }
 
 void PolicyAgent::podStopped(const std::string& attachment) {
@@ -158,7 +160,7 @@ void PolicyAgent::run() {
       std::map<std::string, LocalPod> local = local_;
       lock.unlock();
       absl::Status s;
-      if (full || !syncPods(pods, local)) s = syncAll();
+      if (full || !syncPods(pods, local)) s = syncAll(local);
       lock.lock();
       applied_ = generation;
       last_status_ = s;
@@ -197,13 +199,8 @@ void PolicyAgent::run() {
   }
 }
 
-absl::Status PolicyAgent::syncAll() {
+absl::Status PolicyAgent::syncAll(const std::map<std::string, LocalPod>& local) {
   const auto started = Clock::now();
-  std::map<std::string, LocalPod> local;
-  {
-    std::lock_guard lock(mu_);
-    local = local_;
-  }
   auto model = std::make_shared<np::Model>(buildPolicyModel(view_, local, options_.node));
   {
     std::lock_guard lock(mu_);
@@ -283,7 +280,11 @@ bool PolicyAgent::syncPods(const std::set<PodKey>& pods,
   Compiled& c = *compiled_;
   // Decide first, change nothing yet: a pod whose change needs a full sync (an address family
   // or a namespace the compiled state does not have) sends the whole batch there.
-  std::vector<std::pair<PodKey, std::optional<np::Pod>>> changes;
+  struct Change {
+    PodKey key;
+    std::optional<np::Pod> before, now;
+  };
+  std::vector<Change> changes;
   {
     std::lock_guard lock(model_mu_);
     for (const auto& key : pods) {
@@ -302,18 +303,13 @@ bool PolicyAgent::syncPods(const std::set<PodKey>& pods,
         for (const auto& ns : model_->namespaces) known_ns = known_ns || ns.name == key.first;
         if (!known_ns) return false;
       }
-      changes.push_back({key, std::move(now)});
+      changes.push_back(
+          {key, before ? std::optional<np::Pod>(*before) : std::nullopt, std::move(now)});
     }
   }
   if (changes.empty()) return true;
   size_t added = 0, removed = 0;
-  for (auto& [key, now] : changes) {
-    auto it = c.pod_index.find(key);
-    std::optional<np::Pod> before;
-    if (it != c.pod_index.end()) {
-      std::lock_guard lock(model_mu_);
-      before = model_->pods[it->second];
-    }
+  for (auto& [key, before, now] : changes) {
     for (size_t i = 0; i < c.rulesets.size(); ++i) {
       auto delta = c.memberships[i].applyPodChange(before ? &*before : nullptr,
                                                    now ? &*now : nullptr, &c.rulesets[i]);
@@ -335,6 +331,7 @@ bool PolicyAgent::syncPods(const std::set<PodKey>& pods,
       removed += delta->removed.size();
     }
     // The model follows (under model_mu_ for explain()).
+    auto it = c.pod_index.find(key);
     std::lock_guard lock(model_mu_);
     auto& list = model_->pods;
     if (now && it != c.pod_index.end()) {

@@ -104,12 +104,15 @@ class PolicyAgent {
   };
 
   void run();
-  // A full sync: model, compile, apply. Worker thread only; returns the status.
-  absl::Status syncAll();
+  // A full sync of `local` (the snapshot the pass took): model, compile, apply. Worker thread
+  // only; returns the status.
+  absl::Status syncAll(const std::map<std::string, LocalPod>& local);
   // Pod events as member changes; false (nothing half done that a full sync would not fix) when
   // they need a full sync instead. Worker thread only.
   bool syncPods(const std::set<PodKey>& pods, const std::map<std::string, LocalPod>& local);
   void markDirty(std::optional<PodKey> pod);
+  // Under mu_: records a local pod for the next sync; returns the generation that includes it.
+  uint64_t rememberLocked(const std::string& attachment, LocalPod pod);
 
   ObjectView& view_;
   netpolicy::Applier& applier_;

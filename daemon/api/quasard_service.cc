@@ -55,10 +55,6 @@ void toPb(const ipam::Allocation& a, pb::Allocation* out) {
   out->set_source(a.source);
 }
 
-std::string attachmentKey(const ipam::Attachment& a) {
-  return absl::StrCat(a.container_id, "/", a.ifname);
-}
-
 std::string ipsText(const std::vector<conf::IpAddress>& ips) {
   return absl::StrJoin(
       ips, ",", [](std::string* out, const conf::IpAddress& ip) { out->append(ip.toString()); });
@@ -156,7 +152,7 @@ grpc::Status QuasardService::allocate(
         spdlog::warn("event=allocate-undo-failed container={} error=\"{}\"",
                      r.attachment.container_id, std::string(undone.status().message()));
       }
-      if (policy_) policy_->podStopped(attachmentKey(r.attachment));
+      if (policy_) policy_->podStopped(r.attachment.key());
     }
     return toGrpc(absl::UnavailableError(policy_status->message()));
   }
@@ -173,8 +169,8 @@ grpc::Status QuasardService::allocate(
     const auto& a = result->allocation;
     std::vector<std::string> ips;
     for (const auto& ip : a.ips) ips.push_back(ip.toString());
-    pod_addresses_->setAttachment(a.pod.namespace_, a.pod.name, a.pod.uid,
-                                  attachmentKey(a.attachment), std::move(ips));
+    pod_addresses_->setAttachment(a.pod.namespace_, a.pod.name, a.pod.uid, a.attachment.key(),
+                                  std::move(ips));
   }
   toPb(result->allocation, reply->mutable_allocation());
   describeUnderlay(result->allocation, reply->mutable_allocation());
@@ -218,7 +214,7 @@ QuasardService::LookedUp QuasardService::lookUpPod(ipam::PodRef& pod) {
 absl::Status QuasardService::enforcePolicy(const ipam::Allocation& a,
                                            std::shared_ptr<const objects::Pod> object) {
   if (!policy_) return absl::OkStatus();
-  return policy_->podStarting(attachmentKey(a.attachment),
+  return policy_->podStarting(a.attachment.key(),
                               {a.pod.namespace_, a.pod.name, a.ips, std::move(object)},
                               policy_deadline_);
 }
@@ -275,8 +271,8 @@ grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::Rele
   }
   // Also with nothing released: a half-done ADD may have left the veth.
   if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
-  if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(fromPb(req->attachment())));
-  if (policy_) policy_->podStopped(attachmentKey(fromPb(req->attachment())));
+  if (pod_addresses_) pod_addresses_->removeAttachment(fromPb(req->attachment()).key());
+  if (policy_) policy_->podStopped(fromPb(req->attachment()).key());
   {
     std::lock_guard lock(looked_up_mu_);
     looked_up_.erase(fromPb(req->attachment()));
@@ -334,8 +330,8 @@ grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req,
     if (released->empty()) continue;  // released meanwhile, by a DEL that reaps its veth
     reaper_.enqueue(host, *index, *released);
     if (floating_) floating_->released(a);
-    if (pod_addresses_) pod_addresses_->removeAttachment(attachmentKey(a.attachment));
-    if (policy_) policy_->podStopped(attachmentKey(a.attachment));
+    if (pod_addresses_) pod_addresses_->removeAttachment(a.attachment.key());
+    if (policy_) policy_->podStopped(a.attachment.key());
     {
       std::lock_guard lock(looked_up_mu_);
       looked_up_.erase(a.attachment);
