@@ -75,7 +75,7 @@ struct DaemonConfig {
   // Masquerade pod traffic that leaves the cluster's pod CIDRs.
   bool nat_outgoing = true;
   // Enforce NetworkPolicy (both kinds) with iptables and ipset (docs/network-policy.md). Off:
-  // no quasar chain or set is installed (another program enforces policy).
+  // no quasar chain or set is installed, and those of an earlier run are removed.
   bool network_policy = true;
   // Pod MTU; 0 means the uplink's MTU minus the routing mode's overhead.
   int mtu = 0;

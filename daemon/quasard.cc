@@ -395,6 +395,9 @@ int run(const Flags& flags) {
     policy->setMetrics(metrics.reconcile("policy"));
     policy->start();
     service.setPolicyAgent(&*policy, std::chrono::seconds(5));
+  } else if (auto s = policy_applier.removeAll(); !s.ok()) {
+    // Off: nothing of quasar's may keep isolating pods, also not what an earlier run installed.
+    spdlog::warn("event=policy-remove-failed error=\"{}\"", std::string(s.message()));
   }
   RoutingAgent agent(directory, local, cfg->routing_mode, std::chrono::milliseconds(500));
   agent.setMetrics(metrics.reconcile("routing"));

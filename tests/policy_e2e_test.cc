@@ -289,6 +289,26 @@ TEST_F(PolicyE2E, ChurnLeavesWhatAFreshStartWouldMake) {
   EXPECT_NE(before.find("add QSR-"), std::string::npos) << before;
 }
 
+// networkPolicy: false takes away what an earlier run installed: the pod is reachable again.
+TEST_F(PolicyE2E, TurningPolicyOffRemovesQuasarsState) {
+  bed_.addPod("web");
+  added_ns_.insert("web");
+  const int listener = listenIn(netns("web"), 8080);
+  const std::string web = add("web");
+  ASSERT_EQ(name(probe(web, 8080)), std::string("rejected"));
+  bed_.stopDaemon(SIGTERM);
+  std::ofstream(bed_.dir() + "/quasard.yaml", std::ios::app) << "networkPolicy: false\n";
+  bed_.startDaemon();
+  EXPECT_EQ(name(probe(web, 8080)), std::string("ok")) << bed_.daemonLog();
+  auto node = [&](const std::string& cmd) { return bed_.inNs(bed_.nodeNs(), cmd).out; };
+  EXPECT_EQ(node("iptables-save -t filter").find("QUASAR"), std::string::npos);
+  EXPECT_EQ(node("ipset list -n").find("QSR-"), std::string::npos);
+  auto explain = bed_.ctl("policy explain --from x/client --to x/web --port 8080/TCP");
+  EXPECT_NE(explain.exit_code, 0);
+  EXPECT_NE(explain.err.find("networkPolicy: false"), std::string::npos) << explain.err;
+  ::close(listener);
+}
+
 TEST_F(PolicyE2E, ExplainSaysWhy) {
   add("web");
   add("api");
