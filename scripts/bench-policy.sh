@@ -167,8 +167,7 @@ namespaces (label team=t0..t9), pods with label app=app0..app49 and a named port
 policies each selecting one app and allowing TCP 80, 443 and http from a team's namespaces and
 from another app's pods. The driver (tests/bench_policy.cc) runs what quasard's policy agent
 runs: compile() with the pod-set definitions and Membership::fromCompile(), then
-Applier::apply() through LinuxPolicyKernel (libipset; \`iptables-restore --noflush -w\`, then
-the read-back \`iptables-save\`), IPv4. Every measurement runs in a fresh network namespace of
+Applier::apply() through LinuxPolicyKernel (libipset; \`iptables-restore --noflush -w\`), IPv4. Every measurement runs in a fresh network namespace of
 its own (unshare), removed afterwards. The floor is the same final state loaded by the kernel
 tools from files: \`ipset restore -f\` of renderIpsets() then \`iptables-restore --noflush
 --wait=60 FILE\` of renderIptables() with the two hooks, in a fresh namespace; its rule, set and member counts
@@ -202,22 +201,23 @@ $adds
 ### Findings (2026-12-02, 2 cores shared with other work)
 
 - Pod events meet their goal by far: a pod's set delta is one libipset batch, no iptables call
-  (0.1-0.2 ms median, p99 under 1 ms in the last run; 3.5-7 ms in an earlier, busier one).
+  (about 0.1 ms median, p99 under 0.5 ms in the last runs; 3.5-7 ms in an earlier, busier one).
 - The rule count is the same at 1,000 and 10,000 pods (6,012 rules + 2 hooks, 311 sets); only
   the members grow (3,001 -> 30,001).
-- A full sync is within 1.1x of the floor and under 1 s at both sizes since the applier stopped
+- A full sync is within 1.2x of the floor and under 1 s at both sizes since the applier stopped
   reading the whole filter table back after each write (85cb769): before, the read-back
-  `iptables-save` (0.4-0.5 s at 6,000 rules) made it 1.4-2.0x and 1.6-2.1 s. Most of what is
-  left is the floor's own `iptables-restore` of 6,012 rules (nft backend).
-- A policy change at 10,000 pods: 80-250 ms median (compile ~55 ms; the restore of the changed
+  \`iptables-save\` (0.4-0.5 s at 6,000 rules) made it 1.4-2.0x and 1.6-2.1 s. Most of what is
+  left is the floor's own \`iptables-restore\` of 6,012 rules (nft backend).
+- A policy change at 10,000 pods: 50-250 ms median (compile 30-55 ms; the restore of the changed
   chains and, for an added or deleted policy, the rewritten fixed chains); 0.7-0.9 s with the
   read-back.
 - quasard loads 1,000 policies and 10,000 pods through quasarctl in 6-10 s (the apply itself is
-  most of it) and enforces them 1.5-2.5 s after the last apply; its RSS grows from 26 to 86 MiB.
-- ADD with 1,000 policies and 10,000 pods in place meets the 1/4 goal on the median (0.20x) but
-  not on the p99 (0.6x-3.9x): the agent has one worker, and an ADD that arrives while it runs a
-  repair (a full `iptables-save`, ~0.4 s) or a full sync (the first ADD in a namespace the
-  compiled model lacks: `free/bench` here) waits for it.
+  most of it) and enforces them 1.5-2.5 s after the last apply; its RSS grows from 26 to 80-86
+  MiB.
+- ADD with 1,000 policies and 10,000 pods in place meets the 1/4 goal on the median (0.20-0.22x)
+  but not on the p99 (0.6x-4x): the agent has one worker, and an ADD that arrives while it runs
+  the full repair (a whole \`iptables-save\`, ~0.4 s at this size) or a full sync (the first ADD
+  in a namespace the compiled model lacks: free/bench here) waits for it.
 MD
 echo "wrote docs/benchmarks.md" >&2
 [ "$add_failed" = 0 ] || { echo "some ADD/DEL invocations failed (the failed column)" >&2; exit 1; }
