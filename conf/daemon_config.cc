@@ -31,7 +31,8 @@ const std::set<absl::string_view>& knownKeys() {
                                       "natOutgoing", "nodeGoneGraceSeconds",
                                       "kubernetes",  "ipam",
                                       "metricsAddress",
-                                      "floatingHousekeepingSeconds", "networkPolicy"};
+                                      "floatingHousekeepingSeconds", "networkPolicy",
+                                      "eni"};
   // clang-format on
   return *keys;
 }
@@ -144,6 +145,11 @@ absl::StatusOr<DaemonConfig> parseNode(const YAML::Node& root) {
   }
   if (root["natOutgoing"]) c.nat_outgoing = root["natOutgoing"].as<bool>();
   if (root["networkPolicy"]) c.network_policy = root["networkPolicy"].as<bool>();
+  if (root["eni"]) {
+    auto eni = parseEniConfig(root["eni"]);
+    if (!eni.ok()) return eni.status();
+    c.eni = std::move(*eni);
+  }
   if (root["nodeIP"]) c.node_ip = root["nodeIP"].as<std::string>();
   if (!c.node_ip.empty() && !IpAddress::parse(c.node_ip).ok()) {
     return fieldError("nodeIP", "is not an IP address");

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "conf/eni_config.h"
 #include "conf/ip.h"
 #include "conf/net_conf.h"
 #include "conf/routing_mode.h"
@@ -77,6 +78,8 @@ struct DaemonConfig {
   // Enforce NetworkPolicy (both kinds) with iptables and ipset (docs/network-policy.md). Off:
   // no quasar chain or set is installed, and those of an earlier run are removed.
   bool network_policy = true;
+  // ENI multi-IP IPAM on the nodes it selects (conf/eni_config.h, docs/eni.md); absent: off.
+  std::optional<EniConfig> eni;
   // Pod MTU; 0 means the uplink's MTU minus the routing mode's overhead.
   int mtu = 0;
   std::string log_level = "info";
