@@ -24,6 +24,8 @@ int codeForReason(int reason) {
       return kFloatingAddressTaken;
     case 4:
       return kOutsidePools;
+    case 5:
+      return kNodeAddressLimit;
     default:
       return 0;
   }

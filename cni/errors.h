@@ -31,6 +31,8 @@ enum CniCode : int {
   kPoolsFull = 106,
   kFloatingAddressTaken = 107,
   kOutsidePools = 108,
+  // ENI multi-IP: the node's interfaces hold as many pod addresses as its instance type allows.
+  kNodeAddressLimit = 109,
 };
 
 // The code for quasard's PluginReply.reason (a FailureReason); 0 when it names none.

@@ -44,6 +44,8 @@ TEST(CniErrors, FailureReasonsHaveTheirOwnCodes) {
   EXPECT_EQ(codeForReason(2), kPoolsFull);
   EXPECT_EQ(codeForReason(3), kFloatingAddressTaken);
   EXPECT_EQ(codeForReason(4), kOutsidePools);
+  EXPECT_EQ(codeForReason(5), kNodeAddressLimit);
+  EXPECT_EQ(static_cast<int>(kNodeAddressLimit), 109);
   EXPECT_EQ(codeForReason(99), 0);
   auto full = withCode(absl::ResourceExhaustedError("every pool full"),
                        static_cast<CniCode>(codeForReason(2)));
