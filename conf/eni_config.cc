@@ -32,7 +32,8 @@ absl::StatusOr<int> target(const YAML::Node& n, absl::string_view field, int fal
 // AWS's tag rules: key 1-128 characters, value up to 256; they reach the cloud as request
 // parameters (encoded), never a shell or a file name.
 absl::Status checkTag(absl::string_view field, const std::string& key, const std::string& value) {
-  if (key.empty() || key.size() > 128) return fieldError(field, "a tag key has 1 to 128 characters");
+  if (key.empty() || key.size() > 128)
+    return fieldError(field, "a tag key has 1 to 128 characters");
   if (value.size() > 256) return fieldError(field, "a tag value has at most 256 characters");
   return absl::OkStatus();
 }
@@ -41,11 +42,22 @@ absl::StatusOr<EniConfig> parseEniNode(const YAML::Node& node) {
   if (!node.IsMap()) {
     return absl::InvalidArgumentError("daemon config field \"eni\": must be a mapping");
   }
-  static const std::set<std::string> kKnown = {
-      "nodeSelector",    "ec2Endpoint",     "imdsEndpoint",        "region",
-      "caFile",          "subnet",          "securityGroups",      "warmIPTarget",
-      "minimumIPTarget", "warmENITarget",   "primaryInterfacePods", "surplusCooldownSeconds",
-      "refillSeconds",   "usableTag",       "untouchableTagKeys"};
+  static const std::set<std::string> kKnown = {"nodeSelector",
+                                               "ec2Endpoint",
+                                               "imdsEndpoint",
+                                               "region",
+                                               "caFile",
+                                               "subnet",
+                                               "securityGroups",
+                                               "warmIPTarget",
+                                               "minimumIPTarget",
+                                               "warmENITarget",
+                                               "maxPodsFormula",
+                                               "maxPods",
+                                               "surplusCooldownSeconds",
+                                               "refillSeconds",
+                                               "usableTag",
+                                               "untouchableTagKeys"};
   for (const auto& kv : node) {
     const auto k = kv.first.as<std::string>();
     if (!kKnown.count(k)) return fieldError(k, "unknown field");
@@ -61,9 +73,9 @@ absl::StatusOr<EniConfig> parseEniNode(const YAML::Node& node) {
                             {"subnet", &c.subnet}}) {
     if (node[field]) *out = node[field].as<std::string>();
   }
-  for (auto [field, url] : {std::pair<const char*, const std::string*>{"ec2Endpoint",
-                                                                       &c.ec2_endpoint},
-                            {"imdsEndpoint", &c.imds_endpoint}}) {
+  for (auto [field, url] :
+       {std::pair<const char*, const std::string*>{"ec2Endpoint", &c.ec2_endpoint},
+        {"imdsEndpoint", &c.imds_endpoint}}) {
     if (!url->empty() && url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0) {
       return fieldError(field, "must be an http:// or https:// URL");
     }
@@ -82,7 +94,13 @@ absl::StatusOr<EniConfig> parseEniNode(const YAML::Node& node) {
   c.warm_ip_target = *warm_ip;
   c.minimum_ip_target = *min_ip;
   c.warm_eni_target = *warm_eni;
-  if (node["primaryInterfacePods"]) c.primary_interface_pods = node["primaryInterfacePods"].as<bool>();
+  if (node["maxPodsFormula"]) c.max_pods_formula = node["maxPodsFormula"].as<std::string>();
+  if (c.max_pods_formula != "aws" && c.max_pods_formula != "primary-reserved") {
+    return fieldError("maxPodsFormula", "must be aws or primary-reserved");
+  }
+  auto max_pods = target(node["maxPods"], "maxPods", c.max_pods);
+  if (!max_pods.ok()) return max_pods.status();
+  c.max_pods = *max_pods;
   if (node["surplusCooldownSeconds"]) {
     const int v = node["surplusCooldownSeconds"].as<int>();
     if (v < 0 || v > 86400) return fieldError("surplusCooldownSeconds", "must be in [0, 86400]");

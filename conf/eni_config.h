@@ -26,7 +26,7 @@ struct EniConfig {
   std::string ec2_endpoint;
   // The instance metadata service (IMDSv2).
   std::string imds_endpoint = "http://169.254.169.254";
-  std::string region;  // empty: the metadata service's
+  std::string region;   // empty: the metadata service's
   std::string ca_file;  // empty: the system's CAs
   // Where quasar's own interfaces are created; empty: the primary interface's subnet and groups.
   std::string subnet;
@@ -37,10 +37,13 @@ struct EniConfig {
   int warm_ip_target = 0;
   int minimum_ip_target = 0;
   int warm_eni_target = 1;
-  // True: the primary interface's secondary addresses serve pods too, max pods = ENIs x (IPs
-  // per ENI - 1) + 2 (AWS's formula). False: only interfaces quasar attaches serve pods, max
-  // pods = (ENIs - 1) x IPs per ENI (Terway's and Tencent's).
-  bool primary_interface_pods = true;
+  // "aws": the primary interface's secondary addresses serve pods too, max pods = ENIs x (IPs
+  // per ENI - 1) + 2. "primary-reserved": only interfaces quasar attaches serve pods, max pods =
+  // (ENIs - 1) x IPs per ENI (Terway's and Tencent's form). ipam/eni/limits.h has the details.
+  std::string max_pods_formula = "aws";
+  // The kubelet's --max-pods, when it is below the formula's (0: the formula alone): the pool
+  // never holds more addresses than the node may run pods.
+  int max_pods = 0;
   // A free address beyond the targets is given back to the cloud after this long.
   std::chrono::seconds surplus_cooldown{60};
   // How often the pool is refilled and the interfaces' routes and rules are reconciled.

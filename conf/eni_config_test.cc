@@ -17,7 +17,8 @@ TEST(EniConfig, AbsentMeansOffAndDefaultsAreAwsLike) {
   ASSERT_TRUE(on->eni.has_value());
   EXPECT_EQ(on->eni->warm_eni_target, 1);
   EXPECT_EQ(on->eni->warm_ip_target, 0);
-  EXPECT_TRUE(on->eni->primary_interface_pods);
+  EXPECT_EQ(on->eni->max_pods_formula, "aws");
+  EXPECT_EQ(on->eni->max_pods, 0);
   EXPECT_EQ(on->eni->imds_endpoint, "http://169.254.169.254");
   EXPECT_EQ(on->eni->untouchable_tag_keys, std::vector<std::string>{"quasar.io/no-pods"});
 }
@@ -35,7 +36,8 @@ eni:
   warmIPTarget: 3
   minimumIPTarget: 5
   warmENITarget: 0
-  primaryInterfacePods: false
+  maxPodsFormula: primary-reserved
+  maxPods: 110
   surplusCooldownSeconds: 2
   refillSeconds: 0.5
   usableTag: {team: gpu}
@@ -52,7 +54,8 @@ eni:
   EXPECT_EQ(e.warm_ip_target, 3);
   EXPECT_EQ(e.minimum_ip_target, 5);
   EXPECT_EQ(e.warm_eni_target, 0);
-  EXPECT_FALSE(e.primary_interface_pods);
+  EXPECT_EQ(e.max_pods_formula, "primary-reserved");
+  EXPECT_EQ(e.max_pods, 110);
   EXPECT_EQ(e.surplus_cooldown, std::chrono::seconds(2));
   EXPECT_EQ(e.refill_interval, std::chrono::milliseconds(500));
   ASSERT_TRUE(e.usable_tag.has_value());
@@ -73,6 +76,8 @@ TEST(EniConfig, RejectsBadValuesNamingTheField) {
       {"eni: {usableTag: {\"\": b}}", "eni.usableTag"},
       {"eni: {nodeSelector: [x]}", "eni.nodeSelector"},
       {"eni: {refillSeconds: 0}", "eni.refillSeconds"},
+      {"eni: {maxPodsFormula: terway}", "eni.maxPodsFormula"},
+      {"eni: {maxPods: -3}", "eni.maxPods"},
       {"eni: {surplusCooldown: 3}", "eni.surplusCooldown"},
   };
   for (const auto& [yaml, field] : cases) {
