@@ -21,8 +21,8 @@ CLONE_NEWNET = 0x40000000
 def _run(args, stdin=None):
     p = subprocess.run(args, input=stdin, capture_output=True, text=True)
     if p.returncode != 0:
-        raise Ec2Error("InternalError", "vpc-sim: %s: %s" % (" ".join(args[:4]), p.stderr.strip()),
-                       500)
+        what = " ".join(args) + (" <<< " + "; ".join(stdin.splitlines()) if stdin else "")
+        raise Ec2Error("InternalError", "vpc-sim: %s: %s" % (what, p.stderr.strip()), 500)
     return p.stdout
 
 
@@ -126,9 +126,16 @@ class KernelNet:
         """eth<device_index> appears in the instance with the interface's MAC, down and without
         an address (configuring it is the node's job); its addresses route to it."""
         rname, ifname = "r" + eni.id[4:16], "eth%d" % device_index
-        self._router_end(rname, eni.subnet, inst["netns"], ifname, eni.mac)
+        try:
+            self._router_end(rname, eni.subnet, inst["netns"], ifname, eni.mac)
+            self._routes(rname, eni.mac, eni.addresses())
+        except Exception:
+            # A half-made pair must not outlive the failed attach (the model is rolled back).
+            if rname in self.router_links:
+                subprocess.run(["ip", "link", "del", "dev", rname], capture_output=True)
+                self.router_links.remove(rname)
+            raise
         eni.router_link, eni.instance_link = rname, ifname
-        self._routes(rname, eni.mac, eni.addresses())
         self.log("attach eni=%s instance=%s ifname=%s mac=%s" % (eni.id, inst["id"], ifname, eni.mac))
 
     def detach(self, eni):

@@ -258,7 +258,7 @@ class Vpc:
             try:
                 self.net.attach(inst, eni, device_index)
             except Exception:
-                eni.attachment, eni.status = None, "available"
+                self._detached(eni)
                 raise
             return att.id
 
