@@ -281,10 +281,16 @@ TEST_F(VpcSimTest, StopRemovesWhatItMadeAndKeepsAnExistingNamespace) {
   sim_.reset();
   json config = VpcSim::exampleConfig(bedPrefix(g_beds++));
   config["instances"][1]["netns"] = own;
+  config["instances"][1]["defaultRoute"] = false;  // routes to the VPC and IMDS only
   startSim(config);
   const std::string node2 = VpcSim::instanceId(2);
   EXPECT_NE(ok("Action=DescribeInstances", node2).find(node2), std::string::npos);
   EXPECT_FALSE(link(own, "eth0").is_null());
+  EXPECT_EQ(run({"ip", "-n", own, "route", "show", "default"}).out, "");
+  EXPECT_EQ(run({"curl", "-s", "-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", "-o",
+                 "/dev/null", "-w", "%{http_code}", sim_->imdsEndpoint() + "/latest/api/token"})
+                .out,
+            "200");  // from the test process itself: its namespace is the instance
 
   ASSERT_TRUE(sim_->stop().ok()) << sim_->log();
   EXPECT_TRUE(std::filesystem::exists(std::string("/run/netns/") + own));

@@ -135,6 +135,7 @@ def check(raw):
             if g not in c["groupById"]:
                 raise ConfigError("%s: unknown security group %r" % (where, g))
         i.setdefault("tags", {})
+        i.setdefault("defaultRoute", True)
         c["instanceById"][iid] = i
 
     names = set()

@@ -104,10 +104,20 @@ class KernelNet:
             lines.append("neigh replace %s lladdr %s dev %s nud permanent" % (ip, mac, rname))
         ip_batch(None, lines)
 
-    def _configure_peer(self, netns, ifname, ip, subnet):
-        ip_batch(netns, ["addr add %s/%d dev %s" % (ip, subnet.net.prefixlen, ifname),
-                         "link set dev %s up" % ifname,
-                         "route replace default via %s dev %s" % (subnet.router, ifname)])
+    def _configure_peer(self, netns, ifname, ip, subnet, default_route=True):
+        """Address, link up, and a default route via the subnet's router; without the default
+        route (the namespace has one of its own), routes to the VPC and to IMDS instead."""
+        lines = ["addr add %s/%d dev %s" % (ip, subnet.net.prefixlen, ifname),
+                 "link set dev %s up" % ifname]
+        if default_route:
+            lines.append("route replace default via %s dev %s" % (subnet.router, ifname))
+        else:
+            lines.append("route replace %s via %s dev %s" % (self.c["vpcNet"], subnet.router,
+                                                             ifname))
+            if self.c["imdsAddress"]:
+                lines.append("route replace %s/32 via %s dev %s" % (self.c["imdsAddress"],
+                                                                    subnet.router, ifname))
+        ip_batch(netns, lines)
 
     # --- interfaces ---
 
@@ -118,7 +128,8 @@ class KernelNet:
         eni.router_link, eni.instance_link = "r" + eni.id[4:16], inst["ifname"]
         self._router_end(eni.router_link, subnet, inst["netns"], inst["ifname"], eni.mac)
         self._routes(eni.router_link, eni.mac, eni.addresses())
-        self._configure_peer(inst["netns"], inst["ifname"], eni.primary_ip, subnet)
+        self._configure_peer(inst["netns"], inst["ifname"], eni.primary_ip, subnet,
+                             inst["defaultRoute"])
         self.log("instance-up instance=%s netns=%s ifname=%s ip=%s mac=%s" %
                  (inst["id"], inst["netns"], inst["ifname"], eni.primary_ip, eni.mac))
 
