@@ -133,6 +133,11 @@ std::optional<Rule> parseRule(const nlmsghdr* nlh) {
       case FRA_OIFNAME:
         if (nl::attrString(a)) r.oif = nl::attrString(a);
         break;
+      case FRA_SUPPRESS_PREFIXLEN:
+      case FRA_SUPPRESS_IFGROUP:
+        // The kernel reports these on every rule, -1 meaning "not set".
+        if (nl::attrU32(a) != 0xffffffff) r.unmodelled = true;
+        break;
       case FRA_PAD:
         break;
       default:

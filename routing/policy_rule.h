@@ -28,24 +28,24 @@ inline constexpr uint32_t kMainTable = 254;
 // compares equal to a plain planned rule, and so that deleting it names it exactly.
 struct Rule {
   conf::Family family = conf::Family::kV4;
-  uint32_t priority = 0;              // FRA_PRIORITY ("pref"); always sent
-  std::optional<conf::IpPrefix> src;  // "from"; unset: from all
-  std::optional<conf::IpPrefix> dst;  // "to"; unset: to all
-  uint32_t table = kMainTable;        // "lookup"
-  uint8_t action = 1;                 // FR_ACT_TO_TBL
-  uint8_t protocol = kRuleProtocol;   // FRA_PROTOCOL: who installed it
+  uint32_t priority = 0;                             // FRA_PRIORITY ("pref"); always sent
+  std::optional<conf::IpPrefix> src = std::nullopt;  // "from"; unset: from all
+  std::optional<conf::IpPrefix> dst = std::nullopt;  // "to"; unset: to all
+  uint32_t table = kMainTable;                       // "lookup"
+  uint8_t action = 1;                                // FR_ACT_TO_TBL
+  uint8_t protocol = kRuleProtocol;                  // FRA_PROTOCOL: who installed it
   uint8_t tos = 0;
   uint32_t flags = 0;  // FIB_RULE_INVERT, ...
-  std::optional<uint32_t> fwmark;
-  std::optional<uint32_t> fwmask;
-  std::string iif;
-  std::string oif;
+  std::optional<uint32_t> fwmark = std::nullopt;
+  std::optional<uint32_t> fwmask = std::nullopt;
+  std::string iif = {};
+  std::string oif = {};
   // The kernel reported a selector modelled by none of the fields above (suppress_prefixlength,
   // uidrange, ipproto, ports, ...): such a rule equals no planned rule.
   bool unmodelled = false;
 
   bool operator==(const Rule&) const = default;
-  // "pref 20100 to 10.0.0.5/32 lookup 254 proto 114", for logs and errors.
+  // "pref 20100 from all to 10.0.0.5/32 lookup 254 proto 114", for logs and errors.
   std::string toString() const;
 };
 

@@ -116,7 +116,7 @@ TEST(PolicyRuleParser, RoundTripsIpv4AndIpv6) {
 }
 
 // What the kernel sends for its own rules: no FRA_PRIORITY for pref 0, the table in both places,
-// and attributes quasar does not model.
+// "suppress_prefixlength -1", and attributes quasar does not model.
 TEST(PolicyRuleParser, ReadsKernelRulesAndFlagsSelectorsItDoesNotModel) {
   NlMessage local(RTM_NEWRULE, 0);
   auto* frh = local.putHeader<fib_rule_hdr>();
@@ -125,6 +125,7 @@ TEST(PolicyRuleParser, ReadsKernelRulesAndFlagsSelectorsItDoesNotModel) {
   frh->action = FR_ACT_TO_TBL;
   local.putU32(FRA_TABLE, RT_TABLE_LOCAL);
   local.putU8(FRA_PROTOCOL, RTPROT_KERNEL);
+  local.putU32(FRA_SUPPRESS_PREFIXLEN, 0xffffffff);  // -1: not set, on every rule since 3.12
   auto r = parseRule(local.header());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->priority, 0u);
