@@ -173,6 +173,12 @@ class EniDataPath : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->added, 6);
     EXPECT_EQ(r->removed, 0);
+    // Frames sent before the kernel's link watch marks a link up are dropped (an ARP then
+    // waits a second for its retry).
+    for (const char* l : {"ens5", "enp0s6", "qsreni1", "qsreni2"}) {
+      ASSERT_TRUE(testing::waitOperUp(*node_sock_, l).ok()) << l;
+    }
+    for (const char* l : {"r1", "r2"}) ASSERT_TRUE(testing::waitOperUp(*vpc_sock_, l).ok()) << l;
   }
 
   // The plugin's ADD on the node: veth, /32 route, the pod's address and default route.
@@ -342,6 +348,23 @@ TEST_F(EniDataPath, ADetachedEniLeavesNothingBehind) {
   ASSERT_TRUE(Rtnl(*vpc_sock_).deleteLink("r2").ok());
   EXPECT_TRUE(tearDownEni(*node_sock_, kEni2).ok());
   EXPECT_GE(pingVpcHost(pod1_).first, 1u);
+}
+
+// What quasard does at a pod's ADD and release, between passes: one pod's rules.
+TEST_F(EniDataPath, OnePodsRulesComeAndGoBetweenPasses) {
+  const conf::IpAddress pod3 = ip("10.90.1.23");
+  const auto rules = planEniRules({}, {{pod3, 1}});
+  ASSERT_EQ(rules.size(), 2u);
+  ASSERT_TRUE(addRules(*node_sock_, rules).ok());
+  ASSERT_TRUE(addRules(*node_sock_, rules).ok());  // again: no error, no duplicate
+  auto with = plan();
+  with.insert(with.end(), rules.begin(), rules.end());
+  EXPECT_EQ(quasarRules(*node_sock_), sorted(with));
+  ASSERT_TRUE(removeRules(*node_sock_, rules).ok());
+  ASSERT_TRUE(removeRules(*node_sock_, rules).ok());
+  EXPECT_EQ(quasarRules(*node_sock_), sorted(plan()));
+  Rule foreign{.priority = 512, .dst = conf::IpPrefix::host(pod3)};
+  EXPECT_TRUE(absl::IsInvalidArgument(addRules(*node_sock_, {foreign})));
 }
 
 TEST_F(EniDataPath, LinksAreFoundByMacOnly) {

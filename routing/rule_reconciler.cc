@@ -10,17 +10,42 @@ bool isQuasarRule(const Rule& rule) {
          rule.priority <= kRulePriorityLast;
 }
 
-absl::StatusOr<ReconcileResult> reconcileRules(NetlinkSocket& sock,
-                                               const std::vector<Rule>& planned) {
-  bool plans_v6 = false;
-  for (const auto& r : planned) {
+namespace {
+
+absl::Status checkQuasars(const std::vector<Rule>& rules) {
+  for (const auto& r : rules) {
     if (!isQuasarRule(r)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("planned rule ", r.toString(), " is outside quasar's rules (priority ",
+          absl::StrCat("rule ", r.toString(), " is outside quasar's rules (priority ",
                        kRulePriorityFirst, "-", kRulePriorityLast, ", proto ", kRuleProtocol, ")"));
     }
-    plans_v6 |= r.family == conf::Family::kV6;
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status addRules(NetlinkSocket& sock, const std::vector<Rule>& rules) {
+  if (auto s = checkQuasars(rules); !s.ok()) return s;
+  for (const auto& r : rules) {
+    if (auto s = addRule(sock, r); !s.ok() && !absl::IsAlreadyExists(s)) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status removeRules(NetlinkSocket& sock, const std::vector<Rule>& rules) {
+  if (auto s = checkQuasars(rules); !s.ok()) return s;
+  for (const auto& r : rules) {
+    if (auto s = deleteRule(sock, r); !s.ok() && !absl::IsNotFound(s)) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ReconcileResult> reconcileRules(NetlinkSocket& sock,
+                                               const std::vector<Rule>& planned) {
+  if (auto s = checkQuasars(planned); !s.ok()) return s;
+  bool plans_v6 = false;
+  for (const auto& r : planned) plans_v6 |= r.family == conf::Family::kV6;
   std::vector<Rule> current;
   for (auto family : {conf::Family::kV4, conf::Family::kV6}) {
     auto rules = listRules(sock, family);

@@ -23,4 +23,10 @@ bool isQuasarRule(const Rule& rule);
 absl::StatusOr<ReconcileResult> reconcileRules(NetlinkSocket& sock,
                                                const std::vector<Rule>& planned);
 
+// Adds `rules` (one pod's, at its ADD, so its replies leave by its ENI before the next pass),
+// an existing one being success. Removes `rules` (at its release), a missing one being
+// success. For quasar's rules only (InvalidArgument otherwise); the first error is returned.
+absl::Status addRules(NetlinkSocket& sock, const std::vector<Rule>& rules);
+absl::Status removeRules(NetlinkSocket& sock, const std::vector<Rule>& rules);
+
 }  // namespace quasar::routing
