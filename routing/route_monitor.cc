@@ -16,6 +16,7 @@
 #include "routing/netlink_socket.h"
 #include "routing/nl_attr.h"
 #include "routing/pod_link.h"
+#include "routing/policy_rule.h"
 #include "routing/rtnl.h"
 
 namespace quasar::routing {
@@ -26,6 +27,7 @@ namespace {
 // new routes, deleted routes that are not quasar's node routes), so none of them wakes the
 // monitor's thread. A link message is recognised by its first attribute, the name, where the
 // kernel has always put it; one laid out otherwise is let through, and matters() decides.
+// Rule notifications (rare: the agent's own changes) all pass; matters() reads their protocol.
 // Loads are big-endian: netlink's host-order fields compare against htons() constants.
 std::vector<sock_filter> notificationFilter() {
   constexpr uint32_t kAccept = 0xffffffff;
@@ -60,7 +62,8 @@ absl::StatusOr<std::unique_ptr<RouteMonitor>> RouteMonitor::start(
   if (!sock.valid()) return errnoStatus(errno, "open rtnetlink monitor socket");
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
-  addr.nl_groups = RTMGRP_IPV4_ROUTE | RTMGRP_LINK;
+  addr.nl_groups =
+      RTMGRP_IPV4_ROUTE | RTMGRP_LINK | RTMGRP_IPV4_RULE | (1u << (RTNLGRP_IPV6_RULE - 1));
   auto filter = notificationFilter();
   const sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
   if (::setsockopt(sock.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) != 0) {
@@ -94,6 +97,10 @@ RouteMonitor::~RouteMonitor() {
 }
 
 bool RouteMonitor::matters(const nlmsghdr* nlh) const {
+  if (nlh->nlmsg_type == RTM_DELRULE) {
+    auto rule = parseRule(nlh);
+    return rule && rule->protocol == kRuleProtocol;
+  }
   if (nlh->nlmsg_type == RTM_DELROUTE) {
     auto route = parseRoute(nlh);
     return route && route->protocol == kNodeRouteProtocol;

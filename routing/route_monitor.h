@@ -1,10 +1,11 @@
 #pragma once
 // Tells the routing agent at once when the kernel reports that one of quasar's node routes
-// (protocol 114) was deleted, or that a device those routes use (the uplink, tunl0,
-// quasar.vxlan) went away or down: whoever did it, the agent's next pass puts things back in
-// milliseconds instead of at its next periodic pass. Lost notifications (a full socket buffer,
-// or one larger than the receive buffer) count as a change. A socket filter drops, in the
-// kernel, the notifications every pod ADD and DEL bring, so pod churn does not wake the thread.
+// (protocol 114, in any table: the ENI tables' too) or policy rules (protocol 114) was deleted,
+// or that a device those routes use (the uplink, tunl0, quasar.vxlan, the ENIs) went away or
+// down: whoever did it, the agent's next pass puts things back in milliseconds instead of at its
+// next periodic pass. Lost notifications (a full socket buffer, or one larger than the receive
+// buffer) count as a change. A socket filter drops, in the kernel, the notifications every pod
+// ADD and DEL bring, so pod churn does not wake the thread.
 // Threading: one thread of its own; `on_change` runs on it and must be cheap (the agent only
 // sets a flag).
 

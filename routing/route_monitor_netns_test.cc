@@ -16,6 +16,7 @@
 #include "routing/netns_testing.h"
 #include "routing/netlink_socket.h"
 #include "routing/pod_link.h"
+#include "routing/policy_rule.h"
 #include "routing/rtnl.h"
 
 namespace quasar::routing {
@@ -116,6 +117,25 @@ TEST(RouteMonitor, PodChurnDoesNotWakeItAndItsDevicesDo) {
   for (const std::string n : {"qsrt3", "qsrt4", "other0", "qtup0"}) {
     EXPECT_TRUE(rtnl.deleteLink(n).ok()) << n;
   }
+}
+
+// The ENI rules' tampering is repaired at once too: deleting one of quasar's rules (protocol 114)
+// is a change, deleting someone else's is not.
+TEST(RouteMonitor, DeletingOneOfQuasarsRulesIsAChange) {
+  auto sock = NetlinkSocket::open();
+  ASSERT_TRUE(sock.ok()) << sock.status();
+  std::atomic<int> changes{0};
+  auto monitor = RouteMonitor::start({}, [&changes] { ++changes; });
+  ASSERT_TRUE(monitor.ok()) << monitor.status();
+  Rule theirs{.priority = 20150, .src = *conf::IpPrefix::parse("10.99.5.1/32"), .protocol = 0};
+  Rule ours{.priority = 20100, .dst = *conf::IpPrefix::parse("10.99.5.2/32")};
+  ASSERT_TRUE(addRule(*sock, theirs).ok());
+  ASSERT_TRUE(addRule(*sock, ours).ok());
+  ASSERT_TRUE(deleteRule(*sock, theirs).ok());
+  // A marker after the foreign deletion: once its change is seen, the foreign one was read.
+  ASSERT_TRUE(deleteRule(*sock, ours).ok());
+  EXPECT_TRUE(eventually([&] { return changes >= 1; }));
+  EXPECT_EQ(changes, 1) << "another program's rule woke the agent";
 }
 
 // A notification larger than the monitor's receive buffer (a watched device with 300 altnames

@@ -176,7 +176,7 @@ NlMessage linkDumpMessage() {
   return m;
 }
 
-NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix) {
+NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix, uint32_t flags) {
   NlMessage m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
   auto* ifa = m.putHeader<ifaddrmsg>();
   ifa->ifa_family = af(prefix.family());
@@ -185,6 +185,7 @@ NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix) {
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   putAddress(m, IFA_LOCAL, prefix.address());
   putAddress(m, IFA_ADDRESS, prefix.address());
+  if (flags) m.putU32(IFA_FLAGS, flags);
   return m;
 }
 
@@ -212,6 +213,7 @@ NlMessage routeAddMessage(const Route& r, bool replace) {
   putAddress(m, RTA_DST, r.dst.network().address());
   if (r.gateway) putAddress(m, RTA_GATEWAY, *r.gateway);
   if (r.ifindex) m.putU32(RTA_OIF, r.ifindex);
+  if (r.source) putAddress(m, RTA_PREFSRC, *r.source);
   return m;
 }
 
@@ -226,6 +228,8 @@ NlMessage routeDeleteMessage(const RouteInfo& r) {
   rtm->rtm_scope = RT_SCOPE_NOWHERE;  // any scope
   if (r.table >= 256) m.putU32(RTA_TABLE, r.table);
   putAddress(m, RTA_DST, r.dst.network().address());
+  // Only the route through that link: another link may have one to the same destination.
+  if (r.oif) m.putU32(RTA_OIF, static_cast<uint32_t>(r.oif));
   return m;
 }
 
@@ -327,6 +331,7 @@ std::optional<RouteInfo> parseRoute(const nlmsghdr* nlh) {
   r.dst = conf::IpPrefix(dst, rtm->rtm_dst_len);
   if (tb[RTA_GATEWAY]) r.gateway = attrAddress(tb[RTA_GATEWAY], rtm->rtm_family);
   if (tb[RTA_OIF]) r.oif = static_cast<int>(nl::attrU32(tb[RTA_OIF]));
+  if (tb[RTA_PREFSRC]) r.prefsrc = attrAddress(tb[RTA_PREFSRC], rtm->rtm_family);
   r.protocol = rtm->rtm_protocol;
   r.scope = rtm->rtm_scope;
   r.type = rtm->rtm_type;

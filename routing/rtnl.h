@@ -56,6 +56,7 @@ struct Route {
   uint8_t protocol = kRouteProtocol;
   uint32_t table = 254;  // RT_TABLE_MAIN
   bool blackhole = false;
+  std::optional<conf::IpAddress> source = std::nullopt;  // RTA_PREFSRC ("src")
 };
 
 struct LinkInfo {
@@ -93,6 +94,7 @@ struct RouteInfo {
   uint8_t type = 0;
   uint32_t table = 0;
   uint32_t flags = 0;
+  std::optional<conf::IpAddress> prefsrc;
 };
 
 // Builders.
@@ -113,10 +115,12 @@ NlMessage linkGetMessage(const std::string& name);
 // datagram for the largest link message; without one it uses a page and silently leaves out a
 // link whose message is larger (many altnames or VFs).
 NlMessage linkDumpMessage();
-NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix);
+// `flags`: IFA_F_* (sent as IFA_FLAGS, which holds those past 8 bits: IFA_F_NOPREFIXROUTE).
+NlMessage addressAddMessage(int ifindex, const conf::IpPrefix& prefix, uint32_t flags = 0);
 NlMessage addressDeleteMessage(int ifindex, const conf::IpPrefix& prefix);
 // `replace`: create or replace the route with this destination.
 NlMessage routeAddMessage(const Route& route, bool replace = false);
+// Names the route by destination, table, protocol, type and, when set, the link (oif).
 NlMessage routeDeleteMessage(const RouteInfo& route);
 NlMessage neighbourAddMessage(int ifindex, const conf::IpAddress& ip, const conf::Mac& mac);
 NlMessage neighbourDeleteMessage(const NeighbourInfo& n);
