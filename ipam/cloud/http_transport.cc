@@ -87,8 +87,7 @@ class CurlTransport : public HttpTransport {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
-    // The metadata service must be reached directly, EC2 too: no proxy from the environment.
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    if (req.direct) curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 
     Slist headers;
     auto add = [&headers](const std::string& h) {

@@ -28,6 +28,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{5000};  // the whole exchange
+  // Ignore proxies from the environment (http_proxy, HTTPS_PROXY, ...), which otherwise apply:
+  // the metadata service is link-local, no proxy can reach it.
+  bool direct = false;
 };
 
 struct HttpResponse {

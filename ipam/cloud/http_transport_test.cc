@@ -128,6 +128,7 @@ TEST(CurlTransport, PostSendsExactlyTheGivenHeadersAndBody) {
   HttpRequest req;
   req.method = "POST";
   req.url = server.url("/");
+  req.direct = true;
   req.headers = {{"Host", "ec2.us-east-1.amazonaws.com"},
                  {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
                  {"X-Amz-Date", "20150830T123600Z"}};
@@ -154,6 +155,7 @@ TEST(CurlTransport, PutWithoutBodyAndErrorStatusesAreResponses) {
   HttpRequest req;
   req.method = "PUT";
   req.url = server.url("/latest/api/token");
+  req.direct = true;
   req.headers = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
   auto resp = transport->send(req);
   ASSERT_TRUE(resp.ok()) << resp.status();
@@ -171,6 +173,7 @@ TEST(CurlTransport, TimeoutAfterSendingIsDeadlineExceeded) {
   auto transport = makeCurlTransport({});
   HttpRequest req;
   req.url = server.url("/slow");
+  req.direct = true;
   req.timeout = std::chrono::milliseconds(300);
   auto resp = transport->send(req);
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kDeadlineExceeded) << resp.status();
@@ -186,6 +189,7 @@ TEST(CurlTransport, RefusedConnectionIsUnavailable) {
   auto transport = makeCurlTransport({});
   HttpRequest req;
   req.url = absl::StrCat("http://127.0.0.1:", port, "/");
+  req.direct = true;
   auto resp = transport->send(req);
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kUnavailable) << resp.status();
 }
@@ -197,7 +201,32 @@ TEST(CurlTransport, BodyOverTheLimitIsResourceExhausted) {
   auto transport = makeCurlTransport(options);
   HttpRequest req;
   req.url = server.url("/");
+  req.direct = true;
   EXPECT_EQ(transport->send(req).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(CurlTransport, EnvironmentProxyAppliesUnlessDirect) {
+  LoopbackServer server([](const std::string&) { return answer(200, "direct"); });
+  int dead_port = 0;
+  {
+    LoopbackServer gone([](const std::string&) { return answer(200, ""); });
+    dead_port = std::stoi(gone.url("").substr(std::string("http://127.0.0.1:").size()));
+  }
+  const std::string proxy = absl::StrCat("http://127.0.0.1:", dead_port);
+  ASSERT_EQ(setenv("http_proxy", proxy.c_str(), 1), 0);
+  unsetenv("no_proxy");
+  unsetenv("NO_PROXY");
+  auto transport = makeCurlTransport({});
+  HttpRequest req;
+  req.url = server.url("/");
+  auto via_proxy = transport->send(req);
+  req.direct = true;
+  auto direct = transport->send(req);
+  unsetenv("http_proxy");
+  EXPECT_EQ(via_proxy.status().code(), absl::StatusCode::kUnavailable) << via_proxy.status();
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  EXPECT_EQ(direct->body, "direct");
+  EXPECT_EQ(server.requests().size(), 1u);
 }
 
 }  // namespace

@@ -42,6 +42,7 @@ absl::StatusOr<std::string> ImdsClient::token(bool force_new) {
   req.headers = {{"X-aws-ec2-metadata-token-ttl-seconds",
                   absl::StrCat(absl::ToInt64Seconds(options_.token_ttl))}};
   req.timeout = options_.timeout;
+  req.direct = true;
   auto resp = transport_->send(req);
   if (!resp.ok()) return transportStatus(resp.status());
   if (resp->status != 200) return httpStatus("token", *resp);
@@ -60,6 +61,7 @@ absl::StatusOr<std::string> ImdsClient::get(absl::string_view path) {
     req.url = options_.endpoint + what;
     req.headers = {{"X-aws-ec2-metadata-token", *tok}};
     req.timeout = options_.timeout;
+    req.direct = true;
     auto resp = transport_->send(req);
     if (!resp.ok()) return transportStatus(resp.status());
     // 401: the token is no longer valid (IMDS restarted); one more try with a new one.

@@ -90,6 +90,7 @@ TEST(Imds, TokenFirstThenGetsCarryIt) {
   EXPECT_EQ(reqs[1].url, std::string(kEndpoint) + "/latest/meta-data/instance-id");
   EXPECT_EQ(headerOf(reqs[1], "X-aws-ec2-metadata-token"), "token-1");
   EXPECT_EQ(headerOf(reqs[2], "X-aws-ec2-metadata-token"), "token-1");
+  for (const HttpRequest& r : reqs) EXPECT_TRUE(r.direct);  // no proxy reaches link-local
 }
 
 TEST(Imds, TokenIsRenewedBeforeItsTtlEnds) {
