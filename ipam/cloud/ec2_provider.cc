@@ -136,7 +136,10 @@ absl::StatusOr<std::vector<NetworkInterface>> Ec2Provider::describeInterfaces(co
   std::string next;
   do {
     Params params = filters;
-    params.emplace_back("MaxResults", kMaxResults);
+    // EC2 refuses MaxResults beside NetworkInterfaceId.N (InvalidParameterCombination).
+    const bool by_id =
+        !filters.empty() && absl::StartsWith(filters[0].first, "NetworkInterfaceId.");
+    if (!by_id) params.emplace_back("MaxResults", kMaxResults);
     if (!next.empty()) params.emplace_back("NextToken", next);
     auto xml = query_->call("DescribeNetworkInterfaces", params, kIdempotent, deadline);
     if (!xml.ok()) return xml.status();

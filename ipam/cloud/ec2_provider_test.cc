@@ -178,6 +178,7 @@ TEST(Ec2Provider, UnassignSkipsAddressesTheInterfaceNoLongerHas) {
   // eni-0f62d866 has 10.0.0.148 and 10.0.0.150 (the reference example).
   f.ec2["DescribeNetworkInterfaces"] = [](const std::map<std::string, std::string>& fields) {
     EXPECT_EQ(fields.at("NetworkInterfaceId.1"), "eni-0f62d866");
+    EXPECT_FALSE(fields.contains("MaxResults"));  // EC2 refuses it beside ids
     auto xml = testdata("describe_network_interfaces.xml");
     return HttpResponse{200, xml.substr(0, xml.find("<item>\n         <networkInterfaceId>"
                                                     "eni-a66ed5cf")) +
