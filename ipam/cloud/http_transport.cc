@@ -45,8 +45,6 @@ bool notSent(CURLcode c) {
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
     case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
       return true;
@@ -131,6 +129,9 @@ class CurlTransport : public HttpTransport {
     if (rc != CURLE_OK) {
       std::string text = absl::StrCat(what, ": ", curl_easy_strerror(rc));
       if (errbuf[0] != '\0') absl::StrAppend(&text, ": ", errbuf);
+      if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+        return absl::FailedPreconditionError(text);  // trying again will not change the CAs
+      }
       return notSent(rc) ? absl::UnavailableError(text) : absl::DeadlineExceededError(text);
     }
     reusable = true;

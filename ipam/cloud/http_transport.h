@@ -8,6 +8,7 @@
 //                     handshake): safe to send again, whatever it does;
 //   DeadlineExceeded  the timeout fired or the connection broke after the request was sent:
 //                     the server may have acted on it;
+//   FailedPrecondition the server's certificate is not trusted (or the CA file is unusable);
 //   ResourceExhausted the answer's body is larger than the limit.
 // Threading: implementations are thread-safe.
 
