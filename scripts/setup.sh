@@ -21,6 +21,8 @@ packages=(
   libcurl4-openssl-dev
   # quasard's /healthz, /readyz and /metrics (daemon/metrics/)
   libmicrohttpd-dev
+  # the EC2 backend (ipam/cloud/): its responses' XML, SigV4's SHA-256 and HMAC
+  libpugixml-dev libssl-dev
   # the fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the sanitizers
   clang-14 libclang-rt-14-dev
   # run and test
