@@ -21,7 +21,7 @@ bool EniPool::started() const {
 
 int EniPool::assignedLocked() const {
   int n = 0;
-  for (const auto& [id, s] : slots_) n += s.assigned() + s.pending;
+  for (const auto& [id, s] : slots_) n += s.occupied();
   return n;
 }
 
@@ -65,7 +65,7 @@ int EniPool::lowestFreeDeviceLocked() const {
 EniPool::Slot* EniPool::slotWithRoomLocked() {
   Slot* best = nullptr;
   for (auto& [id, s] : slots_) {
-    if (s.assigned() + s.pending >= limits_.addresses_per_interface) continue;
+    if (s.occupied() >= limits_.addresses_per_interface) continue;
     if (!best || s.info.device_index < best->info.device_index) best = &s;
   }
   return best;
@@ -127,9 +127,9 @@ absl::StatusOr<conf::IpAddress> EniPool::take(int64_t now_ms) {
       if (auto ip = takeFreeLocked(now_ms)) return *ip;
       if (assignedLocked() >= capacityLocked()) {
         for (const auto& [id, s] : slots_) {
-          if (!s.cooling.empty() || !s.held.empty() || s.pending > 0) {
+          if (!s.cooling.empty() || !s.held.empty() || s.pending > 0 || s.releasing > 0) {
             return absl::UnavailableError(
-                "every free ENI address is cooling down or being assigned; retry");
+                "every free ENI address is cooling down, being assigned or given back; retry");
           }
         }
         return limitErrorLocked();

@@ -147,16 +147,21 @@ class EniPool {
     InterfaceInfo info;
     std::set<conf::IpAddress> free, used, held;
     std::map<conf::IpAddress, int64_t> cooling;  // address -> when it may be handed out
-    int pending = 0;                             // assignments in flight
+    int pending = 0;                             // addresses being assigned
+    int releasing = 0;  // addresses being unassigned: the cloud still counts them
     int assigned() const {
       return static_cast<int>(free.size() + used.size() + held.size() + cooling.size());
     }
-    bool idle() const { return used.empty() && held.empty() && cooling.empty() && pending == 0; }
+    // What the interface holds as the cloud may see it.
+    int occupied() const { return assigned() + pending + releasing; }
+    bool idle() const {
+      return used.empty() && held.empty() && cooling.empty() && pending == 0 && releasing == 0;
+    }
   };
   enum class Use { kPool, kUntouched };
 
   // All callers hold mu_.
-  int assignedLocked() const;  // secondaries of every slot, in-flight assignments included
+  int assignedLocked() const;  // occupied() of every slot
   int capacityLocked() const;
   int desiredLocked() const;
   bool ipTargetsSet() const { return config_.warm_ip_target > 0 || config_.minimum_ip_target > 0; }

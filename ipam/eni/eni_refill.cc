@@ -36,7 +36,7 @@ absl::StatusOr<EniPool::Assigned> EniPool::assignSome(int count, int use_now) {
     const int room = capacityLocked() - assignedLocked();
     Slot* s = room > 0 ? slotWithRoomLocked() : nullptr;
     if (!s) return Assigned{};
-    n = std::min({count, limits_.addresses_per_interface - s->assigned() - s->pending, room});
+    n = std::min({count, limits_.addresses_per_interface - s->occupied(), room});
     if (n <= 0) return Assigned{};
     s->pending += n;
     id = s->info.id;
@@ -204,6 +204,7 @@ absl::Status EniPool::giveBackSurplus(int64_t now_ms) {
         auto last = std::prev(s->free.end());
         addresses[s->info.id].push_back(*last);
         s->free.erase(last);
+        ++s->releasing;
         --surplus;
       }
     }
@@ -211,13 +212,14 @@ absl::Status EniPool::giveBackSurplus(int64_t now_ms) {
   absl::Status first;
   for (const auto& [id, ips] : addresses) {
     auto s = cloud_.unassignPrivateIps(id, ips);
+    std::lock_guard lock(mu_);
+    Slot& slot = slots_.at(id);  // a slot giving addresses back is not idle: never removed
+    slot.releasing -= static_cast<int>(ips.size());
     if (s.ok() || absl::IsNotFound(s)) {
       spdlog::info("event=eni-addresses-given-back eni={} count={}", id, ips.size());
       continue;
     }
-    std::lock_guard lock(mu_);
-    if (auto it = slots_.find(id); it != slots_.end())
-      it->second.free.insert(ips.begin(), ips.end());
+    slot.free.insert(ips.begin(), ips.end());
     first.Update(doing(s, "unassign addresses from " + id));
   }
   for (const auto& id : whole) first.Update(releaseInterface(id));
