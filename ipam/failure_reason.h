@@ -16,6 +16,9 @@ enum class FailureReason {
   kPoolsFull = 2,      // every pool asked for is full or at its maximum
   kAddressTaken = 3,   // the requested address is held by another pod or workload
   kOutsidePools = 4,   // the requested address is in no pool that serves this node
+  // The node's ENIs hold as many pod addresses as its instance type allows, all in use
+  // (ipam/eni/limits.h).
+  kNodeAddressLimit = 5,
 };
 
 inline constexpr char kFailureReasonPayload[] = "quasar.dev/failure-reason";
@@ -29,7 +32,7 @@ inline FailureReason reasonOf(const absl::Status& s) {
   auto p = s.GetPayload(kFailureReasonPayload);
   if (!p) return FailureReason::kNone;
   const std::string text(*p);
-  if (text.size() != 1 || text[0] < '1' || text[0] > '4') return FailureReason::kNone;
+  if (text.size() != 1 || text[0] < '1' || text[0] > '5') return FailureReason::kNone;
   return static_cast<FailureReason>(text[0] - '0');
 }
 
