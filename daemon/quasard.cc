@@ -46,6 +46,7 @@
 #include "daemon/metrics/metered_store.h"
 #include "daemon/metrics/quasard_metrics.h"
 #include "daemon/metrics/readiness.h"
+#include "daemon/node_eni.h"
 #include "daemon/node_floating_ips.h"
 #include "daemon/store/etcd_store.h"
 #include "daemon/store/sqlite_allocation_store.h"
@@ -290,11 +291,28 @@ int run(const Flags& flags) {
   NodeFloatingIps floating(**datastore, (*objects)->view(), (*objects)->localPods(),
                            std::move(floating_options));
   opts.sources[ipam::floating::FloatingSource::kName] = &floating.source();
+  // ENI multi-IP (docs/eni.md) on the nodes the config's eni.nodeSelector selects.
+  std::unique_ptr<NodeEni> eni;
+  if (cfg->eni && NodeEni::enabledOn(*cfg->eni, NodeEni::nodeLabels(*cfg, (*objects)->view(),
+                                                                     std::chrono::seconds(30)))) {
+    auto created = NodeEni::create({*cfg->eni, cfg->node_name, cfg->release_cooldown.count(), 0});
+    if (!created.ok()) return fail("eni: " + std::string(created.status().message()));
+    eni = std::move(*created);
+    opts.sources[ipam::eni::EniSource::kName] = &eni->source();
+  }
   auto manager = ipam::AddressManager::create(opts, **store, nowUnixMs);
   if (!manager.ok()) return fail(std::string(manager.status().message()));
   // Its housekeeping reads the manager: stopped before the manager goes, on every path.
   floating.start(**manager);
   absl::Cleanup stop_floating = [&floating] { floating.stop(); };
+  if (eni) {
+    // After the manager restored the store's allocations into the pool: its first pass
+    // reconciles them with what the cloud shows.
+    if (auto s = eni->start(); !s.ok()) return fail("eni: " + std::string(s.message()));
+  }
+  absl::Cleanup stop_eni = [&eni] {
+    if (eni) eni->stop();
+  };
   if (uplink.ok()) {
     // Hosts on the physical subnet get the proxy ARP answer for a floating pod at once, not
     // after the kernel's random delay of up to 0.8 s.
@@ -325,6 +343,7 @@ int run(const Flags& flags) {
   service.setPodLookup(&(*objects)->pods(), std::chrono::milliseconds(500));
   service.setFloatingIps(&floating.api());
   service.setFloatingAllocator(&floating.allocator());
+  if (eni) service.setEni(&eni->agent(), &eni->pool());
   // With objects from the datastore, nothing else tells the cluster which pod has which address
   // (the API source has Pod.status.podIPs): this node publishes its own.
   std::unique_ptr<PodAddressPublisher> pod_addresses;
@@ -356,9 +375,14 @@ int run(const Flags& flags) {
   }
   // With the API source, other nodes learn where this node's pods are routed from its Node.
   if (local.ip) {
-    (*objects)->annotateNode(cfg->node_name,
-                             {{"quasar.io/node-ip", local.ip->toString()},
-                              {"quasar.io/node-subnet", local.uplink_subnet.toString()}});
+    kube::NodeAnnotator::Annotations own = {
+        {"quasar.io/node-ip", local.ip->toString()},
+        {"quasar.io/node-subnet", local.uplink_subnet.toString()}};
+    // ENI mode: what the instance type allows (docs/eni.md), for schedulers and operators.
+    if (eni && eni->pool().started()) {
+      own["quasar.io/max-pods"] = std::to_string(eni->pool().limits().max_pods);
+    }
+    (*objects)->annotateNode(cfg->node_name, std::move(own));
   }
   // The node forwards between its pods, and to and from other nodes.
   if (auto s = routing::enableForwarding(); !s.ok()) {

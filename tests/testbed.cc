@@ -126,17 +126,20 @@ Testbed::Testbed(Options options) : options_(std::move(options)) {
   node_ip_ = "10.250." + std::to_string(subnet) + ".1";
   const std::string gw_ip = "10.250." + std::to_string(subnet) + ".254";
   for (const auto& ns : {node_ns_, gw_ns_}) {
-    if (ns == options_.node_ns) continue;
+    if (ns == options_.node_ns || (ns == gw_ns_ && !options_.uplink)) continue;
     if (sh("ip netns add " + ns).exit_code != 0) throw std::runtime_error("ip netns add " + ns);
     namespaces_.push_back(ns);
     sh("ip -n " + ns + " link set lo up");
   }
   const auto setup =
+      !options_.uplink ? CmdResult{0, "", ""} :
       sh("ip -n " + node_ns_ + " link add up0 type veth peer name down0 netns " + gw_ns_ +
          " && ip -n " + node_ns_ + " addr add " + node_ip_ + "/24 dev up0 && ip -n " + node_ns_ +
          " link set up0 up && ip -n " + gw_ns_ + " addr add " + gw_ip + "/24 dev down0 && ip -n " +
          gw_ns_ + " link set down0 up && ip -n " + node_ns_ + " route add default via " + gw_ip);
-  if (setup.exit_code != 0) throw std::runtime_error("node uplink: " + setup.err);
+  if (options_.uplink && setup.exit_code != 0) {
+    throw std::runtime_error("node uplink: " + setup.err);
+  }
   std::ofstream(dir_ + "/quasard.yaml")
       << "nodeName: " << prefix_ << "\nsocket: " << socket_ << "\ncniSocket: " << dir_
       << "/cni.sock\nstateDir: " << dir_ << "/state\n"

@@ -50,6 +50,9 @@ class Testbed {
     std::string node_ns;
     // More lines for quasard.yaml (e.g. "kubernetes: {kubeconfig: ...}").
     std::string extra_config;
+    // False: no gateway namespace and no uplink veth (the node namespace has its own uplink,
+    // e.g. vpc-sim's primary interface); nodeIp() and gatewayIp() are then meaningless.
+    bool uplink = true;
   };
   Testbed();
   explicit Testbed(Options options);

@@ -12,6 +12,7 @@
 #include "daemon/cluster/objects/object_json.h"
 #include "ipam/attachment_validation.h"
 #include "ipam/failure_reason.h"
+#include "routing/eni_routing.h"
 #include "routing/pod_link.h"
 
 namespace quasar::daemon {
@@ -101,7 +102,7 @@ grpc::Status QuasardService::allocate(
   std::function<void(const ipam::AllocateResult&)> hook;
   if (on_reserved) {
     hook = [&](const ipam::AllocateResult& reserved) {
-      policy_status = enforcePolicy(reserved.allocation, pod_object);
+      policy_status = beforeAnswer(reserved.allocation, pod_object);
       if (!policy_status->ok()) return;
       pb::AllocateReply early;
       toPb(reserved.allocation, early.mutable_allocation());
@@ -134,6 +135,7 @@ grpc::Status QuasardService::allocate(
     r.source = choice->source;
     r.source_request = std::move(choice->request);
   }
+  if (eni_agent_ && r.source.empty()) r.source = ipam::eni::EniSource::kName;
   auto result = manager_.allocate(r, hook);
   if (!result.ok()) {
     spdlog::warn("event=allocate-failed container={} ifname={} error=\"{}\"",
@@ -141,7 +143,7 @@ grpc::Status QuasardService::allocate(
                  std::string(result.status().message()));
     return toGrpc(result.status());
   }
-  if (!policy_status) policy_status = enforcePolicy(result->allocation, pod_object);
+  if (!policy_status) policy_status = beforeAnswer(result->allocation, pod_object);
   if (!policy_status->ok()) {
     spdlog::warn(
         "event=allocate-refused container={} ifname={} pod={}/{} reason=policy error=\"{}\"",
@@ -211,12 +213,21 @@ QuasardService::LookedUp QuasardService::lookUpPod(ipam::PodRef& pod) {
   return out;
 }
 
-absl::Status QuasardService::enforcePolicy(const ipam::Allocation& a,
-                                           std::shared_ptr<const objects::Pod> object) {
+absl::Status QuasardService::beforeAnswer(const ipam::Allocation& a,
+                                          std::shared_ptr<const objects::Pod> object) {
+  if (eni_agent_ && a.source == ipam::eni::EniSource::kName) {
+    if (auto s = eni_agent_->podAdded(a.ips); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat("ENI policy rules: ", s.message()));
+    }
+  }
   if (!policy_) return absl::OkStatus();
   return policy_->podStarting(a.attachment.key(),
                               {a.pod.namespace_, a.pod.name, a.ips, std::move(object)},
                               policy_deadline_);
+}
+
+void QuasardService::eniReleased(const ipam::Allocation& a) {
+  if (eni_agent_ && a.source == ipam::eni::EniSource::kName) eni_agent_->podReleased(a.ips);
 }
 
 void QuasardService::describeUnderlay(const ipam::Allocation& a, pb::Allocation* out) const {
@@ -269,6 +280,7 @@ grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::Rele
   if (floating_ && before.ok() && !released->empty()) {
     reply->set_underlay_mode(floating_->released(*before));
   }
+  if (before.ok() && !released->empty()) eniReleased(*before);
   // Also with nothing released: a half-done ADD may have left the veth.
   if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
   if (pod_addresses_) pod_addresses_->removeAttachment(fromPb(req->attachment()).key());
@@ -330,6 +342,7 @@ grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req,
     if (released->empty()) continue;  // released meanwhile, by a DEL that reaps its veth
     reaper_.enqueue(host, *index, *released);
     if (floating_) floating_->released(a);
+    eniReleased(a);
     if (pod_addresses_) pod_addresses_->removeAttachment(a.attachment.key());
     if (policy_) policy_->podStopped(a.attachment.key());
     {
@@ -369,7 +382,53 @@ grpc::Status QuasardService::Status(grpc::ServerContext*, const pb::StatusReques
   reply->set_commit_transactions(manager_.committer().transactions());
   reply->set_commit_mutations(manager_.committer().mutations());
   reply->set_ready(any_free || node_.claims_blocks);
+  if (eni_pool_) fillEniStatus(reply->mutable_eni());
   return grpc::Status::OK;
+}
+
+void QuasardService::fillEniStatus(pb::EniStatus* out) const {
+  const auto s = eni_pool_->status();
+  out->set_enabled(true);
+  out->set_started(s.started);
+  out->set_start_error(s.start_error);
+  out->set_instance_id(s.instance_id);
+  out->set_instance_type(s.instance_type);
+  out->set_max_interfaces(s.instance_limits.max_interfaces);
+  out->set_ipv4_per_interface(s.instance_limits.ipv4_per_interface);
+  out->set_formula(ipam::eni::formulaName(s.limits.formula));
+  out->set_explanation(s.limits.explanation);
+  out->set_max_pods(s.limits.max_pods);
+  out->set_capacity(s.capacity);
+  out->set_assigned(s.assigned);
+  out->set_used(s.used);
+  out->set_free(s.free);
+  out->set_cooling(s.cooling + s.held);
+  out->set_desired(s.desired);
+  out->set_warm_ip_target(s.warm_ip_target);
+  out->set_minimum_ip_target(s.minimum_ip_target);
+  out->set_warm_eni_target(s.warm_eni_target);
+  for (const auto& i : s.interfaces) {
+    auto* pi = out->add_interfaces();
+    pi->set_id(i.interface.id);
+    pi->set_mac(i.interface.mac);
+    pi->set_device_index(i.interface.device_index);
+    pi->set_subnet(i.interface.subnet_cidr.toString());
+    pi->set_primary_ip(i.interface.primary_ip.toString());
+    pi->set_used(i.used);
+    pi->set_free(i.free);
+    pi->set_cooling(i.cooling + i.held);
+    pi->set_created_by_quasar(i.interface.created_by_quasar);
+    pi->set_table(i.interface.device_index > 0 ? routing::eniTable(i.interface.device_index) : 0);
+  }
+  for (const auto& u : s.untouched) out->add_untouched(u);
+  for (const auto& ip : s.lost) out->add_lost(ip.toString());
+  out->set_last_refill_error(s.last_refill_error);
+  if (eni_agent_) {
+    const auto a = eni_agent_->stats();
+    out->set_agent_passes(a.passes);
+    out->set_agent_error(a.last_error);
+    out->set_rules(a.rules);
+  }
 }
 
 grpc::Status QuasardService::Nodes(grpc::ServerContext*, const pb::NodesRequest*,

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "daemon/agents/eni_agent.h"
 #include "daemon/agents/policy_agent.h"
 #include "daemon/agents/routing_agent.h"
 #include "daemon/agents/veth_reaper.h"
@@ -23,6 +24,8 @@
 #include "daemon/cluster/object_view.h"
 #include "daemon/cluster/pod_addresses.h"
 #include "ipam/address_manager.h"
+#include "ipam/eni/eni_pool.h"
+#include "ipam/eni/eni_source.h"
 
 namespace quasar::daemon {
 
@@ -101,6 +104,13 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
     pods_ = pods;
     pod_lookup_deadline_ = deadline;
   }
+  // ENI mode (docs/eni.md): pods that ask for no floating IP take the pool's addresses, and an
+  // ADD answers only once `agent` has installed the pod's policy rules. Both must outlive the
+  // service; unset: pods take pod-CIDR addresses.
+  void setEni(EniAgent* agent, ipam::eni::EniPool* pool) {
+    eni_agent_ = agent;
+    eni_pool_ = pool;
+  }
   // Floating IPs: without it every pod takes from the node's pod-CIDR blocks.
   void setFloatingIps(const FloatingIps* floating) { floating_ = floating; }
   grpc::Status Routes(grpc::ServerContext*, const quasar::api::v1::RoutesRequest* req,
@@ -128,6 +138,8 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   ObjectStore* objects_ = nullptr;
   RoutingAgent* agent_ = nullptr;
   PolicyAgent* policy_ = nullptr;
+  EniAgent* eni_agent_ = nullptr;
+  ipam::eni::EniPool* eni_pool_ = nullptr;
   std::chrono::milliseconds policy_deadline_{5000};
   PodAddressPublisher* pod_addresses_ = nullptr;
   PodLookup* pods_ = nullptr;
@@ -144,7 +156,11 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   };
   LookedUp lookUpPod(ipam::PodRef& pod);
   // The pod's addresses into the policy agent's sets; OK without an agent.
-  absl::Status enforcePolicy(const ipam::Allocation& a, std::shared_ptr<const objects::Pod> object);
+  // What must hold before an ADD answers: the pod's ENI rules, then its policies enforced.
+  absl::Status beforeAnswer(const ipam::Allocation& a, std::shared_ptr<const objects::Pod> object);
+  // The pod's ENI rules go with its address.
+  void eniReleased(const ipam::Allocation& a);
+  void fillEniStatus(quasar::api::v1::EniStatus* out) const;
   void fillPodFacts(const ipam::Attachment& a, quasar::api::v1::Allocation* out);
   void describeUnderlay(const ipam::Allocation& a, quasar::api::v1::Allocation* out) const;
   mutable std::mutex looked_up_mu_;

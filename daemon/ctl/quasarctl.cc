@@ -16,12 +16,15 @@
 #include "conf/json_parse.h"
 #include "conf/net_conf.h"
 #include "daemon/api/quasard.grpc.pb.h"
+#include "daemon/ctl/eni_status.h"
 #include "daemon/ctl/yaml_json.h"
 #include "nlohmann/json.hpp"
 
 namespace {
 
 namespace pb = quasar::api::v1;
+using quasar::ctl::eniStatusJson;
+using quasar::ctl::eniStatusText;
 using nlohmann::json;
 
 struct Options {
@@ -148,7 +151,7 @@ class Ctl {
                          {"used", p.used()},
                          {"cooling", p.cooling()}});
       }
-      std::cout << json{{"node", r.node_name()},
+      json out{{"node", r.node_name()},
                         {"version", r.version()},
                         {"ready", r.ready()},
                         {"mtu", r.mtu()},
@@ -159,9 +162,9 @@ class Ctl {
                         {"commits",
                          {{"transactions", r.commit_transactions()},
                           {"mutations", r.commit_mutations()}}},
-                        {"pools", pools}}
-                       .dump(2)
-                << "\n";
+                        {"pools", pools}};
+      if (r.eni().enabled()) out["eni"] = eniStatusJson(r.eni());
+      std::cout << out.dump(2) << "\n";
       return 0;
     }
     const auto up = std::chrono::system_clock::now().time_since_epoch() / std::chrono::seconds(1) -
@@ -184,6 +187,7 @@ class Ctl {
                   static_cast<unsigned long long>(p.cooling()),
                   static_cast<unsigned long long>(p.capacity() - p.used() - p.cooling()));
     }
+    if (r.eni().enabled()) std::cout << eniStatusText(r.eni());
     return 0;
   }
 

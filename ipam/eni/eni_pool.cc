@@ -11,8 +11,8 @@
 
 namespace quasar::ipam::eni {
 
-EniPool::EniPool(PoolConfig config, cloud::CloudProvider& cloud)
-    : config_(std::move(config)), cloud_(cloud) {}
+EniPool::EniPool(PoolConfig config, cloud::CloudProvider& cloud, cloud::CloudProvider* cold_cloud)
+    : config_(std::move(config)), cloud_(cloud), cold_cloud_(cold_cloud ? *cold_cloud : cloud) {}
 
 bool EniPool::started() const {
   std::lock_guard lock(mu_);
@@ -145,11 +145,11 @@ absl::StatusOr<conf::IpAddress> EniPool::take(int64_t now_ms) {
       }
     }
     // Cold: nothing warm, capacity left.
-    auto r = assignSome(1, 1);
+    auto r = assignSome(cold_cloud_, 1, 1);
     if (!r.ok()) return r.status();
     if (!r->taken.empty()) return r->taken.front();
     if (r->count > 0) continue;  // assigned, but to an allocation the store kept (lost_)
-    if (auto s = grow(); !s.ok()) return s;
+    if (auto s = grow(cold_cloud_, /*for_add=*/true); !s.ok()) return s;
   }
   return absl::UnavailableError("the ENI pool found no room for an address; retry");
 }

@@ -101,8 +101,11 @@ struct PoolStatus {
 
 class EniPool {
  public:
-  // `cloud` must outlive the pool.
-  EniPool(PoolConfig config, cloud::CloudProvider& cloud);
+  // `cloud` must outlive the pool. `cold_cloud` (may be null: `cloud`), the same cloud with a
+  // short deadline, serves the calls an ADD waits on (take()'s cold path): a throttled cloud
+  // then fails that ADD quickly (try again) instead of holding it for the refill's deadline.
+  EniPool(PoolConfig config, cloud::CloudProvider& cloud,
+          cloud::CloudProvider* cold_cloud = nullptr);
 
   // Reads the instance and its attached interfaces, adopts quasar's (an interface quasar created
   // but had not attached when it died is attached, or deleted when no device index is free),
@@ -186,15 +189,18 @@ class EniPool {
     int count = 0;
     std::vector<conf::IpAddress> taken;
   };
-  absl::StatusOr<Assigned> assignSome(int count, int use_now);
+  absl::StatusOr<Assigned> assignSome(cloud::CloudProvider& cloud, int count, int use_now);
   // Creates, attaches and adds one interface, unless one with room exists meanwhile.
-  absl::Status grow();
+  // From take() (`for_add`): Unavailable at once while another creation runs, rather than
+  // waiting for it.
+  absl::Status grow(cloud::CloudProvider& cloud, bool for_add);
   absl::Status giveBackSurplus(int64_t now_ms);
   absl::Status releaseInterface(const std::string& id);
   void retryDeletes();
 
   const PoolConfig config_;
   cloud::CloudProvider& cloud_;
+  cloud::CloudProvider& cold_cloud_;
   std::mutex refill_mu_;  // one refill() or start() at a time; taken before mu_
   std::mutex grow_mu_;    // one interface creation at a time; taken before mu_
   mutable std::mutex mu_;

@@ -28,7 +28,8 @@ absl::Status doing(const absl::Status& s, const std::string& what) {
 
 }  // namespace
 
-absl::StatusOr<EniPool::Assigned> EniPool::assignSome(int count, int use_now) {
+absl::StatusOr<EniPool::Assigned> EniPool::assignSome(cloud::CloudProvider& cloud, int count,
+                                                      int use_now) {
   std::string id;
   int n = 0;
   {
@@ -41,7 +42,7 @@ absl::StatusOr<EniPool::Assigned> EniPool::assignSome(int count, int use_now) {
     s->pending += n;
     id = s->info.id;
   }
-  auto ips = cloud_.assignPrivateIps(id, n);
+  auto ips = cloud.assignPrivateIps(id, n);
   std::lock_guard lock(mu_);
   Slot& s = slots_.at(id);  // a slot with assignments in flight is never given back
   s.pending -= n;
@@ -63,8 +64,13 @@ absl::StatusOr<EniPool::Assigned> EniPool::assignSome(int count, int use_now) {
   return out;
 }
 
-absl::Status EniPool::grow() {
-  std::lock_guard grow_lock(grow_mu_);
+absl::Status EniPool::grow(cloud::CloudProvider& cloud, bool for_add) {
+  std::unique_lock grow_lock(grow_mu_, std::defer_lock);
+  if (!for_add) {
+    grow_lock.lock();
+  } else if (!grow_lock.try_lock()) {
+    return absl::UnavailableError("an ENI is being created and attached for the pool; retry");
+  }
   int device;
   std::string instance_id, subnet_id;
   std::vector<std::string> groups;
@@ -92,12 +98,12 @@ absl::Status EniPool::grow() {
   // Tagged at creation, so an interface quasar dies before attaching is found by start().
   request.tags = {{cloud::kNodeTag, config_.node_name}};
   request.client_token = clientToken();
-  auto nic = cloud_.createInterface(request);
+  auto nic = cloud.createInterface(request);
   if (!nic.ok()) {
     unreserve();
     return doing(nic.status(), "create an ENI in subnet " + subnet_id);
   }
-  auto attachment = cloud_.attachInterface(nic->id, instance_id, device);
+  auto attachment = cloud.attachInterface(nic->id, instance_id, device);
   if (!attachment.ok()) {
     // Leave no orphan: delete it now, or in a later refill.
     if (auto d = cloud_.deleteInterface(nic->id); !d.ok() && !absl::IsNotFound(d)) {
@@ -241,13 +247,13 @@ absl::Status EniPool::refill(int64_t now_ms) {
     if (short_by <= 0) result = giveBackSurplus(now_ms);
     int assigned = 0;
     for (; short_by > 0 && rounds > 0 && result.ok(); --rounds) {
-      auto a = assignSome(short_by, 0);
+      auto a = assignSome(cloud_, short_by, 0);
       if (!a.ok()) {
         result = a.status();
         break;
       }
       assigned += a->count;
-      if (a->count == 0) result = grow();
+      if (a->count == 0) result = grow(cloud_, /*for_add=*/false);
       std::lock_guard lock(mu_);
       if (a->count == 0 && !slotWithRoomLocked()) break;  // nothing more to grow into
       short_by = desiredLocked() - assignedLocked();
