@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,6 +30,8 @@ struct EniSettings {
   int warm_ip_target = 0;
   int minimum_ip_target = 0;
   int warm_eni_target = 0;
+  std::string more = "";    // more lines for the eni section, two spaces in
+  std::string labels = "";  // the node's labels in the config, e.g. "{gpu: \"true\"}"
 };
 
 class EniE2E : public ::testing::Test {
@@ -51,7 +54,8 @@ class EniE2E : public ::testing::Test {
                      "\n  refillSeconds: 0.2\n  surplusCooldownSeconds: 1\n  warmIPTarget: " +
                      std::to_string(eni.warm_ip_target) +
                      "\n  minimumIPTarget: " + std::to_string(eni.minimum_ip_target) +
-                     "\n  warmENITarget: " + std::to_string(eni.warm_eni_target) + "\n";
+                     "\n  warmENITarget: " + std::to_string(eni.warm_eni_target) + "\n" + eni.more +
+                     (eni.labels.empty() ? "" : "labels: " + eni.labels + "\n");
     beds_[n] = std::make_unique<Testbed>(o);
     if (start) beds_[n]->startDaemon();
     return *beds_[n];
@@ -317,6 +321,40 @@ TEST_F(EniE2E, KillDuringAssignmentThenRestartLosesNoAddress) {
     EXPECT_TRUE(ips.insert(podIpOf(r)).second) << "given twice: " << podIpOf(r);
   }
   expectCloudAndStoreAgree(1);
+}
+
+TEST_F(EniE2E, TheNodeSelectorChoosesTheModePerNode) {
+  const std::string gpu_only = "  nodeSelector: {nvidia.com/gpu.present: \"true\"}\n";
+  // Selected by the config's labels: ENI mode.
+  Testbed& gpu = node(1, {.more = gpu_only, .labels = "{nvidia.com/gpu.present: \"true\"}"});
+  auto r = add(gpu, "p0");
+  ASSERT_EQ(r.exit_code, 0) << r.out << gpu.daemonLog();
+  EXPECT_EQ(podIpOf(r).rfind("10.30.1.", 0), 0u) << podIpOf(r);
+  EXPECT_TRUE(eniStatus(gpu).is_object());
+
+  // Not selected: pod-CIDR addresses, and not one call to the cloud.
+  Testbed& plain = node(2, {.more = gpu_only});
+  r = add(plain, "p0");
+  ASSERT_EQ(r.exit_code, 0) << r.out << plain.daemonLog();
+  EXPECT_EQ(podIpOf(r).rfind("10.244.1.", 0), 0u) << podIpOf(r);
+  EXPECT_TRUE(eniStatus(plain).is_null());
+  auto calls = sim_->calls();
+  ASSERT_TRUE(calls.ok());
+  EXPECT_FALSE((*calls)["byCaller"].contains(VpcSim::instanceId(2))) << calls->dump();
+
+  // The Node object's labels count too (a GPU node's come from the cluster): labelled, then
+  // restarted, the node takes ENI addresses for new pods; the old pod keeps its own.
+  const std::string file = plain.dir() + "/node.yaml";
+  std::ofstream(file) << "apiVersion: v1\nkind: Node\nmetadata:\n  name: " << plain.nodeName()
+                      << "\n  labels: {nvidia.com/gpu.present: \"true\"}\n";
+  auto applied = plain.ctl("apply -f " + file);
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  plain.stopDaemon(SIGTERM);
+  plain.startDaemon();
+  r = add(plain, "p1");
+  ASSERT_EQ(r.exit_code, 0) << r.out << plain.daemonLog();
+  EXPECT_EQ(podIpOf(r).rfind("10.30.1.", 0), 0u) << podIpOf(r);
+  EXPECT_EQ(plain.allocations().size(), 2u);
 }
 
 }  // namespace
