@@ -4,7 +4,8 @@
 # the node, a floating-IP pod reached from a plain host on the node's subnet (and given its
 # address back when recreated), a NetworkPolicy that blocks and then allows (and
 # `quasarctl policy explain` saying why), then `quasarctl status`, the allocations, /readyz and
-# metrics.
+# metrics; last, ENI mode on a cloud node of vpc-sim, the emulated VPC (a stand-in for EC2):
+# pods on VPC addresses, reached from a VPC host, with the node's max pods and warm pool.
 # Tears everything down at the end unless --keep is given. Never touches the root namespace.
 # Needs root.
 set -euo pipefail
@@ -23,9 +24,12 @@ node=quasar-demo-node
 gw=quasar-demo-gw
 pods=(quasar-demo-pod1 quasar-demo-pod2 quasar-demo-pod3)
 legacy_pod=quasar-demo-legacy
+cloud_node=quasar-demo-cloud-node
+cloud_pods=(quasar-demo-cloud-pod1 quasar-demo-cloud-pod2 quasar-demo-cloud-pod3 quasar-demo-cloud-pod4)
 state=/run/quasar-demo
 sock=$state/quasard.sock
 conf='{"cniVersion":"1.1.0","name":"quasar","type":"quasar","socket":"'$state/cni.sock'","logFile":"'$state'/cni.log"}'
+cloud_conf='{"cniVersion":"1.1.0","name":"quasar","type":"quasar","socket":"'$state/cloud/cni.sock'"}'
 
 teardown() {
   if ip netns list | grep -qw "$node"; then
@@ -34,8 +38,19 @@ teardown() {
         CNI_IFNAME=eth0 "$bin/quasar" >/dev/null 2>&1 || true
     done
   fi
-  [ -f "$state/quasard.pid" ] && kill "$(cat "$state/quasard.pid")" 2>/dev/null && sleep 0.3
-  for ns in "${pods[@]}" "$legacy_pod" "$node" "$gw"; do ip netns del "$ns" 2>/dev/null || true; done
+  if ip netns list | grep -qw "$cloud_node"; then
+    for i in 0 1 2 3; do
+      echo "$cloud_conf" | ip netns exec "$cloud_node" env CNI_COMMAND=DEL CNI_CONTAINERID="cloud$i" \
+        CNI_IFNAME=eth0 "$bin/quasar" >/dev/null 2>&1 || true
+    done
+  fi
+  for f in quasard cloud-quasard vpc-sim; do
+    [ -f "$state/$f.pid" ] && kill "$(cat "$state/$f.pid")" 2>/dev/null && sleep 0.3
+  done
+  for ns in "${pods[@]}" "$legacy_pod" "$node" "$gw" "${cloud_pods[@]}" "$cloud_node" \
+    quasar-demo-vpcr quasar-demo-vpc-host; do
+    ip netns del "$ns" 2>/dev/null || true
+  done
   rm -rf "$state"
 }
 
@@ -181,6 +196,72 @@ echo "==> health and metrics (http://127.0.0.1:9617 in the node's namespace)"
 ip netns exec "$node" curl -sS --max-time 5 http://127.0.0.1:9617/readyz
 ip netns exec "$node" curl -sS --max-time 5 http://127.0.0.1:9617/metrics |
   grep -E '^quasar_(cni_requests_total|ipam_pool_addresses_in_use|watch_synced)' | head -8
+
+echo
+echo "==> ENI multi-IP: a cloud node's pods take VPC addresses (vpc-sim: an emulated VPC, a"
+echo "    stand-in for EC2 speaking its API; quasard uses its production EC2 client)"
+mkdir -p "$state/cloud"
+cat >"$state/cloud/vpc.json" <<JSON
+{"routerNetns": "quasar-demo-vpcr", "region": "us-sim-1", "vpcCidr": "10.30.0.0/16",
+ "apiPort": 8080, "imdsPort": 80,
+ "credentials": {"accessKeyId": "AKIDVPCSIMEXAMPLE01", "secretAccessKey": "vpc-sim/secret+key/EXAMPLE",
+                 "sessionToken": "vpc-sim-session-token", "role": "quasar-node"},
+ "subnets": [{"id": "subnet-a", "cidr": "10.30.1.0/24", "az": "us-sim-1a"},
+             {"id": "subnet-b", "cidr": "10.30.2.0/24", "az": "us-sim-1a"}],
+ "securityGroups": [{"id": "sg-00000000000000001", "name": "nodes"}],
+ "instanceTypes": [{"name": "sim.large", "maxInterfaces": 3, "ipv4PerInterface": 4}],
+ "instances": [{"id": "i-00000000000000001", "type": "sim.large", "subnet": "subnet-a",
+                "primaryIp": "10.30.1.11", "netns": "$cloud_node"}],
+ "vpcHosts": [{"name": "host", "netns": "quasar-demo-vpc-host", "ip": "10.30.2.50"}]}
+JSON
+python3 "$quasar_root/tests/vpc/vpc_sim.py" --config "$state/cloud/vpc.json" \
+  --control "$state/cloud/vpc.sock" >/dev/null 2>"$state/cloud/vpc-sim.log" &
+echo $! >"$state/vpc-sim.pid"
+for _ in $(seq 200); do [ -S "$state/cloud/vpc.sock" ] && break; sleep 0.05; done
+[ -S "$state/cloud/vpc.sock" ] || { cat "$state/cloud/vpc-sim.log"; exit 1; }
+for _ in $(seq 200); do
+  curl -sf --unix-socket "$state/cloud/vpc.sock" http://vpc/state >/dev/null && break
+  sleep 0.05
+done
+cat >"$state/cloud/quasard.yaml" <<YAML
+nodeName: cloud-node
+socket: $state/cloud/quasard.sock
+cniSocket: $state/cloud/cni.sock
+stateDir: $state/cloud/state
+podCIDRs: [10.244.9.0/24]
+routingMode: host-gw
+metricsAddress: ""
+eni:
+  ec2Endpoint: http://10.30.1.1:8080
+  imdsEndpoint: http://169.254.169.254:80
+  warmIPTarget: 2
+  refillSeconds: 1
+YAML
+echo "==> quasard on instance i-00000000000000001 (sim.large: 3 interfaces x 4 addresses),"
+echo "    region and credentials from the metadata service"
+ip netns exec "$cloud_node" "$bin/quasard" -c "$state/cloud/quasard.yaml" >/dev/null \
+  2>"$state/cloud/quasard.log" &
+echo $! >"$state/cloud-quasard.pid"
+for _ in $(seq 200); do [ -S "$state/cloud/quasard.sock" ] && break; sleep 0.05; done
+[ -S "$state/cloud/quasard.sock" ] || { cat "$state/cloud/quasard.log"; exit 1; }
+cloud_ips=()
+for i in "${!cloud_pods[@]}"; do
+  ip netns add "${cloud_pods[$i]}"
+  out=$(echo "$cloud_conf" | ip netns exec "$cloud_node" env CNI_COMMAND=ADD CNI_CONTAINERID="cloud$i" \
+    CNI_NETNS="/run/netns/${cloud_pods[$i]}" CNI_IFNAME=eth0 "$bin/quasar" 2>>"$state/cni.stderr")
+  ip=$(echo "$out" | grep -o '"address":"[0-9.]*' | cut -d'"' -f4)
+  [ -n "$ip" ] || { echo "    ADD failed: $out"; exit 1; }
+  cloud_ips+=("$ip")
+  echo "==> ${cloud_pods[$i]} got VPC address $ip"
+done
+echo "==> the VPC routes them: no overlay, no NAT"
+for ip in "${cloud_ips[@]}"; do ping_ok quasar-demo-vpc-host "$ip"; done
+ping_ok "${cloud_pods[3]}" 10.30.2.50
+echo "==> policy rules: replies leave by the interface that owns the address"
+ip -n "$cloud_node" rule | grep "proto 114" | sed "s/^/    /"
+ip netns exec "$cloud_node" "$bin/quasarctl" --socket "$state/cloud/quasard.sock" status |
+  sed -n '/^ENI mode/,$p'
+echo
 
 if [ "$keep" -eq 1 ]; then
   cat <<MSG
