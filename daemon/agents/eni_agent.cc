@@ -82,6 +82,27 @@ std::vector<routing::Rule> EniAgent::rulesFor(const std::vector<conf::IpAddress>
 }
 
 absl::Status EniAgent::podAdded(const std::vector<conf::IpAddress>& ips) {
+  for (const auto& ip : ips) {
+    auto nic = pool_.interfaceOf(ip);
+    if (!nic || nic->device_index <= 0) continue;
+    {
+      std::lock_guard lock(mu_);
+      if (ready_.count(nic->id)) continue;
+    }
+    auto spec = eniSpecOf(*nic, options_.mtu);
+    if (!spec.ok()) return spec.status();
+    std::lock_guard pass_lock(pass_mu_);
+    if (!pass_sock_) return absl::FailedPreconditionError("the ENI agent is not started");
+    auto link = routing::setUpEni(*pass_sock_, *spec);
+    if (!link.ok()) {
+      return absl::UnavailableError(absl::StrCat("set up interface ", nic->id, " (", nic->mac,
+                                                 ") for ", ip.toString(), ": ",
+                                                 link.status().message()));
+    }
+    configured_[nic->id] = *spec;
+    std::lock_guard lock(mu_);
+    ready_.insert(nic->id);
+  }
   const auto rules = rulesFor(ips);
   if (rules.empty()) return absl::OkStatus();
   std::lock_guard lock(pod_mu_);
@@ -89,17 +110,10 @@ absl::Status EniAgent::podAdded(const std::vector<conf::IpAddress>& ips) {
   return routing::addRules(*pod_sock_, rules);
 }
 
-void EniAgent::podReleased(const std::vector<conf::IpAddress>& ips) {
-  // The pool forgets nothing on release (the address cools down on its interface), so the
-  // rules are still known.
-  const auto rules = rulesFor(ips);
-  if (rules.empty()) return;
-  std::lock_guard lock(pod_mu_);
-  if (!pod_sock_) return;
-  if (auto s = routing::removeRules(*pod_sock_, rules); !s.ok()) {
-    spdlog::warn("event=eni-rules-remove-failed error=\"{}\" (the next pass retries)",
-                 std::string(s.message()));
-  }
+void EniAgent::podReleased(const std::vector<conf::IpAddress>&) {
+  // The pass plans from what the pool hands out: a held address (its veth still there) keeps
+  // its rules, a cooling one loses them. Removing them here would only race with that.
+  kick();
 }
 
 absl::Status EniAgent::reconcile() {
@@ -119,34 +133,49 @@ absl::Status EniAgent::reconcile() {
       continue;
     }
     specs.push_back(*spec);
-    if (spec->device_index <= 0) continue;  // the primary is the node's own
-    now[info.id] = *spec;
-    auto link = routing::setUpEni(*pass_sock_, *spec);
-    if (!link.ok()) {
-      // NotFound: the device has not appeared since the attach; the next pass retries.
-      note(absl::Status(link.status().code(), absl::StrCat("interface ", info.id, " (", info.mac,
-                                                           "): ", link.status().message())));
-      continue;
-    }
-    routes_repaired += link->routes.added + link->routes.removed;
+    if (spec->device_index > 0) now[info.id] = *spec;  // the primary is the node's own
   }
+  // Interfaces the pool no longer uses first: a new one may have taken the same device index,
+  // and so the same table, which tearing the old one down afterwards would empty.
+  std::map<std::string, routing::EniSpec> still;
   for (const auto& [id, spec] : configured_) {
     if (now.count(id)) continue;
     if (auto s = routing::tearDownEni(*pass_sock_, spec); !s.ok()) {
       note(s);
-      now[id] = spec;  // try again next pass
+      still[id] = spec;  // try again next pass
     } else {
       spdlog::info("event=eni-interface-removed interface={} table={}", id,
                    routing::eniTable(spec.device_index));
     }
   }
+  std::set<std::string> ready;
+  for (const auto& [id, spec] : now) {
+    auto link = routing::setUpEni(*pass_sock_, spec);
+    if (!link.ok()) {
+      // NotFound: the device has not appeared since the attach; the next pass retries.
+      note(absl::Status(link.status().code(),
+                        absl::StrCat("interface ", id, ": ", link.status().message())));
+      continue;
+    }
+    ready.insert(id);
+    routes_repaired += link->routes.added + link->routes.removed;
+  }
   configured_ = std::move(now);
+  configured_.insert(still.begin(), still.end());
+  {
+    std::lock_guard lock(mu_);
+    ready_ = std::move(ready);
+  }
 
+  // No podAdded between the snapshot and the kernel's rules: its rules, listed but not
+  // planned, would be removed after its ADD answered.
+  std::unique_lock pods_lock(pod_mu_);
   std::vector<routing::EniPodAddress> pods;
   for (const auto& h : pool_.handedOut()) pods.push_back({h.ip, h.interface.device_index});
   const auto planned = routing::planEniRules(specs, pods);
   int rules_repaired = 0;
   auto result = routing::reconcileRules(*pass_sock_, planned);
+  pods_lock.unlock();
   if (result.ok()) {
     rules_repaired = result->added + result->removed;
   } else {

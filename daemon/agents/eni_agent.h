@@ -6,9 +6,10 @@
 // ("to pod lookup main", "from pod lookup <its ENI's table>"). A pass runs every `interval`
 // and soon after kick(); each pass repairs what was changed behind quasar's back.
 //
-// podAdded() installs one pod's rules synchronously, before its ADD answers, so its first
-// packets leave by the interface that owns its address; podReleased() removes them at once
-// (the next pass would too).
+// podAdded() installs one pod's rules synchronously, before its ADD answers, and first sets up
+// its interface when no pass has yet (the first pod on a just attached interface), so its first
+// packets leave by the interface that owns its address. podReleased() asks for a pass: a
+// released address keeps its rules while it is held (its veth still there), then loses them.
 //
 // Threading: start() once; stop() or the destructor joins the thread. podAdded, podReleased,
 // kick and stats are thread-safe. Netlink sockets are opened in the namespace of the thread
@@ -19,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -57,8 +59,9 @@ class EniAgent {
   void stop();
   void kick();
 
-  // The rules for `ips` (their interfaces per the pool). An address the pool did not hand out
-  // is skipped. Errors name the rule the kernel refused.
+  // The rules for `ips` (their interfaces per the pool, set up first when needed). An address
+  // the pool did not hand out is skipped. Unavailable while the interface's link has not
+  // appeared (the cloud attached it a moment ago); other errors name what the kernel refused.
   absl::Status podAdded(const std::vector<conf::IpAddress>& ips);
   void podReleased(const std::vector<conf::IpAddress>& ips);
 
@@ -75,7 +78,8 @@ class EniAgent {
   std::mutex pass_mu_;  // one pass at a time; guards pass_sock_ and configured_
   std::optional<routing::NetlinkSocket> pass_sock_;
   std::map<std::string, routing::EniSpec> configured_;  // by interface id
-  std::mutex pod_mu_;                                   // guards pod_sock_
+  std::set<std::string> ready_;  // ids of configured interfaces, under mu_ (podAdded reads it)
+  std::mutex pod_mu_;            // guards pod_sock_
   std::optional<routing::NetlinkSocket> pod_sock_;
   mutable std::mutex mu_;
   std::condition_variable_any wake_;

@@ -72,6 +72,12 @@ class FakeCloudProvider final : public CloudProvider {
     std::lock_guard lock(mu_);
     for (int i = 0; i < times; ++i) failures_[method].push_back(status);
   }
+  // The next `times` calls of `method` take effect, then fail with `status`: the reply was lost
+  // (assignPrivateIps and unassignPrivateIps).
+  void loseReplyNext(const std::string& method, absl::Status status, int times = 1) {
+    std::lock_guard lock(mu_);
+    for (int i = 0; i < times; ++i) lost_replies_[method].push_back(status);
+  }
   // Throttling, as a backend reports it after its retries: Unavailable.
   void throttle(const std::string& method, int times) {
     failNext(method, absl::UnavailableError("RequestLimitExceeded: Request limit exceeded."),
@@ -296,6 +302,7 @@ class FakeCloudProvider final : public CloudProvider {
       out.push_back(*ip);
     }
     nic.secondary_ips.insert(nic.secondary_ips.end(), out.begin(), out.end());
+    if (auto lost = lostReplyLocked("assignPrivateIps"); !lost.ok()) return lost;
     return out;
   }
   absl::Status unassignPrivateIps(const std::string& interface_id,
@@ -310,7 +317,7 @@ class FakeCloudProvider final : public CloudProvider {
         subnets_.at(it->second.subnet_id).taken.erase(ip);
       }
     }
-    return absl::OkStatus();
+    return lostReplyLocked("unassignPrivateIps");
   }
 
  private:
@@ -339,6 +346,13 @@ class FakeCloudProvider final : public CloudProvider {
       return s;
     }
     return absl::OkStatus();
+  }
+  absl::Status lostReplyLocked(const std::string& method) {
+    auto it = lost_replies_.find(method);
+    if (it == lost_replies_.end() || it->second.empty()) return absl::OkStatus();
+    absl::Status s(it->second.front().code(), std::string(it->second.front().message()));
+    it->second.erase(it->second.begin());
+    return s;
   }
   static absl::Status notFound(const std::string& id) {
     return absl::NotFoundError("InvalidNetworkInterfaceID.NotFound: " + id);
@@ -372,6 +386,7 @@ class FakeCloudProvider final : public CloudProvider {
   std::map<std::string, std::pair<std::string, CreateInterfaceRequest>> tokens_;
   std::map<std::string, int> calls_;
   std::map<std::string, std::vector<absl::Status>> failures_;
+  std::map<std::string, std::vector<absl::Status>> lost_replies_;
   std::function<void(const std::string&)> on_call_;
   std::set<std::string> touched_;
   std::string last_token_;

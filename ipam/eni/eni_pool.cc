@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "ipam/failure_reason.h"
@@ -45,7 +46,9 @@ int EniPool::capacityLocked() const {
   // hold fewer addresses than its type's formula says. One being given back still counts: the
   // shortfall while it goes is a moment's (Unavailable), not the node's limit.
   const int interfaces = interfacesHeldLocked() + interfacesToAddLocked();
-  return std::min(limits_.address_capacity, interfaces * limits_.addresses_per_interface);
+  // Lost addresses are pods' still (the cloud took them back): they count against max pods.
+  return std::min(limits_.address_capacity, interfaces * limits_.addresses_per_interface) -
+         static_cast<int>(lost_.size());
 }
 
 int EniPool::desiredLocked() const {

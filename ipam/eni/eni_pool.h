@@ -41,6 +41,10 @@
 
 namespace quasar::ipam::eni {
 
+// Whether the cloud certainly did not act on a call that failed with `s` (it refused the
+// request's values, its permissions or its state); otherwise the outcome is unknown.
+bool definiteRefusal(const absl::Status& s);
+
 struct PoolConfig {
   std::string node_name;                     // the value of cloud::kNodeTag on quasar's ENIs
   std::string subnet_id;                     // for new ENIs; empty: the instance's
@@ -152,8 +156,15 @@ class EniPool {
     std::map<conf::IpAddress, int64_t> cooling;  // address -> when it may be handed out
     int pending = 0;                             // addresses being assigned
     int releasing = 0;  // addresses being unassigned: the cloud still counts them
+    // Given back with an unknown outcome (the reply was lost): the cloud may have taken them
+    // and handed them to someone else, so they are never handed out before resync() has read
+    // the interface again; counted as held until then.
+    std::set<conf::IpAddress> uncertain;
+    uint64_t changes = 0;  // completed assignments and give-backs: resync() skips a slot that
+                           // changed while it read the cloud
     int assigned() const {
-      return static_cast<int>(free.size() + used.size() + held.size() + cooling.size());
+      return static_cast<int>(free.size() + used.size() + held.size() + cooling.size() +
+                              uncertain.size());
     }
     // What the interface holds as the cloud may see it.
     int occupied() const { return assigned() + pending + releasing; }
@@ -191,18 +202,24 @@ class EniPool {
   };
   absl::StatusOr<Assigned> assignSome(cloud::CloudProvider& cloud, int count, int use_now);
   // Creates, attaches and adds one interface, unless one with room exists meanwhile.
-  // From take() (`for_add`): Unavailable at once while another creation runs, rather than
-  // waiting for it.
+  // From take() (`for_add`): Unavailable when another creation still runs after 2 s, rather
+  // than waiting for the refill's whole deadline.
   absl::Status grow(cloud::CloudProvider& cloud, bool for_add);
   absl::Status giveBackSurplus(int64_t now_ms);
   absl::Status releaseInterface(const std::string& id);
+  // Re-reads the instance's interfaces when resync_ is set (an outcome was unknown, the cloud
+  // refused an assignment the books said had room) or every kResyncMs, and makes each slot
+  // that did not change meanwhile match the cloud (eni_resync.cc). Callers hold refill_mu_.
+  absl::Status resync(int64_t now_ms);
   void retryDeletes();
 
   const PoolConfig config_;
   cloud::CloudProvider& cloud_;
   cloud::CloudProvider& cold_cloud_;
   std::mutex refill_mu_;  // one refill() or start() at a time; taken before mu_
-  std::mutex grow_mu_;    // one interface creation at a time; taken before mu_
+  // One interface creation at a time; taken before mu_. Timed: an ADD waits for another
+  // creation only so long (kGrowWaitForAdd), then is told to retry.
+  std::timed_mutex grow_mu_;
   mutable std::mutex mu_;
   bool started_ = false;
   std::string start_error_;
@@ -219,6 +236,8 @@ class EniPool {
   std::set<conf::IpAddress> restored_;    // restore() before start()
   std::set<conf::IpAddress> lost_;
   int64_t surplus_since_ = -1;
+  bool resync_ = false;
+  int64_t last_resync_ms_ = -1;
   std::string last_refill_error_;
   int64_t last_refill_ms_ = 0;
 };

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,15 @@ std::string clientToken() {
   const uint64_t a = rng(), b = rng();
   return absl::StrFormat("quasar-%016x%016x", a, b);
 }
+
+}  // namespace
+
+bool definiteRefusal(const absl::Status& s) {
+  return absl::IsInvalidArgument(s) || absl::IsPermissionDenied(s) ||
+         absl::IsFailedPrecondition(s) || absl::IsNotFound(s);
+}
+
+namespace {
 
 absl::Status doing(const absl::Status& s, const std::string& what) {
   return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
@@ -46,7 +56,12 @@ absl::StatusOr<EniPool::Assigned> EniPool::assignSome(cloud::CloudProvider& clou
   std::lock_guard lock(mu_);
   Slot& s = slots_.at(id);  // a slot with assignments in flight is never given back
   s.pending -= n;
-  if (!ips.ok()) return doing(ips.status(), absl::StrCat("assign ", n, " addresses to ", id));
+  ++s.changes;
+  if (!ips.ok()) {
+    // The cloud may have assigned them (a lost reply), or counts more than the books do.
+    if (!definiteRefusal(ips.status()) || absl::IsResourceExhausted(ips.status())) resync_ = true;
+    return doing(ips.status(), absl::StrCat("assign ", n, " addresses to ", id));
+  }
   Assigned out;
   out.count = static_cast<int>(ips->size());
   for (const auto& ip : *ips) {
@@ -68,7 +83,7 @@ absl::Status EniPool::grow(cloud::CloudProvider& cloud, bool for_add) {
   std::unique_lock grow_lock(grow_mu_, std::defer_lock);
   if (!for_add) {
     grow_lock.lock();
-  } else if (!grow_lock.try_lock()) {
+  } else if (!grow_lock.try_lock_for(std::chrono::seconds(2))) {
     return absl::UnavailableError("an ENI is being created and attached for the pool; retry");
   }
   int device;
@@ -106,7 +121,7 @@ absl::Status EniPool::grow(cloud::CloudProvider& cloud, bool for_add) {
   auto attachment = cloud.attachInterface(nic->id, instance_id, device);
   if (!attachment.ok()) {
     // Leave no orphan: delete it now, or in a later refill.
-    if (auto d = cloud_.deleteInterface(nic->id); !d.ok() && !absl::IsNotFound(d)) {
+    if (auto d = cloud.deleteInterface(nic->id); !d.ok() && !absl::IsNotFound(d)) {
       std::lock_guard lock(mu_);
       to_delete_[nic->id] = -1;
     }
@@ -221,11 +236,19 @@ absl::Status EniPool::giveBackSurplus(int64_t now_ms) {
     std::lock_guard lock(mu_);
     Slot& slot = slots_.at(id);  // a slot giving addresses back is not idle: never removed
     slot.releasing -= static_cast<int>(ips.size());
+    ++slot.changes;
     if (s.ok() || absl::IsNotFound(s)) {
       spdlog::info("event=eni-addresses-given-back eni={} count={}", id, ips.size());
       continue;
     }
-    slot.free.insert(ips.begin(), ips.end());
+    if (definiteRefusal(s)) {
+      slot.free.insert(ips.begin(), ips.end());
+    } else {
+      // Taken back or not: a pod given one the cloud took could collide with whoever the
+      // cloud gave it to next. Held out until resync() reads the interface.
+      slot.uncertain.insert(ips.begin(), ips.end());
+      resync_ = true;
+    }
     first.Update(doing(s, "unassign addresses from " + id));
   }
   for (const auto& id : whole) first.Update(releaseInterface(id));
@@ -235,6 +258,8 @@ absl::Status EniPool::giveBackSurplus(int64_t now_ms) {
 absl::Status EniPool::refill(int64_t now_ms) {
   std::lock_guard refill_lock(refill_mu_);
   absl::Status result = startLocked();
+  // A failed re-read does not hold up the refill (the next pass reads again).
+  const absl::Status resynced = result.ok() ? resync(now_ms) : absl::OkStatus();
   if (result.ok()) {
     retryDeletes();
     int short_by = 0, rounds = 0;
@@ -260,6 +285,7 @@ absl::Status EniPool::refill(int64_t now_ms) {
     }
     if (assigned > 0) spdlog::info("event=eni-refilled assigned={}", assigned);
   }
+  result.Update(resynced);
   std::lock_guard lock(mu_);
   last_refill_ms_ = now_ms;
   last_refill_error_ = result.ok() ? "" : std::string(result.message());
