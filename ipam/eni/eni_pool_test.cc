@@ -15,23 +15,13 @@ namespace {
 
 using namespace testing;
 
-class EniPoolTest : public ::testing::Test {
+class EniPoolTest : public PoolFixture {
  protected:
-  void SetUp() override { cloud_ = t3small(); }
-  EniPool& pool(PoolConfig c = config()) {
-    pool_ = std::make_unique<EniPool>(std::move(c), *cloud_);
-    auto s = pool_->start();
-    EXPECT_TRUE(s.ok()) << s;
-    return *pool_;
-  }
   conf::IpAddress take(int64_t now = 1000) {
     auto ip = pool_->take(now);
     EXPECT_TRUE(ip.ok()) << ip.status();
     return ip.value_or(conf::IpAddress());
   }
-
-  std::unique_ptr<cloud::FakeCloudProvider> cloud_;
-  std::unique_ptr<EniPool> pool_;
 };
 
 TEST_F(EniPoolTest, WarmTakeMakesNoCloudCall) {

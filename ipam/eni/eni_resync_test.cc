@@ -12,15 +12,8 @@ namespace {
 
 using namespace testing;
 
-class EniResyncTest : public ::testing::Test {
+class EniResyncTest : public PoolFixture {
  protected:
-  void SetUp() override { cloud_ = t3small(); }
-  EniPool& pool(PoolConfig c = config()) {
-    pool_ = std::make_unique<EniPool>(std::move(c), *cloud_);
-    auto s = pool_->start();
-    EXPECT_TRUE(s.ok()) << s;
-    return *pool_;
-  }
   // Every secondary address of every interface.
   std::set<conf::IpAddress> cloudAddresses() {
     std::set<conf::IpAddress> out;
@@ -29,9 +22,6 @@ class EniResyncTest : public ::testing::Test {
     }
     return out;
   }
-
-  std::unique_ptr<cloud::FakeCloudProvider> cloud_;
-  std::unique_ptr<EniPool> pool_;
 };
 
 TEST_F(EniResyncTest, AGiveBackWhoseReplyWasLostIsNeverHandedOut) {

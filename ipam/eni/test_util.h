@@ -1,6 +1,8 @@
 #pragma once
 // Shared by the ENI unit tests: instances of real types' limits on a fake cloud, pool configs.
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 
@@ -41,5 +43,20 @@ inline PoolConfig config(const std::string& node = "node-a") {
   c.reuse_cooldown_ms = 0;
   return c;
 }
+
+// A pool on a t3small() fake cloud; pool() makes (and starts) it.
+class PoolFixture : public ::testing::Test {
+ protected:
+  void SetUp() override { cloud_ = t3small(); }
+  EniPool& pool(PoolConfig c = config()) {
+    pool_ = std::make_unique<EniPool>(std::move(c), *cloud_);
+    auto s = pool_->start();
+    EXPECT_TRUE(s.ok()) << s;
+    return *pool_;
+  }
+
+  std::unique_ptr<cloud::FakeCloudProvider> cloud_;
+  std::unique_ptr<EniPool> pool_;
+};
 
 }  // namespace quasar::ipam::eni::testing
