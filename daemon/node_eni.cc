@@ -11,12 +11,6 @@
 namespace quasar::daemon {
 namespace {
 
-int64_t nowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 ipam::eni::PoolConfig poolConfig(const NodeEni::Options& o) {
   const conf::EniConfig& c = o.config;
   ipam::eni::PoolConfig p;
@@ -94,7 +88,7 @@ NodeEni::NodeEni(Options options, std::unique_ptr<ipam::cloud::CloudProvider> cl
       cold_cloud_(std::move(cold_cloud)),
       pool_(poolConfig(options_), *cloud_, cold_cloud_.get()),
       agent_(pool_, EniAgent::Options{options_.config.refill_interval, options_.mtu}),
-      refiller_(pool_, nowUnixMs, options_.config.refill_interval),
+      refiller_(pool_, options_.clock, options_.config.refill_interval),
       source_(pool_, [this] {
         refiller_.kick();
         agent_.kick();

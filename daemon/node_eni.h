@@ -13,6 +13,7 @@
 // is thread-safe.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,7 @@ class NodeEni {
     std::string node_name;
     int64_t reuse_cooldown_ms = 30000;  // quasard's releaseCooldownSeconds
     int mtu = 0;                        // interfaces' MTU; 0: the cloud's
+    std::function<int64_t()> clock;     // Unix time in milliseconds (the refiller's)
   };
 
   // Whether `config` puts a node with `labels` in ENI mode.

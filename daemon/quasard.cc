@@ -294,8 +294,9 @@ int run(const Flags& flags) {
   // ENI multi-IP (docs/eni.md) on the nodes the config's eni.nodeSelector selects.
   std::unique_ptr<NodeEni> eni;
   if (cfg->eni && NodeEni::enabledOn(*cfg->eni, NodeEni::nodeLabels(*cfg, (*objects)->view(),
-                                                                     std::chrono::seconds(30)))) {
-    auto created = NodeEni::create({*cfg->eni, cfg->node_name, cfg->release_cooldown.count(), 0});
+                                                                    std::chrono::seconds(30)))) {
+    auto created =
+        NodeEni::create({*cfg->eni, cfg->node_name, cfg->release_cooldown.count(), 0, nowUnixMs});
     if (!created.ok()) return fail("eni: " + std::string(created.status().message()));
     eni = std::move(*created);
     opts.sources[ipam::eni::EniSource::kName] = &eni->source();

@@ -110,26 +110,17 @@ absl::Status EniAgent::podAdded(const std::vector<conf::IpAddress>& ips) {
   return routing::addRules(*pod_sock_, rules);
 }
 
-void EniAgent::podReleased(const std::vector<conf::IpAddress>&) {
-  // The pass plans from what the pool hands out: a held address (its veth still there) keeps
-  // its rules, a cooling one loses them. Removing them here would only race with that.
-  kick();
-}
-
 absl::Status EniAgent::reconcile() {
   std::lock_guard pass_lock(pass_mu_);
   if (!pass_sock_) return absl::FailedPreconditionError("the ENI agent is not started");
-  absl::Status first;
-  auto note = [&first](absl::Status s) {
-    if (first.ok() && !s.ok()) first = std::move(s);
-  };
+  absl::Status first;  // the first error; the pass goes on past it
   std::vector<routing::EniSpec> specs;
   std::map<std::string, routing::EniSpec> now;
   int routes_repaired = 0;
   for (const auto& info : pool_.interfaces()) {
     auto spec = eniSpecOf(info, options_.mtu);
     if (!spec.ok()) {
-      note(spec.status());
+      first.Update(spec.status());
       continue;
     }
     specs.push_back(*spec);
@@ -141,7 +132,7 @@ absl::Status EniAgent::reconcile() {
   for (const auto& [id, spec] : configured_) {
     if (now.count(id)) continue;
     if (auto s = routing::tearDownEni(*pass_sock_, spec); !s.ok()) {
-      note(s);
+      first.Update(s);
       still[id] = spec;  // try again next pass
     } else {
       spdlog::info("event=eni-interface-removed interface={} table={}", id,
@@ -153,8 +144,8 @@ absl::Status EniAgent::reconcile() {
     auto link = routing::setUpEni(*pass_sock_, spec);
     if (!link.ok()) {
       // NotFound: the device has not appeared since the attach; the next pass retries.
-      note(absl::Status(link.status().code(),
-                        absl::StrCat("interface ", id, ": ", link.status().message())));
+      first.Update(absl::Status(link.status().code(),
+                                absl::StrCat("interface ", id, ": ", link.status().message())));
       continue;
     }
     ready.insert(id);
@@ -179,7 +170,7 @@ absl::Status EniAgent::reconcile() {
   if (result.ok()) {
     rules_repaired = result->added + result->removed;
   } else {
-    note(result.status());
+    first.Update(result.status());
   }
   if (rules_repaired + routes_repaired > 0) {
     spdlog::info("event=eni-reconciled rules_changed={} routes_changed={}", rules_repaired,

@@ -8,10 +8,11 @@
 //
 // podAdded() installs one pod's rules synchronously, before its ADD answers, and first sets up
 // its interface when no pass has yet (the first pod on a just attached interface), so its first
-// packets leave by the interface that owns its address. podReleased() asks for a pass: a
-// released address keeps its rules while it is held (its veth still there), then loses them.
+// packets leave by the interface that owns its address. A released address needs nothing here:
+// the pool kicks a pass on every release (NodeEni wires EniSource's kick to kick()), which
+// keeps a held address's rules while its veth is there and drops them once it cools down.
 //
-// Threading: start() once; stop() or the destructor joins the thread. podAdded, podReleased,
+// Threading: start() once; stop() or the destructor joins the thread. podAdded,
 // kick and stats are thread-safe. Netlink sockets are opened in the namespace of the thread
 // that starts the agent (quasard's).
 
@@ -44,7 +45,7 @@ class EniAgent {
     int passes = 0;
     int interfaces = 0;       // configured in the last pass
     int rules = 0;            // planned in the last pass
-    int rules_repaired = 0;   // added or removed by passes (not by podAdded/podReleased)
+    int rules_repaired = 0;   // added or removed by passes (not by podAdded)
     int routes_repaired = 0;  // table routes added or removed by passes
     std::string last_error;   // of the last pass; empty when it succeeded
   };
@@ -63,7 +64,6 @@ class EniAgent {
   // the pool did not hand out is skipped. Unavailable while the interface's link has not
   // appeared (the cloud attached it a moment ago); other errors name what the kernel refused.
   absl::Status podAdded(const std::vector<conf::IpAddress>& ips);
-  void podReleased(const std::vector<conf::IpAddress>& ips);
 
   // One pass now, on the caller's thread (tests; the agent's thread calls it too).
   absl::Status reconcile();

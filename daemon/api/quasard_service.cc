@@ -226,10 +226,6 @@ absl::Status QuasardService::beforeAnswer(const ipam::Allocation& a,
                               policy_deadline_);
 }
 
-void QuasardService::eniReleased(const ipam::Allocation& a) {
-  if (eni_agent_ && a.source == ipam::eni::EniSource::kName) eni_agent_->podReleased(a.ips);
-}
-
 void QuasardService::describeUnderlay(const ipam::Allocation& a, pb::Allocation* out) const {
   if (!floating_ || a.source != ipam::floating::FloatingSource::kName) return;
   if (auto s = floating_->describe(a, out->mutable_underlay()); !s.ok()) {
@@ -280,7 +276,6 @@ grpc::Status QuasardService::release(const pb::ReleaseRequest& request, pb::Rele
   if (floating_ && before.ok() && !released->empty()) {
     reply->set_underlay_mode(floating_->released(*before));
   }
-  if (before.ok() && !released->empty()) eniReleased(*before);
   // Also with nothing released: a half-done ADD may have left the veth.
   if (reap) reaper_.enqueue(req->host_ifname(), host_ifindex, *released);
   if (pod_addresses_) pod_addresses_->removeAttachment(fromPb(req->attachment()).key());
@@ -342,7 +337,6 @@ grpc::Status QuasardService::Gc(grpc::ServerContext*, const pb::GcRequest* req,
     if (released->empty()) continue;  // released meanwhile, by a DEL that reaps its veth
     reaper_.enqueue(host, *index, *released);
     if (floating_) floating_->released(a);
-    eniReleased(a);
     if (pod_addresses_) pod_addresses_->removeAttachment(a.attachment.key());
     if (policy_) policy_->podStopped(a.attachment.key());
     {

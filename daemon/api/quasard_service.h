@@ -158,8 +158,6 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
   // The pod's addresses into the policy agent's sets; OK without an agent.
   // What must hold before an ADD answers: the pod's ENI rules, then its policies enforced.
   absl::Status beforeAnswer(const ipam::Allocation& a, std::shared_ptr<const objects::Pod> object);
-  // The pod's ENI rules go with its address.
-  void eniReleased(const ipam::Allocation& a);
   void fillEniStatus(quasar::api::v1::EniStatus* out) const;
   void fillPodFacts(const ipam::Attachment& a, quasar::api::v1::Allocation* out);
   void describeUnderlay(const ipam::Allocation& a, quasar::api::v1::Allocation* out) const;
