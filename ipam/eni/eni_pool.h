@@ -25,6 +25,7 @@
 // take() with a warm address makes no cloud call. Growth (creating an interface) is serialized,
 // and so are refill() and start().
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -217,10 +218,12 @@ class EniPool {
   cloud::CloudProvider& cloud_;
   cloud::CloudProvider& cold_cloud_;
   std::mutex refill_mu_;  // one refill() or start() at a time; taken before mu_
-  // One interface creation at a time; taken before mu_. Timed: an ADD waits for another
-  // creation only so long (kGrowWaitForAdd), then is told to retry.
-  std::timed_mutex grow_mu_;
   mutable std::mutex mu_;
+  // One interface creation at a time: growing_ (under mu_) is set while one runs; grow_done_
+  // wakes the next. Not a std::timed_mutex: an ADD waits for another creation only 2 s, and
+  // TSan (gcc 12) does not see the lock that timed_mutex::try_lock_for takes.
+  bool growing_ = false;
+  std::condition_variable grow_done_;
   bool started_ = false;
   std::string start_error_;
   cloud::Instance instance_;

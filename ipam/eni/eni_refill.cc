@@ -6,6 +6,7 @@
 #include <chrono>
 #include <random>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ipam/eni/eni_pool.h"
@@ -80,19 +81,20 @@ absl::StatusOr<EniPool::Assigned> EniPool::assignSome(cloud::CloudProvider& clou
 }
 
 absl::Status EniPool::grow(cloud::CloudProvider& cloud, bool for_add) {
-  std::unique_lock grow_lock(grow_mu_, std::defer_lock);
-  if (!for_add) {
-    grow_lock.lock();
-  } else if (!grow_lock.try_lock_for(std::chrono::seconds(2))) {
-    return absl::UnavailableError("an ENI is being created and attached for the pool; retry");
-  }
   int device;
   std::string instance_id, subnet_id;
   std::vector<std::string> groups;
   conf::IpPrefix cidr;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    auto idle = [&] { return !growing_; };
+    if (!for_add) {
+      grow_done_.wait(lock, idle);
+    } else if (!grow_done_.wait_for(lock, std::chrono::seconds(2), idle)) {
+      return absl::UnavailableError("an ENI is being created and attached for the pool; retry");
+    }
     if (slotWithRoomLocked() || interfacesToAddLocked() <= 0) return absl::OkStatus();
+    growing_ = true;
     device = lowestFreeDeviceLocked();
     devices_[device] = "";  // reserved while it is created
     ++creating_;
@@ -101,6 +103,13 @@ absl::Status EniPool::grow(cloud::CloudProvider& cloud, bool for_add) {
     groups = new_security_groups_;
     cidr = subnet_cidrs_.at(subnet_id);
   }
+  absl::Cleanup done = [&] {
+    {
+      std::lock_guard lock(mu_);
+      growing_ = false;
+    }
+    grow_done_.notify_all();
+  };
   auto unreserve = [&] {
     std::lock_guard lock(mu_);
     --creating_;
