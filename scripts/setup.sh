@@ -31,7 +31,36 @@ packages=(
   python3
   # the VM that runs the IPIP tests (scripts/vm-test.sh)
   qemu-system-x86 cpio binutils
+  # the data-path benchmark (scripts/netperf-bench.sh): iperf3 as a second opinion on bulk
+  # throughput (netperf: below), gnuplot for its chart
+  iperf3 gnuplot-nox
 )
+
+# netperf (the data-path benchmark, scripts/netperf-bench.sh) is in Debian's non-free component:
+# a deb822 source of that component alone, pinned so that netperf is the one package apt may take
+# from it. It is unpacked below, not installed: the package starts a netserver at boot.
+nonfree_source=/etc/apt/sources.list.d/quasar-netperf.sources
+need_update=0
+if [ ! -f "$nonfree_source" ]; then
+  suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  cat >/etc/apt/preferences.d/quasar-netperf <<EOF
+Package: netperf
+Pin: release c=non-free
+Pin-Priority: 500
+
+Package: *
+Pin: release c=non-free
+Pin-Priority: -1
+EOF
+  cat >"$nonfree_source" <<EOF
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $suite
+Components: non-free
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  need_update=1
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -45,8 +74,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  need_update=0
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ "$need_update" -eq 0 ] || apt-get update -qq
 # The kernel for scripts/vm-test.sh: Debian's own (it has the ipip module), unpacked, not
 # installed. Fetched again only when Debian's current linux-image-amd64 points elsewhere.
 vm_kernel_dir=/var/cache/quasar/vm-kernel
@@ -86,5 +117,20 @@ if [ ! -x "$promtool_dir/usr/bin/promtool" ]; then
   cp "$tmp/x/usr/bin/promtool" "$promtool_dir/usr/bin/promtool"
   rm -rf "$tmp"
   "$promtool_dir/usr/bin/promtool" --version >/dev/null
+fi
+netperf_dir=/var/cache/quasar/netperf
+if [ ! -x "$netperf_dir/usr/bin/netperf" ]; then
+  echo "setup.sh: fetching netperf (from Debian's non-free component, not installed)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root netperf) || {
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root netperf)
+  }
+  dpkg-deb -x "$tmp"/netperf_*.deb "$tmp/x"
+  rm -rf "$netperf_dir"
+  mkdir -p "$netperf_dir/usr/bin"
+  cp "$tmp/x/usr/bin/netperf" "$tmp/x/usr/bin/netserver" "$netperf_dir/usr/bin/"
+  rm -rf "$tmp"
+  "$netperf_dir/usr/bin/netperf" -V >/dev/null
 fi
 echo "setup.sh: all dependencies present"
