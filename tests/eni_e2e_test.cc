@@ -86,6 +86,18 @@ class EniE2E : public ::testing::Test {
     return out;
   }
 
+  // Every interface quasar attached to instance `n` is deleted with the instance (the refill
+  // marks it after the attach); at least one is attached.
+  bool quasarsGoWithTheInstance(int n) {
+    int ours = 0;
+    for (const auto& i : attached(n)) {
+      if (!i["tags"].contains("quasar.io/node")) continue;
+      ++ours;
+      if (i["attachment"]["deleteOnTermination"] != true) return false;
+    }
+    return ours > 0;
+  }
+
   // The interface (as vpc-sim sees it) holding `ip` as a secondary address; null when none.
   json ownerOf(const std::string& ip) {
     auto st = sim_->state();
@@ -143,6 +155,8 @@ TEST_F(EniE2E, PodsOnTwoNodesReachEachOtherAndTheVpcByTheirOwnEni) {
     // Two, or rarely three: a cold ADD that finds no room while the refill's assignment is in
     // flight attaches another interface (given back later as surplus).
     ASSERT_GE(attached(n).size(), 2u) << sim_->state()->dump() << bed.daemonLog();
+    EXPECT_TRUE(eventually([&] { return quasarsGoWithTheInstance(n); }))
+        << sim_->state()->dump() << bed.daemonLog();
   }
   std::set<std::string> all;
   for (const auto& [n, v] : ips) all.insert(v.begin(), v.end());
@@ -285,6 +299,8 @@ TEST_F(EniE2E, KillDuringAttachThenRestartAdoptsTheInterface) {
     }
   }
   EXPECT_EQ(quasars, 1) << st->dump();
+  // Attached by the quasard that was killed, marked by the one that adopted it.
+  EXPECT_TRUE(eventually([&] { return quasarsGoWithTheInstance(1); })) << sim_->state()->dump();
   for (int p = 0; p < 4; ++p) {
     auto r = add(bed, "p" + std::to_string(p));
     EXPECT_EQ(r.exit_code, 0) << r.out;

@@ -58,6 +58,7 @@ struct NetworkInterface {
   std::string attachment_id;   // empty when not attached
   std::string instance_id;     // empty when not attached
   int device_index = -1;       // -1 when not attached; 0 is the primary interface
+  bool delete_on_termination = false;  // the attachment's: the interface goes with the instance
   conf::IpAddress primary_ip;
   std::vector<conf::IpAddress> secondary_ips;
   std::map<std::string, std::string> tags;
@@ -96,6 +97,11 @@ class CloudProvider {
                                                       const std::string& instance_id,
                                                       int device_index) = 0;
   virtual absl::Status detachInterface(const std::string& attachment_id, bool force) = 0;
+  // The attached interface is deleted when the instance terminates (EC2 leaves an interface
+  // attached by AttachNetworkInterface behind otherwise, holding its addresses). Idempotent.
+  // NotFound: no such interface, or it is not attached by that attachment (any more).
+  virtual absl::Status setDeleteOnTermination(const std::string& interface_id,
+                                              const std::string& attachment_id) = 0;
   // FailedPrecondition while it is still attached (detaching takes a while on a real cloud).
   virtual absl::Status deleteInterface(const std::string& interface_id) = 0;
   virtual absl::Status tagInterface(const std::string& interface_id,

@@ -209,6 +209,17 @@ absl::Status Ec2Provider::detachInterface(const std::string& attachment_id, bool
   return parseReturn("DetachNetworkInterface", *xml);
 }
 
+absl::Status Ec2Provider::setDeleteOnTermination(const std::string& interface_id,
+                                                const std::string& attachment_id) {
+  auto xml = query_->call("ModifyNetworkInterfaceAttribute",
+                          {{"NetworkInterfaceId", interface_id},
+                           {"Attachment.AttachmentId", attachment_id},
+                           {"Attachment.DeleteOnTermination", "true"}},
+                          kIdempotent, deadline());
+  if (!xml.ok()) return xml.status();
+  return parseReturn("ModifyNetworkInterfaceAttribute", *xml);
+}
+
 absl::Status Ec2Provider::deleteInterface(const std::string& interface_id) {
   auto xml = query_->call("DeleteNetworkInterface", {{"NetworkInterfaceId", interface_id}},
                           kIdempotent, deadline());

@@ -64,6 +64,8 @@ class Ec2Provider : public CloudProvider {
                                               const std::string& instance_id,
                                               int device_index) override;
   absl::Status detachInterface(const std::string& attachment_id, bool force) override;
+  absl::Status setDeleteOnTermination(const std::string& interface_id,
+                                      const std::string& attachment_id) override;
   absl::Status deleteInterface(const std::string& interface_id) override;
   absl::Status tagInterface(const std::string& interface_id,
                             const std::map<std::string, std::string>& tags) override;

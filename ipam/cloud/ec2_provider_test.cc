@@ -22,6 +22,9 @@ TEST(Ec2Provider, RequestBodiesAreEc2sFormEncoding) {
   f.ec2["DetachNetworkInterface"] = [](const auto&) {
     return HttpResponse{200, testdata("detach_network_interface.xml")};
   };
+  f.answer("ModifyNetworkInterfaceAttribute", 200,
+           "<ModifyNetworkInterfaceAttributeResponse><return>true</return>"
+           "</ModifyNetworkInterfaceAttributeResponse>");
   f.answer(
       "DeleteNetworkInterface", 200,
       "<DeleteNetworkInterfaceResponse><return>true</return></DeleteNetworkInterfaceResponse>");
@@ -44,6 +47,7 @@ TEST(Ec2Provider, RequestBodiesAreEc2sFormEncoding) {
   ASSERT_TRUE(eni.ok()) << eni.status();
   EXPECT_EQ(eni->id, "eni-1bcb7772");
   ASSERT_TRUE(p->attachInterface("eni-1bcb7772", "i-1", 1).ok());
+  ASSERT_TRUE(p->setDeleteOnTermination("eni-1bcb7772", "eni-attach-d94b09b0").ok());
   ASSERT_TRUE(p->detachInterface("eni-attach-d94b09b0", true).ok());
   ASSERT_TRUE(p->deleteInterface("eni-1bcb7772").ok());
   ASSERT_TRUE(p->tagInterface("eni-1", {{"b", "2"}, {"a", "1 2"}}).ok());
@@ -69,6 +73,9 @@ TEST(Ec2Provider, RequestBodiesAreEc2sFormEncoding) {
                        "&ClientToken=quasar-node-a-eni-1"),
           absl::StrCat("Action=AttachNetworkInterface&", kV,
                        "&NetworkInterfaceId=eni-1bcb7772&InstanceId=i-1&DeviceIndex=1"),
+          absl::StrCat("Action=ModifyNetworkInterfaceAttribute&", kV,
+                       "&NetworkInterfaceId=eni-1bcb7772&Attachment.AttachmentId=eni-attach-d94b09b0"
+                       "&Attachment.DeleteOnTermination=true"),
           absl::StrCat("Action=DetachNetworkInterface&", kV,
                        "&AttachmentId=eni-attach-d94b09b0&Force=true"),
           absl::StrCat("Action=DeleteNetworkInterface&", kV, "&NetworkInterfaceId=eni-1bcb7772"),

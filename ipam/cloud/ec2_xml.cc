@@ -74,6 +74,7 @@ absl::StatusOr<NetworkInterface> parseInterface(absl::string_view action, const 
     auto index = number(action, att, "deviceIndex");
     if (!index.ok()) return index.status();
     ni.device_index = *index;
+    ni.delete_on_termination = text(att, "deleteOnTermination") == "true";
   }
   if (std::string primary = text(n, "privateIpAddress"); !primary.empty()) {
     auto ip = address(action, primary);

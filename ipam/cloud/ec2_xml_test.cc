@@ -40,6 +40,7 @@ TEST(Ec2Xml, DescribeNetworkInterfacesReferenceExample) {
   EXPECT_EQ(a.attachment_id, "eni-attach-6537fc0c");
   EXPECT_EQ(a.instance_id, "i-1234567890abcdef0");
   EXPECT_EQ(a.device_index, 0);
+  EXPECT_TRUE(a.delete_on_termination);
   EXPECT_EQ(a.primary_ip, ip("10.0.0.146"));
   EXPECT_THAT(a.secondary_ips, ElementsAre(ip("10.0.0.148"), ip("10.0.0.150")));
   EXPECT_THAT(a.tags, IsEmpty());
@@ -63,7 +64,8 @@ TEST(Ec2Xml, DescribeNetworkInterfacesTagsTypeDetachedAndNextToken) {
         <macAddress>0A:1B:2C:3D:4E:5F</macAddress><interfaceType>interface</interfaceType>
         <privateIpAddress>10.1.0.10</privateIpAddress>
         <attachment><attachmentId>eni-attach-1</attachmentId><instanceId>i-1</instanceId>
-          <deviceIndex>2</deviceIndex><status>attached</status></attachment>
+          <deviceIndex>2</deviceIndex><status>attached</status>
+          <deleteOnTermination>false</deleteOnTermination></attachment>
         <tagSet><item><key>quasar.io/node</key><value>node-a</value></item>
                 <item><key>team</key><value>net</value></item></tagSet>
         <privateIpAddressesSet>
@@ -90,6 +92,7 @@ TEST(Ec2Xml, DescribeNetworkInterfacesTagsTypeDetachedAndNextToken) {
   EXPECT_EQ(page->next_token, "page-2");
   EXPECT_EQ(page->interfaces[0].mac, "0a:1b:2c:3d:4e:5f");
   EXPECT_EQ(page->interfaces[0].device_index, 2);
+  EXPECT_FALSE(page->interfaces[0].delete_on_termination);
   EXPECT_EQ(page->interfaces[0].tags.at(kNodeTag), "node-a");
   EXPECT_EQ(page->interfaces[0].tags.at("team"), "net");
   EXPECT_EQ(page->interfaces[1].interface_type, "efa");

@@ -245,12 +245,26 @@ class FakeCloudProvider final : public CloudProvider {
         return absl::InvalidArgumentError("OperationNotPermitted: the primary interface");
       }
       nic.attachment_id.clear();
+      nic.delete_on_termination = false;
       nic.instance_id.clear();
       nic.device_index = -1;
       nic.status = "available";
       return absl::OkStatus();
     }
     return absl::NotFoundError("InvalidAttachmentID.NotFound: " + attachment_id);
+  }
+  absl::Status setDeleteOnTermination(const std::string& interface_id,
+                                      const std::string& attachment_id) override {
+    if (auto s = enter("setDeleteOnTermination"); !s.ok()) return s;
+    std::lock_guard lock(mu_);
+    touched_.insert(interface_id);
+    auto it = interfaces_.find(interface_id);
+    if (it == interfaces_.end()) return notFound(interface_id);
+    if (it->second.attachment_id != attachment_id) {
+      return absl::NotFoundError("InvalidAttachmentID.NotFound: " + attachment_id);
+    }
+    it->second.delete_on_termination = true;
+    return absl::OkStatus();
   }
   absl::Status deleteInterface(const std::string& interface_id) override {
     if (auto s = enter("deleteInterface"); !s.ok()) return s;
@@ -376,6 +390,7 @@ class FakeCloudProvider final : public CloudProvider {
     nic.attachment_id = absl::StrFormat("eni-attach-%04d", ++attachments_);
     nic.instance_id = instance_.id;
     nic.device_index = device_index;
+    nic.delete_on_termination = device_index == 0;  // EC2's default
     nic.status = "in-use";
   }
 

@@ -213,6 +213,8 @@ class EniPool {
   // that did not change meanwhile match the cloud (eni_resync.cc). Callers hold refill_mu_.
   absl::Status resync(int64_t now_ms);
   void retryDeletes();
+  // Marks every interface in unmarked_ to be deleted with the instance; the first error.
+  absl::Status markDeleteOnTermination();
 
   const PoolConfig config_;
   cloud::CloudProvider& cloud_;
@@ -235,6 +237,9 @@ class EniPool {
   std::map<int, std::string> devices_;    // every attached (or attaching) device index
   std::vector<std::string> untouched_;    // attached interfaces the pool leaves alone
   std::map<std::string, int> to_delete_;  // detached (or detaching) quasar ENIs: id -> device
+  // quasar's attached ENIs the cloud would leave behind when the instance terminates:
+  // id -> attachment id. Marked by refill(), off the ADD's path.
+  std::map<std::string, std::string> unmarked_;
   int creating_ = 0;                      // interface creations in flight
   std::set<conf::IpAddress> restored_;    // restore() before start()
   std::set<conf::IpAddress> lost_;

@@ -70,6 +70,7 @@ absl::Status EniPool::startLocked() {
   std::map<int, std::string> devices;
   std::vector<std::string> untouched;
   std::map<std::string, int> to_delete;
+  std::map<std::string, std::string> unmarked;
   auto addSlot = [&](const cloud::NetworkInterface& nic) -> absl::Status {
     auto cidr = subnetCidr(nic.subnet_id);
     if (!cidr.ok()) return cidr.status();
@@ -84,6 +85,9 @@ absl::Status EniPool::startLocked() {
               nic.primary_ip,
               nic.device_index != 0 && tag != nic.tags.end() && tag->second == config_.node_name};
     s.free.insert(nic.secondary_ips.begin(), nic.secondary_ips.end());
+    if (s.info.created_by_quasar && !nic.delete_on_termination) {
+      unmarked[nic.id] = nic.attachment_id;
+    }
     slots[nic.id] = std::move(s);
     return absl::OkStatus();
   };
@@ -143,6 +147,7 @@ absl::Status EniPool::startLocked() {
   devices_ = std::move(devices);
   untouched_ = std::move(untouched);
   to_delete_ = std::move(to_delete);
+  unmarked_ = std::move(unmarked);
   // The store's allocations against the cloud's addresses.
   for (const auto& ip : restored_) {
     bool found = false;

@@ -67,6 +67,29 @@ TEST_F(EniPoolTest, ColdTakeCreatesAndAttachesWhenEveryInterfaceIsFull) {
   EXPECT_EQ(p.interfaces().size(), 2u);
 }
 
+// EC2 leaves an interface attached by AttachNetworkInterface behind when the instance
+// terminates, holding its addresses: the refill marks quasar's to go with the instance, off the
+// ADD's path, and again after a failure; the primary is never touched.
+TEST_F(EniPoolTest, InterfacesQuasarAttachesAreDeletedWithTheInstance) {
+  auto& p = pool();
+  for (int i = 0; i < 3; ++i) take();
+  cloud_->resetCalls();
+  auto nic = p.interfaceOf(take());
+  ASSERT_TRUE(nic.has_value());
+  EXPECT_EQ(cloud_->calls("setDeleteOnTermination"), 0);  // not on the ADD's path
+  EXPECT_FALSE(cloud_->interface(nic->id).delete_on_termination);
+
+  cloud_->throttle("setDeleteOnTermination", 1);
+  EXPECT_TRUE(absl::IsUnavailable(p.refill(2000))) << "the failure is reported";
+  EXPECT_FALSE(cloud_->interface(nic->id).delete_on_termination);
+  EXPECT_TRUE(p.refill(3000).ok());
+  EXPECT_TRUE(cloud_->interface(nic->id).delete_on_termination);
+  EXPECT_EQ(cloud_->calls("setDeleteOnTermination"), 2) << "the new interface's only";
+
+  ASSERT_TRUE(p.refill(4000).ok());
+  EXPECT_EQ(cloud_->calls("setDeleteOnTermination"), 2) << "marked once";
+}
+
 TEST_F(EniPoolTest, PastTheLimitTheReasonNamesTypeFormulaAndLimit) {
   auto& p = pool();
   std::vector<conf::IpAddress> taken;

@@ -145,6 +145,7 @@ absl::Status EniPool::grow(cloud::CloudProvider& cloud, bool for_add) {
   --creating_;
   devices_[device] = nic->id;
   slots_[nic->id] = std::move(s);
+  unmarked_[nic->id] = *attachment;
   spdlog::info("event=eni-attached eni={} mac={} device={} subnet={}", nic->id, nic->mac, device,
                subnet_id);
   return absl::OkStatus();
@@ -158,6 +159,7 @@ absl::Status EniPool::releaseInterface(const std::string& id) {
     if (it == slots_.end() || !it->second.idle()) return absl::OkStatus();  // in use again
     slot = std::move(it->second);
     slots_.erase(it);
+    unmarked_.erase(id);
   }
   const int device = slot.info.device_index;
   if (auto s = cloud_.detachInterface(slot.info.attachment_id, false);
@@ -191,6 +193,28 @@ void EniPool::retryDeletes() {
     if (device >= 0) devices_.erase(device);
     spdlog::info("event=eni-deleted eni={}", id);
   }
+}
+
+absl::Status EniPool::markDeleteOnTermination() {
+  std::map<std::string, std::string> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending = unmarked_;
+  }
+  absl::Status first;
+  for (const auto& [id, attachment] : pending) {
+    auto s = cloud_.setDeleteOnTermination(id, attachment);
+    // NotFound: detached or deleted meanwhile; nothing is left to mark.
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      first.Update(doing(s, "mark ENI " + id + " to be deleted with the instance"));
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    if (auto it = unmarked_.find(id); it != unmarked_.end() && it->second == attachment) {
+      unmarked_.erase(it);
+    }
+  }
+  return first;
 }
 
 absl::Status EniPool::giveBackSurplus(int64_t now_ms) {
@@ -267,6 +291,7 @@ absl::Status EniPool::giveBackSurplus(int64_t now_ms) {
 absl::Status EniPool::refill(int64_t now_ms) {
   std::lock_guard refill_lock(refill_mu_);
   absl::Status result = startLocked();
+  const bool pool_started = result.ok();
   // A failed re-read does not hold up the refill (the next pass reads again).
   const absl::Status resynced = result.ok() ? resync(now_ms) : absl::OkStatus();
   if (result.ok()) {
@@ -295,6 +320,8 @@ absl::Status EniPool::refill(int64_t now_ms) {
     if (assigned > 0) spdlog::info("event=eni-refilled assigned={}", assigned);
   }
   result.Update(resynced);
+  // After any growth above, so an interface attached in this pass is marked in it.
+  if (pool_started) result.Update(markDeleteOnTermination());
   std::lock_guard lock(mu_);
   last_refill_ms_ = now_ms;
   last_refill_error_ = result.ok() ? "" : std::string(result.message());

@@ -135,6 +135,36 @@ TEST_F(EniRestartTest, AnOrphanCreatedButNotAttachedIsAttached) {
   EXPECT_TRUE(st.interfaces[1].interface.created_by_quasar);
 }
 
+// quasar died after attaching an interface, before marking it (or an older quasar attached
+// it): the first refill after the restart marks it; another tool's interface is left alone.
+TEST_F(EniRestartTest, AdoptedInterfacesAreMarkedToGoWithTheInstance) {
+  {
+    auto& before = restart({});
+    takeAll(before, 4);  // the fourth needs an interface of quasar's
+  }
+  cloud::NetworkInterface foreign;
+  foreign.id = "eni-foreign";
+  foreign.mac = "02:00:00:00:00:99";
+  foreign.subnet_id = "subnet-a";
+  foreign.status = "in-use";
+  foreign.attachment_id = "eni-attach-foreign";
+  foreign.instance_id = "i-0123456789abcdef0";
+  foreign.device_index = 2;
+  foreign.primary_ip = ip("10.40.0.200");
+  foreign.tags = {{"team", "other"}};
+  cloud_->addInterface(foreign);
+  std::string ours;
+  for (const auto& i : restart({}).interfaces()) {
+    if (i.created_by_quasar) ours = i.id;
+  }
+  ASSERT_FALSE(ours.empty());
+  EXPECT_FALSE(cloud_->interface(ours).delete_on_termination);
+  ASSERT_TRUE(pool_->refill(2000).ok());
+  EXPECT_TRUE(cloud_->interface(ours).delete_on_termination);
+  EXPECT_FALSE(cloud_->interface("eni-foreign").delete_on_termination);
+  EXPECT_EQ(cloud_->calls("setDeleteOnTermination"), 1);
+}
+
 TEST_F(EniRestartTest, AnOrphanWithNoDeviceIndexLeftIsDeleted) {
   auto& first = restart({});
   takeAll(first, 9);  // every device index taken

@@ -272,6 +272,19 @@ class Ec2Api:
         self.vpc.detach(need(p, "AttachmentId"), p.get("Force", "false").lower() == "true")
         return [X.t("return", True)]
 
+    def doModifyNetworkInterfaceAttribute(self, p):
+        # The attachment's DeleteOnTermination: the one attribute quasar changes.
+        if "Attachment.DeleteOnTermination" not in p:
+            raise Ec2Error("InvalidParameterCombination", "vpc-sim modifies only "
+                           "Attachment.DeleteOnTermination")
+        value = p["Attachment.DeleteOnTermination"].lower()
+        if value not in ("true", "false"):
+            raise Ec2Error("InvalidParameterValue", "Invalid value '%s' for "
+                           "Attachment.DeleteOnTermination" % p["Attachment.DeleteOnTermination"])
+        self.vpc.set_delete_on_termination(need(p, "NetworkInterfaceId"),
+                                           need(p, "Attachment.AttachmentId"), value == "true")
+        return [X.t("return", True)]
+
     def doDeleteNetworkInterface(self, p):
         self.vpc.delete_interface(need(p, "NetworkInterfaceId"))
         return [X.t("return", True)]

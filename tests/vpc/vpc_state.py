@@ -102,7 +102,7 @@ class Interface:
             "primaryIp": str(self.primary_ip), "secondaryIps": [str(i) for i in self.secondary],
             "attachment": None if a is None else {
                 "id": a.id, "instanceId": a.instance_id, "deviceIndex": a.device_index,
-                "status": a.status},
+                "status": a.status, "deleteOnTermination": a.delete_on_termination},
             "routerLink": self.router_link, "instanceLink": self.instance_link,
         }
 
@@ -285,6 +285,14 @@ class Vpc:
             t.daemon = True
             self.timers.append(t)
             t.start()
+
+    def set_delete_on_termination(self, eni_id, attachment_id, value):
+        with self.lock:
+            eni = self.interface(eni_id)
+            if eni.attachment is None or eni.attachment.id != attachment_id:
+                raise Ec2Error("InvalidAttachmentID.NotFound",
+                               "The attachment ID '%s' does not exist" % attachment_id)
+            eni.attachment.delete_on_termination = value
 
     def delete_interface(self, eni_id):
         with self.lock:

@@ -253,6 +253,28 @@ class Api(unittest.TestCase):
                                     **{"NetworkInterfaceId.1": eni}),
                          "InvalidNetworkInterfaceID.NotFound")
 
+    def test_delete_on_termination(self):
+        eni = self.create()
+        att = self.ok("AttachNetworkInterface", NetworkInterfaceId=eni, InstanceId="i-b",
+                      DeviceIndex="1").find(NS + "attachmentId").text
+
+        def flag():
+            root = self.ok("DescribeNetworkInterfaces", **{"NetworkInterfaceId.1": eni})
+            return root.find(".//%sattachment/%sdeleteOnTermination" % (NS, NS)).text
+
+        self.assertEqual(flag(), "false")  # EC2's default for an attached interface
+        self.ok("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=eni,
+                **{"Attachment.AttachmentId": att, "Attachment.DeleteOnTermination": "true"})
+        self.assertEqual(flag(), "true")
+        self.assertEqual(self.error("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=eni,
+                                    **{"Attachment.AttachmentId": "eni-attach-other",
+                                       "Attachment.DeleteOnTermination": "true"}),
+                         "InvalidAttachmentID.NotFound")
+        self.assertEqual(self.error("ModifyNetworkInterfaceAttribute", NetworkInterfaceId=eni,
+                                    **{"Attachment.AttachmentId": att,
+                                       "Attachment.DeleteOnTermination": "yes"}),
+                         "InvalidParameterValue")
+
     def test_filters(self):
         mine = self.create(**{"TagSpecification.1.ResourceType": "network-interface",
                               "TagSpecification.1.Tag.1.Key": "quasar.io/node",
