@@ -242,8 +242,8 @@ TEST_F(FloatingCluster, ImmutablePodMovesToAnotherNodeAndIsReachedAtOnce) {
 
   // What a crash between n1's release and its cleanup would leave: a proxy entry of quasar's
   // (protocol 113) for X on n1. n1's housekeeping removes it: X lives on n2 now.
+  // (Not checked to be there first: n1 may remove it before the check, as CI once saw.)
   ASSERT_EQ(inNs("n1", "ip neigh add proxy " + x + " dev up0 proto 113").exit_code, 0);
-  ASSERT_TRUE(proxyNeighbour(1, x));
   EXPECT_TRUE(eventually([&] { return !proxyNeighbour(1, x); }, 10s))
       << inNs("n1", "ip neigh show proxy").out << nodeLog(1);
   EXPECT_TRUE(proxyNeighbour(2, x)) << "n2's own entry must stay";
