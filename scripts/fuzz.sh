@@ -5,6 +5,7 @@
 # of memory; the input that did it is kept in <build dir>/crashes/<target>/.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]
+#   scripts/fuzz.sh --build-only     (the targets built, none run: scripts/test.sh builds early)
 #
 # Build dir: $QUASAR_BUILD_DIR-fuzz when QUASAR_BUILD_DIR is set, else build/fuzz. Honours the
 # ccache environment (/work/ccache.env: CMAKE_CXX_COMPILER_LAUNCHER) like scripts/build.sh.
@@ -13,6 +14,8 @@ source "$(dirname "$0")/lib.sh"
 
 seconds=${1:-60}
 shift || true
+build_only=0
+if [ "$seconds" = "--build-only" ]; then build_only=1; fi
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] ||
   targets=(net_conf cni_args prev_result k8s_object plugin_wire netlink)
@@ -29,6 +32,7 @@ CC=$clang CXX=${clang/clang/clang++} cmake -S "$quasar_root" -B "$fuzz_build" -D
   -DQUASAR_STATIC_CNI=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 cmake --build "$fuzz_build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
+[ "$build_only" -eq 0 ] || exit 0
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
