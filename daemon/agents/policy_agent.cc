@@ -141,8 +141,15 @@ void PolicyAgent::run() {
   std::unique_lock lock(mu_);
   auto next_repair = Clock::now() + options_.repair_period;
   auto next_full_repair = next_repair;
+  // With a filter generation it is looked at more often than the repair period: one netlink
+  // request, so a changed chain waits at most this long before its repair starts.
+  const auto generation_period =
+      std::min<Clock::duration>(options_.repair_period, std::chrono::milliseconds(100));
+  auto next_generation_check = Clock::now() + generation_period;
   while (!stopping_) {
-    cv_.wait_until(lock, next_repair, [&] { return stopping_ || wanted_ > applied_; });
+    const bool watching = stats_.ready && applier_.watchesGeneration();
+    cv_.wait_until(lock, watching ? std::min(next_repair, next_generation_check) : next_repair,
+                   [&] { return stopping_ || wanted_ > applied_; });
     if (stopping_) break;
     if (wanted_ > applied_) {
       // Nothing is applied from a half-loaded view (a previous quasard's state stays).
@@ -167,7 +174,16 @@ void PolicyAgent::run() {
       done_cv_.notify_all();
       continue;
     }
-    if (Clock::now() < next_repair) continue;
+    bool tick = Clock::now() >= next_repair;
+    if (!tick && watching && Clock::now() >= next_generation_check) {
+      next_generation_check = Clock::now() + generation_period;
+      if (Clock::now() >= next_full_repair) {
+        lock.unlock();
+        tick = applier_.filterChanged();
+        lock.lock();
+      }
+    }
+    if (!tick) continue;
     next_repair = Clock::now() + options_.repair_period;
     if (!stats_.ready) continue;
     lock.unlock();

@@ -395,12 +395,23 @@ absl::StatusOr<ApplyStats> Applier::quickRepair(bool full_allowed) {
   if (*drifted) return repair();
   const std::optional<uint64_t> now = readGeneration();
   if (!now) return ApplyStats{};  // no generation: the chains are left to repair()
-  bool learnt = true;
-  for (const auto& [family, fs] : state_->families) {
-    for (const auto& [name, chain] : fs.chains) learnt = learnt && chain.text_known;
-  }
-  if ((state_->generation == now && learnt) || !full_allowed) return ApplyStats{};
+  if ((state_->generation == now && chainTextsKnown()) || !full_allowed) return ApplyStats{};
   return repair();
+}
+
+bool Applier::chainTextsKnown() const {
+  for (const auto& [family, fs] : state_->families) {
+    for (const auto& [name, chain] : fs.chains) {
+      if (!chain.text_known) return false;
+    }
+  }
+  return true;
+}
+
+bool Applier::filterChanged() {
+  if (!state_->applied || !state_->trusted) return false;
+  const std::optional<uint64_t> now = readGeneration();
+  return now && (state_->generation != now || !chainTextsKnown());
 }
 
 absl::StatusOr<ApplyStats> Applier::repair() {

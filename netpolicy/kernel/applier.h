@@ -69,6 +69,10 @@ class Applier {
   // generation skips the read: the chains are untouched. Without a generation (the legacy
   // backend) the chains are left to repair().
   absl::StatusOr<ApplyStats> quickRepair(bool full_allowed = true);
+  // One generation read, nothing else: true when quickRepair() would read the filter table now
+  // (it changed since memory last matched it, or a written chain's text is still to learn).
+  // False without a generation, before apply() and after a failure (quickRepair() then acts).
+  bool filterChanged();
   // Whether the last generation read succeeded: quickRepair() then detects a changed chain
   // itself, and periodic repair() calls are not needed.
   bool watchesGeneration() const;
@@ -86,6 +90,7 @@ class Applier {
   absl::Status repairDrift(ApplyStats& stats);
   // The kernel's filter generation, or nullopt when it has none (legacy) or the read failed.
   std::optional<uint64_t> readGeneration();
+  bool chainTextsKnown() const;
   // Memory no longer matches the kernel (a failure): re-read everything next time.
   void distrust();
 

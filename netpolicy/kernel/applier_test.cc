@@ -305,7 +305,9 @@ TEST_F(ApplierTest, QuickRepairLeavesTheReadToACallThatAllowsIt) {
   ASSERT_TRUE(applier_.apply(desired).ok());
   ASSERT_TRUE(applier_.quickRepair().ok());
   const Snapshot good = snapshot(kernel_);
+  EXPECT_FALSE(applier_.filterChanged());
   kernel_.flushChain(kV4, policyChain(desired));
+  EXPECT_TRUE(applier_.filterChanged());  // one generation read, no table read
   const int reads = kernel_.filter_reads;
   auto later = applier_.quickRepair(/*full_allowed=*/false);
   ASSERT_TRUE(later.ok()) << later.status();
@@ -315,6 +317,9 @@ TEST_F(ApplierTest, QuickRepairLeavesTheReadToACallThatAllowsIt) {
   ASSERT_TRUE(now.ok()) << now.status();
   EXPECT_EQ(now->chains_written, 1);
   EXPECT_EQ(snapshot(kernel_), good);
+  EXPECT_TRUE(applier_.filterChanged());  // the rewritten chain's text is still to learn
+  ASSERT_TRUE(applier_.quickRepair().ok());
+  EXPECT_FALSE(applier_.filterChanged());
 }
 
 // The legacy backend: no generation, so a tampered chain waits for repair(), as before.
@@ -332,6 +337,7 @@ TEST_F(ApplierTest, WithoutAGenerationChainsAreLeftToRepair) {
   }
   EXPECT_EQ(kernel_.filter_reads, reads);
   EXPECT_FALSE(applier_.watchesGeneration());
+  EXPECT_FALSE(applier_.filterChanged());
   auto full = applier_.repair();
   ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_EQ(full->chains_written, 1);
