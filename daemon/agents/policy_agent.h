@@ -6,8 +6,9 @@
 // - Syncs on every change of the kinds policy depends on (coalesced: a burst costs one sync),
 //   and repairs what someone changed in the kernel: every `repair_period` a cheap check (sets'
 //   member counts, the hooks and, with nftables, the ruleset generation) repairs what it finds.
-//   With nftables the full comparison of quasar's chains runs when the generation moved, at
-//   most once per max(repair_period, twice its last duration); with legacy iptables it runs
+//   With nftables the generation is also looked at every min(repair_period, 100 ms), and the
+//   full comparison of quasar's chains runs when it moved, at most once per
+//   max(repair_period, twice its last duration); with legacy iptables it runs
 //   every period, or, when it takes longer than a tenth of that, every ten times its duration.
 //   A change
 //   of pods only (added, deleted, relabelled, readdressed) patches the compiled sets and changes
