@@ -5,8 +5,12 @@
 //
 // - Syncs on every change of the kinds policy depends on (coalesced: a burst costs one sync),
 //   and repairs what someone changed in the kernel: every `repair_period` a cheap check (sets'
-//   member counts, the hooks) repairs what it finds; a full comparison of quasar's chains runs
-//   as often, or, when it takes longer than a tenth of that, every ten times its duration. A change
+//   member counts, the hooks and, with nftables, the ruleset generation) repairs what it finds.
+//   With nftables the generation is also looked at every min(repair_period, 100 ms), and the
+//   full comparison of quasar's chains runs when it moved, at most once per
+//   max(repair_period, twice its last duration); with legacy iptables it runs
+//   every period, or, when it takes longer than a tenth of that, every ten times its duration.
+//   A change
 //   of pods only (added, deleted, relabelled, readdressed) patches the compiled sets and changes
 //   only their members (netpolicy/compiler/membership.h); a policy, namespace or node change
 //   compiles all.
@@ -104,6 +108,10 @@ class PolicyAgent {
   };
 
   void run();
+  // One repair tick (worker thread, mu_ not held): the cheap check, and the full comparison
+  // when due; moves `next_full` after a full read.
+  absl::StatusOr<netpolicy::ApplyStats> repairPass(
+      std::chrono::steady_clock::time_point& next_full);
   // A full sync of `local` (the snapshot the pass took): model, compile, apply. Worker thread
   // only; returns the status.
   absl::Status syncAll(const std::map<std::string, LocalPod>& local);

@@ -49,6 +49,10 @@ class LockedKernel : public netpolicy::PolicyKernel {
     std::lock_guard l(mu_);
     return fake_.restoreFilter(family, input);
   }
+  absl::StatusOr<uint64_t> filterGeneration() override {
+    std::lock_guard l(mu_);
+    return fake_.filterGeneration();
+  }
   template <class F>
   auto with(F&& f) {
     std::lock_guard l(mu_);
@@ -188,6 +192,92 @@ TEST_F(PolicyAgentTest, RepairsTampering) {
     });
   }));
   EXPECT_GE(agent_.stats().repairs, 1u);
+}
+
+// The name of quasar's policy chain (deny-all in x).
+std::string policyChain(FakePolicyKernel& k) {
+  for (const auto& [name, rules] : k.tables[conf::Family::kV4].chains) {
+    if (name.rfind("QUASAR-I-", 0) == 0) return name;
+  }
+  return "";
+}
+
+// With a filter generation (nftables) no tick reads the whole filter table while nothing
+// changes it; a flushed policy chain moves it and is rewritten by the next tick.
+TEST_F(PolicyAgentTest, GenerationReadsTheTableOnlyAfterAChange) {
+  syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2")}, {denyAll("x")});
+  agent_.start();
+  ASSERT_TRUE(eventually([&] { return agent_.stats().ready && inSomeSet("10.244.1.2"); }));
+  auto ticks = [&] { return kernel_.with([](FakePolicyKernel& k) { return k.hook_reads; }); };
+  auto reads = [&] { return kernel_.with([](FakePolicyKernel& k) { return k.filter_reads; }); };
+  // Two ticks: the first after the sync learns the chains' kernel text.
+  int t0 = ticks();
+  ASSERT_TRUE(eventually([&] { return ticks() >= t0 + 2; }));
+  const int r0 = reads();
+  t0 = ticks();
+  ASSERT_TRUE(eventually([&] { return ticks() >= t0 + 6; }));
+  EXPECT_EQ(reads(), r0);
+
+  const std::string chain = kernel_.with([](FakePolicyKernel& k) { return policyChain(k); });
+  ASSERT_FALSE(chain.empty());
+  const auto good =
+      kernel_.with([&](FakePolicyKernel& k) { return k.rules(conf::Family::kV4, chain); });
+  ASSERT_FALSE(good.empty());
+  kernel_.with([&](FakePolicyKernel& k) {
+    k.flushChain(conf::Family::kV4, chain);
+    return 0;
+  });
+  EXPECT_TRUE(eventually([&] {
+    return kernel_.with([&](FakePolicyKernel& k) { return k.rules(conf::Family::kV4, chain); }) ==
+           good;
+  }));
+  EXPECT_GE(agent_.stats().repairs, 1u);
+}
+
+// Legacy iptables (no generation): today's schedule, the full comparison on its own clock.
+TEST_F(PolicyAgentTest, WithoutAGenerationTheFullRepairStaysPeriodic) {
+  kernel_.with([](FakePolicyKernel& k) { return k.legacy = true; });
+  syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2")}, {denyAll("x")});
+  agent_.start();
+  ASSERT_TRUE(eventually([&] { return agent_.stats().ready && inSomeSet("10.244.1.2"); }));
+  const std::string chain = kernel_.with([](FakePolicyKernel& k) { return policyChain(k); });
+  ASSERT_FALSE(chain.empty());
+  const int r0 = kernel_.with([](FakePolicyKernel& k) { return k.filter_reads; });
+  EXPECT_TRUE(eventually(
+      [&] { return kernel_.with([](FakePolicyKernel& k) { return k.filter_reads; }) >= r0 + 3; }));
+  kernel_.with([&](FakePolicyKernel& k) {
+    k.flushChain(conf::Family::kV4, chain);
+    return 0;
+  });
+  EXPECT_TRUE(eventually([&] {
+    return !kernel_.with([&](FakePolicyKernel& k) { return k.rules(conf::Family::kV4, chain); })
+                .empty();
+  }));
+}
+
+// Another program changes nftables all the time: every tick sees the generation move, but a
+// full read (here 40 ms) starts at most once per max(period, 2 x its duration), so the worker
+// spends at most about half its time reading. Unbounded it would be 40 of every 45 ms.
+TEST_F(PolicyAgentTest, ConstantForeignChangesReadTheTableAtMostHalfTheTime) {
+  const auto read_time = std::chrono::milliseconds(40);
+  PolicyAgent agent{view_, applier_, {{"n1", {ip("10.250.0.2")}}, std::chrono::milliseconds(5)}};
+  syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2")}, {denyAll("x")});
+  agent.start();
+  ASSERT_TRUE(eventually([&] { return agent.stats().ready; }));
+  kernel_.with([&](FakePolicyKernel& k) {
+    k.churn = true;
+    k.filter_read_delay = read_time;
+    return 0;
+  });
+  const auto started = Clock::now();
+  const int r0 = kernel_.with([](FakePolicyKernel& k) { return k.filter_reads; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const int reads = kernel_.with([](FakePolicyKernel& k) { return k.filter_reads; }) - r0;
+  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  agent.stop();
+  const double busy = reads * std::chrono::duration<double>(read_time).count();
+  EXPECT_GE(reads, 5);  // changes are still looked at
+  EXPECT_LE(busy / elapsed, 0.6) << reads << " reads in " << elapsed << " s";
 }
 
 // The kernel refuses: the ADD fails (fail closed) with the reason, and the next one succeeds.

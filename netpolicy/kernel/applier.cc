@@ -98,6 +98,14 @@ struct Applier::State {
   bool trusted = false;
   // apply() was called (repair() has something to repair).
   bool applied = false;
+  // The filter generation at which the chains and hooks in memory are known to be the
+  // kernel's: read just before the last read of the filter table, or just after our own last
+  // write when no one else wrote between the two. nullopt: not known (the next quickRepair()
+  // reads the table). A change made while the table was being read moves the generation past
+  // this value, so it is seen next time.
+  std::optional<uint64_t> generation;
+  // The last filterGeneration() call succeeded.
+  bool generation_supported = false;
   std::vector<Ruleset> last_desired;
   std::map<conf::Family, Family> families;
 };
@@ -134,14 +142,31 @@ absl::StatusOr<ApplyStats> Applier::apply(const std::vector<Ruleset>& desired) {
   state_->last_desired = desired;
   ApplyStats stats;
   absl::Status s = applyDesired(desired, stats);
-  state_->trusted = s.ok();
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    distrust();
+    return s;
+  }
+  state_->trusted = true;
   return stats;
 }
 
+void Applier::distrust() {
+  state_->trusted = false;
+  state_->generation.reset();
+}
+
+std::optional<uint64_t> Applier::readGeneration() {
+  auto gen = kernel_.filterGeneration();
+  state_->generation_supported = gen.ok();
+  if (!gen.ok()) return std::nullopt;
+  return *gen;
+}
+
+bool Applier::watchesGeneration() const { return state_->generation_supported; }
+
 absl::Status Applier::applyDesired(const std::vector<Ruleset>& desired, ApplyStats& stats) {
   if (!state_->trusted) {
-    if (auto s = loadFromKernel(desired); !s.ok()) return s;
+    if (auto s = loadFromKernel(desired, stats); !s.ok()) return s;
   }
   // 1. Sets: created and filled before any rule can reference them.
   std::vector<SetOp> ops;
@@ -228,7 +253,16 @@ absl::Status Applier::applyDesired(const std::vector<Ruleset>& desired, ApplySta
 
 absl::Status Applier::writeFilter(conf::Family family, const FilterEdit& edit, ApplyStats& stats) {
   auto& fs = state_->families[family];
+  const std::optional<uint64_t> before = readGeneration();
   if (auto s = kernel_.restoreFilter(family, edit.render()); !s.ok()) return s;
+  const std::optional<uint64_t> after = readGeneration();
+  // Only our own transaction since memory was known to match: memory matches again. Anything
+  // else (someone wrote in between, no generation) leaves the older value, which now differs
+  // from the kernel's, so the next quickRepair() reads the table.
+  if (state_->generation && before && after && *state_->generation == *before &&
+      *after == *before + 1) {
+    state_->generation = after;
+  }
   ++stats.restores;
   stats.chains_written += static_cast<int>(edit.write.size());
   stats.hooks_added += static_cast<int>(edit.add_hooks.size());
@@ -241,7 +275,7 @@ absl::Status Applier::writeFilter(conf::Family family, const FilterEdit& edit, A
 
 // Reads the kernel's quasar state into memory: sets (members only of desired sets, to diff
 // them), chains (content unknown, so rewritten) and hooks.
-absl::Status Applier::loadFromKernel(const std::vector<Ruleset>& desired) {
+absl::Status Applier::loadFromKernel(const std::vector<Ruleset>& desired, ApplyStats& stats) {
   PolicyKernel& kernel = kernel_;
   auto& families = state_->families;
   families.clear();
@@ -263,8 +297,10 @@ absl::Status Applier::loadFromKernel(const std::vector<Ruleset>& desired) {
     applied.entries = std::move(*entries);
     sortUnique(applied.entries);
   }
+  state_->generation = readGeneration();
   for (conf::Family family : kFamilies) {
     auto& fs = families[family];
+    ++stats.filter_reads;
     auto filter = kernel.readFilter(family);
     if (!filter.ok()) {
       if (rulesetFor(desired, family) == nullptr && ignorable(family, filter.status())) continue;
@@ -306,7 +342,7 @@ absl::StatusOr<ApplyStats> Applier::changeMembers(conf::Family family, const Pod
   ApplyStats stats;
   if (ops.empty()) return stats;
   if (auto s = kernel_.changeSets(ops); !s.ok()) {
-    state_->trusted = false;
+    distrust();
     return s;
   }
   auto patch = [](std::vector<SetEntry>& v, const SetEntry& e, bool add) {
@@ -328,7 +364,7 @@ absl::StatusOr<ApplyStats> Applier::changeMembers(conf::Family family, const Pod
   return stats;
 }
 
-absl::StatusOr<ApplyStats> Applier::quickRepair() {
+absl::StatusOr<ApplyStats> Applier::quickRepair(bool full_allowed) {
   if (!state_->applied) return ApplyStats{};
   if (!state_->trusted) return repair();
   auto drifted = [&]() -> absl::StatusOr<bool> {
@@ -353,11 +389,29 @@ absl::StatusOr<ApplyStats> Applier::quickRepair() {
     return false;
   }();
   if (!drifted.ok()) {
-    state_->trusted = false;
+    distrust();
     return drifted.status();
   }
-  if (!*drifted) return ApplyStats{};
+  if (*drifted) return repair();
+  const std::optional<uint64_t> now = readGeneration();
+  if (!now) return ApplyStats{};  // no generation: the chains are left to repair()
+  if ((state_->generation == now && chainTextsKnown()) || !full_allowed) return ApplyStats{};
   return repair();
+}
+
+bool Applier::chainTextsKnown() const {
+  for (const auto& [family, fs] : state_->families) {
+    for (const auto& [name, chain] : fs.chains) {
+      if (!chain.text_known) return false;
+    }
+  }
+  return true;
+}
+
+bool Applier::filterChanged() {
+  if (!state_->applied || !state_->trusted) return false;
+  const std::optional<uint64_t> now = readGeneration();
+  return now && (state_->generation != now || !chainTextsKnown());
 }
 
 absl::StatusOr<ApplyStats> Applier::repair() {
@@ -365,8 +419,10 @@ absl::StatusOr<ApplyStats> Applier::repair() {
   if (!state_->trusted) return apply(std::vector<Ruleset>(state_->last_desired));
   ApplyStats stats;
   absl::Status s = repairDrift(stats);
-  state_->trusted = s.ok();
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    distrust();
+    return s;
+  }
   return stats;
 }
 
@@ -394,9 +450,11 @@ absl::Status Applier::repairDrift(ApplyStats& stats) {
   if (!ops.empty()) {
     if (auto s = kernel_.changeSets(ops); !s.ok()) return s;
   }
+  state_->generation = readGeneration();
   for (conf::Family family : kFamilies) {
     auto& fs = state_->families[family];
     if (fs.chains.empty()) continue;  // nothing of ours in this family: no iptables call
+    ++stats.filter_reads;
     auto now = kernel_.readFilter(family);
     if (!now.ok()) return now.status();
     FilterEdit edit;
@@ -418,7 +476,7 @@ absl::Status Applier::repairDrift(ApplyStats& stats) {
 }
 
 absl::Status Applier::removeAll() {
-  state_->trusted = false;
+  distrust();
   state_->applied = false;
   state_->last_desired.clear();
   state_->families.clear();

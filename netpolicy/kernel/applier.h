@@ -16,7 +16,9 @@
 // Failure: a failed step returns its error; the next apply() or repair() starts from the
 // kernel's state again (it re-reads what it cannot trust), so a failure leaves nothing stuck.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,7 +38,8 @@ struct ApplyStats {
   int chains_written = 0;  // including rewritten ones
   int chains_removed = 0;
   int hooks_added = 0;
-  int restores = 0;  // iptables-restore runs (0 when only members moved)
+  int restores = 0;      // iptables-restore runs (0 when only members moved)
+  int filter_reads = 0;  // whole filter tables read (iptables-save: the expensive part)
   bool changed() const {
     return sets_created || sets_destroyed || members_added || members_removed || chains_written ||
            chains_removed || hooks_added;
@@ -59,7 +62,20 @@ class Applier {
   absl::StatusOr<ApplyStats> changeMembers(conf::Family family, const PodSetDelta& delta);
   // The cheap check, for every half second even at thousands of rules: quasar's sets (names and
   // member counts) and the hooks (FORWARD and INPUT only). Any drift there runs repair().
-  absl::StatusOr<ApplyStats> quickRepair();
+  // Where the kernel has a filter generation (PolicyKernel::filterGeneration, nftables), also
+  // whether anyone changed the filter table since memory last matched it (or a chain's kernel
+  // text is not learnt yet): then it runs repair() when `full_allowed`, and leaves it to the
+  // next call when not (the caller bounds how often the table is read). An unchanged
+  // generation skips the read: the chains are untouched. Without a generation (the legacy
+  // backend) the chains are left to repair().
+  absl::StatusOr<ApplyStats> quickRepair(bool full_allowed = true);
+  // One generation read, nothing else: true when quickRepair() would read the filter table now
+  // (it changed since memory last matched it, or a written chain's text is still to learn).
+  // False without a generation, before apply() and after a failure (quickRepair() then acts).
+  bool filterChanged();
+  // Whether the last generation read succeeded: quickRepair() then detects a changed chain
+  // itself, and periodic repair() calls are not needed.
+  bool watchesGeneration() const;
   // Reads the kernel and repairs drift from the last applied state. Before any apply(): no-op.
   absl::StatusOr<ApplyStats> repair();
   // Removes every hook, chain and set quasar owns, in both families (also ones this process did
@@ -69,9 +85,14 @@ class Applier {
  private:
   struct State;
   absl::Status applyDesired(const std::vector<Ruleset>& desired, ApplyStats& stats);
-  absl::Status loadFromKernel(const std::vector<Ruleset>& desired);
+  absl::Status loadFromKernel(const std::vector<Ruleset>& desired, ApplyStats& stats);
   absl::Status writeFilter(conf::Family family, const FilterEdit& edit, ApplyStats& stats);
   absl::Status repairDrift(ApplyStats& stats);
+  // The kernel's filter generation, or nullopt when it has none (legacy) or the read failed.
+  std::optional<uint64_t> readGeneration();
+  bool chainTextsKnown() const;
+  // Memory no longer matches the kernel (a failure): re-read everything next time.
+  void distrust();
 
   PolicyKernel& kernel_;
   std::unique_ptr<State> state_;

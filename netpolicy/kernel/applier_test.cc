@@ -173,8 +173,11 @@ TEST_F(ApplierTest, ChangeMembersAppliesAPodDeltaOnly) {
 
 // The cheap check: with nothing wrong it lists the sets and the hooks and reads no filter table;
 // a removed hook or a flushed set sends it to the full repair, which puts them back.
+// Without a filter generation (the legacy backend) quickRepair() never reads the filter table.
 TEST_F(ApplierTest, QuickRepairChecksSetsAndHooksCheaply) {
+  kernel_.legacy = true;
   ASSERT_TRUE(applier_.apply(compileBoth(model({allowFromY(), egressToB()}))).ok());
+  EXPECT_FALSE(applier_.watchesGeneration());
   const int filter_reads = kernel_.filter_reads;
   auto quiet = applier_.quickRepair();
   ASSERT_TRUE(quiet.ok()) << quiet.status();
@@ -198,6 +201,147 @@ TEST_F(ApplierTest, QuickRepairChecksSetsAndHooksCheaply) {
   EXPECT_GT(fixed->members_added, 0);
   EXPECT_EQ(snapshot(kernel_), good);
   EXPECT_EQ(kernel_.violations, 0);
+}
+
+std::string policyChain(const std::vector<Ruleset>& desired) {
+  for (const Chain& c : desired[0].chains) {
+    if (c.name.rfind("QUASAR-I-", 0) == 0) return c.name;
+  }
+  return "";
+}
+
+// With the generation: the table is read once after a write (to learn the kernel's text of the
+// chains), then only when the generation moved; a tampered chain is back on the next call.
+TEST_F(ApplierTest, QuickRepairReadsTheTableOnlyWhenTheGenerationMoved) {
+  addForeignState();
+  const auto desired = compileBoth(model({allowFromY(), egressToB()}));
+  ASSERT_TRUE(applier_.apply(desired).ok());
+  const std::string chain = policyChain(desired);
+  ASSERT_FALSE(chain.empty());
+  int reads = kernel_.filter_reads;
+  auto learn = applier_.quickRepair();
+  ASSERT_TRUE(learn.ok()) << learn.status();
+  EXPECT_TRUE(applier_.watchesGeneration());
+  EXPECT_FALSE(learn->changed());
+  EXPECT_EQ(learn->filter_reads, 2);  // both families, once
+  EXPECT_EQ(kernel_.filter_reads, reads + 2);
+  const Snapshot good = snapshot(kernel_);
+  reads = kernel_.filter_reads;
+  for (int i = 0; i < 20; ++i) {
+    auto quiet = applier_.quickRepair();
+    ASSERT_TRUE(quiet.ok()) << quiet.status();
+    EXPECT_EQ(quiet->filter_reads, 0);
+  }
+  EXPECT_EQ(kernel_.filter_reads, reads);
+  // Set members (ipset) do not move the generation: still no read.
+  Model m = model({allowFromY(), egressToB()});
+  m.pods.push_back(testing::pod("y", "new", "10.1.1.9", {{"pod", "b"}}));
+  ASSERT_TRUE(applier_.apply(compileBoth(m)).ok());
+  ASSERT_TRUE(applier_.apply(desired).ok());
+  ASSERT_TRUE(applier_.quickRepair().ok());
+  EXPECT_EQ(kernel_.filter_reads, reads);
+
+  const std::vector<std::pair<std::string, std::function<void()>>> tampers = {
+      {"flush policy chain", [&] { kernel_.flushChain(kV4, chain); }},
+      {"delete policy chain", [&] { kernel_.deleteChain(kV4, chain); }},
+      {"flush v6 QUASAR-EGRESS", [&] { kernel_.flushChain(kV6, "QUASAR-EGRESS"); }},
+      {"edit a rule (same count)",
+       [&] {
+         kernel_.tables[kV4].chains[chain].back() = "-j ACCEPT";
+         kernel_.bumpGeneration();
+       }},
+  };
+  for (const auto& [what, tamper] : tampers) {
+    tamper();
+    ASSERT_NE(snapshot(kernel_), good) << what;
+    auto fixed = applier_.quickRepair();
+    ASSERT_TRUE(fixed.ok()) << what << ": " << fixed.status();
+    EXPECT_GT(fixed->chains_written, 0) << what;
+    EXPECT_EQ(snapshot(kernel_), good) << what;
+    ASSERT_TRUE(applier_.quickRepair().ok());  // learns the rewritten chain's text
+    reads = kernel_.filter_reads;
+    auto quiet = applier_.quickRepair();
+    ASSERT_TRUE(quiet.ok());
+    EXPECT_FALSE(quiet->changed()) << what;
+    EXPECT_EQ(kernel_.filter_reads, reads) << what;
+  }
+  // Another program's change: one read, nothing to do, then quiet again.
+  kernel_.addRule(kV4, "KUBE-FORWARD", "-s 10.9.9.9 -j DROP");
+  reads = kernel_.filter_reads;
+  auto other = applier_.quickRepair();
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->changed());
+  EXPECT_GT(kernel_.filter_reads, reads);
+  reads = kernel_.filter_reads;
+  ASSERT_TRUE(applier_.quickRepair().ok());
+  EXPECT_EQ(kernel_.filter_reads, reads);
+  EXPECT_EQ(kernel_.violations, 0);
+}
+
+// A change made while the table is being read is not in what that read saw; the generation
+// remembered is the one from before the read, so the next call reads again and repairs it.
+TEST_F(ApplierTest, AChangeDuringTheReadIsSeenNextTime) {
+  const auto desired = compileBoth(model({allowFromY(), egressToB()}));
+  ASSERT_TRUE(applier_.apply(desired).ok());
+  ASSERT_TRUE(applier_.quickRepair().ok());
+  const Snapshot good = snapshot(kernel_);
+  const std::string chain = policyChain(desired);
+  kernel_.addRule(kV4, "KUBE-FORWARD", "-j ACCEPT");  // moves the generation: a read follows
+  kernel_.during_filter_read = [&](FakePolicyKernel& k) { k.flushChain(kV4, chain); };
+  auto missed = applier_.quickRepair();
+  ASSERT_TRUE(missed.ok()) << missed.status();
+  EXPECT_EQ(missed->chains_written, 0);  // the read showed the chain intact
+  EXPECT_TRUE(kernel_.rules(kV4, chain).empty());
+  auto fixed = applier_.quickRepair();
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_EQ(fixed->chains_written, 1);
+  EXPECT_EQ(snapshot(kernel_).chains[kV4][chain], good.chains.at(kV4).at(chain));
+}
+
+// The caller bounds the reads: with full_allowed false a moved generation waits for a call
+// that allows it (the cheap set and hook checks still run).
+TEST_F(ApplierTest, QuickRepairLeavesTheReadToACallThatAllowsIt) {
+  const auto desired = compileBoth(model({allowFromY(), egressToB()}));
+  ASSERT_TRUE(applier_.apply(desired).ok());
+  ASSERT_TRUE(applier_.quickRepair().ok());
+  const Snapshot good = snapshot(kernel_);
+  EXPECT_FALSE(applier_.filterChanged());
+  kernel_.flushChain(kV4, policyChain(desired));
+  EXPECT_TRUE(applier_.filterChanged());  // one generation read, no table read
+  const int reads = kernel_.filter_reads;
+  auto later = applier_.quickRepair(/*full_allowed=*/false);
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_FALSE(later->changed());
+  EXPECT_EQ(kernel_.filter_reads, reads);
+  auto now = applier_.quickRepair(/*full_allowed=*/true);
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_EQ(now->chains_written, 1);
+  EXPECT_EQ(snapshot(kernel_), good);
+  EXPECT_TRUE(applier_.filterChanged());  // the rewritten chain's text is still to learn
+  ASSERT_TRUE(applier_.quickRepair().ok());
+  EXPECT_FALSE(applier_.filterChanged());
+}
+
+// The legacy backend: no generation, so a tampered chain waits for repair(), as before.
+TEST_F(ApplierTest, WithoutAGenerationChainsAreLeftToRepair) {
+  kernel_.legacy = true;
+  const auto desired = compileBoth(model({allowFromY(), egressToB()}));
+  ASSERT_TRUE(applier_.apply(desired).ok());
+  const Snapshot good = snapshot(kernel_);
+  kernel_.flushChain(kV4, policyChain(desired));
+  const int reads = kernel_.filter_reads;
+  for (int i = 0; i < 3; ++i) {
+    auto quick = applier_.quickRepair();
+    ASSERT_TRUE(quick.ok()) << quick.status();
+    EXPECT_FALSE(quick->changed());
+  }
+  EXPECT_EQ(kernel_.filter_reads, reads);
+  EXPECT_FALSE(applier_.watchesGeneration());
+  EXPECT_FALSE(applier_.filterChanged());
+  auto full = applier_.repair();
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->chains_written, 1);
+  EXPECT_EQ(snapshot(kernel_), good);
 }
 
 TEST_F(ApplierTest, APolicyRemovedLosesItsChainThenItsSets) {

@@ -1,6 +1,7 @@
 #include "netpolicy/kernel/fake_policy_kernel.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -158,6 +159,7 @@ absl::StatusOr<std::map<std::string, int>> FakePolicyKernel::readHooks(conf::Fam
 absl::StatusOr<FilterState> FakePolicyKernel::readFilter(conf::Family family) {
   ++reads;
   ++filter_reads;
+  if (filter_read_delay.count() > 0) std::this_thread::sleep_for(filter_read_delay);
   if (unavailable.count(family)) return absl::UnavailableError("iptables-save: not installed");
   if (fail_reads > 0 && fail_reads--) return absl::InternalError("injected: save failed");
   std::string text = "*filter\n";
@@ -167,6 +169,11 @@ absl::StatusOr<FilterState> FakePolicyKernel::readFilter(conf::Family family) {
     for (const auto& r : t.chains.at(c)) absl::StrAppend(&text, "-A ", c, " ", r, "\n");
   }
   text += "COMMIT\n";
+  if (during_filter_read) {
+    auto change = std::move(during_filter_read);
+    during_filter_read = nullptr;
+    change(*this);
+  }
   return parseIptablesSave(text);
 }
 
@@ -238,9 +245,17 @@ absl::Status FakePolicyKernel::restoreFilter(conf::Family family, const std::str
   if (!committed) return absl::InternalError("restore: no COMMIT");
   tables[family] = std::move(t);
   ++restores;
+  ++generation;
   restore_inputs.push_back(input);
   checkInvariant();
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> FakePolicyKernel::filterGeneration() {
+  ++generation_reads;
+  if (legacy) return absl::UnimplementedError("iptables is the legacy backend");
+  if (churn) ++generation;
+  return generation;
 }
 
 void FakePolicyKernel::checkInvariant() {
@@ -256,6 +271,7 @@ void FakePolicyKernel::checkInvariant() {
 }
 
 void FakePolicyKernel::deleteChain(conf::Family family, const std::string& chain) {
+  ++generation;
   Table& t = tables[family];
   for (auto& [name, rules] : t.chains) {
     std::erase_if(rules, [&](const std::string& r) { return targetOf(r) == chain; });
@@ -265,6 +281,7 @@ void FakePolicyKernel::deleteChain(conf::Family family, const std::string& chain
 }
 
 void FakePolicyKernel::flushChain(conf::Family family, const std::string& chain) {
+  ++generation;
   auto it = tables[family].chains.find(chain);
   if (it != tables[family].chains.end()) it->second.clear();
 }
@@ -275,6 +292,7 @@ void FakePolicyKernel::flushSet(const std::string& set) {
 }
 
 void FakePolicyKernel::removeHook(conf::Family family, const std::string& chain) {
+  ++generation;
   for (const char* parent : {"FORWARD", "INPUT"}) {
     std::erase(tables[family].chains[parent], absl::StrCat("-j ", chain));
   }
@@ -282,6 +300,7 @@ void FakePolicyKernel::removeHook(conf::Family family, const std::string& chain)
 
 void FakePolicyKernel::addRule(conf::Family family, const std::string& chain,
                                const std::string& rule) {
+  ++generation;
   Table& t = tables[family];
   if (!t.chains.count(chain)) t.order.push_back(chain);
   t.chains[chain].push_back(canonical(split(rule)));

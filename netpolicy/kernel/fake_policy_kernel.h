@@ -12,6 +12,8 @@
 // "-p tcp -m tcp --dport 80", "ESTABLISHED,RELATED" as "RELATED,ESTABLISHED"), so the Applier
 // must compare kernel text with kernel text. Test-only; thread-compatible.
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -41,18 +43,20 @@ class FakePolicyKernel : public PolicyKernel {
   absl::StatusOr<FilterState> readFilter(conf::Family family) override;
   absl::StatusOr<std::map<std::string, int>> readHooks(conf::Family family) override;
   absl::Status restoreFilter(conf::Family family, const std::string& input) override;
+  absl::StatusOr<uint64_t> filterGeneration() override;
 
   // State, open for tests to inspect and to prepare (another program's sets and rules).
   std::map<std::string, Set> sets;
   std::map<conf::Family, Table> tables;
 
   // Counters.
-  int restores = 0;     // successful restoreFilter calls
-  int set_batches = 0;  // successful changeSets calls
-  int set_ops = 0;      // ops in them
-  int reads = 0;        // listSets, readSet and readFilter calls
-  int filter_reads = 0;  // readFilter calls (the expensive read)
-  int hook_reads = 0;    // readHooks calls
+  int restores = 0;          // successful restoreFilter calls
+  int set_batches = 0;       // successful changeSets calls
+  int set_ops = 0;           // ops in them
+  int reads = 0;             // listSets, readSet and readFilter calls
+  int filter_reads = 0;      // readFilter calls (the expensive read)
+  int hook_reads = 0;        // readHooks calls
+  int generation_reads = 0;  // filterGeneration calls
   int writes() const { return restores + set_batches; }
   int violations = 0;                       // times a rule referenced a missing set after a write
   std::vector<std::string> restore_inputs;  // every restoreFilter input, in order
@@ -64,6 +68,21 @@ class FakePolicyKernel : public PolicyKernel {
   int fail_reads = 0;
   // The family's tools are not installed: readFilter and restoreFilter are Unavailable.
   std::set<conf::Family> unavailable;
+
+  // The filter generation, as nftables keeps it: every successful restoreFilter and every
+  // tamper helper below moves it; reads and set changes do not. A test that edits `tables`
+  // directly calls bumpGeneration().
+  uint64_t generation = 1;
+  void bumpGeneration() { ++generation; }
+  // The node's iptables is the legacy backend: filterGeneration() is Unimplemented.
+  bool legacy = false;
+  // Another program changes nftables all the time: every filterGeneration() finds it moved.
+  bool churn = false;
+  // How long each readFilter takes (iptables-save of a large table).
+  std::chrono::milliseconds filter_read_delay{0};
+  // Runs once, inside the next readFilter, after the table was printed: a change made while
+  // iptables-save runs, which that read does not show.
+  std::function<void(FakePolicyKernel&)> during_filter_read;
 
   // Tampering, as an admin with iptables and ipset could.
   void deleteChain(conf::Family family, const std::string& chain);  // and rules jumping to it

@@ -8,10 +8,12 @@
 #include <memory>
 #include <mutex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "netpolicy/iptables_restore.h"
 #include "netpolicy/kernel/kernel_text.h"
+#include "netpolicy/kernel/nft_generation.h"
 
 namespace quasar::netpolicy {
 namespace {
@@ -142,6 +144,25 @@ absl::Status toolStatus(absl::Status s) {
   return s;
 }
 
+// OK when both families' tools are iptables-nft (ip6tables may be missing): then every change
+// of their rules moves the nftables generation.
+absl::Status nftBackend() {
+  for (conf::Family family : {conf::Family::kV4, conf::Family::kV6}) {
+    const std::string name = tool(family, "");
+    auto version = runCommandOutput({name, "-V"}, "");
+    if (!version.ok()) {
+      if (family == conf::Family::kV6 && absl::IsFailedPrecondition(version.status())) continue;
+      return toolStatus(version.status());
+    }
+    if (!absl::StrContains(*version, "(nf_tables)")) {
+      return absl::UnimplementedError(absl::StrCat(name, " is not the nf_tables backend (",
+                                                   absl::StripAsciiWhitespace(*version),
+                                                   "): no ruleset generation"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<KernelSet>> LinuxPolicyKernel::listSets() {
@@ -199,6 +220,14 @@ absl::StatusOr<std::map<std::string, int>> LinuxPolicyKernel::readHooks(conf::Fa
 
 absl::Status LinuxPolicyKernel::restoreFilter(conf::Family family, const std::string& input) {
   return toolStatus(runCommand({tool(family, "-restore"), "--noflush", "-w"}, input));
+}
+
+absl::StatusOr<uint64_t> LinuxPolicyKernel::filterGeneration() {
+  if (!nft_backend_) nft_backend_ = nftBackend();
+  if (!nft_backend_->ok()) return *nft_backend_;
+  auto id = readNftGeneration();
+  if (!id.ok()) return id.status();
+  return uint64_t{*id};
 }
 
 }  // namespace quasar::netpolicy

@@ -4,9 +4,16 @@
 // iptables-restore --noflush -w (ip6tables-* for IPv6), run by name from PATH so whichever
 // backend the node's `iptables` is (nft or legacy) is used.
 //
-// Threading: thread-compatible; each call opens its own libipset session. The process must be
+// filterGeneration() is the nftables ruleset generation (nft_generation.h) when `iptables -V`
+// and `ip6tables -V` (if installed) say "(nf_tables)"; asked once per instance, so a node whose
+// iptables alternative is switched needs a restart of quasard.
+//
+// Threading: thread-compatible; each call opens its own libipset session (and netlink socket,
+// so it acts in the calling thread's network namespace). The process must be
 // root (CAP_NET_ADMIN) in the network namespace to program. Failure: kernel and tool errors
 // come back as Internal with the tool's message; a missing tool as Unavailable.
+
+#include <optional>
 
 #include "netpolicy/kernel/policy_kernel.h"
 
@@ -20,6 +27,11 @@ class LinuxPolicyKernel : public PolicyKernel {
   absl::StatusOr<FilterState> readFilter(conf::Family family) override;
   absl::StatusOr<std::map<std::string, int>> readHooks(conf::Family family) override;
   absl::Status restoreFilter(conf::Family family, const std::string& input) override;
+  absl::StatusOr<uint64_t> filterGeneration() override;
+
+ private:
+  // OK when the tools are the nf_tables backend; Unimplemented for legacy. Set on first use.
+  std::optional<absl::Status> nft_backend_;
 };
 
 }  // namespace quasar::netpolicy

@@ -75,6 +75,12 @@ class PolicyKernel {
   virtual absl::StatusOr<std::map<std::string, int>> readHooks(conf::Family family) = 0;
   // Runs iptables-restore --noflush (ip6tables-restore for v6) with `input`: one transaction.
   virtual absl::Status restoreFilter(conf::Family family, const std::string& input) = 0;
+  // A number that changes whenever anyone changes the filter table of either family (a rule,
+  // a chain), and stays while nobody does: reads and set changes leave it alone. Cheap (one
+  // netlink request), so it tells "untouched" without readFilter. The nftables ruleset
+  // generation (nft_generation.h); Unimplemented when the node's iptables is the legacy
+  // backend, whose changes do not move it. It may also move for changes of other tables.
+  virtual absl::StatusOr<uint64_t> filterGeneration() = 0;
 };
 
 // The built-in chain that jumps to quasar's `chain`, or "" when `chain` is not hooked.
