@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 # A load average at least this high before the run means other work shared the CPU.
 BUSY_LOAD = 0.5
@@ -107,7 +108,7 @@ def chart_script(results, data_path, png_path):
             data_path, 2 + 3 * i, 3 + 3 * i, 4 + 3 * i, ":xtic(1)" if i == 0 else "", title)
         for i, title in enumerate(titles))
     return "\n".join([
-        "set terminal pngcairo size 1100,560 font 'sans,10'",
+        "set terminal pngcairo size 1200,600 font 'sans,10' noenhanced",
         "set output '%s'" % png_path,
         "set datafile separator '\\t'",
         "set title \"netperf, median of %d rounds of %d s, relative to node to node "
@@ -137,49 +138,52 @@ def write_chart(results, png_path, summary=None):
         subprocess.run(["gnuplot", script], check=True)
 
 
+def wrap(text):
+    return textwrap.fill(text, width=100, break_long_words=False, break_on_hyphens=False)
+
+
 def section(results, chart_name="netperf.png"):
+    """The Markdown of docs/benchmarks.md's netperf section (without its markers)."""
     summary = summarize(results)
     m = results["machine"]
     load = results.get("load_average", {})
-    before = float(load.get("before", 0) or 0)
-    if before >= BUSY_LOAD:
-        cpu_note = ("**The CPU was shared with other work** (builds and tests beside this run; load "
-                    "average %s before it started on %d cores): the figures are noisy, compare "
-                    "rows of this run, not runs." % (load.get("before"), m["cores"]))
+    if float(load.get("before", 0) or 0) >= BUSY_LOAD:
+        cpu_note = ("**The CPU was shared with other work** (builds and tests beside this run; "
+                    "load average %s before it started, on %d cores): the figures are noisy; "
+                    "compare the rows of one run, not runs." % (load.get("before"), m["cores"]))
     else:
         cpu_note = "Load average %s before the run (otherwise idle)." % load.get("before", "?")
-    note = (" " + results["note"]) if results.get("note") else ""
-    return "\n".join([
-        "## Data path: netperf between pods, against the node-to-node floor and ptp + host-local",
-        "",
-        "Command: `%s` (as root), on %s. Machine: %d cores, %s, kernel %s (this machine's; IPIP "
-        "needs the VM, scripts/vm-test.sh, and is not measured here). netperf %s." % (
-            results["command"], results["date"], m["cores"], m["cpu"], m["kernel"],
-            results.get("netperf", "?")),
-        "%s%s" % (cpu_note, note),
-        "",
+    run = ("Command: `%s` (as root), on %s. Machine: %d cores, %s, kernel %s (this machine's; "
+           "IPIP needs the VM, scripts/vm-test.sh, and is not measured here). netperf %s. %s%s" % (
+               results["command"], results["date"], m["cores"], m["cpu"], m["kernel"],
+               results.get("netperf", "?"), cpu_note,
+               (" " + results["note"]) if results.get("note") else ""))
+    setup = (
         "Nodes are network namespaces on one bridged subnet (veths to a bridge), etcd holds the "
         "cluster; one pair of nodes runs quasard in `host-gw` mode, one in `vxlan-always` (VXLAN "
         "even on one subnet), and one is the reference: Debian's `ptp` plugin with `host-local` "
         "IPAM (MTU 1500, as quasar's here) and a static route on each node to the other's pod "
         "subnet. Pods are made by the plugins themselves (CNI ADD). netserver runs in the pod (or "
-        "node) on the right, netperf in the one on the left. Each test runs %d s; the %d rounds "
-        "run every row in turn, so a burst of other work hits every row alike. RR tests send "
-        "64-byte requests and responses (`-- -r 64,64`); TCP_CRR opens a connection per "
+        "node) on the right, netperf in the one on the left. Each test runs %d s; each of the %d "
+        "rounds runs every row in turn, so a burst of other work hits every row alike. RR tests "
+        "send 64-byte requests and responses (`-- -r 64,64`); TCP_CRR opens a connection per "
         "transaction; the 8-flow stream is 8 netperf processes started together, their "
-        "throughputs summed. Raw figures: the JSON the script names at the end." % (
-            results["seconds"], results["rounds"]),
-        "",
+        "throughputs summed. Raw figures: the JSON file the script names at the end." % (
+            results["seconds"], results["rounds"]))
+    ratios = (
         "Ratios are this row's median over the node-to-node median (`vs %s`) and over the VXLAN "
         "row's (`vs %s`) for the same test: every figure is a rate, so below 1 is slower. On one "
-        "machine every namespace shares the same CPUs; what this shows is the cost each path adds "
-        "per packet (veth hops, routing, encapsulation), not line rate." % (
-            results["floor"], results.get("overlay")),
+        "machine every namespace shares the same CPUs: this shows what each path adds per packet "
+        "(veth hops, routing, encapsulation), not line rate." % (
+            results["floor"], results.get("overlay")))
+    return "\n".join([
+        "## Data path: netperf between pods, against the node-to-node floor and ptp + host-local",
         "",
-        markdown_table(results, summary),
-        "",
-        "![netperf: each path's median relative to node to node](%s)" % chart_name,
-        "",
+        wrap(run), "",
+        wrap(setup), "",
+        wrap(ratios), "",
+        markdown_table(results, summary), "",
+        "![netperf: each path's median relative to node to node](%s)" % chart_name, "",
     ])
 
 
