@@ -148,9 +148,9 @@ def section(results, chart_name="netperf.png"):
     m = results["machine"]
     load = results.get("load_average", {})
     if float(load.get("before", 0) or 0) >= BUSY_LOAD:
-        cpu_note = ("**The CPU was shared with other work** (builds and tests beside this run; "
-                    "load average %s before it started, on %d cores): the figures are noisy; "
-                    "compare the rows of one run, not runs." % (load.get("before"), m["cores"]))
+        cpu_note = ("**The CPU was shared with other work** (load average %s before the run "
+                    "started, on %d cores): the figures are noisy; compare the rows of one run, "
+                    "not runs." % (load.get("before"), m["cores"]))
     else:
         cpu_note = "Load average %s before the run (otherwise idle)." % load.get("before", "?")
     run = ("Command: `%s` (as root), on %s. Machine: %d cores, %s, kernel %s (this machine's; "
@@ -174,7 +174,8 @@ def section(results, chart_name="netperf.png"):
         "Ratios are this row's median over the node-to-node median (`vs %s`) and over the VXLAN "
         "row's (`vs %s`) for the same test: every figure is a rate, so below 1 is slower. On one "
         "machine every namespace shares the same CPUs: this shows what each path adds per packet "
-        "(veth hops, routing, encapsulation), not line rate." % (
+        "(veth hops, routing, encapsulation), not line rate; where the min–max spreads of two rows "
+        "overlap, their difference is not shown to be real (a pod path above 1 is such a case)." % (
             results["floor"], results.get("overlay")))
     return "\n".join([
         "## Data path: netperf between pods, against the node-to-node floor and ptp + host-local",
