@@ -46,6 +46,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM  # so that the EXIT trap runs on a signal too
 
 # --- the physical subnet: one bridge, every node and etcd attached by a veth ---
 ip netns add "$tag-lan"
