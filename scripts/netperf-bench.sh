@@ -55,8 +55,8 @@ ip -n "$tag-lan" link set br0 up
 attach() {  # NAME HOST: namespace NAME with up0 = $lan.HOST/24 on the bridge
   ip netns add "$tag-$1"
   ip -n "$tag-$1" link set lo up
-  ip -n "$tag-$1" link add up0 type veth peer name p$2 netns "$tag-lan"
-  ip -n "$tag-lan" link set p$2 master br0 up
+  ip -n "$tag-$1" link add up0 type veth peer name "p$2" netns "$tag-lan"
+  ip -n "$tag-lan" link set "p$2" master br0 up
   ip -n "$tag-$1" addr add "$lan.$2/24" dev up0
   ip -n "$tag-$1" link set up0 up
 }
@@ -141,12 +141,12 @@ ref_node rfb 22
 ip -n "$tag-rfa" route add 10.246.2.0/24 via $lan.22 dev up0
 ip -n "$tag-rfb" route add 10.246.1.0/24 via $lan.21 dev up0
 
-hga1=$(quasar_pod hga hga1)
+quasar_pod hga hga1 >/dev/null  # clients: their addresses are not needed
 hga2=$(quasar_pod hga hga2)
 hgb1=$(quasar_pod hgb hgb1)
-vxa1=$(quasar_pod vxa vxa1)
+quasar_pod vxa vxa1 >/dev/null
 vxb1=$(quasar_pod vxb vxb1)
-rfa1=$(ref_pod rfa rfa1 10.246.1)
+ref_pod rfa rfa1 10.246.1 >/dev/null
 rfb1=$(ref_pod rfb rfb1 10.246.2)
 
 # Rows: id|client namespace|server namespace|server address|label. A new row is its set-up
