@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# Data-path benchmark (issue 16): netperf between real pods made by the real plugin on real
+# quasard nodes, against the node-to-node floor and Debian's ptp + host-local with static routes.
+# Nodes are namespaces on one bridged "physical" subnet, etcd holds the cluster; one pair of
+# nodes per routing mode (host-gw, vxlan-always) and one for the reference. Every test runs for
+# SECONDS, ROUNDS times, the rows interleaved round by round. Writes the raw figures as JSON
+# (OUT, default /tmp/quasar-netperf-<date>.json), the netperf section of docs/benchmarks.md and
+# docs/netperf.png. Needs root; never touches the root namespace.
+# usage: scripts/netperf-bench.sh [ROUNDS=5] [SECONDS=5] [OUT]
+#   NETPERF_NOTE="..." adds a sentence to the section (e.g. what else ran on the machine);
+#   QUASAR_NO_BUILD=1 skips scripts/build.sh (the binaries in QUASAR_BUILD_DIR are current).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+quasar_need_root "$0" "$@"
+rounds=${1:-5}
+secs=${2:-5}
+out=${3:-/tmp/quasar-netperf-$(date -u +%Y%m%dT%H%M%S).json}
+
+"$quasar_root/scripts/setup.sh" >/dev/null
+if [ -z "${QUASAR_NO_BUILD:-}" ]; then "$quasar_root/scripts/build.sh" >/dev/null; fi
+bin=$quasar_build/bin
+np=/var/cache/quasar/netperf/usr/bin
+report=$quasar_root/tests/bench/netperf_report.py
+dir=$(mktemp -d /tmp/quasar-netperf-XXXXXX)
+tag=qnp$$
+lan=10.98.0
+pids=()    # every background process this script started, stopped by id at exit
+daemons=() # quasard's, stopped first while etcd still answers their goodbye
+
+stop_pids() {  # PID...: SIGTERM, then SIGKILL what is left after 3 s
+  local p left
+  [ $# -gt 0 ] || return 0
+  kill "$@" 2>/dev/null || true
+  for _ in $(seq 30); do
+    left=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && left=1; done
+    [ "$left" -eq 0 ] && return 0
+    sleep 0.1
+  done
+  kill -9 "$@" 2>/dev/null || true
+}
+cleanup() {
+  stop_pids "${daemons[@]}"
+  stop_pids "${pids[@]}"
+  quasar_delete_netns "$tag-"
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM  # so that the EXIT trap runs on a signal too
+
+# --- the physical subnet: one bridge, every node and etcd attached by a veth ---
+ip netns add "$tag-lan"
+ip -n "$tag-lan" link add br0 type bridge
+ip -n "$tag-lan" link set br0 up
+attach() {  # NAME HOST: namespace NAME with up0 = $lan.HOST/24 on the bridge
+  ip netns add "$tag-$1"
+  ip -n "$tag-$1" link set lo up
+  ip -n "$tag-$1" link add up0 type veth peer name "p$2" netns "$tag-lan"
+  ip -n "$tag-lan" link set "p$2" master br0 up
+  ip -n "$tag-$1" addr add "$lan.$2/24" dev up0
+  ip -n "$tag-$1" link set up0 up
+}
+attach etcd 100
+ip netns exec "$tag-etcd" etcd --name=e --data-dir="$dir/etcd" \
+  --listen-client-urls=http://$lan.100:2379 --advertise-client-urls=http://$lan.100:2379 \
+  --listen-peer-urls=http://127.0.0.1:2380 --initial-advertise-peer-urls=http://127.0.0.1:2380 \
+  --initial-cluster=e=http://127.0.0.1:2380 --log-level=error >/dev/null 2>"$dir/etcd.log" &
+pids+=($!)
+for _ in $(seq 100); do
+  ip netns exec "$tag-etcd" env ETCDCTL_API=3 etcdctl --endpoints=$lan.100:2379 \
+    endpoint health >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+first_ip() {  # a CNI result on stdin: its first address, without the prefix length
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])'
+}
+
+# --- quasar nodes and pods ---
+quasar_node() {  # NODE HOST MODE CIDR: a node namespace running quasard in routing MODE
+  local node=$1 host=$2 mode=$3 cidr=$4 d=$dir/$1
+  attach "$node" "$host"
+  mkdir -p "$d"
+  cat >"$d/quasard.yaml" <<YAML
+nodeName: $node
+socket: $d/quasard.sock
+cniSocket: $d/cni.sock
+stateDir: $d/state
+uplink: up0
+clusterCIDR: $cidr
+blockSize: 26
+routingMode: $mode
+natOutgoing: false
+logLevel: warn
+datastore: {type: etcd, endpoints: [$lan.100:2379], prefix: /netperf-$mode/}
+YAML
+  ip netns exec "$tag-$node" "$bin/quasard" -c "$d/quasard.yaml" >/dev/null 2>"$d/quasard.log" &
+  daemons+=($!)
+  for _ in $(seq 100); do
+    "$bin/quasarctl" --socket "$d/quasard.sock" status >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "quasard on $node did not start:" >&2
+  cat "$d/quasard.log" >&2
+  return 1
+}
+quasar_pod() {  # NODE POD: a pod namespace wired by the quasar plugin (CNI ADD); prints its IP
+  local node=$1 pod=$2 conf result
+  ip netns add "$tag-$pod"
+  conf='{"cniVersion":"1.1.0","name":"quasar","type":"quasar","socket":"'$dir/$node/cni.sock'"}'
+  result=$(echo "$conf" | ip netns exec "$tag-$node" env CNI_COMMAND=ADD CNI_CONTAINERID="$pod" \
+    CNI_NETNS="/run/netns/$tag-$pod" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+    CNI_ARGS="K8S_POD_NAMESPACE=netperf;K8S_POD_NAME=$pod" "$bin/quasar" 2>>"$dir/cni.log")
+  echo "$result" | first_ip
+}
+
+# --- the reference: ptp + host-local pods, a static route to the other node's subnet ---
+ref_node() {  # NODE HOST: a node namespace that forwards, no daemon
+  attach "$1" "$2"
+  ip netns exec "$tag-$1" sysctl -qw net.ipv4.ip_forward=1
+}
+ref_pod() {  # NODE POD SUBNET(x.y.z): prints the pod's IP
+  local node=$1 pod=$2 conf result
+  ip netns add "$tag-$pod"
+  # MTU 1500 as quasar's host-gw pods get it; a default route, so pods reach the other subnet.
+  conf='{"cniVersion":"1.0.0","name":"refnet","type":"ptp","mtu":1500,"ipam":{"type":"host-local",'
+  conf+='"subnet":"'$3'.0/24","routes":[{"dst":"0.0.0.0/0"}],"dataDir":"'$dir/$node-host-local'"}}'
+  result=$(echo "$conf" | ip netns exec "$tag-$node" env CNI_COMMAND=ADD CNI_CONTAINERID="$pod" \
+    CNI_NETNS="/run/netns/$tag-$pod" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+    /usr/lib/cni/ptp 2>>"$dir/cni.log")
+  echo "$result" | first_ip
+}
+
+echo "setting up: etcd, 3 pairs of nodes (host-gw, vxlan-always, reference), 7 pods..." >&2
+quasar_node hga 1 host-gw 10.244.0.0/16
+quasar_node hgb 2 host-gw 10.244.0.0/16
+quasar_node vxa 11 vxlan-always 10.245.0.0/16
+quasar_node vxb 12 vxlan-always 10.245.0.0/16
+ref_node rfa 21
+ref_node rfb 22
+ip -n "$tag-rfa" route add 10.246.2.0/24 via $lan.22 dev up0
+ip -n "$tag-rfb" route add 10.246.1.0/24 via $lan.21 dev up0
+
+quasar_pod hga hga1 >/dev/null  # clients: their addresses are not needed
+hga2=$(quasar_pod hga hga2)
+hgb1=$(quasar_pod hgb hgb1)
+quasar_pod vxa vxa1 >/dev/null
+vxb1=$(quasar_pod vxb vxb1)
+ref_pod rfa rfa1 10.246.1 >/dev/null
+rfb1=$(ref_pod rfb rfb1 10.246.2)
+
+# Rows: id|client namespace|server namespace|server address|label. A new row is its set-up
+# above and one line here (the report takes labels and order from the JSON).
+rows=(
+  "node|hga|hgb|$lan.2|node to node, no pods (the floor)"
+  "local|hga1|hga2|$hga2|pod to pod, same node (quasar)"
+  "hostgw|hga1|hgb1|$hgb1|pod to pod across nodes, quasar host-gw"
+  "vxlan|vxa1|vxb1|$vxb1|pod to pod across nodes, quasar VXLAN (vxlan-always)"
+  "ptp|rfa1|rfb1|$rfb1|pod to pod across nodes, ptp + host-local, static routes (reference)"
+)
+# Tests: id|netperf arguments|label|unit. stream8 runs 8 netperf processes at once, summed.
+tests=(
+  "tcp_rr|-t TCP_RR -- -r 64,64|TCP_RR 64/64|trans/s"
+  "tcp_crr|-t TCP_CRR -- -r 64,64|TCP_CRR 64/64|trans/s"
+  "stream1|-t TCP_STREAM --|TCP_STREAM 1 flow|Mbit/s"
+  "stream8|-t TCP_STREAM --|TCP_STREAM 8 flows, sum|Mbit/s"
+  "udp_rr|-t UDP_RR -- -r 64,64|UDP_RR 64/64|trans/s"
+)
+field() { echo "$1" | cut -d'|' -f"$2"; }
+
+for row in "${rows[@]}"; do
+  server=$(field "$row" 3)
+  ip netns exec "$tag-$server" "$np/netserver" -D >"$dir/netserver-$server.log" 2>&1 &
+  pids+=($!)
+done
+# Each row takes the path it is named after: the client node's route to the server's address.
+path_is() {  # NODE ADDRESS DEVICE
+  ip -n "$tag-$1" route get "$2" | grep -q "dev $3 " ||
+    { echo "$1 does not route $2 over $3: $(ip -n "$tag-$1" route get "$2")" >&2; exit 1; }
+}
+for i in $(seq 100); do  # quasard's routes to the other node's block come with the watch
+  ip -n "$tag-hga" route get "$hgb1" | grep -q "dev up0 " &&
+    ip -n "$tag-vxa" route get "$vxb1" | grep -q "dev quasar.vxlan " && break
+  sleep 0.2
+done
+path_is hga "$hgb1" up0
+path_is vxa "$vxb1" quasar.vxlan
+path_is rfa "$rfb1" up0
+
+# TCP_CRR opens thousands of connections a second to one address: a wide port range and reuse of
+# TIME_WAIT ports in every client (alike for every row), so no round runs out of ports.
+for row in "${rows[@]}"; do
+  ip netns exec "$tag-$(field "$row" 2)" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" \
+    net.ipv4.tcp_tw_reuse=1
+done
+# Every path answers before anything is measured (the routes of a freshly claimed block take a
+# moment to reach the other node).
+for row in "${rows[@]}"; do
+  client=$(field "$row" 2)
+  ip=$(field "$row" 4)
+  for i in $(seq 100); do
+    ip netns exec "$tag-$client" ping -c1 -W1 "$ip" >/dev/null 2>&1 && break
+    [ "$i" -eq 100 ] && { echo "no path for row $(field "$row" 1): $client -> $ip" >&2; exit 1; }
+    sleep 0.2
+  done
+  for i in $(seq 50); do  # netserver listening
+    ip netns exec "$tag-$client" "$np/netperf" -H "$ip" -l 1 -t TCP_RR -P 0 -- -o THROUGHPUT \
+      >/dev/null 2>&1 && break
+    [ "$i" -eq 50 ] && { echo "no netserver for row $(field "$row" 1) at $ip" >&2; exit 1; }
+    sleep 0.2
+  done
+done
+
+netperf_once() {  # CLIENT IP ARGS...: prints the throughput; one retry, then fails
+  local client=$1 ip=$2 v
+  shift 2
+  for _ in 1 2; do
+    # shellcheck disable=SC2068
+    if v=$(timeout $((secs + 30)) ip netns exec "$tag-$client" "$np/netperf" -H "$ip" -l "$secs" \
+      -P 0 $@ -o THROUGHPUT 2>>"$dir/netperf.err") && [[ $v =~ ^[0-9.]+$ ]]; then
+      echo "$v"
+      return 0
+    fi
+    sleep 1
+  done
+  echo "netperf $* from $client to $ip failed:" >&2
+  tail -5 "$dir/netperf.err" >&2
+  return 1
+}
+
+samples=$dir/samples.jsonl
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+echo "running $rounds rounds x ${#rows[@]} rows x ${#tests[@]} tests x ${secs}s..." >&2
+for r in $(seq "$rounds"); do
+  for row in "${rows[@]}"; do
+    id=$(field "$row" 1)
+    client=$(field "$row" 2)
+    ip=$(field "$row" 4)
+    for t in "${tests[@]}"; do
+      test=$(field "$t" 1)
+      args=$(field "$t" 2)
+      if [ "$test" = stream8 ]; then
+        flow_pids=()
+        for f in $(seq 8); do
+          netperf_once "$client" "$ip" $args >"$dir/flow$f" &
+          flow_pids+=($!)
+        done
+        for p in "${flow_pids[@]}"; do wait "$p"; done
+        flows=$(cat "$dir"/flow[1-8] | paste -sd,)
+        value=$(cat "$dir"/flow[1-8] | awk '{s += $1} END {printf "%.2f", s}')
+      else
+        value=$(netperf_once "$client" "$ip" $args)
+        flows=$value
+      fi
+      printf '{"round":%d,"row":"%s","test":"%s","value":%s,"flows":[%s]}\n' \
+        "$r" "$id" "$test" "$value" "$flows" >>"$samples"
+      printf 'round %d  %-7s %-8s %12s\n' "$r" "$id" "$test" "$value" >&2
+    done
+  done
+done
+load_after=$(cut -d' ' -f1 /proc/loadavg)
+
+# The run's description and every raw figure, then the report from that file alone.
+printf '%s\n' "${rows[@]}" >"$dir/rows"
+printf '%s\n' "${tests[@]}" >"$dir/tests"
+NP_COMMAND="scripts/netperf-bench.sh $rounds $secs" NP_ROUNDS=$rounds NP_SECONDS=$secs \
+  NP_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+  NP_VERSION="$("$np/netperf" -V | sed 's/^Netperf version //')" \
+  NP_LOAD_BEFORE=$load_before NP_LOAD_AFTER=$load_after NP_DIR=$dir \
+  python3 - >"$out" <<'PY'
+import datetime, json, os, platform
+e = os.environ
+def table(name):
+    with open(os.path.join(e["NP_DIR"], name)) as f:
+        return [line.rstrip("\n").split("|") for line in f if line.strip()]
+with open(os.path.join(e["NP_DIR"], "samples.jsonl")) as f:
+    samples = [json.loads(line) for line in f]
+print(json.dumps({
+    "command": e["NP_COMMAND"],
+    "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+    "machine": {"cores": os.cpu_count(), "cpu": e["NP_CPU"], "kernel": platform.release()},
+    "netperf": e["NP_VERSION"], "rounds": int(e["NP_ROUNDS"]), "seconds": int(e["NP_SECONDS"]),
+    "load_average": {"before": e["NP_LOAD_BEFORE"], "after": e["NP_LOAD_AFTER"]},
+    "note": e.get("NETPERF_NOTE", ""), "floor": "node", "overlay": "vxlan",
+    "rows": [{"id": r[0], "label": r[4]} for r in table("rows")],
+    "tests": [{"id": t[0], "netperf": t[1], "label": t[2], "unit": t[3]} for t in table("tests")],
+    "samples": samples}, indent=1))
+PY
+echo "raw figures: $out" >&2
+
+python3 "$report" "$out" --chart "$quasar_root/docs/netperf.png" --section "$dir/section.md"
+quasar_write_section "$quasar_root/docs/benchmarks.md" netperf <"$dir/section.md"
+python3 "$report" "$out" --table
+echo "wrote docs/benchmarks.md and docs/netperf.png" >&2
