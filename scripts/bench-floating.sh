@@ -34,17 +34,8 @@ trap cleanup EXIT
 
 inns() { local ns=$1; shift; ip netns exec "$tag-$ns" "$@"; }
 # attach NAME HOST: namespace $tag-NAME with uplink up0 at $net.HOST on the LAN's bridge.
-attach() {
-  ip netns add "$tag-$1"
-  ip -n "$tag-$1" link set lo up
-  ip -n "$tag-$1" link add up0 type veth peer name "p$2" netns "$tag-lan"
-  ip -n "$tag-lan" link set "p$2" master br0 up
-  ip -n "$tag-$1" addr add "$net.$2/24" dev up0
-  ip -n "$tag-$1" link set up0 up
-}
-ip netns add "$tag-lan"
-ip -n "$tag-lan" link add br0 type bridge
-ip -n "$tag-lan" link set br0 up
+attach() { quasar_lan_attach "$tag" "$1" "$net.$2/24" "$2"; }
+quasar_lan "$tag"
 attach sqlite 1
 attach etcdnode 2
 attach etcd 100

@@ -24,17 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$tag-lan"
-ip -n "$tag-lan" link add br0 type bridge
-ip -n "$tag-lan" link set br0 up
-attach() {  # NAME HOST
-  ip netns add "$tag-$1"
-  ip -n "$tag-$1" link set lo up
-  ip -n "$tag-$1" link add up0 type veth peer name p$2 netns "$tag-lan"
-  ip -n "$tag-lan" link set p$2 master br0 up
-  ip -n "$tag-$1" addr add "$subnet.$2/24" dev up0
-  ip -n "$tag-$1" link set up0 up
-}
+quasar_lan "$tag"
+attach() { quasar_lan_attach "$tag" "$1" "$subnet.$2/24" "$2"; }  # NAME HOST
 attach etcd 100
 for i in 1 2 3; do attach n$i $i; done
 

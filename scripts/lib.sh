@@ -68,3 +68,22 @@ quasar_delete_netns() {
     ip netns del "$ns" 2>/dev/null || true
   done
 }
+
+# quasar_lan TAG: namespace TAG-lan holding a bridge, br0: the benchmarks' "physical" subnet.
+quasar_lan() {
+  ip netns add "$1-lan"
+  ip -n "$1-lan" link add br0 type bridge
+  ip -n "$1-lan" link set br0 up
+}
+
+# quasar_lan_attach TAG NAME ADDRESS/LEN PORT: namespace TAG-NAME (loopback up), its uplink up0
+# with ADDRESS, on TAG-lan's bridge through the veth peer pPORT.
+quasar_lan_attach() {
+  local tag=$1 name=$2 address=$3 port=$4
+  ip netns add "$tag-$name"
+  ip -n "$tag-$name" link set lo up
+  ip -n "$tag-$name" link add up0 type veth peer name "p$port" netns "$tag-lan"
+  ip -n "$tag-lan" link set "p$port" master br0 up
+  ip -n "$tag-$name" addr add "$address" dev up0
+  ip -n "$tag-$name" link set up0 up
+}

@@ -49,17 +49,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM  # so that the EXIT trap runs on a signal too
 
 # --- the physical subnet: one bridge, every node and etcd attached by a veth ---
-ip netns add "$tag-lan"
-ip -n "$tag-lan" link add br0 type bridge
-ip -n "$tag-lan" link set br0 up
-attach() {  # NAME HOST: namespace NAME with up0 = $lan.HOST/24 on the bridge
-  ip netns add "$tag-$1"
-  ip -n "$tag-$1" link set lo up
-  ip -n "$tag-$1" link add up0 type veth peer name "p$2" netns "$tag-lan"
-  ip -n "$tag-lan" link set "p$2" master br0 up
-  ip -n "$tag-$1" addr add "$lan.$2/24" dev up0
-  ip -n "$tag-$1" link set up0 up
-}
+quasar_lan "$tag"
+attach() { quasar_lan_attach "$tag" "$1" "$lan.$2/24" "$2"; }  # NAME HOST: up0 = $lan.HOST/24
 attach etcd 100
 ip netns exec "$tag-etcd" etcd --name=e --data-dir="$dir/etcd" \
   --listen-client-urls=http://$lan.100:2379 --advertise-client-urls=http://$lan.100:2379 \

@@ -38,7 +38,7 @@ packages=(
 
 # netperf (the data-path benchmark, scripts/netperf-bench.sh) is in Debian's non-free component:
 # a deb822 source of that component alone, pinned so that netperf is the one package apt may take
-# from it. It is unpacked below, not installed: the package starts a netserver at boot.
+# from it. It is unpacked below, not installed.
 nonfree_source=/etc/apt/sources.list.d/quasar-netperf.sources
 need_update=0
 if [ ! -f "$nonfree_source" ]; then
@@ -100,37 +100,29 @@ if [ ! -f "$vm_kernel_dir/.from-$kernel_pkg" ]; then
   touch "$vm_kernel_dir/.from-$kernel_pkg"
   rm -rf "$tmp"
 fi
+# unpack PACKAGE DIR PROGRAM...: the PROGRAMs of Debian's PACKAGE (its /usr/bin) into DIR/usr/bin,
+# unpacked, not installed; fetched again only when the first is missing.
+unpack() {
+  local package=$1 dir=$2 tmp
+  shift 2
+  [ ! -x "$dir/usr/bin/$1" ] || return 0
+  echo "setup.sh: fetching $* (from Debian's $package package, not installed)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$package") || {
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$package")
+  }
+  dpkg-deb -x "$tmp/$package"_*.deb "$tmp/x"
+  rm -rf "$dir"
+  mkdir -p "$dir/usr/bin"
+  for program in "$@"; do cp "$tmp/x/usr/bin/$program" "$dir/usr/bin/"; done
+  rm -rf "$tmp"
+}
 # promtool checks quasard's /metrics exposition (daemon/metrics tests). It ships in Debian's
-# `prometheus` package with the Prometheus server, whose service must never run on a test host:
-# the package is unpacked, not installed, and only promtool is used from it.
-promtool_dir=/var/cache/quasar/promtool
-if [ ! -x "$promtool_dir/usr/bin/promtool" ]; then
-  echo "setup.sh: fetching promtool (from Debian's prometheus package, not installed)"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root prometheus) || {
-    apt-get update -qq
-    (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root prometheus)
-  }
-  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
-  rm -rf "$promtool_dir"
-  mkdir -p "$promtool_dir/usr/bin"
-  cp "$tmp/x/usr/bin/promtool" "$promtool_dir/usr/bin/promtool"
-  rm -rf "$tmp"
-  "$promtool_dir/usr/bin/promtool" --version >/dev/null
-fi
-netperf_dir=/var/cache/quasar/netperf
-if [ ! -x "$netperf_dir/usr/bin/netperf" ]; then
-  echo "setup.sh: fetching netperf (from Debian's non-free component, not installed)"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root netperf) || {
-    apt-get update -qq
-    (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root netperf)
-  }
-  dpkg-deb -x "$tmp"/netperf_*.deb "$tmp/x"
-  rm -rf "$netperf_dir"
-  mkdir -p "$netperf_dir/usr/bin"
-  cp "$tmp/x/usr/bin/netperf" "$tmp/x/usr/bin/netserver" "$netperf_dir/usr/bin/"
-  rm -rf "$tmp"
-  "$netperf_dir/usr/bin/netperf" -V >/dev/null
-fi
+# `prometheus` package with the Prometheus server, whose service must never run on a test host.
+unpack prometheus /var/cache/quasar/promtool promtool
+/var/cache/quasar/promtool/usr/bin/promtool --version >/dev/null
+# netperf's package starts a netserver at boot (its init script): unpacked too.
+unpack netperf /var/cache/quasar/netperf netperf netserver
+/var/cache/quasar/netperf/usr/bin/netperf -V >/dev/null
 echo "setup.sh: all dependencies present"
