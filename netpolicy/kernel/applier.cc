@@ -395,8 +395,12 @@ absl::StatusOr<ApplyStats> Applier::quickRepair(bool full_allowed) {
   if (*drifted) return repair();
   const std::optional<uint64_t> now = readGeneration();
   if (!now) return ApplyStats{};  // no generation: the chains are left to repair()
-  if ((state_->generation == now && chainTextsKnown()) || !full_allowed) return ApplyStats{};
+  if (!full_allowed || !chainsMayDiffer(*now)) return ApplyStats{};
   return repair();
+}
+
+bool Applier::chainsMayDiffer(uint64_t generation) const {
+  return state_->generation != generation || !chainTextsKnown();
 }
 
 bool Applier::chainTextsKnown() const {
@@ -411,7 +415,7 @@ bool Applier::chainTextsKnown() const {
 bool Applier::filterChanged() {
   if (!state_->applied || !state_->trusted) return false;
   const std::optional<uint64_t> now = readGeneration();
-  return now && (state_->generation != now || !chainTextsKnown());
+  return now && chainsMayDiffer(*now);
 }
 
 absl::StatusOr<ApplyStats> Applier::repair() {

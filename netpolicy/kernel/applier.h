@@ -91,6 +91,9 @@ class Applier {
   // The kernel's filter generation, or nullopt when it has none (legacy) or the read failed.
   std::optional<uint64_t> readGeneration();
   bool chainTextsKnown() const;
+  // The chains in memory may differ from the kernel's at `generation`: it moved since they were
+  // known, or a chain's text as the kernel prints it was not learnt yet.
+  bool chainsMayDiffer(uint64_t generation) const;
   // Memory no longer matches the kernel (a failure): re-read everything next time.
   void distrust();
 
