@@ -4,7 +4,8 @@
 # the IPIP tests, which need a module this machine's kernel lacks). Then the same unit and netns
 # tests in an ASan+UBSan build (build-asan/), the tests labelled `tsan` in a ThreadSanitizer
 # build of just what they need (build-tsan/), and the fuzz targets for a bounded time each
-# (scripts/fuzz.sh). Those three builds run in the background, niced, while the plain tests run.
+# (scripts/fuzz.sh). Those three builds run in the background, niced, while the plain tests run;
+# the ASan tests start when the ASan build is done, beside the other two.
 # A plain failure shows first (README.md, "Tests"). Needs root. Whatever a crashed test run
 # leaves (its namespaces, named qt<pid>x<n>-*, its quasard processes, the background builds) is
 # removed on exit.
@@ -15,6 +16,7 @@ quasar_need_root "$0" "$@"
 asan_build=$quasar_root/build-asan
 tsan_build=$quasar_root/build-tsan
 background_log=$quasar_build/background-builds.log
+asan_ready=$quasar_build/asan-build.done
 background_pid=
 
 cleanup() {
@@ -34,6 +36,7 @@ background_builds() {
   set -euo pipefail
   QUASAR_BUILD_DIR=$asan_build "$quasar_root/scripts/build.sh" -DQUASAR_SANITIZE=address
   echo "test.sh: ASan+UBSan build done ($(date -u +%H:%M:%S))"
+  touch "$asan_ready"
   cmake -S "$quasar_root" -B "$tsan_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DQUASAR_SANITIZE=thread >/dev/null
   # Test names are their targets' names (cmake/quasar.cmake); quasard is built to prove it builds.
@@ -54,7 +57,8 @@ stage "plain build"
 # leave idle. This takes the three builds (about half of CI's time) off the critical path.
 stage "background: ASan+UBSan, TSan and fuzz builds (log: $background_log)"
 export -f background_builds
-export quasar_root asan_build tsan_build
+export quasar_root asan_build tsan_build asan_ready
+rm -f "$asan_ready"
 setsid -w nice -n 19 bash -c background_builds >"$background_log" 2>&1 &
 background_pid=$!
 
@@ -64,15 +68,22 @@ ctest --output-on-failure --no-tests=error -L unit -j"$(nproc)"
 ctest --output-on-failure --no-tests=error -L netns
 "$quasar_root/scripts/vm-test.sh"
 
-stage "waiting for the background builds"
-if ! wait "$background_pid"; then
+# A failed background build: its log's end, and stop.
+background_failed() {
   background_pid=
   echo "test.sh: a background build failed; the end of $background_log:" >&2
   tail -60 "$background_log" >&2
   exit 1
+}
+
+# The ASan tests start as soon as the ASan build is done; the TSan and fuzz builds go on beside
+# them (they come after it in background_builds).
+stage "waiting for the ASan+UBSan build"
+while [ ! -e "$asan_ready" ] && kill -0 "$background_pid" 2>/dev/null; do sleep 5; done
+if [ ! -e "$asan_ready" ]; then
+  wait "$background_pid" || true
+  background_failed
 fi
-background_pid=
-grep '^test.sh: ' "$background_log" || true
 
 # Every sanitizer finding fails its test: ASan stops at the first error, UBSan is built with
 # -fno-sanitize-recover (and told to halt too), LeakSanitizer runs at exit.
@@ -92,6 +103,11 @@ stage "ASan+UBSan unit, netns"
   ctest --output-on-failure --no-tests=error -L netns \
     -E '^(podman_test|k8s_standin_test|cluster_e2e_test|netpol_conformance_test)$'
 )
+
+stage "waiting for the TSan and fuzz builds"
+wait "$background_pid" || background_failed
+background_pid=
+grep '^test.sh: ' "$background_log" || true
 
 stage "TSan, tsan label"
 (
