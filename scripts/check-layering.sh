@@ -38,13 +38,13 @@ check daemon/agents  'daemon/(api|ctl)/' 'agents know no API'
 for d in conf ipam daemon cni; do
   check "$d" 'libmnl|linux/rtnetlink|linux/netlink|linux/if_link' 'only routing/ speaks netlink'
 done
-# netpolicy/ speaks netfilter's own netlink subsystem (libipset; the nftables generation), never
-# rtnetlink.
+# netpolicy/ speaks netfilter's own netlink subsystem (libipset; nftables' generation and filter
+# table), never rtnetlink.
 check netpolicy 'libmnl|linux/rtnetlink|linux/netlink|linux/if_link' \
-  'only routing/ speaks rtnetlink; netpolicy/kernel/nft_generation.cc reads the nftables generation' \
-  'nft_generation*.cc'
+  'only routing/ speaks rtnetlink; netpolicy/kernel/nft_*.cc read nftables' \
+  'nft_*.cc'
 only 'linux/netfilter/nfnetlink|linux/netfilter/nf_tables' \
-  'netpolicy/kernel/nft_generation(_test)?\.cc' 'the nftables generation reader speaks nfnetlink'
+  'netpolicy/kernel/nft_[a-z_]+\.cc' 'the nftables readers (netpolicy/kernel/nft_*) speak nfnetlink'
 only 'sqlite3' 'daemon/store/[a-z_]+\.(h|cc)' 'the datastore (daemon/store/) sees SQLite'
 only 'daemon/store/etcd/|etcd' 'daemon/store/etcd_store\.(h|cc)' 'the etcd backend sees etcd'"'"'s API'
 only 'curl/' 'daemon/kube/[a-z_]+\.(h|cc)|daemon/metrics/[a-z_]+_test\.cc|ipam/cloud/http_transport\.cc' \

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "netpolicy/iptables_restore.h"
 #include "netpolicy/kernel/kernel_text.h"
+#include "netpolicy/kernel/nft_filter_dump.h"
 #include "netpolicy/kernel/nft_generation.h"
 
 namespace quasar::netpolicy {
@@ -199,12 +200,22 @@ absl::Status LinuxPolicyKernel::changeSets(const std::vector<SetOp>& ops) {
 }
 
 absl::StatusOr<FilterState> LinuxPolicyKernel::readFilter(conf::Family family) {
+  if (nftBackendOk()) return readNftFilter(family);
   auto text = runCommandOutput({tool(family, "-save"), "-t", "filter"}, "");
   if (!text.ok()) return toolStatus(text.status());
   return parseIptablesSave(*text);
 }
 
 absl::StatusOr<std::map<std::string, int>> LinuxPolicyKernel::readHooks(conf::Family family) {
+  if (nftBackendOk()) {
+    std::map<std::string, int> hooks;
+    for (const char* chain : {"FORWARD", "INPUT"}) {
+      auto rules = readNftFilter(family, chain);
+      if (!rules.ok()) return rules.status();
+      hooks.merge(rules->hooks);
+    }
+    return hooks;
+  }
   // `iptables -S CHAIN` prints the chain's rules in iptables-save's form (and a -P line).
   std::string text = "*filter\n";
   for (const char* chain : {"FORWARD", "INPUT"}) {
@@ -222,9 +233,13 @@ absl::Status LinuxPolicyKernel::restoreFilter(conf::Family family, const std::st
   return toolStatus(runCommand({tool(family, "-restore"), "--noflush", "-w"}, input));
 }
 
-absl::StatusOr<uint64_t> LinuxPolicyKernel::filterGeneration() {
+bool LinuxPolicyKernel::nftBackendOk() {
   if (!nft_backend_) nft_backend_ = nftBackend();
-  if (!nft_backend_->ok()) return *nft_backend_;
+  return nft_backend_->ok();
+}
+
+absl::StatusOr<uint64_t> LinuxPolicyKernel::filterGeneration() {
+  if (!nftBackendOk()) return *nft_backend_;
   auto id = readNftGeneration();
   if (!id.ok()) return id.status();
   return uint64_t{*id};

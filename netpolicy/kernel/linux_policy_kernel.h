@@ -4,9 +4,11 @@
 // iptables-restore --noflush -w (ip6tables-* for IPv6), run by name from PATH so whichever
 // backend the node's `iptables` is (nft or legacy) is used.
 //
-// filterGeneration() is the nftables ruleset generation (nft_generation.h) when `iptables -V`
-// and `ip6tables -V` (if installed) say "(nf_tables)"; asked once per instance, so a node whose
-// iptables alternative is switched needs a restart of quasard.
+// When `iptables -V` and `ip6tables -V` (if installed) say "(nf_tables)", the filter table is
+// read over nftables' netlink instead (nft_filter_dump.h: rules as digests, milliseconds where
+// iptables-save takes most of a second at 1,000 policies) and filterGeneration() is the
+// nftables ruleset generation (nft_generation.h). The backend is asked once per instance, so a
+// node whose iptables alternative is switched needs a restart of quasard.
 //
 // Threading: thread-compatible; each call opens its own libipset session (and netlink socket,
 // so it acts in the calling thread's network namespace). The process must be
@@ -30,6 +32,7 @@ class LinuxPolicyKernel : public PolicyKernel {
   absl::StatusOr<uint64_t> filterGeneration() override;
 
  private:
+  bool nftBackendOk();
   // OK when the tools are the nf_tables backend; Unimplemented for legacy. Set on first use.
   std::optional<absl::Status> nft_backend_;
 };

@@ -4,9 +4,10 @@
 // tests run the Applier against an in-memory fake (fake_policy_kernel.h) and the netns tests
 // against the real one (linux_policy_kernel.h).
 //
-// Text forms are the kernel tools' own: a set entry as `ipset save` prints it (a hash:net host
-// entry without "/32" or "/128"), a rule as `iptables-save` prints it after "-A CHAIN ". The
-// Applier compares kernel text with kernel text only.
+// Text forms are the kernel's own: a set entry as `ipset save` prints it (a hash:net host
+// entry without "/32" or "/128"), a rule as `iptables-save` prints it after "-A CHAIN ", or an
+// opaque digest of the rule as the kernel holds it (the nf_tables backend: nft_filter_dump.h).
+// The Applier compares kernel text with kernel text only, and never parses a rule's text.
 //
 // Threading: implementations are thread-compatible. Failure: every call returns its error;
 // kUnavailable from readFilter/restoreFilter means the family's tools are missing on this node.
@@ -49,8 +50,7 @@ struct SetOp {
 
 // The filter table of one family, as far as quasar cares.
 struct FilterState {
-  // Every chain named QUASAR-*, with its rules in order as iptables-save prints them (the text
-  // after "-A NAME ").
+  // Every chain named QUASAR-*, with its rules in order in the kernel's text form (above).
   std::map<std::string, std::vector<std::string>> chains;
   // Per built-in chain (FORWARD, INPUT), how many of its rules are exactly "-j QUASAR-<x>",
   // keyed by the jump target: {"QUASAR-FORWARD": 1}.
