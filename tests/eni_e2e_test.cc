@@ -228,9 +228,15 @@ TEST_F(EniE2E, TheLimitFailsWithItsCodeAndAFreedAddressLetsTheNextThrough) {
   auto del = bed.cni("DEL", "c-p3", "p3", bed.netConf());
   ASSERT_EQ(del.exit_code, 0) << del.out;
   // The address is held until quasard has removed the pod's veth, then free at once (no
-  // cool-down in this bed).
+  // cool-down in this bed). The hold ends just after the veth is gone: an ADD in between is
+  // told to try again (code 11), as kubelet then does.
   ASSERT_EQ(bed.hostVethsSettled(8).size(), 8u);
   auto next = bed.cni("ADD", "c-p9", "p9", bed.netConf());
+  ASSERT_TRUE(eventually([&] {
+    if (next.exit_code == 0 || cniCode(next) != 11) return true;
+    next = bed.cni("ADD", "c-p9", "p9", bed.netConf());
+    return next.exit_code == 0;
+  })) << next.out;
   ASSERT_EQ(next.exit_code, 0) << next.out << bed.daemonLog();
   EXPECT_EQ(attached(1).size(), 3u);
   expectCloudAndStoreAgree(1);
