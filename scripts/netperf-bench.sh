@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Data-path benchmark (issue 16): netperf between real pods made by the real plugin on real
-# quasard nodes, against the node-to-node floor and Debian's ptp + host-local with static routes.
-# Nodes are namespaces on one bridged "physical" subnet, etcd holds the cluster; one pair of
-# nodes per routing mode (host-gw, vxlan-always) and one for the reference. Every test runs for
-# SECONDS, ROUNDS times, the rows interleaved round by round. Writes the raw figures as JSON
+# Data-path benchmark (issue 16): netperf (and iperf3 for bulk throughput, as a second opinion)
+# between real pods made by the real plugin on real quasard nodes, against the node-to-node floor
+# and Debian's ptp + host-local with static routes. Nodes are namespaces on one bridged
+# "physical" subnet, etcd holds the cluster; one pair of nodes per routing mode (host-gw,
+# vxlan-always), one host-gw pair enforcing 1,000 NetworkPolicies, and one for the reference.
+# Every test runs for SECONDS, ROUNDS times, the rows interleaved round by round. Writes the raw figures as JSON
 # (OUT, default /tmp/quasar-netperf-<date>.json), the netperf section of docs/benchmarks.md and
 # docs/netperf.png. Needs root; never touches the root namespace.
 # usage: scripts/netperf-bench.sh [ROUNDS=5] [SECONDS=5] [OUT]
@@ -68,8 +69,8 @@ first_ip() {  # a CNI result on stdin: its first address, without the prefix len
 }
 
 # --- quasar nodes and pods ---
-quasar_node() {  # NODE HOST MODE CIDR: a node namespace running quasard in routing MODE
-  local node=$1 host=$2 mode=$3 cidr=$4 d=$dir/$1
+quasar_node() {  # NODE HOST MODE CIDR [CLUSTER]: a node namespace running quasard in MODE
+  local node=$1 host=$2 mode=$3 cidr=$4 cluster=${5:-$3} d=$dir/$1
   attach "$node" "$host"
   mkdir -p "$d"
   cat >"$d/quasard.yaml" <<YAML
@@ -83,7 +84,7 @@ blockSize: 26
 routingMode: $mode
 natOutgoing: false
 logLevel: warn
-datastore: {type: etcd, endpoints: [$lan.100:2379], prefix: /netperf-$mode/}
+datastore: {type: etcd, endpoints: [$lan.100:2379], prefix: /netperf-$cluster/}
 YAML
   ip netns exec "$tag-$node" "$bin/quasard" -c "$d/quasard.yaml" >/dev/null 2>"$d/quasard.log" &
   daemons+=($!)
@@ -95,13 +96,14 @@ YAML
   cat "$d/quasard.log" >&2
   return 1
 }
-quasar_pod() {  # NODE POD: a pod namespace wired by the quasar plugin (CNI ADD); prints its IP
-  local node=$1 pod=$2 conf result
+quasar_pod() {  # NODE POD [NAMESPACE]: a pod namespace wired by the quasar plugin (CNI ADD);
+  # prints its IP. NAMESPACE is the pod's Kubernetes namespace (its object, if any, gives labels).
+  local node=$1 pod=$2 k8s_ns=${3:-netperf} conf result
   ip netns add "$tag-$pod"
   conf='{"cniVersion":"1.1.0","name":"quasar","type":"quasar","socket":"'$dir/$node/cni.sock'"}'
   result=$(echo "$conf" | ip netns exec "$tag-$node" env CNI_COMMAND=ADD CNI_CONTAINERID="$pod" \
     CNI_NETNS="/run/netns/$tag-$pod" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
-    CNI_ARGS="K8S_POD_NAMESPACE=netperf;K8S_POD_NAME=$pod" "$bin/quasar" 2>>"$dir/cni.log")
+    CNI_ARGS="K8S_POD_NAMESPACE=$k8s_ns;K8S_POD_NAME=$pod" "$bin/quasar" 2>>"$dir/cni.log")
   echo "$result" | first_ip
 }
 
@@ -122,11 +124,13 @@ ref_pod() {  # NODE POD SUBNET(x.y.z): prints the pod's IP
   echo "$result" | first_ip
 }
 
-echo "setting up: etcd, 3 pairs of nodes (host-gw, vxlan-always, reference), 7 pods..." >&2
+echo "setting up: etcd, 4 pairs of nodes (host-gw, vxlan-always, policy, reference), 11 pods..." >&2
 quasar_node hga 1 host-gw 10.244.0.0/16
 quasar_node hgb 2 host-gw 10.244.0.0/16
 quasar_node vxa 11 vxlan-always 10.245.0.0/16
 quasar_node vxb 12 vxlan-always 10.245.0.0/16
+quasar_node pla 31 host-gw 10.247.0.0/16 policy
+quasar_node plb 32 host-gw 10.247.0.0/16 policy
 ref_node rfa 21
 ref_node rfb 22
 ip -n "$tag-rfa" route add 10.246.2.0/24 via $lan.22 dev up0
@@ -140,6 +144,70 @@ vxb1=$(quasar_pod vxb vxb1)
 ref_pod rfa rfa1 10.246.1 >/dev/null
 rfb1=$(ref_pod rfb rfb1 10.246.2)
 
+# --- NetworkPolicy: the policy pair's cluster holds 1,000 policies over 1,000 pods elsewhere
+# (tests/bench_policy's scale shape: namespaces ns0..ns99), none selecting the pods measured.
+# Namespace "free" has no policy; in "allowed" one policy selects the server (role=server) and
+# allows everything from the client (role=client).
+mkdir -p "$dir/policy-objects"
+"$bin/bench_policy" objects "$dir/policy-objects" 1000 1000 100 elsewhere >"$dir/policy-files"
+cat >"$dir/allowed.yaml" <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: free}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pfr1, namespace: free}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pfr2, namespace: free}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: allowed}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pal1, namespace: allowed, labels: {role: client}}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pal2, namespace: allowed, labels: {role: server}}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: server-from-client, namespace: allowed}
+spec:
+  podSelector: {matchLabels: {role: server}}
+  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}]}]
+YAML
+echo "$dir/allowed.yaml" >>"$dir/policy-files"
+plctl() { "$bin/quasarctl" --socket "$dir/pla/quasard.sock" "$@"; }
+while read -r f; do plctl apply -f "$f" >/dev/null; done <"$dir/policy-files"
+# Both nodes enforce all 1,001 before any pod starts (their ADDs would wait for it anyway).
+policies_applied() {  # NODE: its policy agent has every policy compiled and applied
+  "$bin/quasarctl" --socket "$dir/$1/quasard.sock" -o json policy status | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+sys.exit(0 if s.get("ready") and s.get("policies") == 1001 else 1)'
+}
+for node in pla plb; do
+  for i in $(seq 600); do
+    policies_applied "$node" 2>/dev/null && break
+    [ "$i" -eq 600 ] && { echo "$node never applied the 1,001 policies" >&2; exit 1; }
+    sleep 0.1
+  done
+done
+quasar_pod pla pfr1 free >/dev/null
+pfr2=$(quasar_pod plb pfr2 free)
+quasar_pod pla pal1 allowed >/dev/null
+pal2=$(quasar_pod plb pal2 allowed)
+
 # Rows: id|client namespace|server namespace|server address|label. A new row is its set-up
 # above and one line here (the report takes labels and order from the JSON).
 rows=(
@@ -148,20 +216,27 @@ rows=(
   "hostgw|hga1|hgb1|$hgb1|pod to pod across nodes, quasar host-gw"
   "vxlan|vxa1|vxb1|$vxb1|pod to pod across nodes, quasar VXLAN (vxlan-always)"
   "ptp|rfa1|rfb1|$rfb1|pod to pod across nodes, ptp + host-local, static routes (reference)"
+  "pol1000|pfr1|pfr2|$pfr2|host-gw pod to pod, 1,000 policies installed, none selecting the pair"
+  "polallow|pal1|pal2|$pal2|host-gw pod to pod, 1,000 policies + one selecting the server, allowing the client"
 )
-# Tests: id|netperf arguments|label|unit. stream8 runs 8 netperf processes at once, summed.
+# Tests: id|tool|arguments|label|unit. stream8 runs 8 netperf processes at once, summed; the
+# iperf3 tests are one client with 1 or 8 parallel streams (-P), the receiver's total.
 tests=(
-  "tcp_rr|-t TCP_RR -- -r 64,64|TCP_RR 64/64|trans/s"
-  "tcp_crr|-t TCP_CRR -- -r 64,64|TCP_CRR 64/64|trans/s"
-  "stream1|-t TCP_STREAM --|TCP_STREAM 1 flow|Mbit/s"
-  "stream8|-t TCP_STREAM --|TCP_STREAM 8 flows, sum|Mbit/s"
-  "udp_rr|-t UDP_RR -- -r 64,64|UDP_RR 64/64|trans/s"
+  "tcp_rr|netperf|-t TCP_RR -- -r 64,64|TCP_RR 64/64|trans/s"
+  "tcp_crr|netperf|-t TCP_CRR -- -r 64,64|TCP_CRR 64/64|trans/s"
+  "stream1|netperf|-t TCP_STREAM --|TCP_STREAM 1 flow|Mbit/s"
+  "stream8|netperf|-t TCP_STREAM --|TCP_STREAM 8 flows, sum|Mbit/s"
+  "udp_rr|netperf|-t UDP_RR -- -r 64,64|UDP_RR 64/64|trans/s"
+  "iperf1|iperf3|-P 1|iperf3 TCP 1 flow|Mbit/s"
+  "iperf8|iperf3|-P 8|iperf3 TCP 8 flows|Mbit/s"
 )
 field() { echo "$1" | cut -d'|' -f"$2"; }
 
 for row in "${rows[@]}"; do
   server=$(field "$row" 3)
   ip netns exec "$tag-$server" "$np/netserver" -D >"$dir/netserver-$server.log" 2>&1 &
+  pids+=($!)
+  ip netns exec "$tag-$server" iperf3 -s >"$dir/iperf3-$server.log" 2>&1 &
   pids+=($!)
 done
 # Each row takes the path it is named after: the client node's route to the server's address.
@@ -171,12 +246,34 @@ path_is() {  # NODE ADDRESS DEVICE
 }
 for i in $(seq 100); do  # quasard's routes to the other node's block come with the watch
   ip -n "$tag-hga" route get "$hgb1" | grep -q "dev up0 " &&
+    ip -n "$tag-pla" route get "$pal2" | grep -q "dev up0 " &&
+    ip -n "$tag-pla" route get "$pfr2" | grep -q "dev up0 " &&
     ip -n "$tag-vxa" route get "$vxb1" | grep -q "dev quasar.vxlan " && break
   sleep 0.2
 done
 path_is hga "$hgb1" up0
 path_is vxa "$vxb1" quasar.vxlan
 path_is rfa "$rfb1" up0
+path_is pla "$pfr2" up0
+path_is pla "$pal2" up0
+# The policy rows cross quasar's chains on both nodes: they hold the rules of 1,001 policies, and
+# the engine that programmed them says the measured pairs are allowed (a policy selects the
+# "allowed" server; nothing selects the "free" pods).
+for node in pla plb; do
+  rules=$(ip netns exec "$tag-$node" iptables -S | grep -c '^-A QUASAR-' || true)
+  [ "$rules" -ge 6000 ] ||
+    { echo "$node has $rules rules in quasar's chains, not those of 1,001 policies" >&2; exit 1; }
+done
+explain_is() {  # FROM TO ISOLATED: allowed, and the server isolated (a policy selects it) or not
+  plctl -o json policy explain --from "$1" --to "$2" --port 12865/TCP | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+sys.exit(0 if v["allowed"] and v["ingress"]["isolated"] == (sys.argv[1] == "yes") else 1)' "$3" ||
+    { echo "policy row: $1 -> $2: $(plctl policy explain --from "$1" --to "$2" \
+        --port 12865/TCP)" >&2; exit 1; }
+}
+explain_is allowed/pal1 allowed/pal2 yes
+explain_is free/pfr1 free/pfr2 no
 
 # TCP_CRR opens thousands of connections a second to one address: a wide port range and reuse of
 # TIME_WAIT ports in every client (alike for every row), so no round runs out of ports.
@@ -219,6 +316,26 @@ netperf_once() {  # CLIENT IP ARGS...: prints the throughput; one retry, then fa
   return 1
 }
 
+iperf_once() {  # CLIENT IP ARGS...: prints the receiver's Mbit/s; one retry, then fails
+  local client=$1 ip=$2 v
+  shift 2
+  for _ in 1 2; do
+    # shellcheck disable=SC2068
+    if v=$(timeout $((secs + 30)) ip netns exec "$tag-$client" iperf3 -c "$ip" -t "$secs" $@ -J \
+      2>>"$dir/iperf3.err" | python3 -c '
+import json, sys
+print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' \
+      2>>"$dir/iperf3.err") && [[ $v =~ ^[0-9.]+$ ]]; then
+      echo "$v"
+      return 0
+    fi
+    sleep 1  # the server takes one client at a time: the last one may still be closing
+  done
+  echo "iperf3 $* from $client to $ip failed:" >&2
+  tail -5 "$dir/iperf3.err" >&2
+  return 1
+}
+
 samples=$dir/samples.jsonl
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 echo "running $rounds rounds x ${#rows[@]} rows x ${#tests[@]} tests x ${secs}s..." >&2
@@ -229,8 +346,11 @@ for r in $(seq "$rounds"); do
     ip=$(field "$row" 4)
     for t in "${tests[@]}"; do
       test=$(field "$t" 1)
-      args=$(field "$t" 2)
-      if [ "$test" = stream8 ]; then
+      args=$(field "$t" 3)
+      if [ "$(field "$t" 2)" = iperf3 ]; then
+        value=$(iperf_once "$client" "$ip" $args)
+        flows=$value
+      elif [ "$test" = stream8 ]; then
         flow_pids=()
         for f in $(seq 8); do
           netperf_once "$client" "$ip" $args >"$dir/flow$f" &
@@ -274,7 +394,8 @@ print(json.dumps({
     "load_average": {"before": e["NP_LOAD_BEFORE"], "after": e["NP_LOAD_AFTER"]},
     "note": e.get("NETPERF_NOTE", ""), "floor": "node", "overlay": "vxlan",
     "rows": [{"id": r[0], "label": r[4]} for r in table("rows")],
-    "tests": [{"id": t[0], "netperf": t[1], "label": t[2], "unit": t[3]} for t in table("tests")],
+    "tests": [{"id": t[0], "tool": t[1], "args": t[2], "label": t[3], "unit": t[4]}
+              for t in table("tests")],
     "samples": samples}, indent=1))
 PY
 echo "raw figures: $out" >&2

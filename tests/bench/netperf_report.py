@@ -4,7 +4,7 @@ docs/benchmarks.md and a gnuplot chart out. Python stdlib only; gnuplot only for
 
 The JSON (written by the script): command, date, machine {cores, cpu, kernel}, netperf, rounds,
 seconds, load_average {before, after}, note, floor (the row every ratio is taken against first),
-overlay (the second one), rows [{id, label}], tests [{id, label, unit, netperf}], samples
+overlay (the second one), rows [{id, label}], tests [{id, label, unit, tool, args}], samples
 [{round, row, test, value, flows}]. Every figure is a rate (transactions or Mbit/s per second):
 higher is better, and a ratio below 1 means slower than the row it is compared with.
 
@@ -163,12 +163,18 @@ def section(results, chart_name="netperf.png"):
         "cluster; one pair of nodes runs quasard in `host-gw` mode, one in `vxlan-always` (VXLAN "
         "even on one subnet), and one is the reference: Debian's `ptp` plugin with `host-local` "
         "IPAM (MTU 1500, as quasar's here) and a static route on each node to the other's pod "
-        "subnet. Pods are made by the plugins themselves (CNI ADD). netserver runs in the pod (or "
-        "node) on the right, netperf in the one on the left. Each test runs %d s; each of the %d "
-        "rounds runs every row in turn, so a burst of other work hits every row alike. RR tests "
-        "send 64-byte requests and responses (`-- -r 64,64`); TCP_CRR opens a connection per "
-        "transaction; the 8-flow stream is 8 netperf processes started together, their "
-        "throughputs summed. Raw figures: the JSON file the script names at the end." % (
+        "subnet. A fourth pair runs quasard in `host-gw` mode enforcing 1,000 NetworkPolicies "
+        "over 1,000 other pods (6,000 rules in quasar's chains on each node): its rows are a pair "
+        "in a namespace no policy touches, and a pair whose server one more policy selects and "
+        "allows the client to (the script checks the rule count and `quasarctl policy explain` "
+        "before measuring). Pods are made by the plugins themselves (CNI ADD). netserver and "
+        "`iperf3 -s` run in the pod (or node) on the right, the clients in the one on the left. "
+        "Each test runs %d s; each of the %d rounds runs every row in turn, so a burst of other "
+        "work hits every row alike. RR tests send 64-byte requests and responses "
+        "(`-- -r 64,64`); TCP_CRR opens a connection per transaction; the 8-flow netperf stream "
+        "is 8 netperf processes started together, their throughputs summed; the iperf3 rows are "
+        "one client with 1 or 8 parallel streams (`-P`), the receiver's total: a second opinion "
+        "on bulk throughput. Raw figures: the JSON file the script names at the end." % (
             results["seconds"], results["rounds"]))
     ratios = (
         "Ratios are this row's median over the node-to-node median (`vs %s`) and over the VXLAN "

@@ -25,8 +25,8 @@ def results(samples):
         "rows": [{"id": "node", "label": "node to node"},
                  {"id": "vxlan", "label": "pod to pod, VXLAN"},
                  {"id": "ptp", "label": "pod to pod, ptp"}],
-        "tests": [{"id": "tcp_rr", "label": "TCP_RR 64/64", "unit": "trans/s", "netperf": ""},
-                  {"id": "stream1", "label": "TCP_STREAM", "unit": "Mbit/s", "netperf": ""}],
+        "tests": [{"id": "tcp_rr", "label": "TCP_RR 64/64", "unit": "trans/s", "tool": "netperf", "args": ""},
+                  {"id": "stream1", "label": "TCP_STREAM", "unit": "Mbit/s", "tool": "iperf3", "args": "-P 1"}],
         "samples": [{"round": i + 1, "row": row, "test": test, "value": v, "flows": [v]}
                     for (row, test), vals in samples.items() for i, v in enumerate(vals)],
     }
