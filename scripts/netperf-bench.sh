@@ -16,6 +16,8 @@ quasar_need_root "$0" "$@"
 rounds=${1:-5}
 secs=${2:-5}
 out=${3:-/tmp/quasar-netperf-$(date -u +%Y%m%dT%H%M%S).json}
+# Before the set-up (applying 1,001 policies and starting 8 daemons raises it): what else runs.
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 
 "$quasar_root/scripts/setup.sh" >/dev/null
 if [ -z "${QUASAR_NO_BUILD:-}" ]; then "$quasar_root/scripts/build.sh" >/dev/null; fi
@@ -337,7 +339,6 @@ print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] /
 }
 
 samples=$dir/samples.jsonl
-load_before=$(cut -d' ' -f1 /proc/loadavg)
 echo "running $rounds rounds x ${#rows[@]} rows x ${#tests[@]} tests x ${secs}s..." >&2
 for r in $(seq "$rounds"); do
   for row in "${rows[@]}"; do
