@@ -5,9 +5,11 @@
 // Shape of the output (filter table; docs/network-policy.md):
 //   QUASAR-FORWARD   conntrack ESTABLISHED,RELATED accepted first, then QUASAR-EGRESS, then
 //                    QUASAR-INGRESS. (Hooking it from FORWARD is the applier's job.)
-//   QUASAR-EGRESS    clears quasar's mark bits, jumps to each egress policy's chain for packets
-//                    from its targets, rejects packets marked "isolated" and not "allowed".
-//   QUASAR-INGRESS   the same for destinations; first accepts packets from the local node.
+//   QUASAR-EGRESS    returns at once for packets from pods no egress policy isolates (one set,
+//                    the union of the targets), clears quasar's mark bits, jumps to each egress
+//                    policy's chain for packets from its targets, rejects packets marked
+//                    "isolated" and not "allowed".
+//   QUASAR-INGRESS   the same for destinations; first returns packets from the local node.
 //   QUASAR-INPUT     (hooked from INPUT) replies pass, then QUASAR-EGRESS: pods' egress to the
 //                    node itself.
 //   QUASAR-I-<hash>, QUASAR-E-<hash>   one chain per policy and direction: marks the packet
@@ -87,6 +89,9 @@ struct PodSetDefinition {
   PodGroup group;
   std::string port_name;               // kHashIpPort only
   Protocol protocol = Protocol::kTcp;  // kHashIpPort only
+  // Not empty: a union, the pods some policy isolates for one direction (hash:ip). A pod is in
+  // it when it gives an entry to any of these target sets (sorted names); `group` is unused.
+  std::vector<std::string> union_of;
 };
 
 // The entries `pod` gives the set when it is in the group (the caller checks that): its

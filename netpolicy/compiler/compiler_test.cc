@@ -82,9 +82,44 @@ TEST(Compiler, DenyAllIngress) {
   ASSERT_EQ(c->rules.size(), 1u);  // marks isolated, allows nothing
   EXPECT_EQ(joined(c->rules[0]), "-j MARK --set-xmark 0x20000/0x20000");
   const Chain& ingress = r.chains[2];
-  std::string jump = joined(ingress.rules[2]);
+  std::string jump = joined(ingress.rules[3]);
   EXPECT_THAT(jump, HasSubstr(" dst -j " + c->name));
   EXPECT_EQ(joined(ingress.rules.back()), "-m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited");
+}
+
+// The fast path: one set per direction holds the pods some policy isolates; every other pod's
+// packets leave the chain after that one lookup, before the marks and the dispatch.
+TEST(Compiler, PodsNoPolicyIsolatesSkipTheDispatch) {
+  Model m = e2eCluster();
+  Policy in = testing::policy("x", "in-a", sel({{"pod", "a"}}));
+  in.ingress.push_back({});
+  Policy in2 = testing::policy("y", "in-b", sel({{"pod", "b"}}));
+  in2.ingress.push_back({});
+  Policy out = testing::policy("z", "out-c", sel({{"pod", "c"}}));
+  out.policy_types = {Direction::kEgress};
+  m.policies = {in, in2, out};
+  Ruleset r = mustCompile(m);
+  auto fastPath = [&](const Chain& c, size_t at, const char* dir) -> const IpSet* {
+    const auto& t = c.rules.at(at).args;
+    EXPECT_THAT(joined(c.rules[at]), ::testing::MatchesRegex(absl::StrCat(
+                                         "-m set ! --match-set QSR-[0-9a-f]{16} ", dir,
+                                         " -j RETURN")));
+    const IpSet* set = t.size() > 4 ? findSet(r, t[4]) : nullptr;
+    EXPECT_NE(set, nullptr);
+    EXPECT_EQ(joined(c.rules.at(at + 1)), "-j MARK --set-xmark 0x0/0x30000");
+    return set;
+  };
+  const IpSet* isolated_in = fastPath(r.chains[2], 1, "dst");  // after the node's RETURN
+  const IpSet* isolated_out = fastPath(r.chains[1], 0, "src");
+  ASSERT_TRUE(isolated_in != nullptr && isolated_out != nullptr);
+  // x/a and y/b (ingress), z/c (egress): the e2e cluster's addresses.
+  EXPECT_THAT(texts(*isolated_in), ::testing::ElementsAre("10.1.0.1", "10.1.1.2"));
+  EXPECT_THAT(texts(*isolated_out), ::testing::ElementsAre("10.1.2.3"));
+
+  // No egress policy: no egress fast path, nothing to skip.
+  m.policies = {in};
+  r = mustCompile(m);
+  EXPECT_EQ(joined(r.chains[1].rules[0]), "-j MARK --set-xmark 0x0/0x30000");
 }
 
 TEST(Compiler, AllowAllIngressAndEgress) {
@@ -112,7 +147,8 @@ TEST(Compiler, DenyAllEgress) {
   const Chain* c = findChain(r, "QUASAR-E-");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->rules.size(), 1u);
-  EXPECT_THAT(joined(r.chains[1].rules[1]), HasSubstr(" src -j " + c->name));
+  // After the fast path and the marks' clearing.
+  EXPECT_THAT(joined(r.chains[1].rules[2]), HasSubstr(" src -j " + c->name));
 }
 
 TEST(Compiler, PeersAreOredAndSelectorsInOnePeerAnded) {
@@ -229,11 +265,12 @@ TEST(Compiler, EqualSelectorsShareOneSet) {
   p2.ingress.push_back({{podPeer(sel({}, {in_b}))}, {}});
   m.policies = {p1, p2};
   Ruleset r = mustCompile(m);
-  EXPECT_EQ(r.sets.size(), 3u);  // node, targets (x, pod=a), peers (x, pod=b)
+  // node, targets (x, pod=a), peers (x, pod=b), the isolated pods (ingress)
+  EXPECT_EQ(r.sets.size(), 4u);
   // A peer in another namespace is another set.
   Policy p3 = testing::policy("y", "p3", sel({{"pod", "a"}}));
   m.policies.push_back(p3);
-  EXPECT_EQ(mustCompile(m).sets.size(), 4u);
+  EXPECT_EQ(mustCompile(m).sets.size(), 5u);
 }
 
 Model manyPods(int n) {
@@ -371,6 +408,7 @@ TEST(Compiler, GoldenOutput) {
 -A QUASAR-EGRESS -p tcp -m mark --mark 0x20000/0x30000 -j REJECT --reject-with tcp-reset
 -A QUASAR-EGRESS -m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited
 -A QUASAR-INGRESS -m set --match-set QSR-f2404f5e2aa80a12 src -j RETURN
+-A QUASAR-INGRESS -m set ! --match-set QSR-c84323ec40b8404b dst -j RETURN
 -A QUASAR-INGRESS -j MARK --set-xmark 0x0/0x30000
 -A QUASAR-INGRESS -m set --match-set QSR-292d0e69892a78b6 dst -j QUASAR-I-6a3fdd63218b1b80
 -A QUASAR-INGRESS -p tcp -m mark --mark 0x20000/0x30000 -j REJECT --reject-with tcp-reset
@@ -387,6 +425,9 @@ add QSR-292d0e69892a78b6 10.1.0.1
 create QSR-b69521aaff335cbd hash:ip family inet -exist
 flush QSR-b69521aaff335cbd
 add QSR-b69521aaff335cbd 10.1.0.2
+create QSR-c84323ec40b8404b hash:ip family inet -exist
+flush QSR-c84323ec40b8404b
+add QSR-c84323ec40b8404b 10.1.0.1
 create QSR-f2404f5e2aa80a12 hash:ip family inet -exist
 flush QSR-f2404f5e2aa80a12
 add QSR-f2404f5e2aa80a12 172.16.0.1

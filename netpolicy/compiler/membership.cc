@@ -39,6 +39,10 @@ Membership Membership::fromCompile(const Model& model, const CompileOptions& opt
   // namespace without a key is seen with no namespace labels.
   for (const auto& ns : model.namespaces) m.selected_[ns.name];
   for (size_t i = 0; i < m.definitions_.size(); ++i) {
+    if (!m.definitions_[i].union_of.empty()) {
+      m.unions_.push_back(i);
+      continue;
+    }
     const PodGroup& group = m.definitions_[i].group;
     if (!group.namespace_selector) {
       m.named_[group.namespace_name].push_back(i);
@@ -90,6 +94,15 @@ std::vector<PodSetEntry> Membership::entriesOf(const Pod& pod) const {
   if (auto it = named_.find(pod.namespace_name); it != named_.end()) visit(it->second);
   auto it = selected_.find(pod.namespace_name);
   visit(it != selected_.end() ? it->second : selected_unknown_);
+  const size_t own = out.size();
+  for (size_t i : unions_) {
+    const PodSetDefinition& d = definitions_[i];
+    const bool member = std::any_of(out.begin(), out.begin() + own, [&](const PodSetEntry& e) {
+      return std::binary_search(d.union_of.begin(), d.union_of.end(), e.set);
+    });
+    if (!member) continue;
+    for (auto& e : podSetEntries(d, pod, family_)) out.push_back({d.set, std::move(e)});
+  }
   // Each set is visited once and podSetEntries() is unique: sorting is enough.
   std::sort(out.begin(), out.end());
   return out;

@@ -1,7 +1,7 @@
 #pragma once
 // Pod events without a compile. Pods change only the members of sets, never rules: the
 // pod-dependent sets are the hash:ip sets of pod groups (targets, selector peers) and the
-// hash:ip,port sets of named ports (compiler.h, PodSetDefinition). Membership knows, from the
+// hash:ip,port sets of named ports and the unions of target sets (compiler.h, PodSetDefinition). Membership knows, from the
 // same model and options as a compile, which of those sets a pod belongs to, and patches a
 // compiled Ruleset for one pod added, deleted or changed (labels, addresses, node, ports) so
 // that it equals compile() of the changed model.
@@ -86,6 +86,9 @@ class Membership {
   std::map<std::string, std::vector<size_t>> named_;
   std::map<std::string, std::vector<size_t>> selected_;
   std::vector<size_t> selected_unknown_;
+  // The unions of target sets (PodSetDefinition::union_of): a pod is in one when it is in any
+  // of the sets it unites, which the visits above decide.
+  std::vector<size_t> unions_;
   // How many pods give an entry, where more than one does. An entry in a set and not here has
   // one pod.
   std::map<PodSetEntry, int> shared_;

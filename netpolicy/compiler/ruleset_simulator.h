@@ -89,13 +89,18 @@ class RulesetSimulator {
     for (const auto& rule : it->second->rules) {
       const auto& t = rule.args;
       bool match = true;
+      bool negate = false;  // "!" before a match inverts it
       size_t i = 0;
       for (; i < t.size() && t[i] != "-j"; ++i) {
         if (t[i] == "-m") {
           ++i;
+        } else if (t[i] == "!") {
+          negate = true;
+          continue;
         } else if (t[i] == "--match-set") {
-          const bool in = inSet(t[i + 1], t[i + 2], p);
+          const bool in = inSet(t[i + 1], t[i + 2], p) != negate;
           match = match && in;
+          negate = false;
           i += 2;
         } else if (t[i] == "-p") {
           const bool same = t[i + 1] == protocolName(p.protocol);
