@@ -122,10 +122,12 @@ class Compiler {
   std::string namedPortSet(const PodGroup& group, const std::string& name, Protocol protocol);
   std::string nodeSet(const Node& node);
   std::optional<std::string> netSet(const IpBlock& block);
-  void compilePolicy(const Policy& policy, Direction direction, Chain* hook);
-  // The union of `direction`'s target sets (compilePolicy() collects them): pods that some
-  // policy isolates. Empty when no policy isolates for `direction`.
-  std::optional<std::string> isolatedSet(Direction direction);
+  // Appends the policy's jump to `dispatch` and its own chain to policy_chains_.
+  void compilePolicy(const Policy& policy, Direction direction, Chain* dispatch);
+  // The union of target sets: the pods that some policy of `direction` isolates, all of them
+  // (`namespace_name` null) or those of one namespace. `targets` are hash:ip sets of sets_.
+  std::string isolatedSet(Direction direction, const std::string* namespace_name,
+                          const std::set<std::string>& targets);
   std::vector<Tokens> portMatches(const Policy& policy, const Rule& rule, Direction direction,
                                   const Tokens& peer, const std::optional<PodGroup>& peer_group);
 
@@ -137,7 +139,13 @@ class Compiler {
   std::map<std::string, IpSet> sets_;
   std::map<std::string, PodSetDefinition> pod_sets_;
   std::vector<Chain> policy_chains_;
-  std::set<std::string> targets_[2];  // by Direction: the target sets' names
+  // By direction (0 egress, 1 ingress) and namespace: the policies' target sets' names and
+  // their dispatch rules. Policies select only pods of their own namespace.
+  struct NamespaceDispatch {
+    std::set<std::string> targets;
+    Chain dispatch;
+  };
+  std::map<std::string, NamespaceDispatch> dispatch_[2];
   absl::Status status_;
 };
 
@@ -243,7 +251,6 @@ absl::StatusOr<Ruleset> Compiler::run() {
     return std::tie(a->namespace_name, a->name, a->kind) <
            std::tie(b->namespace_name, b->name, b->kind);
   });
-  Chain egress_dispatch, ingress_dispatch;
   for (size_t i = 0; i < policies.size(); ++i) {
     const Policy* p = policies[i];
     if (auto s = validate(*p); !s.ok()) return s;
@@ -252,20 +259,12 @@ absl::StatusOr<Ruleset> Compiler::run() {
       return absl::InvalidArgumentError(
           absl::StrCat("two policies named ", p->namespace_name, "/", p->name));
     }
-    if (isolatesEgress(*p)) compilePolicy(*p, Direction::kEgress, &egress_dispatch);
-    if (isolatesIngress(*p)) compilePolicy(*p, Direction::kIngress, &ingress_dispatch);
-  }
-  // The fast path: a packet whose pod no policy isolates for the direction leaves after one
-  // set lookup instead of walking one rule per policy. That is every new connection between
-  // pods no policy selects, whatever the number of policies elsewhere.
-  for (auto [chain, dispatch, direction, dir] :
-       {std::tuple{&egress, &egress_dispatch, Direction::kEgress, "src"},
-        std::tuple{&ingress, &ingress_dispatch, Direction::kIngress, "dst"}}) {
-    if (auto isolated = isolatedSet(direction)) {
-      chain->rules.push_back({{"-m", "set", "!", "--match-set", *isolated, dir, "-j", "RETURN"}});
+    for (Direction d : {Direction::kEgress, Direction::kIngress}) {
+      const bool isolates = d == Direction::kEgress ? isolatesEgress(*p) : isolatesIngress(*p);
+      if (isolates) {
+        compilePolicy(*p, d, &dispatch_[d == Direction::kIngress][p->namespace_name].dispatch);
+      }
     }
-    chain->rules.push_back({{"-j", "MARK", "--set-xmark", clear}});
-    for (auto& r : dispatch->rules) chain->rules.push_back(std::move(r));
   }
   // REJECT, not DROP: a denied connection fails at once instead of hanging until the client's
   // timeout, for users and for tests alike. TCP gets a reset: the kernel rate-limits ICMP
@@ -281,9 +280,35 @@ absl::StatusOr<Ruleset> Compiler::run() {
       "REJECT",
       "--reject-with",
       options_.family == conf::Family::kV4 ? "icmp-admin-prohibited" : "icmp6-adm-prohibited"};
-  for (Chain* c : {&egress, &ingress}) {
-    c->rules.push_back({reject_tcp});
-    c->rules.push_back({reject});
+  // A packet of a pod some policy isolates goes (goto) to its namespace's chain, which tests
+  // only that namespace's policies and ends with the verdict: the first packet of a new
+  // connection walks one rule per namespace with policies plus its namespace's policies,
+  // instead of one rule per policy. A packet of a pod no policy isolates leaves after one set
+  // lookup (the fast path), before the marks are cleared.
+  std::vector<Chain> namespace_chains;
+  for (auto [chain, direction, dir] :
+       {std::tuple{&egress, Direction::kEgress, "src"},
+        std::tuple{&ingress, Direction::kIngress, "dst"}}) {
+    const bool in = direction == Direction::kIngress;
+    auto& by_namespace = dispatch_[in];
+    if (!by_namespace.empty()) {
+      std::set<std::string> all;
+      for (const auto& [ns, d] : by_namespace) all.insert(d.targets.begin(), d.targets.end());
+      chain->rules.push_back({{"-m", "set", "!", "--match-set",
+                               isolatedSet(direction, nullptr, all), dir, "-j", "RETURN"}});
+    }
+    chain->rules.push_back({{"-j", "MARK", "--set-xmark", clear}});
+    for (auto& [ns, d] : by_namespace) {
+      Chain own{hashedName(in ? "QUASAR-NI-" : "QUASAR-NE-", absl::StrCat("ns(", field(ns), ")")),
+                std::move(d.dispatch.rules)};
+      own.rules.push_back({reject_tcp});
+      own.rules.push_back({reject});
+      chain->rules.push_back({{"-m", "set", "--match-set", isolatedSet(direction, &ns, d.targets),
+                               dir, "-g", own.name}});
+      namespace_chains.push_back(std::move(own));
+    }
+    chain->rules.push_back({reject_tcp});
+    chain->rules.push_back({reject});
   }
   // Pods' traffic to the node itself: their egress policies apply. Replies to connections the
   // node opened (kubelet probes) pass. The node's own output needs no chain: traffic from the
@@ -297,13 +322,14 @@ absl::StatusOr<Ruleset> Compiler::run() {
   out.family = options_.family;
   for (auto& [name, set] : sets_) out.sets.push_back(std::move(set));
   out.chains = {std::move(forward), std::move(egress), std::move(ingress), std::move(input)};
+  for (auto& c : namespace_chains) policy_chains_.push_back(std::move(c));
   std::sort(policy_chains_.begin(), policy_chains_.end(),
             [](const Chain& a, const Chain& b) { return a.name < b.name; });
   for (auto& c : policy_chains_) out.chains.push_back(std::move(c));
   return out;
 }
 
-void Compiler::compilePolicy(const Policy& policy, Direction direction, Chain* hook) {
+void Compiler::compilePolicy(const Policy& policy, Direction direction, Chain* dispatch) {
   const bool in = direction == Direction::kIngress;
   const char* target_dir = in ? "dst" : "src";
   const char* peer_dir = in ? "src" : "dst";
@@ -313,8 +339,8 @@ void Compiler::compilePolicy(const Policy& policy, Direction direction, Chain* h
                               policy.kind.empty() ? "" : "," + field(policy.kind), ")")),
       {}};
   const std::string targets = podSet(targetGroup(policy));
-  targets_[in ? 1 : 0].insert(targets);
-  hook->rules.push_back({{"-m", "set", "--match-set", targets, target_dir, "-j", chain.name}});
+  dispatch_[in][policy.namespace_name].targets.insert(targets);
+  dispatch->rules.push_back({{"-m", "set", "--match-set", targets, target_dir, "-j", chain.name}});
   chain.rules.push_back({{"-j", "MARK", "--set-xmark", markArg(kIsolatedMark, kIsolatedMark)}});
   const Tokens allow = {"-j", "MARK", "--set-xmark", markArg(kAllowedMark, kAllowedMark)};
   for (const Rule& rule : in ? policy.ingress : policy.egress) {
@@ -342,23 +368,24 @@ void Compiler::compilePolicy(const Policy& policy, Direction direction, Chain* h
   policy_chains_.push_back(std::move(chain));
 }
 
-std::optional<std::string> Compiler::isolatedSet(Direction direction) {
+std::string Compiler::isolatedSet(Direction direction, const std::string* namespace_name,
+                                  const std::set<std::string>& targets) {
   const bool in = direction == Direction::kIngress;
-  const std::set<std::string>& targets = targets_[in ? 1 : 0];
-  if (targets.empty()) return std::nullopt;
   PodSetDefinition definition{"", SetType::kHashIp, {}, "", Protocol::kTcp,
                               {targets.begin(), targets.end()}};
+  std::string canonical = in ? "isolated(ingress" : "isolated(egress";
+  if (namespace_name != nullptr) absl::StrAppend(&canonical, ",", field(*namespace_name));
+  canonical += ")";
   bool created = false;
-  std::string name =
-      addSet(SetType::kHashIp, in ? "isolated(ingress)" : "isolated(egress)", [&] {
-        created = true;
-        std::set<SetEntry> entries;
-        for (const auto& t : targets) {
-          const auto& members = sets_.at(t).entries;
-          entries.insert(members.begin(), members.end());
-        }
-        return entries;
-      });
+  std::string name = addSet(SetType::kHashIp, canonical, [&] {
+    created = true;
+    std::set<SetEntry> entries;
+    for (const auto& t : targets) {
+      const auto& members = sets_.at(t).entries;
+      entries.insert(members.begin(), members.end());
+    }
+    return entries;
+  });
   if (created && record_pod_sets_) {
     definition.set = name;
     pod_sets_.emplace(name, std::move(definition));

@@ -6,10 +6,13 @@
 //   QUASAR-FORWARD   conntrack ESTABLISHED,RELATED accepted first, then QUASAR-EGRESS, then
 //                    QUASAR-INGRESS. (Hooking it from FORWARD is the applier's job.)
 //   QUASAR-EGRESS    returns at once for packets from pods no egress policy isolates (one set,
-//                    the union of the targets), clears quasar's mark bits, jumps to each egress
-//                    policy's chain for packets from its targets, rejects packets marked
-//                    "isolated" and not "allowed".
-//   QUASAR-INGRESS   the same for destinations; first returns packets from the local node.
+//                    the union of the targets), clears quasar's mark bits, goes (goto) to the
+//                    chain of the source's namespace (a set of the namespace's isolated pods).
+//   QUASAR-NE-<hash> one per namespace with egress policies: jumps to each of its policies'
+//                    chains for packets from their targets, rejects packets marked "isolated"
+//                    and not "allowed".
+//   QUASAR-INGRESS, QUASAR-NI-<hash>   the same for destinations; QUASAR-INGRESS first returns
+//                    packets from the local node.
 //   QUASAR-INPUT     (hooked from INPUT) replies pass, then QUASAR-EGRESS: pods' egress to the
 //                    node itself.
 //   QUASAR-I-<hash>, QUASAR-E-<hash>   one chain per policy and direction: marks the packet

@@ -82,9 +82,45 @@ TEST(Compiler, DenyAllIngress) {
   ASSERT_EQ(c->rules.size(), 1u);  // marks isolated, allows nothing
   EXPECT_EQ(joined(c->rules[0]), "-j MARK --set-xmark 0x20000/0x20000");
   const Chain& ingress = r.chains[2];
-  std::string jump = joined(ingress.rules[3]);
-  EXPECT_THAT(jump, HasSubstr(" dst -j " + c->name));
+  const Chain* x = findChain(r, "QUASAR-NI-");  // namespace x's dispatch
+  ASSERT_NE(x, nullptr);
+  EXPECT_THAT(joined(ingress.rules[3]), HasSubstr(" dst -g " + x->name));
+  ASSERT_EQ(x->rules.size(), 3u);
+  EXPECT_THAT(joined(x->rules[0]), HasSubstr(" dst -j " + c->name));
+  EXPECT_EQ(joined(x->rules.back()), "-m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited");
   EXPECT_EQ(joined(ingress.rules.back()), "-m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited");
+}
+
+// Policies select pods of their own namespace only: the dispatch branches by namespace (a set
+// of the namespace's isolated pods, a goto to its chain), so a new connection of an isolated
+// pod walks one rule per namespace with policies and its own namespace's policies.
+TEST(Compiler, DispatchBranchesByNamespace) {
+  Model m = e2eCluster();
+  Policy xa = testing::policy("x", "a", sel({{"pod", "a"}}));
+  Policy xb = testing::policy("x", "b", sel({{"pod", "b"}}));
+  Policy yc = testing::policy("y", "c", sel({{"pod", "c"}}));
+  m.policies = {xa, xb, yc};
+  Ruleset r = mustCompile(m);
+  const Chain& ingress = r.chains[2];
+  // node RETURN, fast path, clear marks, x, y, two REJECTs
+  ASSERT_EQ(ingress.rules.size(), 7u);
+  std::vector<const Chain*> branches;
+  std::vector<const IpSet*> sets;
+  for (size_t i : {3u, 4u}) {
+    const auto& t = ingress.rules[i].args;
+    ASSERT_EQ(t.size(), 7u) << joined(ingress.rules[i]);
+    EXPECT_EQ(t[5], "-g");
+    branches.push_back(findChain(r, t[6]));
+    sets.push_back(findSet(r, t[3]));
+    ASSERT_TRUE(branches.back() != nullptr && sets.back() != nullptr);
+  }
+  std::vector<std::vector<std::string>> members = {texts(*sets[0]), texts(*sets[1])};
+  std::sort(members.begin(), members.end());
+  EXPECT_THAT(members, ::testing::ElementsAre(::testing::ElementsAre("10.1.0.1", "10.1.0.2"),
+                                              ::testing::ElementsAre("10.1.1.3")));
+  std::vector<size_t> sizes = {branches[0]->rules.size(), branches[1]->rules.size()};
+  std::sort(sizes.begin(), sizes.end());
+  EXPECT_THAT(sizes, ::testing::ElementsAre(3u, 4u));  // the policies' jumps + two REJECTs
 }
 
 // The fast path: one set per direction holds the pods some policy isolates; every other pod's
@@ -147,8 +183,9 @@ TEST(Compiler, DenyAllEgress) {
   const Chain* c = findChain(r, "QUASAR-E-");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->rules.size(), 1u);
-  // After the fast path and the marks' clearing.
-  EXPECT_THAT(joined(r.chains[1].rules[2]), HasSubstr(" src -j " + c->name));
+  // After the fast path and the marks' clearing, x's branch.
+  EXPECT_THAT(joined(r.chains[1].rules[2]), HasSubstr(" src -g QUASAR-NE-"));
+  EXPECT_THAT(joined(findChain(r, "QUASAR-NE-")->rules[0]), HasSubstr(" src -j " + c->name));
 }
 
 TEST(Compiler, PeersAreOredAndSelectorsInOnePeerAnded) {
@@ -265,12 +302,12 @@ TEST(Compiler, EqualSelectorsShareOneSet) {
   p2.ingress.push_back({{podPeer(sel({}, {in_b}))}, {}});
   m.policies = {p1, p2};
   Ruleset r = mustCompile(m);
-  // node, targets (x, pod=a), peers (x, pod=b), the isolated pods (ingress)
-  EXPECT_EQ(r.sets.size(), 4u);
+  // node, targets (x, pod=a), peers (x, pod=b), the isolated pods (all, x's)
+  EXPECT_EQ(r.sets.size(), 5u);
   // A peer in another namespace is another set.
   Policy p3 = testing::policy("y", "p3", sel({{"pod", "a"}}));
   m.policies.push_back(p3);
-  EXPECT_EQ(mustCompile(m).sets.size(), 5u);
+  EXPECT_EQ(mustCompile(m).sets.size(), 7u);  // and y's isolated pods
 }
 
 Model manyPods(int n) {
@@ -401,6 +438,7 @@ TEST(Compiler, GoldenOutput) {
 :QUASAR-INGRESS - [0:0]
 :QUASAR-INPUT - [0:0]
 :QUASAR-I-6a3fdd63218b1b80 - [0:0]
+:QUASAR-NI-42e4075ca2ab5b3a - [0:0]
 -A QUASAR-FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
 -A QUASAR-FORWARD -j QUASAR-EGRESS
 -A QUASAR-FORWARD -j QUASAR-INGRESS
@@ -410,18 +448,24 @@ TEST(Compiler, GoldenOutput) {
 -A QUASAR-INGRESS -m set --match-set QSR-f2404f5e2aa80a12 src -j RETURN
 -A QUASAR-INGRESS -m set ! --match-set QSR-c84323ec40b8404b dst -j RETURN
 -A QUASAR-INGRESS -j MARK --set-xmark 0x0/0x30000
--A QUASAR-INGRESS -m set --match-set QSR-292d0e69892a78b6 dst -j QUASAR-I-6a3fdd63218b1b80
+-A QUASAR-INGRESS -m set --match-set QSR-422eb3fd8e52092d dst -g QUASAR-NI-42e4075ca2ab5b3a
 -A QUASAR-INGRESS -p tcp -m mark --mark 0x20000/0x30000 -j REJECT --reject-with tcp-reset
 -A QUASAR-INGRESS -m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited
 -A QUASAR-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
 -A QUASAR-INPUT -j QUASAR-EGRESS
 -A QUASAR-I-6a3fdd63218b1b80 -j MARK --set-xmark 0x20000/0x20000
 -A QUASAR-I-6a3fdd63218b1b80 -m set --match-set QSR-b69521aaff335cbd src -p tcp -m multiport --dports 80,81 -j MARK --set-xmark 0x10000/0x10000
+-A QUASAR-NI-42e4075ca2ab5b3a -m set --match-set QSR-292d0e69892a78b6 dst -j QUASAR-I-6a3fdd63218b1b80
+-A QUASAR-NI-42e4075ca2ab5b3a -p tcp -m mark --mark 0x20000/0x30000 -j REJECT --reject-with tcp-reset
+-A QUASAR-NI-42e4075ca2ab5b3a -m mark --mark 0x20000/0x30000 -j REJECT --reject-with icmp-admin-prohibited
 COMMIT
 )");
   EXPECT_EQ(renderIpsets(r), R"(create QSR-292d0e69892a78b6 hash:ip family inet -exist
 flush QSR-292d0e69892a78b6
 add QSR-292d0e69892a78b6 10.1.0.1
+create QSR-422eb3fd8e52092d hash:ip family inet -exist
+flush QSR-422eb3fd8e52092d
+add QSR-422eb3fd8e52092d 10.1.0.1
 create QSR-b69521aaff335cbd hash:ip family inet -exist
 flush QSR-b69521aaff335cbd
 add QSR-b69521aaff335cbd 10.1.0.2

@@ -91,7 +91,7 @@ class RulesetSimulator {
       bool match = true;
       bool negate = false;  // "!" before a match inverts it
       size_t i = 0;
-      for (; i < t.size() && t[i] != "-j"; ++i) {
+      for (; i < t.size() && t[i] != "-j" && t[i] != "-g"; ++i) {
         if (t[i] == "-m") {
           ++i;
         } else if (t[i] == "!") {
@@ -128,6 +128,10 @@ class RulesetSimulator {
       }
       if (!match || i + 1 >= t.size()) continue;
       const std::string& target = t[i + 1];
+      if (t[i] == "-g") {
+        // goto: when the chain ends, the walk goes on after the rule that jumped to this one.
+        return walk(target, p, mark, depth + 1);
+      }
       if (target == "MARK") {
         std::vector<std::string> vm = absl::StrSplit(t[i + 3], '/');
         *mark = (*mark & ~hex(vm[1])) ^ hex(vm[0]);

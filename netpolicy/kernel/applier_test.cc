@@ -350,7 +350,8 @@ TEST_F(ApplierTest, APolicyRemovedLosesItsChainThenItsSets) {
   const auto after = compileBoth(model({egressToB()}));
   auto stats = applier_.apply(after);
   ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->chains_removed, 2);  // the policy's chain in v4 and in v6
+  // The policy's chain and its namespace's (no other ingress policy there), in v4 and v6.
+  EXPECT_EQ(stats->chains_removed, 4);
   EXPECT_GT(stats->sets_destroyed, 0);
   EXPECT_EQ(stats->restores, 2);
   EXPECT_EQ(kernel_.violations, 0);

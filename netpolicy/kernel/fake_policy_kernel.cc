@@ -45,7 +45,7 @@ std::vector<std::string> setsOf(std::string_view rule) {
 std::string targetOf(std::string_view rule) {
   const auto t = split(rule);
   for (size_t i = 0; i + 1 < t.size(); ++i) {
-    if (t[i] == "-j") return t[i + 1];
+    if (t[i] == "-j" || t[i] == "-g") return t[i + 1];
   }
   return "";
 }

@@ -232,10 +232,16 @@ TEST_P(LinuxApplierTest, RepairUndoesTamperingWithTheRealTools) {
   Applier applier(kernel_);
   ASSERT_TRUE(applier.apply(desired).ok());
   const auto good = quasarState();
-  std::string policy_chain, big_set, member;
+  std::string policy_chain, namespace_chain, big_set, member;
   for (const auto& c : desired[0].chains) {
     if (c.name.rfind("QUASAR-I-", 0) == 0) policy_chain = c.name;
   }
+  for (const auto& c : desired[0].chains) {  // the namespace chain that jumps to it
+    for (const auto& r : c.rules) {
+      if (!r.args.empty() && r.args.back() == policy_chain) namespace_chain = c.name;
+    }
+  }
+  ASSERT_EQ(namespace_chain.rfind("QUASAR-NI-", 0), 0u) << namespace_chain;
   for (const auto& s : desired[0].sets) {
     if (s.entries.size() >= 2 && s.type == SetType::kHashIp) big_set = s.name;
   }
@@ -246,8 +252,9 @@ TEST_P(LinuxApplierTest, RepairUndoesTamperingWithTheRealTools) {
       "ip6tables -D INPUT -j QUASAR-INPUT",
       "iptables -F QUASAR-INGRESS",
       "iptables -F " + policy_chain,
-      "iptables -F QUASAR-INGRESS && iptables -F " + policy_chain + " && iptables -X " +
-          policy_chain,
+      "iptables -F QUASAR-INGRESS && iptables -F " + namespace_chain + " && iptables -F " +
+          policy_chain + " && iptables -X " + policy_chain + " && iptables -X " +
+          namespace_chain,
       "ipset flush " + big_set,
       "ipset del " + big_set + " 10.1.1.1",
       "ipset add " + big_set + " 10.99.0.1",
