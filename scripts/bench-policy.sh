@@ -198,16 +198,20 @@ Goal (issue 14): quasar's ADD median at most 1/4 of ptp + host-local's in the sa
 
 $adds
 
-### Findings (2026-12-02, 2 cores shared with other work)
+### Findings (2026-12-02 and 2026-12-03, 2 cores shared with other work)
 
 - Pod events meet their goal by far: a pod's set delta is one libipset batch, no iptables call
-  (about 0.1 ms median, p99 under 0.5 ms in the last runs; 3.5-7 ms in an earlier, busier one).
-- The rule count is the same at 1,000 and 10,000 pods (6,012 rules + 2 hooks, 311 sets); only
-  the members grow (3,001 -> 30,001).
+  (0.1-0.3 ms median, p99 under 0.6 ms in the last runs; 3.5-7 ms in an earlier, busier one).
+- The rule count is the same at 1,000 and 10,000 pods (6,313 rules + 2 hooks, 412 sets); only
+  the members grow (5,001 -> 50,001). Since the namespace dispatch (2026-12-03) each namespace
+  with policies has a chain and a set of its isolated pods per direction, and each direction a
+  set of all isolated pods (the fast path): +301 rules, +101 sets, and every isolated pod's
+  address twice more (6,012 rules, 311 sets, 30,001 members before).
 - A full sync is within 1.2x of the floor and under 1 s at both sizes since the applier stopped
   reading the whole filter table back after each write (85cb769): before, the read-back
   \`iptables-save\` (0.4-0.5 s at 6,000 rules) made it 1.4-2.0x and 1.6-2.1 s. Most of what is
-  left is the floor's own \`iptables-restore\` of 6,012 rules (nft backend).
+  left is the floor's own \`ipset restore\` and \`iptables-restore\` (nft backend); the
+  namespace dispatch's extra members made both, and the sync, about 0.15 s longer at 10,000 pods.
 - A policy change at 10,000 pods: 50-250 ms median (compile 30-55 ms; the restore of the changed
   chains and, for an added or deleted policy, the rewritten fixed chains); 0.7-0.9 s with the
   read-back.
