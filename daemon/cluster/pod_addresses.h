@@ -50,8 +50,8 @@ std::optional<PodAddresses> parsePodAddresses(const std::string& key, const std:
 bool isKubernetesName(const std::string& s);
 
 // Writes this node's pod addresses in the background: set()/remove() return at once, changes
-// to one pod coalesce, and a batch goes in one transaction, retried with backoff while the
-// datastore is unreachable. An ADD never waits for it.
+// made within 50 ms of each other coalesce (per pod, and into one transaction), retried with
+// backoff while the datastore is unreachable. An ADD never waits for it.
 // Threading: thread-safe. Owns one thread, ended by stop() or the destructor.
 class PodAddressPublisher {
  public:
@@ -91,6 +91,7 @@ class PodAddressPublisher {
   std::map<std::string, std::optional<std::string>> pending_;  // key -> value (nullopt: delete)
   bool writing_ = false;
   bool stopping_ = false;
+  int flushing_ = 0;  // callers waiting in flush(): write without waiting for more changes
   std::vector<std::string> sync_deletes_;  // keys of pods no longer here, for the first batch
   bool synced_ = false;
   std::thread writer_;

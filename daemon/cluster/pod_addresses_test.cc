@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "daemon/store/sqlite_kv_store.h"
 
@@ -121,6 +122,27 @@ TEST_F(PodAddressesTest, ManyPodsGoInTransactionsTheDatastoreAccepts) {
   }
   ASSERT_TRUE(pub.flush(seconds(10)));
   EXPECT_EQ(published().size(), 300u);
+}
+
+TEST_F(PodAddressesTest, ABurstOfChangesGoesInFewTransactions) {
+  PodAddressPublisher pub(*store_, "node-a");
+  pub.start({});
+  ASSERT_TRUE(pub.flush(seconds(10)));
+  const int64_t before = store_->list(kPodIpsPrefix)->revision;
+  // A burst of pod starts, 2 ms apart (as a node starting a job's pods): without coalescing each
+  // would be a transaction of its own (a revision each).
+  for (int i = 0; i < 15; ++i) {
+    pub.setAttachment("default", "pod-" + std::to_string(i), "", "eth0",
+                      {"10.1.0." + std::to_string(i + 1)});
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  // Published without anyone flushing, within the coalescing window's order of magnitude.
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (published().size() < 15u && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(published().size(), 15u);
+  EXPECT_LE(store_->list(kPodIpsPrefix)->revision - before, 3);
 }
 
 }  // namespace
