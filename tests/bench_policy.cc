@@ -175,8 +175,7 @@ absl::Status checkKernelSets(np::PolicyKernel& kernel, const np::Ruleset& rulese
     if (it == ruleset.sets.end()) return absl::InternalError("no set " + d.set);
     auto got = kernel.readSet(d.set);
     if (!got.ok()) return got.status();
-    std::sort(got->begin(), got->end());
-    if (*got != it->entries) {
+    if (std::set<np::SetEntry>(got->begin(), got->end()) != it->entries) {
       return absl::InternalError(absl::StrCat("set ", d.set, ": the kernel holds ", got->size(),
                                               " entries, the ruleset ", it->entries.size()));
     }

@@ -162,7 +162,7 @@ std::string Compiler::addSet(SetType type, const std::string& canonical,
     return name;
   }
   std::set<SetEntry> entries = fill();
-  it->second = IpSet{name, text, type, options_.family, {entries.begin(), entries.end()}};
+  it->second = IpSet{name, text, type, options_.family, std::move(entries)};
   return name;
 }
 

@@ -22,6 +22,7 @@
 // the rules depend on the policies, never on the number of pods. Text forms: render.h.
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,10 @@ struct IpSet {
   std::string canonical;  // what was hashed (may contain user strings: never render it)
   SetType type = SetType::kHashIp;
   conf::Family family = conf::Family::kV4;
-  std::vector<SetEntry> entries;  // sorted, unique
+  // Ordered (the rendering and the kernel diffs walk it in order); a set, not a sorted vector,
+  // because pod events insert into sets of 10,000 members on every ADD (three copies: the
+  // agent's, the applier's and its last desired state): a vector's insert cost 0.4 ms per ADD.
+  std::set<SetEntry> entries;
 };
 
 struct ChainRule {

@@ -40,7 +40,7 @@ Membership Membership::fromCompile(const Model& model, const CompileOptions& opt
   for (const auto& ns : model.namespaces) m.selected_[ns.name];
   for (size_t i = 0; i < m.definitions_.size(); ++i) {
     if (!m.definitions_[i].union_of.empty()) {
-      m.unions_.push_back(i);
+      for (const auto& set : m.definitions_[i].union_of) m.unions_of_[set].push_back(i);
       continue;
     }
     const PodGroup& group = m.definitions_[i].group;
@@ -94,13 +94,14 @@ std::vector<PodSetEntry> Membership::entriesOf(const Pod& pod) const {
   if (auto it = named_.find(pod.namespace_name); it != named_.end()) visit(it->second);
   auto it = selected_.find(pod.namespace_name);
   visit(it != selected_.end() ? it->second : selected_unknown_);
-  const size_t own = out.size();
-  for (size_t i : unions_) {
+  std::set<size_t> unions;
+  for (const auto& e : out) {
+    if (auto u = unions_of_.find(e.set); u != unions_of_.end()) {
+      unions.insert(u->second.begin(), u->second.end());
+    }
+  }
+  for (size_t i : unions) {
     const PodSetDefinition& d = definitions_[i];
-    const bool member = std::any_of(out.begin(), out.begin() + own, [&](const PodSetEntry& e) {
-      return std::binary_search(d.union_of.begin(), d.union_of.end(), e.set);
-    });
-    if (!member) continue;
     for (auto& e : podSetEntries(d, pod, family_)) out.push_back({d.set, std::move(e)});
   }
   // Each set is visited once and podSetEntries() is unique: sorting is enough.
@@ -116,15 +117,7 @@ IpSet* findSet(Ruleset* ruleset, const std::string& name) {
   return it != ruleset->sets.end() && it->name == name ? &*it : nullptr;
 }
 
-// Where `entry` is or would go in the sorted entries.
-std::vector<SetEntry>::iterator place(IpSet* set, const SetEntry& entry) {
-  return std::lower_bound(set->entries.begin(), set->entries.end(), entry);
-}
-
-bool has(IpSet* set, const SetEntry& entry) {
-  auto it = place(set, entry);
-  return it != set->entries.end() && *it == entry;
-}
+bool has(IpSet* set, const SetEntry& entry) { return set->entries.contains(entry); }
 
 }  // namespace
 
@@ -163,16 +156,14 @@ absl::StatusOr<PodSetDelta> Membership::applyPodChange(const Pod* old_pod, const
       if (--shared->second == 1) shared_.erase(shared);
       continue;  // another pod still gives it
     }
-    gone_sets[i]->entries.erase(place(gone_sets[i], gone[i].entry));
+    gone_sets[i]->entries.erase(gone[i].entry);
     delta.removed.push_back(std::move(gone[i]));
   }
   for (size_t i = 0; i < come.size(); ++i) {
-    auto it = place(come_sets[i], come[i].entry);
-    if (it != come_sets[i]->entries.end() && *it == come[i].entry) {
+    if (!come_sets[i]->entries.insert(come[i].entry).second) {
       ++shared_.try_emplace(come[i], 1).first->second;
       continue;  // another pod gives it already
     }
-    come_sets[i]->entries.insert(it, come[i].entry);
     delta.added.push_back(std::move(come[i]));
   }
   return delta;

@@ -86,9 +86,11 @@ class Membership {
   std::map<std::string, std::vector<size_t>> named_;
   std::map<std::string, std::vector<size_t>> selected_;
   std::vector<size_t> selected_unknown_;
-  // The unions of target sets (PodSetDefinition::union_of): a pod is in one when it is in any
-  // of the sets it unites, which the visits above decide.
-  std::vector<size_t> unions_;
+  // The unions of target sets (PodSetDefinition::union_of), by united set: a pod is in a union
+  // when it is in any of the sets it unites, which the visits above decide. (By set, because a
+  // node has two unions per namespace with policies: walking them all cost more than the rest
+  // of a pod event.)
+  std::map<std::string, std::vector<size_t>> unions_of_;
   // How many pods give an entry, where more than one does. An entry in a set and not here has
   // one pod.
   std::map<PodSetEntry, int> shared_;

@@ -15,7 +15,7 @@ constexpr conf::Family kFamilies[] = {conf::Family::kV4, conf::Family::kV6};
 
 struct AppliedSet {
   SetType type = SetType::kHashIp;
-  std::vector<SetEntry> entries;  // in the kernel's text form (kernelEntry), sorted, unique
+  std::set<SetEntry> entries;  // in the kernel's text form (kernelEntry)
 };
 
 struct AppliedChain {
@@ -35,26 +35,18 @@ RuleTokens tokensOf(const Chain& chain) {
   return out;
 }
 
-void sortUnique(std::vector<SetEntry>& v) {
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-}
-
-// The compiler's entries are sorted and unique; only hash:net text changes (and so its order).
-std::vector<SetEntry> kernelEntries(const IpSet& set) {
+// Only hash:net text changes in the kernel's form (and so its order).
+std::set<SetEntry> kernelEntries(const IpSet& set) {
   if (set.type != SetType::kHashNet) return set.entries;
-  std::vector<SetEntry> out;
-  out.reserve(set.entries.size());
-  for (const auto& e : set.entries) out.push_back(kernelEntry(set.type, e));
-  sortUnique(out);
+  std::set<SetEntry> out;
+  for (const auto& e : set.entries) out.insert(kernelEntry(set.type, e));
   return out;
 }
 
 // The ops turning `have` into `want` for one set: adds before dels, so an address that moves
 // between entries is never missing; an entry whose nomatch flag flips is deleted first.
-// Both sorted and unique.
-void diffEntries(const std::string& set, const std::vector<SetEntry>& have,
-                 const std::vector<SetEntry>& want, std::vector<SetOp>& ops, ApplyStats& stats) {
+void diffEntries(const std::string& set, const std::set<SetEntry>& have,
+                 const std::set<SetEntry>& want, std::vector<SetOp>& ops, ApplyStats& stats) {
   std::vector<SetEntry> added, removed;
   std::set_difference(want.begin(), want.end(), have.begin(), have.end(),
                       std::back_inserter(added));
@@ -78,7 +70,7 @@ void diffEntries(const std::string& set, const std::vector<SetEntry>& have,
 }
 
 void createSet(const std::string& name, SetType type, conf::Family family,
-               const std::vector<SetEntry>& entries, std::vector<SetOp>& ops, ApplyStats& stats) {
+               const std::set<SetEntry>& entries, std::vector<SetOp>& ops, ApplyStats& stats) {
   ops.push_back({SetOp::Kind::kCreate, name, type, family, {}});
   ++stats.sets_created;
   for (const auto& e : entries) ops.push_back({SetOp::Kind::kAdd, name, {}, {}, e});
@@ -170,7 +162,7 @@ absl::Status Applier::applyDesired(const std::vector<Ruleset>& desired, ApplySta
   }
   // 1. Sets: created and filled before any rule can reference them.
   std::vector<SetOp> ops;
-  std::vector<std::pair<AppliedSet*, std::vector<SetEntry>>> changed;
+  std::vector<std::pair<AppliedSet*, std::set<SetEntry>>> changed;
   for (const Ruleset& r : desired) {
     auto& fs = state_->families[r.family];
     for (const IpSet& set : r.sets) {
@@ -180,7 +172,7 @@ absl::Status Applier::applyDesired(const std::vector<Ruleset>& desired, ApplySta
           it->second.entries == set.entries) {
         continue;
       }
-      std::vector<SetEntry> want = kernelEntries(set);
+      std::set<SetEntry> want = kernelEntries(set);
       if (it == fs.sets.end()) {
         createSet(set.name, set.type, r.family, want, ops, stats);
         // (On failure memory is dropped and re-read, so adding it early is harmless.)
@@ -294,8 +286,7 @@ absl::Status Applier::loadFromKernel(const std::vector<Ruleset>& desired, ApplyS
     if (!wanted || k.members == 0) continue;  // a stale set is destroyed; no need to read it
     auto entries = kernel.readSet(k.name);
     if (!entries.ok()) return entries.status();
-    applied.entries = std::move(*entries);
-    sortUnique(applied.entries);
+    applied.entries = {entries->begin(), entries->end()};
   }
   state_->generation = readGeneration();
   for (conf::Family family : kFamilies) {
@@ -345,11 +336,12 @@ absl::StatusOr<ApplyStats> Applier::changeMembers(conf::Family family, const Pod
     distrust();
     return s;
   }
-  auto patch = [](std::vector<SetEntry>& v, const SetEntry& e, bool add) {
-    auto it = std::lower_bound(v.begin(), v.end(), e);
-    const bool present = it != v.end() && *it == e;
-    if (add && !present) v.insert(it, e);
-    if (!add && present) v.erase(it);
+  auto patch = [](std::set<SetEntry>& v, const SetEntry& e, bool add) {
+    if (add) {
+      v.insert(e);
+    } else {
+      v.erase(e);
+    }
   };
   for (const auto& e : delta.added) {
     patch(fam->second.sets[e.set].entries, e.entry, true);
@@ -447,8 +439,7 @@ absl::Status Applier::repairDrift(ApplyStats& stats) {
       if (it->second->members == static_cast<int64_t>(set.entries.size())) continue;
       auto entries = kernel_.readSet(name);
       if (!entries.ok()) return entries.status();
-      sortUnique(*entries);
-      diffEntries(name, *entries, set.entries, ops, stats);
+      diffEntries(name, {entries->begin(), entries->end()}, set.entries, ops, stats);
     }
   }
   if (!ops.empty()) {
