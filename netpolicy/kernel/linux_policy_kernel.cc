@@ -3,6 +3,7 @@
 #include <libipset/ipset.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <memory>
@@ -74,27 +75,9 @@ int onStandardError(struct ipset* handle, void*) {
   return type >= IPSET_NOTICE ? -1 : 0;
 }
 
-struct IpsetFree {
-  void operator()(struct ipset* handle) const { ipset_fini(handle); }
-};
-using IpsetHandle = std::unique_ptr<struct ipset, IpsetFree>;
-
 struct FileClose {
   void operator()(FILE* f) const { fclose(f); }
 };
-
-// One libipset session whose output and errors go to `capture`.
-absl::StatusOr<IpsetHandle> openIpset(IpsetCapture& capture) {
-  // ipset_load_types fills a process-wide list: once.
-  static std::once_flag types_loaded;
-  std::call_once(types_loaded, [] { ipset_load_types(); });
-  IpsetHandle handle(ipset_init());
-  if (!handle) return absl::ResourceExhaustedError("ipset_init failed (out of memory)");
-  if (ipset_custom_printf(handle.get(), onCustomError, onStandardError, onOutput, &capture) != 0) {
-    return absl::InternalError("ipset_custom_printf failed");
-  }
-  return handle;
-}
 
 absl::Status ipsetError(const std::string& what, const IpsetCapture& capture) {
   std::string msg(capture.error);
@@ -105,34 +88,10 @@ absl::Status ipsetError(const std::string& what, const IpsetCapture& capture) {
   return absl::InternalError(absl::StrCat(what, ": ", msg));
 }
 
-// Runs one ipset command line ("list -t", "save QSR-x", "destroy QSR-x"); returns its output.
-absl::StatusOr<std::string> ipsetLine(const std::string& line) {
-  IpsetCapture capture;
-  auto handle = openIpset(capture);
-  if (!handle.ok()) return handle.status();
-  std::string buf = line;
-  const int rc = ipset_parse_line(handle->get(), buf.data());
-  if (rc < 0 || !capture.error.empty()) return ipsetError(absl::StrCat("ipset ", line), capture);
-  return std::move(capture.output);
-}
-
-// Runs `text` in restore mode: consecutive adds and dels go to the kernel as batched netlink
-// messages instead of one round trip per member.
-absl::Status ipsetRestore(const std::string& text) {
-  if (text.empty()) return absl::OkStatus();
-  IpsetCapture capture;
-  auto handle = openIpset(capture);
-  if (!handle.ok()) return handle.status();
-  std::unique_ptr<FILE, FileClose> stream(
-      fmemopen(const_cast<char*>(text.data()), text.size(), "r"));
-  if (!stream) {
-    const int err = errno;
-    return absl::ResourceExhaustedError(
-        absl::StrCat("fmemopen for ipset restore: ", strerror(err)));
-  }
-  const int rc = ipset_parse_stream(handle->get(), stream.get());
-  if (rc < 0 || !capture.error.empty()) return ipsetError("ipset restore", capture);
-  return absl::OkStatus();
+// The calling thread's network namespace (its inode), or 0 when it cannot be told.
+ino_t currentNetns() {
+  struct stat st;
+  return stat("/proc/thread-self/ns/net", &st) == 0 ? st.st_ino : 0;
 }
 
 std::string tool(conf::Family family, const char* suffix) {
@@ -165,6 +124,75 @@ absl::Status nftBackend() {
 }
 
 }  // namespace
+
+struct LinuxPolicyKernel::IpsetSession {
+  struct Free {
+    void operator()(struct ipset* h) const { ipset_fini(h); }
+  };
+  std::unique_ptr<struct ipset, Free> handle;
+  IpsetCapture capture;
+  ino_t netns = 0;
+};
+
+LinuxPolicyKernel::LinuxPolicyKernel() = default;
+LinuxPolicyKernel::~LinuxPolicyKernel() = default;
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<LinuxPolicyKernel::IpsetSession>> openIpset() {
+  // ipset_load_types fills a process-wide list: once.
+  static std::once_flag types_loaded;
+  std::call_once(types_loaded, [] { ipset_load_types(); });
+  auto session = std::make_unique<LinuxPolicyKernel::IpsetSession>();
+  session->handle.reset(ipset_init());
+  if (!session->handle) return absl::ResourceExhaustedError("ipset_init failed (out of memory)");
+  if (ipset_custom_printf(session->handle.get(), onCustomError, onStandardError, onOutput,
+                          &session->capture) != 0) {
+    return absl::InternalError("ipset_custom_printf failed");
+  }
+  session->netns = currentNetns();
+  return session;
+}
+
+// One ipset command line ("list -t", "save QSR-x", "destroy QSR-x") in a session of its own
+// (a session keeps a command's options, such as list's -t, for the next); returns its output.
+absl::StatusOr<std::string> ipsetLine(const std::string& line) {
+  auto session = openIpset();
+  if (!session.ok()) return session.status();
+  std::string buf = line;
+  const int rc = ipset_parse_line((*session)->handle.get(), buf.data());
+  const IpsetCapture& capture = (*session)->capture;
+  if (rc < 0 || !capture.error.empty()) return ipsetError(absl::StrCat("ipset ", line), capture);
+  return std::move((*session)->capture.output);
+}
+
+}  // namespace
+
+absl::Status LinuxPolicyKernel::ipsetRestore(const std::string& text) {
+  if (text.empty()) return absl::OkStatus();
+  if (ipset_ && (ipset_->netns == 0 || ipset_->netns != currentNetns())) ipset_.reset();
+  if (!ipset_) {
+    auto session = openIpset();
+    if (!session.ok()) return session.status();
+    ipset_ = std::move(*session);
+  }
+  ipset_->capture = {};
+  struct ipset* handle = ipset_->handle.get();
+  std::unique_ptr<FILE, FileClose> stream(
+      fmemopen(const_cast<char*>(text.data()), text.size(), "r"));
+  if (!stream) {
+    const int err = errno;
+    return absl::ResourceExhaustedError(
+        absl::StrCat("fmemopen for ipset restore: ", strerror(err)));
+  }
+  const int rc = ipset_parse_stream(handle, stream.get());
+  if (rc < 0 || !ipset_->capture.error.empty()) {
+    absl::Status s = ipsetError("ipset restore", ipset_->capture);
+    ipset_.reset();  // a session that failed is not reused
+    return s;
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::vector<KernelSet>> LinuxPolicyKernel::listSets() {
   auto text = ipsetLine("list -t");

@@ -10,12 +10,18 @@
 // nftables ruleset generation (nft_generation.h). The backend is asked once per instance, so a
 // node whose iptables alternative is switched needs a restart of quasard.
 //
-// Threading: thread-compatible; each call opens its own libipset session (and netlink socket,
-// so it acts in the calling thread's network namespace). The process must be
+// Threading: thread-compatible. The libipset session (and netlink socket) that adds and deletes
+// members is kept between calls, opened anew when the calling thread's network namespace is
+// not the one it was opened in or after it reported an error, so calls act in the calling
+// thread's network namespace; keeping it saves a socket and ipset's protocol handshake on every
+// pod event. Other commands (list, save, destroy) each have a session of their own. The
+// process must be
 // root (CAP_NET_ADMIN) in the network namespace to program. Failure: kernel and tool errors
 // come back as Internal with the tool's message; a missing tool as Unavailable.
 
+#include <memory>
 #include <optional>
+#include <string>
 
 #include "netpolicy/kernel/policy_kernel.h"
 
@@ -23,6 +29,8 @@ namespace quasar::netpolicy {
 
 class LinuxPolicyKernel : public PolicyKernel {
  public:
+  LinuxPolicyKernel();
+  ~LinuxPolicyKernel() override;
   absl::StatusOr<std::vector<KernelSet>> listSets() override;
   absl::StatusOr<std::vector<SetEntry>> readSet(const std::string& name) override;
   absl::Status changeSets(const std::vector<SetOp>& ops) override;
@@ -30,9 +38,14 @@ class LinuxPolicyKernel : public PolicyKernel {
   absl::StatusOr<std::map<std::string, int>> readHooks(conf::Family family) override;
   absl::Status restoreFilter(conf::Family family, const std::string& input) override;
   absl::StatusOr<uint64_t> filterGeneration() override;
+  struct IpsetSession;  // a libipset session (in the .cc)
 
  private:
   bool nftBackendOk();
+  // `text` in restore mode: consecutive adds and dels go to the kernel as batched netlink
+  // messages instead of one round trip per member.
+  absl::Status ipsetRestore(const std::string& text);
+  std::unique_ptr<IpsetSession> ipset_;
   // OK when the tools are the nf_tables backend; Unimplemented for legacy. Set on first use.
   std::optional<absl::Status> nft_backend_;
 };
