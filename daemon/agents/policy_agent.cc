@@ -98,7 +98,13 @@ absl::Status PolicyAgent::podStarting(const std::string& attachment, LocalPod po
   const auto until = Clock::now() + deadline;
   std::unique_lock lock(mu_);
   const uint64_t mine = rememberLocked(attachment, std::move(pod));
-  cv_.notify_all();
+  // Synced here when no one else is at it: waking the worker and being woken by it cost more
+  // than the member change itself (~0.2 ms of 0.3 on a busy node).
+  if (!busy_ && !stopping_ && view_.synced()) {
+    syncLocked(lock);
+  } else {
+    cv_.notify_all();
+  }
   if (!done_cv_.wait_until(lock, until, [&] { return applied_ >= mine || stopping_; }) ||
       applied_ < mine) {
     return absl::UnavailableError(absl::StrCat("network policy for the pod not applied in time (",
@@ -147,10 +153,14 @@ void PolicyAgent::run() {
       std::min<Clock::duration>(options_.repair_period, std::chrono::milliseconds(100));
   auto next_generation_check = Clock::now() + generation_period;
   while (!stopping_) {
-    const bool watching = stats_.ready && applier_.watchesGeneration();
+    const bool watching = !busy_ && stats_.ready && applier_.watchesGeneration();
     cv_.wait_until(lock, watching ? std::min(next_repair, next_generation_check) : next_repair,
-                   [&] { return stopping_ || wanted_ > applied_; });
+                   [&] { return stopping_ || (wanted_ > applied_ && !busy_); });
     if (stopping_) break;
+    if (busy_) {  // an ADD's thread is syncing: the applier is its until it is done
+      cv_.wait(lock, [&] { return stopping_ || !busy_; });
+      continue;
+    }
     if (wanted_ > applied_) {
       // Nothing is applied from a half-loaded view (a previous quasard's state stays).
       if (!view_.synced()) {
@@ -159,36 +169,30 @@ void PolicyAgent::run() {
         lock.lock();
         continue;
       }
-      const uint64_t generation = wanted_;
-      const bool full = full_ || !compiled_;
-      std::set<PodKey> pods = std::move(dirty_pods_);
-      dirty_pods_.clear();
-      full_ = false;
-      std::map<std::string, LocalPod> local = local_;
-      lock.unlock();
-      absl::Status s;
-      if (full || !syncPods(pods, local)) s = syncAll(local);
-      lock.lock();
-      applied_ = generation;
-      last_status_ = s;
-      done_cv_.notify_all();
+      syncLocked(lock);
       continue;
     }
     bool tick = Clock::now() >= next_repair;
     if (!tick && watching && Clock::now() >= next_generation_check) {
       next_generation_check = Clock::now() + generation_period;
       if (Clock::now() >= next_full_repair) {
+        busy_ = true;
         lock.unlock();
         tick = applier_.filterChanged();
         lock.lock();
+        busy_ = false;
+        done_cv_.notify_all();
       }
     }
     if (!tick) continue;
     next_repair = Clock::now() + options_.repair_period;
     if (!stats_.ready) continue;
+    busy_ = true;
     lock.unlock();
     auto repaired = repairPass(next_full_repair);
     lock.lock();
+    busy_ = false;
+    done_cv_.notify_all();
     if (!repaired.ok()) {
       stats_.last_error = std::string(repaired.status().message());
       spdlog::warn("event=policy-repair-failed error=\"{}\"", stats_.last_error);
@@ -204,6 +208,25 @@ void PolicyAgent::run() {
           repaired->hooks_added);
     }
   }
+}
+
+void PolicyAgent::syncLocked(std::unique_lock<std::mutex>& lock) {
+  busy_ = true;
+  const uint64_t generation = wanted_;
+  const bool full = full_ || !compiled_;
+  std::set<PodKey> pods = std::move(dirty_pods_);
+  dirty_pods_.clear();
+  full_ = false;
+  std::map<std::string, LocalPod> local = local_;
+  lock.unlock();
+  absl::Status s;
+  if (full || !syncPods(pods, local)) s = syncAll(local);
+  lock.lock();
+  applied_ = generation;
+  last_status_ = s;
+  busy_ = false;
+  done_cv_.notify_all();
+  cv_.notify_all();  // the worker may wait for busy_ to end, or have more to do
 }
 
 absl::StatusOr<netpolicy::ApplyStats> PolicyAgent::repairPass(Clock::time_point& next_full) {

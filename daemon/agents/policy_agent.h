@@ -19,8 +19,9 @@
 // - Nothing is applied before the view has synced: a half-loaded view would open holes in what
 //   a previous quasard left in the kernel.
 //
-// Threading: one worker thread does every compile and kernel change; the public methods are
-// thread-safe. stop() (or the destructor) ends the subscription and joins the worker. The view
+// Threading: one thread at a time compiles and changes the kernel (`busy_`): the worker, or
+// the thread of an ADD (podStarting) that finds it idle and syncs right there; the public
+// methods are thread-safe. stop() (or the destructor) ends the subscription and joins the worker. The view
 // and the applier must outlive the agent.
 
 #include <chrono>
@@ -99,7 +100,7 @@ class PolicyAgent {
 
  private:
   using PodKey = std::pair<std::string, std::string>;  // namespace, name
-  // What the last sync compiled, patched by pod events since. Worker thread only (the model
+  // What the last sync compiled, patched by pod events since. The busy_ thread only (the model
   // also under model_mu_, for explain()).
   struct Compiled {
     std::vector<netpolicy::Ruleset> rulesets;        // one per family
@@ -108,15 +109,18 @@ class PolicyAgent {
   };
 
   void run();
-  // One repair tick (worker thread, mu_ not held): the cheap check, and the full comparison
+  // Under mu_ (released meanwhile), busy_ false, the view synced: syncs what is wanted (pods, or
+  // everything) and records the generation applied.
+  void syncLocked(std::unique_lock<std::mutex>& lock);
+  // One repair tick (worker thread, busy_, mu_ not held): the cheap check, and the full comparison
   // when due; moves `next_full` after a full read.
   absl::StatusOr<netpolicy::ApplyStats> repairPass(
       std::chrono::steady_clock::time_point& next_full);
-  // A full sync of `local` (the snapshot the pass took): model, compile, apply. Worker thread
-  // only; returns the status.
+  // A full sync of `local` (the snapshot the pass took): model, compile, apply. The busy_
+  // thread only; returns the status.
   absl::Status syncAll(const std::map<std::string, LocalPod>& local);
   // Pod events as member changes; false (nothing half done that a full sync would not fix) when
-  // they need a full sync instead. Worker thread only.
+  // they need a full sync instead. The busy_ thread only.
   bool syncPods(const std::set<PodKey>& pods, const std::map<std::string, LocalPod>& local);
   void markDirty(std::optional<PodKey> pod);
   // Under mu_: records a local pod for the next sync; returns the generation that includes it.
@@ -134,13 +138,14 @@ class PolicyAgent {
   uint64_t wanted_ = 1;   // generation of the state to sync (the first sync is wanted)
   uint64_t applied_ = 0;  // generation of the last finished sync
   bool full_ = true;      // a full sync is wanted (not just pod updates)
+  bool busy_ = false;     // a thread is syncing or repairing: compiled_ and the applier are its
   std::set<PodKey> dirty_pods_;
   absl::Status last_status_ = absl::UnavailableError("no policy sync yet");
   size_t last_policies_ = 0;  // policies in the model of the last full sync, applied or not
   std::map<std::string, LocalPod> local_;
   mutable std::mutex model_mu_;
   std::shared_ptr<netpolicy::Model> model_;  // of the last good sync, patched by pod events
-  std::optional<Compiled> compiled_;         // worker thread only
+  std::optional<Compiled> compiled_;         // the busy_ thread only
   Stats stats_;
   ObjectView::Subscription subscription_;
   std::thread thread_;
