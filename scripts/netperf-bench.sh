@@ -3,27 +3,103 @@
 # between real pods made by the real plugin on real quasard nodes, against the node-to-node floor
 # and Debian's ptp + host-local with static routes. Nodes are namespaces on one bridged
 # "physical" subnet, etcd holds the cluster; one pair of nodes per routing mode (host-gw,
-# vxlan-always), one host-gw pair enforcing 1,000 NetworkPolicies, and one for the reference.
-# Every test runs for SECONDS, ROUNDS times, the rows interleaved round by round. Writes the raw figures as JSON
-# (OUT, default /tmp/quasar-netperf-<date>.json), the netperf section of docs/benchmarks.md and
+# vxlan-always, and ipip-always where the kernel has the ipip module), one host-gw pair
+# enforcing 1,000 NetworkPolicies, and one for the reference. Every test runs for SECONDS,
+# ROUNDS times, the rows interleaved round by round. Writes the raw figures as JSON (OUT,
+# default /tmp/quasar-netperf-<date>.json), the netperf section of docs/benchmarks.md and
 # docs/netperf.png. Needs root; never touches the root namespace.
 # usage: scripts/netperf-bench.sh [ROUNDS=5] [SECONDS=5] [OUT]
+#        scripts/netperf-bench.sh --vm [ROUNDS=3] [SECONDS=5] [OUT]
+#   --vm: the whole harness, IPIP row included, inside scripts/vm-test.sh's VM (Debian's kernel,
+#   qemu TCG: 10-50x slower than this kernel's namespaces). The run in the VM prints its JSON on
+#   the console (a line "QUASAR_NETPERF_JSON {...}"); this side takes it from there, writes it
+#   to OUT (default /tmp/quasar-netperf-vm-<date>.json), the netperf-vm section of
+#   docs/benchmarks.md and docs/netperf-vm.png. QUASAR_VM_TIMEOUT (default 7200 s) bounds the VM.
+#   NETPERF_TESTS="tcp_rr tcp_crr ..." runs only those tests (ids in `tests` below; with --vm
+#   the default is "tcp_rr tcp_crr stream1"); NETPERF_PATIENCE=N multiplies every wait for a
+#   daemon, route or server (default 1; 10 in the VM);
 #   NETPERF_NOTE="..." adds a sentence to the section (e.g. what else ran on the machine);
+#   NETPERF_DOCS=0 leaves docs/ alone (the JSON and the table only: a trial run);
 #   QUASAR_NO_BUILD=1 skips scripts/build.sh (the binaries in QUASAR_BUILD_DIR are current).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 quasar_need_root "$0" "$@"
-rounds=${1:-5}
+vm=0
+if [ "${1:-}" = --vm ]; then vm=1; shift; fi
+# NETPERF_IN_VM=1: this is the run inside the VM (started by --vm): nothing to set up or build,
+# the JSON goes to the console, the docs are written outside.
+in_vm=${NETPERF_IN_VM:-0}
+rounds=${1:-$([ "$vm" = 1 ] && echo 3 || echo 5)}
 secs=${2:-5}
-out=${3:-/tmp/quasar-netperf-$(date -u +%Y%m%dT%H%M%S).json}
+[[ $rounds =~ ^[1-9][0-9]*$ && $secs =~ ^[1-9][0-9]*$ ]] ||
+  { echo "usage: $0 [--vm] [ROUNDS] [SECONDS] [OUT]" >&2; exit 2; }
+out=${3:-/tmp/quasar-netperf$([ "$vm" = 1 ] && echo -vm)-$(date -u +%Y%m%dT%H%M%S).json}
+patience=${NETPERF_PATIENCE:-$([ "$in_vm" = 1 ] && echo 10 || echo 1)}
 # Before the set-up (applying 1,001 policies and starting 8 daemons raises it): what else runs.
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 
-"$quasar_root/scripts/setup.sh" >/dev/null
-if [ -z "${QUASAR_NO_BUILD:-}" ]; then "$quasar_root/scripts/build.sh" >/dev/null; fi
+if [ "$in_vm" != 1 ]; then
+  "$quasar_root/scripts/setup.sh" >/dev/null
+  if [ -z "${QUASAR_NO_BUILD:-}" ]; then "$quasar_root/scripts/build.sh" >/dev/null; fi
+fi
+report=$quasar_root/tests/bench/netperf_report.py
+
+# --vm: this script again inside the VM, its JSON taken from the console; the docs written here.
+# The VM loads no module on demand, so netfilter's (for quasar's policy chains and sets) are
+# named; crc32c first, which libcrc32c (nf_tables, nf_conntrack) needs and does not depend on.
+run_in_vm() {
+  local log rc json_line tests=${NETPERF_TESTS:-tcp_rr tcp_crr stream1}
+  [[ $tests =~ ^[a-z0-9_\ ]+$ ]] || { echo "NETPERF_TESTS: test ids only" >&2; exit 2; }
+  log=$(mktemp /tmp/quasar-netperf-vm-XXXXXX.log)
+  echo "netperf in the VM: $rounds rounds x ${secs}s of $tests (console: $log)" >&2
+  set +e
+  QUASAR_VM_TIMEOUT=${QUASAR_VM_TIMEOUT:-7200} QUASAR_VM_MODULES="crc32c_generic nf_tables \
+nft_compat nft_ct nf_conntrack xt_conntrack xt_set ip_set_hash_ip ip_set_hash_ipport \
+ip_set_hash_net xt_comment xt_mark xt_multiport xt_tcpudp ipt_REJECT" \
+    "$quasar_root/scripts/vm-test.sh" -- "cd $quasar_root && NETPERF_IN_VM=1 \
+NETPERF_TESTS='$tests' NETPERF_PATIENCE=${NETPERF_PATIENCE:-10} QUASAR_BUILD_DIR=$quasar_build \
+scripts/netperf-bench.sh $rounds $secs" |
+    tee "$log" | grep --line-buffered -v '^QUASAR_NETPERF_JSON ' >&2
+  rc=${PIPESTATUS[0]}
+  set -e
+  json_line=$(sed -n 's/^QUASAR_NETPERF_JSON //p' "$log" | tail -1)
+  if [ "$rc" -ne 0 ] || [ -z "$json_line" ]; then
+    echo "netperf in the VM failed (exit $rc); its console: $log" >&2
+    exit 1
+  fi
+  # What the VM's JSON cannot know: this machine (whose CPUs qemu emulates on, and how busy
+  # they were), the command as run here, the note.
+  echo "$json_line" | NP_COMMAND="scripts/netperf-bench.sh --vm $rounds $secs" \
+    NP_LOAD_BEFORE=$load_before NP_LOAD_AFTER="$(cut -d' ' -f1 /proc/loadavg)" \
+    NP_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    NP_QEMU="$(qemu-system-x86_64 --version | head -1)" python3 -c '
+import json, os, platform, sys
+e = os.environ
+r = json.loads(sys.stdin.read())
+r["command"] = e["NP_COMMAND"]
+r["note"] = e.get("NETPERF_NOTE", "")
+r["vm"] = {"qemu": e["NP_QEMU"], "accel": "tcg", "vcpus": r["machine"]["cores"],
+           "memory_mib": 3072}
+r["host"] = {"cores": os.cpu_count(), "cpu": e["NP_CPU"], "kernel": platform.release(),
+             "load_average": {"before": e["NP_LOAD_BEFORE"], "after": e["NP_LOAD_AFTER"]}}
+print(json.dumps(r, indent=1))' >"$out"
+  rm -f "$log"
+  echo "raw figures: $out" >&2
+  python3 "$report" "$out" --table
+  [ "${NETPERF_DOCS:-1}" != 0 ] || return 0
+  local dir
+  dir=$(mktemp -d /tmp/quasar-netperf-vm-XXXXXX)
+  python3 "$report" "$out" --chart "$quasar_root/docs/netperf-vm.png" --section "$dir/section.md"
+  quasar_write_section "$quasar_root/docs/benchmarks.md" netperf-vm <"$dir/section.md"
+  rm -rf "$dir"
+  echo "wrote docs/benchmarks.md (netperf-vm) and docs/netperf-vm.png" >&2
+}
+if [ "$vm" = 1 ]; then
+  run_in_vm
+  exit 0
+fi
 bin=$quasar_build/bin
 np=/var/cache/quasar/netperf/usr/bin
-report=$quasar_root/tests/bench/netperf_report.py
 dir=$(mktemp -d /tmp/quasar-netperf-XXXXXX)
 tag=qnp$$
 lan=10.98.0
@@ -60,9 +136,11 @@ ip netns exec "$tag-etcd" etcd --name=e --data-dir="$dir/etcd" \
   --listen-peer-urls=http://127.0.0.1:2380 --initial-advertise-peer-urls=http://127.0.0.1:2380 \
   --initial-cluster=e=http://127.0.0.1:2380 --log-level=error >/dev/null 2>"$dir/etcd.log" &
 pids+=($!)
-for _ in $(seq 100); do
+n=$((100 * patience))
+for i in $(seq $n); do
   ip netns exec "$tag-etcd" env ETCDCTL_API=3 etcdctl --endpoints=$lan.100:2379 \
     endpoint health >/dev/null 2>&1 && break
+  [ "$i" -eq $n ] && { echo "etcd did not start:" >&2; cat "$dir/etcd.log" >&2; exit 1; }
   sleep 0.1
 done
 
@@ -90,7 +168,7 @@ datastore: {type: etcd, endpoints: [$lan.100:2379], prefix: /netperf-$cluster/}
 YAML
   ip netns exec "$tag-$node" "$bin/quasard" -c "$d/quasard.yaml" >/dev/null 2>"$d/quasard.log" &
   daemons+=($!)
-  for _ in $(seq 100); do
+  for _ in $(seq $((100 * patience))); do
     "$bin/quasarctl" --socket "$d/quasard.sock" status >/dev/null 2>&1 && return 0
     sleep 0.1
   done
@@ -126,11 +204,25 @@ ref_pod() {  # NODE POD SUBNET(x.y.z): prints the pod's IP
   echo "$result" | first_ip
 }
 
-echo "setting up: etcd, 4 pairs of nodes (host-gw, vxlan-always, policy, reference), 11 pods..." >&2
+# IPIP only where the kernel has the module (loaded, or loadable: quasard's tunl0 loads it); in
+# the VM it must be there, as it is the point of running there.
+ipip=0
+if [ -d /sys/module/ipip ] || { command -v modprobe >/dev/null && modprobe -q -n ipip; }; then
+  ipip=1
+elif [ "$in_vm" = 1 ]; then
+  echo "no ipip module in the VM" >&2
+  exit 1
+fi
+echo "setting up: etcd, $((4 + ipip)) pairs of nodes (host-gw, vxlan-always,$([ "$ipip" = 1 ] &&
+  echo " ipip-always,") policy, reference), $((11 + 2 * ipip)) pods..." >&2
 quasar_node hga 1 host-gw 10.244.0.0/16
 quasar_node hgb 2 host-gw 10.244.0.0/16
 quasar_node vxa 11 vxlan-always 10.245.0.0/16
 quasar_node vxb 12 vxlan-always 10.245.0.0/16
+if [ "$ipip" = 1 ]; then  # ipip-always: through tunl0 even on one subnet
+  quasar_node ipa 41 ipip-always 10.248.0.0/16
+  quasar_node ipb 42 ipip-always 10.248.0.0/16
+fi
 quasar_node pla 31 host-gw 10.247.0.0/16 policy
 quasar_node plb 32 host-gw 10.247.0.0/16 policy
 ref_node rfa 21
@@ -143,6 +235,10 @@ hga2=$(quasar_pod hga hga2)
 hgb1=$(quasar_pod hgb hgb1)
 quasar_pod vxa vxa1 >/dev/null
 vxb1=$(quasar_pod vxb vxb1)
+if [ "$ipip" = 1 ]; then
+  quasar_pod ipa ipa1 >/dev/null
+  ipb1=$(quasar_pod ipb ipb1)
+fi
 ref_pod rfa rfa1 10.246.1 >/dev/null
 rfb1=$(ref_pod rfb rfb1 10.246.2)
 
@@ -198,10 +294,11 @@ import json, sys
 s = json.load(sys.stdin)
 sys.exit(0 if s.get("ready") and s.get("policies") == 1001 else 1)'
 }
+n=$((600 * patience))
 for node in pla plb; do
-  for i in $(seq 600); do
+  for i in $(seq $n); do
     policies_applied "$node" 2>/dev/null && break
-    [ "$i" -eq 600 ] && { echo "$node never applied the 1,001 policies" >&2; exit 1; }
+    [ "$i" -eq $n ] && { echo "$node never applied the 1,001 policies" >&2; exit 1; }
     sleep 0.1
   done
 done
@@ -217,6 +314,7 @@ rows=(
   "local|hga1|hga2|$hga2|pod to pod, same node (quasar)"
   "hostgw|hga1|hgb1|$hgb1|pod to pod across nodes, quasar host-gw"
   "vxlan|vxa1|vxb1|$vxb1|pod to pod across nodes, quasar VXLAN (vxlan-always)"
+  ${ipb1:+"ipip|ipa1|ipb1|$ipb1|pod to pod across nodes, quasar IPIP (ipip-always)"}
   "ptp|rfa1|rfb1|$rfb1|pod to pod across nodes, ptp + host-local, static routes (reference)"
   "pol1000|pfr1|pfr2|$pfr2|host-gw pod to pod, 1,000 policies installed, none selecting the pair"
   "polallow|pal1|pal2|$pal2|host-gw pod to pod, 1,000 policies + one selecting the server, allowing the client"
@@ -233,6 +331,17 @@ tests=(
   "iperf8|iperf3|-P 8|iperf3 TCP 8 flows|Mbit/s"
 )
 field() { echo "$1" | cut -d'|' -f"$2"; }
+if [ -n "${NETPERF_TESTS:-}" ]; then  # only these, in the order above
+  for id in $NETPERF_TESTS; do
+    printf '%s\n' "${tests[@]}" | grep -q "^$id|" ||
+      { echo "NETPERF_TESTS: no test $id" >&2; exit 2; }
+  done
+  picked=()
+  for t in "${tests[@]}"; do
+    [[ " $NETPERF_TESTS " == *" $(field "$t" 1) "* ]] && picked+=("$t")
+  done
+  tests=("${picked[@]}")
+fi
 
 for row in "${rows[@]}"; do
   server=$(field "$row" 3)
@@ -246,15 +355,18 @@ path_is() {  # NODE ADDRESS DEVICE
   ip -n "$tag-$1" route get "$2" | grep -q "dev $3 " ||
     { echo "$1 does not route $2 over $3: $(ip -n "$tag-$1" route get "$2")" >&2; exit 1; }
 }
-for i in $(seq 100); do  # quasard's routes to the other node's block come with the watch
+# quasard's routes to the other node's block come with the watch
+for i in $(seq $((100 * patience))); do
   ip -n "$tag-hga" route get "$hgb1" | grep -q "dev up0 " &&
     ip -n "$tag-pla" route get "$pal2" | grep -q "dev up0 " &&
     ip -n "$tag-pla" route get "$pfr2" | grep -q "dev up0 " &&
-    ip -n "$tag-vxa" route get "$vxb1" | grep -q "dev quasar.vxlan " && break
+    ip -n "$tag-vxa" route get "$vxb1" | grep -q "dev quasar.vxlan " &&
+    { [ "$ipip" = 0 ] || ip -n "$tag-ipa" route get "$ipb1" | grep -q "dev tunl0 "; } && break
   sleep 0.2
 done
 path_is hga "$hgb1" up0
 path_is vxa "$vxb1" quasar.vxlan
+[ "$ipip" = 0 ] || path_is ipa "$ipb1" tunl0
 path_is rfa "$rfb1" up0
 path_is pla "$pfr2" up0
 path_is pla "$pal2" up0
@@ -288,25 +400,28 @@ done
 for row in "${rows[@]}"; do
   client=$(field "$row" 2)
   ip=$(field "$row" 4)
-  for i in $(seq 100); do
+  n=$((100 * patience))
+  for i in $(seq $n); do
     ip netns exec "$tag-$client" ping -c1 -W1 "$ip" >/dev/null 2>&1 && break
-    [ "$i" -eq 100 ] && { echo "no path for row $(field "$row" 1): $client -> $ip" >&2; exit 1; }
+    [ "$i" -eq $n ] && { echo "no path for row $(field "$row" 1): $client -> $ip" >&2; exit 1; }
     sleep 0.2
   done
-  for i in $(seq 50); do  # netserver listening
+  n=$((50 * patience))
+  for i in $(seq $n); do  # netserver listening
     ip netns exec "$tag-$client" "$np/netperf" -H "$ip" -l 1 -t TCP_RR -P 0 -- -o THROUGHPUT \
       >/dev/null 2>&1 && break
-    [ "$i" -eq 50 ] && { echo "no netserver for row $(field "$row" 1) at $ip" >&2; exit 1; }
+    [ "$i" -eq $n ] && { echo "no netserver for row $(field "$row" 1) at $ip" >&2; exit 1; }
     sleep 0.2
   done
 done
 
+limit=$((secs + 30 * patience))  # seconds one netperf or iperf3 client may take
 netperf_once() {  # CLIENT IP ARGS...: prints the throughput; one retry, then fails
   local client=$1 ip=$2 v
   shift 2
   for _ in 1 2; do
     # shellcheck disable=SC2068
-    if v=$(timeout $((secs + 30)) ip netns exec "$tag-$client" "$np/netperf" -H "$ip" -l "$secs" \
+    if v=$(timeout "$limit" ip netns exec "$tag-$client" "$np/netperf" -H "$ip" -l "$secs" \
       -P 0 $@ -o THROUGHPUT 2>>"$dir/netperf.err") && [[ $v =~ ^[0-9.]+$ ]]; then
       echo "$v"
       return 0
@@ -323,7 +438,7 @@ iperf_once() {  # CLIENT IP ARGS...: prints the receiver's Mbit/s; one retry, th
   shift 2
   for _ in 1 2; do
     # shellcheck disable=SC2068
-    if v=$(timeout $((secs + 30)) ip netns exec "$tag-$client" iperf3 -c "$ip" -t "$secs" $@ -J \
+    if v=$(timeout "$limit" ip netns exec "$tag-$client" iperf3 -c "$ip" -t "$secs" $@ -J \
       2>>"$dir/iperf3.err" | python3 -c '
 import json, sys
 print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' \
@@ -339,7 +454,8 @@ print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] /
 }
 
 samples=$dir/samples.jsonl
-echo "running $rounds rounds x ${#rows[@]} rows x ${#tests[@]} tests x ${secs}s..." >&2
+echo "set up in ${SECONDS}s; running $rounds rounds x ${#rows[@]} rows x ${#tests[@]} tests" \
+  "x ${secs}s..." >&2
 for r in $(seq "$rounds"); do
   for row in "${rows[@]}"; do
     id=$(field "$row" 1)
@@ -399,9 +515,16 @@ print(json.dumps({
               for t in table("tests")],
     "samples": samples}, indent=1))
 PY
+if [ "$in_vm" = 1 ]; then  # to the console, one line, for --vm outside to take
+  echo "QUASAR_NETPERF_JSON $(python3 -c '
+import json, sys
+print(json.dumps(json.load(sys.stdin)))' <"$out")"
+  exit 0
+fi
 echo "raw figures: $out" >&2
 
+python3 "$report" "$out" --table
+[ "${NETPERF_DOCS:-1}" != 0 ] || exit 0
 python3 "$report" "$out" --chart "$quasar_root/docs/netperf.png" --section "$dir/section.md"
 quasar_write_section "$quasar_root/docs/benchmarks.md" netperf <"$dir/section.md"
-python3 "$report" "$out" --table
 echo "wrote docs/benchmarks.md and docs/netperf.png" >&2

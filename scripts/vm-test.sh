@@ -7,6 +7,9 @@
 #
 # usage: scripts/vm-test.sh [-- COMMAND]   (needs root; the kernel comes from scripts/setup.sh)
 #   without COMMAND: ctest -L vm in the build tree; with it: COMMAND (e.g. a shell line to try).
+#   QUASAR_VM_TIMEOUT: seconds before the VM is stopped (1800); QUASAR_VM_MODULES: more of the
+#   kernel's modules to load at boot (the VM cannot load modules on demand: the chroot's
+#   /lib/modules is this machine's), e.g. netfilter's for scripts/netperf-bench.sh --vm.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 quasar_need_root "$0" "$@"
@@ -26,7 +29,7 @@ fi
 
 # Modules in load order: what virtio-9p needs, then what the tests need, each after its
 # dependencies (read from the modules' own `depends=`).
-wanted="virtio_pci 9pnet_virtio 9p ipip veth bridge vxlan 8021q macvlan"
+wanted="virtio_pci 9pnet_virtio 9p ipip veth bridge vxlan 8021q macvlan ${QUASAR_VM_MODULES:-}"
 declare -A path_of=()
 while IFS= read -r f; do
   name=$(basename "$f" .ko)

@@ -134,6 +134,66 @@ class Chart(unittest.TestCase):
         self.assertIn("set output '/tmp/x.png'", script)
 
 
+# The IPIP row against VXLAN on TCP_CRR (issue 16's goal: at least 1.10x). Per round:
+# 1.20, 1.05, 1.30; the medians 4200 / 3500 = 1.20.
+IPIP_SAMPLES = {
+    ("node", "tcp_crr"): [8000, 8000, 8000],
+    ("vxlan", "tcp_crr"): [3000, 4000, 3500],
+    ("ipip", "tcp_crr"): [3600, 4200, 4550],
+}
+
+
+def ipip_results(samples=IPIP_SAMPLES):
+    r = results(samples)
+    r["rounds"] = 3
+    r["rows"] = [{"id": "node", "label": "node to node"},
+                 {"id": "vxlan", "label": "pod to pod, VXLAN"},
+                 {"id": "ipip", "label": "pod to pod, IPIP"}]
+    r["tests"] = [{"id": "tcp_crr", "label": "TCP_CRR 64/64", "unit": "trans/s",
+                   "tool": "netperf", "args": ""}]
+    return r
+
+
+class IpipGoal(unittest.TestCase):
+    def test_ratio_of_medians_and_of_each_round(self):
+        r = nr.pair_ratio(ipip_results(), "ipip", "vxlan", "tcp_crr")
+        self.assertAlmostEqual(r["of_medians"], 4200 / 3500)
+        self.assertEqual([round(x, 4) for x in r["rounds"]], [1.2, 1.05, 1.3])
+        self.assertAlmostEqual(r["median_of_rounds"], 1.2)
+
+    def test_no_ipip_row_no_ratio_and_no_goal_sentence(self):
+        self.assertIsNone(nr.pair_ratio(results(SAMPLES), "ipip", "vxlan", "tcp_crr"))
+        self.assertIsNone(nr.goal_text(results(SAMPLES)))
+        self.assertNotIn("IPIP against VXLAN", nr.section(results(SAMPLES)))
+
+    def test_goal_met_on_the_medians_says_when_rounds_straddle_it(self):
+        text = nr.goal_text(ipip_results())
+        self.assertIn("TCP_CRR 64/64: 1.20x", text)
+        self.assertIn("per round 1.20x, 1.05x, 1.30x, median 1.20x", text)
+        self.assertIn("at least 1.10x: met, but the rounds' ratios straddle 1.10x", text)
+
+    def test_goal_not_met(self):
+        slow = dict(IPIP_SAMPLES)
+        slow[("ipip", "tcp_crr")] = [3000, 4000, 3600]  # medians 3600 / 3500 = 1.03
+        text = nr.goal_text(ipip_results(slow))
+        self.assertIn("1.03x", text)
+        self.assertTrue(text.endswith("at least 1.10x: not met."), text)
+
+    def test_vm_section_names_the_emulation_and_the_host(self):
+        r = ipip_results()
+        r["vm"] = {"qemu": "QEMU emulator version 7.2.0", "accel": "tcg", "vcpus": 2,
+                   "memory_mib": 3072}
+        r["host"] = {"cores": 2, "cpu": "Host CPU", "kernel": "6.18-host",
+                     "load_average": {"before": "1.50", "after": "2.00"}}
+        text = " ".join(nr.section(r, "netperf-vm.png").split())
+        for want in ("in the VM", "TCG emulation", "Debian's kernel 6.1.0-test",
+                     "2 cores (Host CPU, kernel 6.18-host)", "Under emulation.",
+                     "`ipip-always`", "load average 1.50", "IPIP against VXLAN",
+                     "](netperf-vm.png)", "| pod to pod, IPIP | 4,200 |"):
+            self.assertIn(want, text)
+        self.assertIn("in the VM, qemu TCG", nr.chart_script(r, "/tmp/d", "/tmp/p.png"))
+
+
 class Section(unittest.TestCase):
     def test_names_command_date_machine_and_links_the_chart(self):
         text = " ".join(nr.section(results(SAMPLES)).split())  # the prose is wrapped at 100
