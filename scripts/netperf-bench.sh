@@ -149,8 +149,9 @@ first_ip() {  # a CNI result on stdin: its first address, without the prefix len
 }
 
 # --- quasar nodes and pods ---
-quasar_node() {  # NODE HOST MODE CIDR [CLUSTER]: a node namespace running quasard in MODE
-  local node=$1 host=$2 mode=$3 cidr=$4 cluster=${5:-$3} d=$dir/$1
+quasar_node() {  # NODE HOST MODE CIDR [CLUSTER [YAML]]: a node namespace running quasard in MODE,
+  # YAML (one line) added to its configuration
+  local node=$1 host=$2 mode=$3 cidr=$4 cluster=${5:-$3} extra=${6:-} d=$dir/$1
   attach "$node" "$host"
   mkdir -p "$d"
   cat >"$d/quasard.yaml" <<YAML
@@ -165,6 +166,7 @@ routingMode: $mode
 natOutgoing: false
 logLevel: warn
 datastore: {type: etcd, endpoints: [$lan.100:2379], prefix: /netperf-$cluster/}
+$extra
 YAML
   ip netns exec "$tag-$node" "$bin/quasard" -c "$d/quasard.yaml" >/dev/null 2>"$d/quasard.log" &
   daemons+=($!)
@@ -223,12 +225,25 @@ if [ "$ipip" = 1 ]; then  # ipip-always: through tunl0 even on one subnet
   quasar_node ipa 41 ipip-always 10.248.0.0/16
   quasar_node ipb 42 ipip-always 10.248.0.0/16
 fi
+# Where host-gw's cost against ptp goes: quasar's policy chains match on conntrack state, which
+# turns conntrack on in the node (as kube-proxy's rules do on any Kubernetes node; ptp alone
+# does not). This pair runs without them, the second reference pair with one such rule.
+quasar_node hna 51 host-gw 10.249.0.0/16 nopolicy "networkPolicy: false"
+quasar_node hnb 52 host-gw 10.249.0.0/16 nopolicy "networkPolicy: false"
 quasar_node pla 31 host-gw 10.247.0.0/16 policy
 quasar_node plb 32 host-gw 10.247.0.0/16 policy
 ref_node rfa 21
 ref_node rfb 22
 ip -n "$tag-rfa" route add 10.246.2.0/24 via $lan.22 dev up0
 ip -n "$tag-rfb" route add 10.246.1.0/24 via $lan.21 dev up0
+ref_node rca 23
+ref_node rcb 24
+ip -n "$tag-rca" route add 10.246.4.0/24 via $lan.24 dev up0
+ip -n "$tag-rcb" route add 10.246.3.0/24 via $lan.23 dev up0
+for node in rca rcb; do  # quasar's first FORWARD rule; only these namespaces see it
+  ip netns exec "$tag-$node" iptables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED \
+    -j ACCEPT
+done
 
 quasar_pod hga hga1 >/dev/null  # clients: their addresses are not needed
 hga2=$(quasar_pod hga hga2)
@@ -241,6 +256,10 @@ if [ "$ipip" = 1 ]; then
 fi
 ref_pod rfa rfa1 10.246.1 >/dev/null
 rfb1=$(ref_pod rfb rfb1 10.246.2)
+ref_pod rca rca1 10.246.3 >/dev/null
+rcb1=$(ref_pod rcb rcb1 10.246.4)
+quasar_pod hna hna1 >/dev/null
+hnb1=$(quasar_pod hnb hnb1)
 
 # --- NetworkPolicy: the policy pair's cluster holds 1,000 policies over 1,000 pods elsewhere
 # (tests/bench_policy's scale shape: namespaces ns0..ns99), none selecting the pods measured.
@@ -316,6 +335,8 @@ rows=(
   "vxlan|vxa1|vxb1|$vxb1|pod to pod across nodes, quasar VXLAN (vxlan-always)"
   ${ipb1:+"ipip|ipa1|ipb1|$ipb1|pod to pod across nodes, quasar IPIP (ipip-always)"}
   "ptp|rfa1|rfb1|$rfb1|pod to pod across nodes, ptp + host-local, static routes (reference)"
+  "ptpct|rca1|rcb1|$rcb1|ptp + host-local, conntrack on in both nodes (one FORWARD rule)"
+  "hgnopol|hna1|hnb1|$hnb1|quasar host-gw, networkPolicy: false (no chains, no conntrack)"
   "pol1000|pfr1|pfr2|$pfr2|host-gw pod to pod, 1,000 policies installed, none selecting the pair"
   "polallow|pal1|pal2|$pal2|host-gw pod to pod, 1,000 policies + one selecting the server, allowing the client"
 )
@@ -360,6 +381,7 @@ for i in $(seq $((100 * patience))); do
   ip -n "$tag-hga" route get "$hgb1" | grep -q "dev up0 " &&
     ip -n "$tag-pla" route get "$pal2" | grep -q "dev up0 " &&
     ip -n "$tag-pla" route get "$pfr2" | grep -q "dev up0 " &&
+    ip -n "$tag-hna" route get "$hnb1" | grep -q "dev up0 " &&
     ip -n "$tag-vxa" route get "$vxb1" | grep -q "dev quasar.vxlan " &&
     { [ "$ipip" = 0 ] || ip -n "$tag-ipa" route get "$ipb1" | grep -q "dev tunl0 "; } && break
   sleep 0.2
@@ -368,6 +390,8 @@ path_is hga "$hgb1" up0
 path_is vxa "$vxb1" quasar.vxlan
 [ "$ipip" = 0 ] || path_is ipa "$ipb1" tunl0
 path_is rfa "$rfb1" up0
+path_is rca "$rcb1" up0
+path_is hna "$hnb1" up0
 path_is pla "$pfr2" up0
 path_is pla "$pal2" up0
 # The policy rows cross quasar's chains on both nodes: they hold the rules of 1,001 policies, and

@@ -227,6 +227,13 @@ def setup_text(results):
         "cluster; %s, and one is the reference: Debian's `ptp` plugin with `host-local` IPAM "
         "(MTU 1500, as quasar's host-gw) and a static route on each node to the other's pod "
         "subnet." % pairs]
+    if rows & {"ptpct", "hgnopol"}:
+        text.append(
+            "Two more pairs show what conntrack costs: quasar's policy chains match on conntrack "
+            "state, which turns conntrack on in the node (kube-proxy's rules do the same on any "
+            "Kubernetes node; ptp alone does not). One quasar `host-gw` pair runs with "
+            "`networkPolicy: false` (no chains, so no conntrack), one reference pair has quasar's "
+            "first FORWARD rule (`-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`).")
     if rows & {"pol1000", "polallow"}:
         text.append(
             "Another pair runs quasard in `host-gw` mode enforcing 1,000 NetworkPolicies over "

@@ -202,6 +202,18 @@ class Section(unittest.TestCase):
             self.assertIn(want, text)
         self.assertNotIn("shared with other work", text)
 
+    def test_conntrack_pairs_are_described_only_when_measured(self):
+        r = results(SAMPLES)
+        self.assertNotIn("what conntrack costs", " ".join(nr.section(r).split()))
+        r["rows"].append({"id": "ptpct", "label": "ptp, conntrack on"})
+        r["samples"].append({"round": 1, "row": "ptpct", "test": "tcp_rr", "value": 1,
+                             "flows": [1]})
+        r["samples"].append({"round": 1, "row": "ptpct", "test": "stream1", "value": 1,
+                             "flows": [1]})
+        text = " ".join(nr.section(r).split())
+        for want in ("what conntrack costs", "`networkPolicy: false`", "--ctstate ESTABLISHED"):
+            self.assertIn(want, text)
+
     def test_says_so_when_the_cpu_was_busy_before_the_run(self):
         r = results(SAMPLES)
         r["load_average"]["before"] = "3.20"
