@@ -5,22 +5,24 @@
 //
 // - Syncs on every change of the kinds policy depends on (coalesced: a burst costs one sync),
 //   and repairs what someone changed in the kernel: every `repair_period` a cheap check (sets'
-//   member counts, the hooks and, with nftables, the ruleset generation) repairs what it finds.
-//   With nftables the generation is also looked at every min(repair_period, 100 ms), and the
-//   full comparison of quasar's chains runs when it moved, at most once per
-//   max(repair_period, twice its last duration); with legacy iptables it runs
-//   every period, or, when it takes longer than a tenth of that, every ten times its duration.
+//   member counts, the hooks and the filter generation: nftables' ruleset generation, or the
+//   legacy tables' digest) repairs what it finds. The generation is also looked at every
+//   min(repair_period, 100 ms), and the full comparison of quasar's chains runs when it moved,
+//   at most once per max(repair_period, twice its last duration). Where no generation can be
+//   read, the full comparison runs every period, or, when it takes longer than a tenth of
+//   that, every ten times its duration.
 //   A change
 //   of pods only (added, deleted, relabelled, readdressed) patches the compiled sets and changes
 //   only their members (netpolicy/compiler/membership.h); a policy, namespace or node change
 //   compiles all.
-// - No gap at pod start: podStarting() returns only after a sync that includes the pod's
-//   addresses has been applied, so a pod a policy isolates is isolated before its ADD answers.
+// - No gap at pod start: the ADD's awaitApplied() returns only after a sync that includes the
+//   pod's addresses has been applied, so a pod a policy isolates is isolated before its ADD
+//   answers.
 // - Nothing is applied before the view has synced: a half-loaded view would open holes in what
 //   a previous quasard left in the kernel.
 //
 // Threading: one thread at a time compiles and changes the kernel (`busy_`): the worker, or
-// the thread of an ADD (podStarting) that finds it idle and syncs right there; the public
+// the thread of an ADD (awaitApplied) that finds it idle and syncs right there; the public
 // methods are thread-safe. stop() (or the destructor) ends the subscription and joins the worker. The view
 // and the applier must outlive the agent.
 
@@ -78,12 +80,20 @@ class PolicyAgent {
   // Runs/errors go to these series (agent "policy"). Call before start().
   void setMetrics(metrics::ReconcileMetrics m) { metrics_.emplace(m); }
 
-  // The ADD path: `pod` has these addresses on this node (attachment "<cid>/<ifname>"). Returns
-  // once a sync including them is applied: OK, or Unavailable when none could be applied before
+  // The ADD path, in two steps so that the sync runs while the caller does something else (the
+  // address's commit): podStarting() records that `pod` has these addresses on this node
+  // (attachment "<cid>/<ifname>") and wakes the worker; it returns the generation that
+  // includes them. awaitApplied() returns once a sync of that generation is applied (syncing
+  // right there when no one is at it): OK, or Unavailable when none could be applied before
   // `deadline` (the view not synced yet) or the kernel refused it while policies exist (with no
   // policy at all nothing isolates the pod, so a kernel without ipset does not stop pods).
+  uint64_t podStarting(const std::string& attachment, LocalPod pod);
+  absl::Status awaitApplied(uint64_t generation, std::chrono::milliseconds deadline);
+  // Both steps at once.
   absl::Status podStarting(const std::string& attachment, LocalPod pod,
-                           std::chrono::milliseconds deadline);
+                           std::chrono::milliseconds deadline) {
+    return awaitApplied(podStarting(attachment, std::move(pod)), deadline);
+  }
   // A pod this node already had at start (from the allocation store): recorded, no wait.
   void podKnown(const std::string& attachment, LocalPod pod);
   // The attachment's addresses are released: out of the sets with the next sync (no wait).

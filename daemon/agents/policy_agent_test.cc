@@ -159,6 +159,18 @@ TEST_F(PolicyAgentTest, PodIsolatedBeforeItsAddReturns) {
   EXPECT_TRUE(eventually([&] { return !inSomeSet("10.244.1.2"); }));
 }
 
+// The ADD's two steps: podStarting() alone has the worker apply the pod (while the ADD's thread
+// commits the address), and awaitApplied() then finds it done.
+TEST_F(PolicyAgentTest, WorkerAppliesAStartingPodBeforeAnyoneWaits) {
+  syncView({pod("x", "a", {{"app", "a"}}, "")}, {denyAll("x")});
+  agent_.start();
+  ASSERT_TRUE(eventually([&] { return agent_.stats().ready; }));
+  const uint64_t generation = agent_.podStarting("c1/eth0", {"x", "a", {ip("10.244.1.2")}, nullptr});
+  EXPECT_TRUE(eventually([&] { return inSomeSet("10.244.1.2"); }));
+  auto s = agent_.awaitApplied(generation, std::chrono::milliseconds(0));
+  EXPECT_TRUE(s.ok()) << s;
+}
+
 // Policies follow the view: added, then deleted.
 TEST_F(PolicyAgentTest, FollowsPolicyChanges) {
   syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2")});
@@ -234,9 +246,9 @@ TEST_F(PolicyAgentTest, GenerationReadsTheTableOnlyAfterAChange) {
   EXPECT_GE(agent_.stats().repairs, 1u);
 }
 
-// Legacy iptables (no generation): today's schedule, the full comparison on its own clock.
+// No generation (it cannot be read): the full comparison on its own clock.
 TEST_F(PolicyAgentTest, WithoutAGenerationTheFullRepairStaysPeriodic) {
-  kernel_.with([](FakePolicyKernel& k) { return k.legacy = true; });
+  kernel_.with([](FakePolicyKernel& k) { return k.no_generation = true; });
   syncView({pod("x", "a", {{"app", "a"}}, "10.244.1.2")}, {denyAll("x")});
   agent_.start();
   ASSERT_TRUE(eventually([&] { return agent_.stats().ready && inSomeSet("10.244.1.2"); }));

@@ -94,16 +94,16 @@ grpc::Status QuasardService::allocate(
                      ": its previous veth is still being removed; retry"));
   }
   LookedUp looked_up = lookUpPod(r.pod);
-  // NetworkPolicy before any answer: the pod is in its policies' sets when the plugin has its
-  // address, so a pod a policy isolates is never reachable unisolated. A failure to enforce
-  // fails the ADD (fail closed), after the early answer was held back.
+  // NetworkPolicy before the final answer: the pod is in its policies' sets when the plugin
+  // answers the runtime, so a pod a policy isolates never runs unisolated. The early answer
+  // goes first and the policy sync runs while the address commits: the plugin builds the veth
+  // meanwhile and reports nothing until the durable answer, which a failure to enforce turns
+  // into an error (fail closed: the plugin removes the veth, the address is released here).
   const std::shared_ptr<const objects::Pod> pod_object = looked_up.object;
-  std::optional<absl::Status> policy_status;
+  std::optional<BeforeAnswer> before;
   std::function<void(const ipam::AllocateResult&)> hook;
   if (on_reserved) {
     hook = [&](const ipam::AllocateResult& reserved) {
-      policy_status = beforeAnswer(reserved.allocation, pod_object);
-      if (!policy_status->ok()) return;
       pb::AllocateReply early;
       toPb(reserved.allocation, early.mutable_allocation());
       describeUnderlay(reserved.allocation, early.mutable_allocation());
@@ -111,6 +111,7 @@ grpc::Status QuasardService::allocate(
       early.set_mtu(node_.mtu);
       early.set_durable(false);
       on_reserved(early);
+      before = startBeforeAnswer(reserved.allocation, pod_object);
     };
   }
   if (floating_) {
@@ -141,14 +142,17 @@ grpc::Status QuasardService::allocate(
     spdlog::warn("event=allocate-failed container={} ifname={} error=\"{}\"",
                  r.attachment.container_id, r.attachment.ifname,
                  std::string(result.status().message()));
+    // The reservation did not commit: its addresses leave the sets again.
+    if (before && before->policy_started) policy_->podStopped(r.attachment.key());
     return toGrpc(result.status());
   }
-  if (!policy_status) policy_status = beforeAnswer(result->allocation, pod_object);
-  if (!policy_status->ok()) {
+  if (!before) before = startBeforeAnswer(result->allocation, pod_object);
+  const absl::Status policy_status = finishBeforeAnswer(*before);
+  if (!policy_status.ok()) {
     spdlog::warn(
         "event=allocate-refused container={} ifname={} pod={}/{} reason=policy error=\"{}\"",
         r.attachment.container_id, r.attachment.ifname, r.pod.namespace_, r.pod.name,
-        std::string(policy_status->message()));
+        std::string(policy_status.message()));
     if (result->created) {
       if (auto undone = manager_.release(r.attachment, /*hold=*/false, claim); !undone.ok()) {
         spdlog::warn("event=allocate-undo-failed container={} error=\"{}\"",
@@ -156,7 +160,7 @@ grpc::Status QuasardService::allocate(
       }
       if (policy_) policy_->podStopped(r.attachment.key());
     }
-    return toGrpc(absl::UnavailableError(policy_status->message()));
+    return toGrpc(absl::UnavailableError(policy_status.message()));
   }
   if (result->created) {
     spdlog::info("event=allocate container={} ifname={} pod={}/{} ips={}",
@@ -213,17 +217,25 @@ QuasardService::LookedUp QuasardService::lookUpPod(ipam::PodRef& pod) {
   return out;
 }
 
-absl::Status QuasardService::beforeAnswer(const ipam::Allocation& a,
-                                          std::shared_ptr<const objects::Pod> object) {
+QuasardService::BeforeAnswer QuasardService::startBeforeAnswer(
+    const ipam::Allocation& a, std::shared_ptr<const objects::Pod> object) {
+  BeforeAnswer out;
   if (eni_agent_ && a.source == ipam::eni::EniSource::kName) {
     if (auto s = eni_agent_->podAdded(a.ips); !s.ok()) {
-      return absl::UnavailableError(absl::StrCat("ENI policy rules: ", s.message()));
+      out.status = absl::UnavailableError(absl::StrCat("ENI policy rules: ", s.message()));
+      return out;
     }
   }
-  if (!policy_) return absl::OkStatus();
-  return policy_->podStarting(a.attachment.key(),
-                              {a.pod.namespace_, a.pod.name, a.ips, std::move(object)},
-                              policy_deadline_);
+  if (policy_) {
+    out.policy_started = policy_->podStarting(
+        a.attachment.key(), {a.pod.namespace_, a.pod.name, a.ips, std::move(object)});
+  }
+  return out;
+}
+
+absl::Status QuasardService::finishBeforeAnswer(const BeforeAnswer& started) {
+  if (!started.status.ok() || !started.policy_started) return started.status;
+  return policy_->awaitApplied(*started.policy_started, policy_deadline_);
 }
 
 void QuasardService::describeUnderlay(const ipam::Allocation& a, pb::Allocation* out) const {

@@ -155,9 +155,17 @@ class QuasardService final : public quasar::api::v1::Quasard::Service {
     std::shared_ptr<const objects::Pod> object;  // the pod, when found (not kept after ADD)
   };
   LookedUp lookUpPod(ipam::PodRef& pod);
-  // The pod's addresses into the policy agent's sets; OK without an agent.
-  // What must hold before an ADD answers: the pod's ENI rules, then its policies enforced.
-  absl::Status beforeAnswer(const ipam::Allocation& a, std::shared_ptr<const objects::Pod> object);
+  // What must hold before an ADD answers: the pod's ENI rules, then its policies enforced (its
+  // addresses in the policy agent's sets). startBeforeAnswer() installs the rules and starts the
+  // policy sync; finishBeforeAnswer() waits for that sync (so the address's commit runs
+  // meanwhile). OK without an agent.
+  struct BeforeAnswer {
+    absl::Status status;                     // of the ENI rules
+    std::optional<uint64_t> policy_started;  // the policy agent's generation to wait for
+  };
+  BeforeAnswer startBeforeAnswer(const ipam::Allocation& a,
+                                 std::shared_ptr<const objects::Pod> object);
+  absl::Status finishBeforeAnswer(const BeforeAnswer& started);
   void fillEniStatus(quasar::api::v1::EniStatus* out) const;
   void fillPodFacts(const ipam::Attachment& a, quasar::api::v1::Allocation* out);
   void describeUnderlay(const ipam::Allocation& a, quasar::api::v1::Allocation* out) const;

@@ -12,7 +12,9 @@
 #include <mutex>
 #include <thread>
 
+#include "daemon/agents/driven_source.h"
 #include "daemon/store/sqlite_allocation_store.h"
+#include "netpolicy/kernel/fake_policy_kernel.h"
 #include "routing/pod_link.h"
 
 namespace quasar::daemon {
@@ -255,6 +257,42 @@ TEST_F(IpamServiceTest, GcKeepsTheVethOfAnAttachmentBeingAllocated) {
   EXPECT_FALSE(links_->has(orphan));
   EXPECT_EQ(gc_reply.veths_removed(), 1);
   EXPECT_EQ(manager_->list("").size(), 1u);
+}
+
+// NetworkPolicy is enforced after the early answer (the plugin builds the veth meanwhile) and
+// before the durable one: a policy that cannot be applied turns the ADD into "try again" and
+// loses nothing, and once it can be applied the ADD succeeds. Here the agent's view never
+// synced, so nothing can be applied.
+TEST_F(IpamServiceTest, PolicyNotAppliedAfterTheEarlyAnswerFailsTheAddAndReleases) {
+  testing::DrivenSource source;
+  ObjectView view(source);
+  ASSERT_TRUE(view.start().ok());
+  netpolicy::testing::FakePolicyKernel kernel;
+  netpolicy::Applier applier(kernel);
+  PolicyAgent agent(view, applier,
+                    {{"n1", {*conf::IpAddress::parse("10.250.0.2")}}, std::chrono::milliseconds(50)});
+  agent.start();
+  service_->setPolicyAgent(&agent, std::chrono::milliseconds(100));
+  auto alloc = allocateRequest("c1");
+  alloc.mutable_pod()->set_namespace_("x");
+  alloc.mutable_pod()->set_name("a");
+  int early = 0;
+  pb::AllocateReply a;
+  auto s = service_->allocate(alloc, &a, [&](const pb::AllocateReply& r) {
+    ++early;
+    EXPECT_FALSE(r.durable());
+  });
+  EXPECT_EQ(early, 1) << "the plugin gets its address before the policy is applied";
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_TRUE(manager_->list("").empty()) << "the refused ADD's address is released";
+
+  for (auto kind : source.kinds()) source.sink_->replace(kind, {});
+  s = service_->allocate(alloc, &a, [&](const pb::AllocateReply&) { ++early; });
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(a.durable());
+  EXPECT_EQ(early, 2);
+  EXPECT_EQ(manager_->list("").size(), 1u);
+  service_->setPolicyAgent(nullptr, std::chrono::milliseconds(100));
 }
 
 // GC's releases hold the address until the reaper has removed the veth, as DEL's do.

@@ -62,12 +62,12 @@ class Applier {
   absl::StatusOr<ApplyStats> changeMembers(conf::Family family, const PodSetDelta& delta);
   // The cheap check, for every half second even at thousands of rules: quasar's sets (names and
   // member counts) and the hooks (FORWARD and INPUT only). Any drift there runs repair().
-  // Where the kernel has a filter generation (PolicyKernel::filterGeneration, nftables), also
+  // Where the kernel has a filter generation (PolicyKernel::filterGeneration), also
   // whether anyone changed the filter table since memory last matched it (or a chain's kernel
   // text is not learnt yet): then it runs repair() when `full_allowed`, and leaves it to the
   // next call when not (the caller bounds how often the table is read). An unchanged
-  // generation skips the read: the chains are untouched. Without a generation (the legacy
-  // backend) the chains are left to repair().
+  // generation skips the read: the chains are untouched. Without a generation (it could not
+  // be read) the chains are left to repair().
   absl::StatusOr<ApplyStats> quickRepair(bool full_allowed = true);
   // One generation read, nothing else: true when quickRepair() would read the filter table now
   // (it changed since memory last matched it, or a written chain's text is still to learn).
@@ -88,7 +88,7 @@ class Applier {
   absl::Status loadFromKernel(const std::vector<Ruleset>& desired, ApplyStats& stats);
   absl::Status writeFilter(conf::Family family, const FilterEdit& edit, ApplyStats& stats);
   absl::Status repairDrift(ApplyStats& stats);
-  // The kernel's filter generation, or nullopt when it has none (legacy) or the read failed.
+  // The kernel's filter generation, or nullopt when the read failed.
   std::optional<uint64_t> readGeneration();
   bool chainTextsKnown() const;
   // The chains in memory may differ from the kernel's at `generation`: it moved since they were

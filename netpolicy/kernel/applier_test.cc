@@ -173,9 +173,9 @@ TEST_F(ApplierTest, ChangeMembersAppliesAPodDeltaOnly) {
 
 // The cheap check: with nothing wrong it lists the sets and the hooks and reads no filter table;
 // a removed hook or a flushed set sends it to the full repair, which puts them back.
-// Without a filter generation (the legacy backend) quickRepair() never reads the filter table.
+// Without a filter generation (it cannot be read) quickRepair() never reads the filter table.
 TEST_F(ApplierTest, QuickRepairChecksSetsAndHooksCheaply) {
-  kernel_.legacy = true;
+  kernel_.no_generation = true;
   ASSERT_TRUE(applier_.apply(compileBoth(model({allowFromY(), egressToB()}))).ok());
   EXPECT_FALSE(applier_.watchesGeneration());
   const int filter_reads = kernel_.filter_reads;
@@ -322,9 +322,9 @@ TEST_F(ApplierTest, QuickRepairLeavesTheReadToACallThatAllowsIt) {
   EXPECT_FALSE(applier_.filterChanged());
 }
 
-// The legacy backend: no generation, so a tampered chain waits for repair(), as before.
+// No generation (it cannot be read): a tampered chain waits for repair().
 TEST_F(ApplierTest, WithoutAGenerationChainsAreLeftToRepair) {
-  kernel_.legacy = true;
+  kernel_.no_generation = true;
   const auto desired = compileBoth(model({allowFromY(), egressToB()}));
   ASSERT_TRUE(applier_.apply(desired).ok());
   const Snapshot good = snapshot(kernel_);

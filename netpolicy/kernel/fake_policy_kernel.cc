@@ -253,7 +253,7 @@ absl::Status FakePolicyKernel::restoreFilter(conf::Family family, const std::str
 
 absl::StatusOr<uint64_t> FakePolicyKernel::filterGeneration() {
   ++generation_reads;
-  if (legacy) return absl::UnimplementedError("iptables is the legacy backend");
+  if (no_generation) return absl::UnavailableError("no filter generation");
   if (churn) ++generation;
   return generation;
 }

@@ -74,8 +74,8 @@ class FakePolicyKernel : public PolicyKernel {
   // directly calls bumpGeneration().
   uint64_t generation = 1;
   void bumpGeneration() { ++generation; }
-  // The node's iptables is the legacy backend: filterGeneration() is Unimplemented.
-  bool legacy = false;
+  // filterGeneration() fails (Unavailable): a kernel whose generation cannot be read.
+  bool no_generation = false;
   // Another program changes nftables all the time: every filterGeneration() finds it moved.
   bool churn = false;
   // How long each readFilter takes (iptables-save of a large table).

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "netpolicy/iptables_restore.h"
 #include "netpolicy/kernel/kernel_text.h"
+#include "netpolicy/kernel/legacy_filter_digest.h"
 #include "netpolicy/kernel/nft_filter_dump.h"
 #include "netpolicy/kernel/nft_generation.h"
 
@@ -267,7 +268,11 @@ bool LinuxPolicyKernel::nftBackendOk() {
 }
 
 absl::StatusOr<uint64_t> LinuxPolicyKernel::filterGeneration() {
-  if (!nftBackendOk()) return *nft_backend_;
+  if (!nftBackendOk()) {
+    // The legacy backend (the tools answered, not nf_tables): the tables' digest stands in.
+    if (absl::IsUnimplemented(*nft_backend_)) return readLegacyFilterDigest();
+    return *nft_backend_;
+  }
   auto id = readNftGeneration();
   if (!id.ok()) return id.status();
   return uint64_t{*id};

@@ -46,7 +46,8 @@ class LinuxPolicyKernel : public PolicyKernel {
   // messages instead of one round trip per member.
   absl::Status ipsetRestore(const std::string& text);
   std::unique_ptr<IpsetSession> ipset_;
-  // OK when the tools are the nf_tables backend; Unimplemented for legacy. Set on first use.
+  // OK when the tools are the nf_tables backend; Unimplemented for legacy (filterGeneration()
+  // then reads the tables' digest). Set on first use.
   std::optional<absl::Status> nft_backend_;
 };
 

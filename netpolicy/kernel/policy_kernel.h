@@ -78,8 +78,9 @@ class PolicyKernel {
   // A number that changes whenever anyone changes the filter table of either family (a rule,
   // a chain), and stays while nobody does: reads and set changes leave it alone. Cheap (one
   // netlink request), so it tells "untouched" without readFilter. The nftables ruleset
-  // generation (nft_generation.h); Unimplemented when the node's iptables is the legacy
-  // backend, whose changes do not move it. It may also move for changes of other tables.
+  // generation (nft_generation.h; it may also move for changes of other tables), or with the
+  // legacy backend a digest of the filter tables (legacy_filter_digest.h), which does not
+  // count: a change undone brings the old value back.
   virtual absl::StatusOr<uint64_t> filterGeneration() = 0;
 };
 
