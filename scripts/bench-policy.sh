@@ -198,7 +198,7 @@ Goal (issue 14): quasar's ADD median at most 1/4 of ptp + host-local's in the sa
 
 $adds
 
-### Findings (2026-12-02 and 2026-12-03, 2 cores shared with other work)
+### Findings (2026-12-02 to 2026-12-04, 2 cores shared with other work)
 
 - Pod events meet their goal by far: a pod's set delta is one libipset batch, no iptables call
   (0.1-0.3 ms median, p99 under 0.6 ms in the last runs; 3.5-7 ms in an earlier, busier one).
@@ -218,16 +218,23 @@ $adds
 - quasard loads 1,000 policies and 10,000 pods through quasarctl in 6-10 s (the apply itself is
   most of it) and enforces them 1.5-2.5 s after the last apply; its RSS grows from 26 to 80-93
   MiB.
-- ADD with 1,000 policies and 10,000 pods in place: a pod no policy selects meets the 1/4 goal
-  on the median (0.24x on e4d2a86), a pod 10 policies select does not (0.28x; 0.32x on 3abceb4).
-  Profiled with perf on quasard, its sync went from about 700 us to 265-295 us: the pod-address
-  publisher's writes coalesced for 50 ms, set members kept in ordered sets (no sorting of
-  vectors), unions indexed by the set they unite, the libipset session kept open, and the ADD's
-  sync run on its own thread when the agent is idle (no hand-off to the worker). What is left is
-  mostly the kernel's: one netlink round trip per changed set (150-200 us for the pod's sets);
-  batching the sets in one request is the next step. The p99 (0.36x) is the agent's periodic
-  work: an ADD that arrives during a repair pass (\`ipset list -t\` of 412 sets every 500 ms,
-  about 7 ms) or a full sync waits for it.
+- ADD with 1,000 policies and 10,000 pods in place (2026-12-04, ce98443): 0.227x of ptp +
+  host-local for a pod 10 policies select, 0.178x for one none selects: the goal is met in this
+  run (0.205-0.233x in four trial runs after the change, some with timing logs on). quasard's early answer now goes before the
+  policy sync, which runs on the agent's worker while the address commits (0.37 ms of sync and
+  0.85 ms of commit were in series before; in a trial the sync was already applied when the ADD
+  awaited it in 405 of 412 ADDs). quasar's own ADD time did not move measurably with it (the same
+  day before the change: 0.214x). What moved the ratio from 2026-12-03's 0.279x (e4d2a86) is the
+  machine: on this day's (kernel 6.18.44-fc-v1252, was v1098) an exec costs 2.5x what it did
+  (bench-cni's empty static program 1.64 ms, 0.65 ms on 2026-12-02), and ptp + host-local execs
+  more programs per ADD than quasar. So the margin depends on the machine's exec cost: on the
+  earlier one the goal was missed by 0.03x. Profiled with perf (2026-12-03), quasard's sync for
+  the pod went from about 700 us to 265-295 us: the pod-address publisher's writes coalesced for
+  50 ms, set members kept in ordered sets (no sorting of vectors), unions indexed by the set they
+  unite, the libipset session kept open. What is left is mostly the kernel's: one netlink round
+  trip per changed set (150-200 us for the pod's sets). The p99 is the agent's periodic work: an
+  ADD that arrives during a repair pass (\`ipset list -t\` of 412 sets every 500 ms, about 7 ms)
+  or a full sync waits for it.
 MD
 echo "wrote docs/benchmarks.md" >&2
 [ "$add_failed" = 0 ] || { echo "some ADD/DEL invocations failed (the failed column)" >&2; exit 1; }

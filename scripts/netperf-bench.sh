@@ -4,7 +4,8 @@
 # and Debian's ptp + host-local with static routes. Nodes are namespaces on one bridged
 # "physical" subnet, etcd holds the cluster; one pair of nodes per routing mode (host-gw,
 # vxlan-always, and ipip-always where the kernel has the ipip module), one host-gw pair
-# enforcing 1,000 NetworkPolicies, and one for the reference. Every test runs for SECONDS,
+# enforcing 1,000 NetworkPolicies, one without policy, two for the reference (one with conntrack
+# on), and a node with floating-IP pods (veth and macvlan) that a plain host on the subnet reaches. Every test runs for SECONDS,
 # ROUNDS times, the rows interleaved round by round. Writes the raw figures as JSON (OUT,
 # default /tmp/quasar-netperf-<date>.json), the netperf section of docs/benchmarks.md and
 # docs/netperf.png. Needs root; never touches the root namespace.
@@ -55,7 +56,7 @@ run_in_vm() {
   set +e
   QUASAR_VM_TIMEOUT=${QUASAR_VM_TIMEOUT:-7200} QUASAR_VM_MODULES="crc32c_generic nf_tables \
 nft_compat nft_ct nf_conntrack xt_conntrack xt_set ip_set_hash_ip ip_set_hash_ipport \
-ip_set_hash_net xt_comment xt_mark xt_multiport xt_tcpudp ipt_REJECT" \
+ip_set_hash_net xt_comment xt_mark xt_multiport xt_tcpudp ipt_REJECT macvlan" \
     "$quasar_root/scripts/vm-test.sh" -- "cd $quasar_root && NETPERF_IN_VM=1 \
 NETPERF_TESTS='$tests' NETPERF_PATIENCE=${NETPERF_PATIENCE:-10} QUASAR_BUILD_DIR=$quasar_build \
 scripts/netperf-bench.sh $rounds $secs" |
@@ -215,8 +216,9 @@ elif [ "$in_vm" = 1 ]; then
   echo "no ipip module in the VM" >&2
   exit 1
 fi
-echo "setting up: etcd, $((4 + ipip)) pairs of nodes (host-gw, vxlan-always,$([ "$ipip" = 1 ] &&
-  echo " ipip-always,") policy, reference), $((11 + 2 * ipip)) pods..." >&2
+echo "setting up: etcd, $((6 + ipip)) pairs of nodes (host-gw, vxlan-always,$([ "$ipip" = 1 ] &&
+  echo " ipip-always,") policy, no policy, two of the reference), a floating-IP node and a" \
+  "plain host, $((17 + 2 * ipip)) pods..." >&2
 quasar_node hga 1 host-gw 10.244.0.0/16
 quasar_node hgb 2 host-gw 10.244.0.0/16
 quasar_node vxa 11 vxlan-always 10.245.0.0/16
@@ -260,6 +262,43 @@ ref_pod rca rca1 10.246.3 >/dev/null
 rcb1=$(ref_pod rcb rcb1 10.246.4)
 quasar_pod hna hna1 >/dev/null
 hnb1=$(quasar_pod hnb hnb1)
+
+# --- floating IPs: pods with addresses of the physical subnet itself (docs/floating-ips.md),
+# one pool per data-path mode, reached from a plain host on that subnet (no quasar, no route
+# but the subnet's own): through the node's proxy ARP and veth, or the pod's own macvlan.
+quasar_node fla 61 host-gw 10.243.0.0/16 floating
+attach plain 60
+cat >"$dir/floating.yaml" <<YAML
+apiVersion: quasar.io/v1
+kind: FloatingIPPool
+metadata: {name: fveth}
+spec: {subnet: $lan.0/24, gateway: $lan.254, ranges: ["$lan.200-$lan.209"], mode: veth}
+---
+apiVersion: quasar.io/v1
+kind: FloatingIPPool
+metadata: {name: fmacvlan}
+spec: {subnet: $lan.0/24, gateway: $lan.254, ranges: ["$lan.210-$lan.219"], mode: macvlan}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: flv1, namespace: netperf, annotations: {quasar.io/floating-ip-pools: fveth}}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: flm1, namespace: netperf, annotations: {quasar.io/floating-ip-pools: fmacvlan}}
+spec: {containers: [{name: c, image: x}]}
+YAML
+"$bin/quasarctl" --socket "$dir/fla/quasard.sock" apply -f "$dir/floating.yaml" >/dev/null
+flv1=$(quasar_pod fla flv1)
+flm1=$(quasar_pod fla flm1)
+in_pool() {  # ADDRESS FIRST LAST: the pod got an address of its pool, not a pod-CIDR one
+  local host=${1##*.}
+  [[ $1 == "$lan".* ]] && [ "$host" -ge "$2" ] && [ "$host" -le "$3" ] ||
+    { echo "floating pod got $1, not an address of $lan.$2-$lan.$3" >&2; exit 1; }
+}
+in_pool "$flv1" 200 209
+in_pool "$flm1" 210 219
 
 # --- NetworkPolicy: the policy pair's cluster holds 1,000 policies over 1,000 pods elsewhere
 # (tests/bench_policy's scale shape: namespaces ns0..ns99), none selecting the pods measured.
@@ -330,6 +369,7 @@ pal2=$(quasar_pod plb pal2 allowed)
 # above and one line here (the report takes labels and order from the JSON).
 rows=(
   "node|hga|hgb|$lan.2|node to node, no pods (the floor)"
+  "bare|rfa|rfb|$lan.22|node to node, neither running quasar (no chains, no conntrack)"
   "local|hga1|hga2|$hga2|pod to pod, same node (quasar)"
   "hostgw|hga1|hgb1|$hgb1|pod to pod across nodes, quasar host-gw"
   "vxlan|vxa1|vxb1|$vxb1|pod to pod across nodes, quasar VXLAN (vxlan-always)"
@@ -337,6 +377,8 @@ rows=(
   "ptp|rfa1|rfb1|$rfb1|pod to pod across nodes, ptp + host-local, static routes (reference)"
   "ptpct|rca1|rcb1|$rcb1|ptp + host-local, conntrack on in both nodes (one FORWARD rule)"
   "hgnopol|hna1|hnb1|$hnb1|quasar host-gw, networkPolicy: false (no chains, no conntrack)"
+  "fipveth|plain|flv1|$flv1|floating-IP pod (veth, node's proxy ARP) from a plain host on the subnet"
+  "fipmacvlan|plain|flm1|$flm1|floating-IP pod (macvlan) from a plain host on the subnet"
   "pol1000|pfr1|pfr2|$pfr2|host-gw pod to pod, 1,000 policies installed, none selecting the pair"
   "polallow|pal1|pal2|$pal2|host-gw pod to pod, 1,000 policies + one selecting the server, allowing the client"
 )
@@ -394,6 +436,8 @@ path_is rca "$rcb1" up0
 path_is hna "$hnb1" up0
 path_is pla "$pfr2" up0
 path_is pla "$pal2" up0
+path_is plain "$flv1" up0  # on-link: the subnet's own route, nothing else
+path_is plain "$flm1" up0
 # The policy rows cross quasar's chains on both nodes: they hold the rules of 1,001 policies, and
 # the engine that programmed them says the measured pairs are allowed (a policy selects the
 # "allowed" server; nothing selects the "free" pods).

@@ -142,14 +142,21 @@ def chart_data(results, summary=None):
     return "\n".join(out) + "\n"
 
 
+# One colour per row (gnuplot's own cycle repeats after 8): qualitative, told apart in print.
+COLOURS = ["#7e2f8e", "#1b9e77", "#56b4e9", "#e69f00", "#f0e442", "#0072b2", "#d55e00",
+           "#333333", "#cc79a7", "#b2df8a", "#a6761d", "#999999", "#66a61e", "#e7298a",
+           "#1f78b4", "#b15928"]
+
+
 def chart_script(results, data_path, png_path):
     titles = [r["label"].replace('"', "'") for r in results["rows"]]
     plots = ", ".join(
-        "'%s' using %d:%d:%d%s title \"%s\"" % (
-            data_path, 2 + 3 * i, 3 + 3 * i, 4 + 3 * i, ":xtic(1)" if i == 0 else "", title)
+        "'%s' using %d:%d:%d%s title \"%s\" lc rgb '%s'" % (
+            data_path, 2 + 3 * i, 3 + 3 * i, 4 + 3 * i, ":xtic(1)" if i == 0 else "", title,
+            COLOURS[i % len(COLOURS)])
         for i, title in enumerate(titles))
     return "\n".join([
-        "set terminal pngcairo size 1200,600 font 'sans,10' noenhanced",
+        "set terminal pngcairo size 1400,650 font 'sans,10' noenhanced",
         "set output '%s'" % png_path,
         "set datafile separator '\\t'",
         "set title \"netperf, median of %d rounds of %d s, relative to node to node "
@@ -227,6 +234,11 @@ def setup_text(results):
         "cluster; %s, and one is the reference: Debian's `ptp` plugin with `host-local` IPAM "
         "(MTU 1500, as quasar's host-gw) and a static route on each node to the other's pod "
         "subnet." % pairs]
+    if "bare" in rows:
+        text.append(
+            "The floor's nodes run quasard, whose INPUT hook turns conntrack on in them; the "
+            "`bare` row is the same measurement between the reference nodes, which run nothing "
+            "(no chains, no conntrack): the network without any CNI.")
     if rows & {"ptpct", "hgnopol"}:
         text.append(
             "Two more pairs show what conntrack costs: quasar's policy chains match on conntrack "
@@ -241,6 +253,15 @@ def setup_text(results):
             "in a namespace no policy touches, and a pair whose server one more policy selects "
             "and allows the client to (the script checks the rule count and `quasarctl policy "
             "explain` before measuring).")
+    if rows & {"fipveth", "fipmacvlan"}:
+        text.append(
+            "A node with two FloatingIPPools on the bridged subnet itself (docs/floating-ips.md) "
+            "has a floating-IP pod of each data-path mode: `veth` (the node answers ARP for the "
+            "pod's address and routes it to the pod's veth) and `macvlan` (the pod's own "
+            "interface on the node's uplink). The client is a plain host on the subnet (a "
+            "namespace on the bridge, no quasar, no route but the subnet's own), as a legacy "
+            "machine reaching a pod; the script checks that the pods' addresses come from the "
+            "pools and that the plain host reaches them on-link.")
     text.append(
         "Pods are made by the plugins themselves (CNI ADD); the script checks that each "
         "cross-node row's route goes over its device (up0, quasar.vxlan%s). netserver and "

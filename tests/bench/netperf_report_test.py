@@ -6,6 +6,7 @@ text)."""
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -133,6 +134,14 @@ class Chart(unittest.TestCase):
         self.assertIn("using 8:9:10 title \"pod to pod, ptp\"", script)
         self.assertIn("set output '/tmp/x.png'", script)
 
+    def test_no_two_rows_share_a_colour_up_to_sixteen(self):
+        r = results(SAMPLES)
+        r["rows"] = [{"id": "r%d" % i, "label": "row %d" % i} for i in range(16)]
+        script = nr.chart_script(r, "/tmp/d.dat", "/tmp/x.png")
+        colours = re.findall(r"lc rgb '(#[0-9a-f]{6})'", script)
+        self.assertEqual(len(colours), 16)
+        self.assertEqual(len(set(colours)), 16)
+
 
 # The IPIP row against VXLAN on TCP_CRR (issue 16's goal: at least 1.10x). Per round:
 # 1.20, 1.05, 1.30; the medians 4200 / 3500 = 1.20.
@@ -212,6 +221,17 @@ class Section(unittest.TestCase):
                              "flows": [1]})
         text = " ".join(nr.section(r).split())
         for want in ("what conntrack costs", "`networkPolicy: false`", "--ctstate ESTABLISHED"):
+            self.assertIn(want, text)
+
+    def test_floating_ip_rows_are_described_only_when_measured(self):
+        r = results(SAMPLES)
+        self.assertNotIn("FloatingIPPools", " ".join(nr.section(r).split()))
+        r["rows"].append({"id": "fipmacvlan", "label": "floating-IP pod (macvlan)"})
+        for test in ("tcp_rr", "stream1"):
+            r["samples"].append({"round": 1, "row": "fipmacvlan", "test": test, "value": 1,
+                                 "flows": [1]})
+        text = " ".join(nr.section(r).split())
+        for want in ("FloatingIPPools", "a plain host on the subnet", "floating-IP pod (macvlan)"):
             self.assertIn(want, text)
 
     def test_says_so_when_the_cpu_was_busy_before_the_run(self):
