@@ -1,5 +1,7 @@
 #include "daemon/cluster/object_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "conf/json_parse.h"
 
@@ -24,28 +26,31 @@ absl::StatusOr<std::vector<std::string>> ObjectStore::apply(
     const std::vector<std::string>& objects_json) {
   auto objs = parseAll(objects_json);
   if (!objs.ok()) return objs.status();
-  std::vector<Op> gets;
-  for (const auto& o : *objs) gets.push_back(Op::get(o.storeKey()));
-  // Read what is there (to say created/configured/unchanged), then write what changed at once:
-  // an unchanged object keeps its revision, so watchers (the object view) see no change.
-  auto before = store_.txn({}, gets, {});
-  if (!before.ok()) return before.status();
-  std::vector<Op> puts;
   std::vector<std::string> results;
-  for (size_t i = 0; i < objs->size(); ++i) {
-    const auto& o = (*objs)[i];
-    const auto& existing = before->gets[i];
-    const char* what = "created";
-    if (!existing.empty()) {
-      auto old = conf::parseJson(existing[0].value);
-      what = old.ok() && *old == o.body ? "unchanged" : "configured";
+  for (size_t first = 0; first < objs->size(); first += kMaxTxnOps) {
+    const size_t last = std::min(objs->size(), first + kMaxTxnOps);
+    std::vector<Op> gets;
+    for (size_t i = first; i < last; ++i) gets.push_back(Op::get((*objs)[i].storeKey()));
+    // Read what is there (to say created/configured/unchanged), then write what changed at
+    // once: an unchanged object keeps its revision, so watchers (the object view) see no change.
+    auto before = store_.txn({}, gets, {});
+    if (!before.ok()) return before.status();
+    std::vector<Op> puts;
+    for (size_t i = first; i < last; ++i) {
+      const auto& o = (*objs)[i];
+      const auto& existing = before->gets[i - first];
+      const char* what = "created";
+      if (!existing.empty()) {
+        auto old = conf::parseJson(existing[0].value);
+        what = old.ok() && *old == o.body ? "unchanged" : "configured";
+      }
+      if (what != std::string("unchanged")) puts.push_back(Op::put(o.storeKey(), o.body.dump()));
+      results.push_back(absl::StrCat(o.ref(), " ", what));
     }
-    if (what != std::string("unchanged")) puts.push_back(Op::put(o.storeKey(), o.body.dump()));
-    results.push_back(absl::StrCat(o.ref(), " ", what));
-  }
-  if (!puts.empty()) {
-    auto r = store_.txn({}, puts, {});
-    if (!r.ok()) return r.status();
+    if (!puts.empty()) {
+      auto r = store_.txn({}, puts, {});
+      if (!r.ok()) return r.status();
+    }
   }
   return results;
 }
@@ -54,20 +59,19 @@ absl::StatusOr<std::vector<std::string>> ObjectStore::remove(
     const std::vector<std::string>& objects_json) {
   auto objs = parseAll(objects_json);
   if (!objs.ok()) return objs.status();
-  std::vector<Op> gets, dels;
-  for (const auto& o : *objs) {
-    gets.push_back(Op::get(o.storeKey()));
-    dels.push_back(Op::del(o.storeKey()));
-  }
-  // Gets and deletes in one transaction: what is reported deleted is what was deleted.
-  std::vector<Op> ops = gets;
-  ops.insert(ops.end(), dels.begin(), dels.end());
-  auto r = store_.txn({}, ops, {});
-  if (!r.ok()) return r.status();
   std::vector<std::string> results;
-  for (size_t i = 0; i < objs->size(); ++i) {
-    results.push_back(
-        absl::StrCat((*objs)[i].ref(), r->gets[i].empty() ? " not found" : " deleted"));
+  for (size_t first = 0; first < objs->size(); first += kMaxTxnOps / 2) {
+    const size_t last = std::min(objs->size(), first + kMaxTxnOps / 2);
+    // Gets and deletes in one transaction: what is reported deleted is what was deleted.
+    std::vector<Op> ops;
+    for (size_t i = first; i < last; ++i) ops.push_back(Op::get((*objs)[i].storeKey()));
+    for (size_t i = first; i < last; ++i) ops.push_back(Op::del((*objs)[i].storeKey()));
+    auto r = store_.txn({}, ops, {});
+    if (!r.ok()) return r.status();
+    for (size_t i = first; i < last; ++i) {
+      results.push_back(absl::StrCat((*objs)[i].ref(),
+                                     r->gets[i - first].empty() ? " not found" : " deleted"));
+    }
   }
   return results;
 }

@@ -13,11 +13,14 @@ namespace quasar::daemon {
 class ObjectStore {
  public:
   explicit ObjectStore(Store& store) : store_(store) {}
-  // Validates every object, then writes all of them in one transaction. Returns one line per
-  // object ("Pod default/web created|configured|unchanged"). On any invalid object nothing is
-  // written and the error names the object and field.
+  // Validates every object, then writes them, kMaxTxnOps to a transaction (as kubectl apply
+  // writes each object on its own, a store failure part-way leaves the earlier ones written;
+  // applying again is idempotent). Returns one line per object ("Pod default/web
+  // created|configured|unchanged"). On any invalid object nothing is written and the error
+  // names the object and field.
   absl::StatusOr<std::vector<std::string>> apply(const std::vector<std::string>& objects_json);
-  // Deletes all the named objects in one transaction ("... deleted" / "... not found").
+  // Deletes all the named objects, kMaxTxnOps / 2 to a transaction ("... deleted" / "... not
+  // found").
   absl::StatusOr<std::vector<std::string>> remove(const std::vector<std::string>& objects_json);
   absl::StatusOr<std::vector<std::string>> get(const std::string& kind,
                                                const std::string& namespace_,

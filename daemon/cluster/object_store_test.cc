@@ -29,6 +29,74 @@ class ObjectStoreTest : public ::testing::Test {
   std::unique_ptr<SqliteKvStore> store_;
 };
 
+// The store as etcd is: a transaction with more than kMaxTxnOps operations in a branch is
+// refused (etcd's --max-txn-ops). Everything else goes to the SQLite store.
+class EtcdSizedStore final : public Store {
+ public:
+  explicit EtcdSizedStore(Store& inner) : inner_(inner) {}
+  absl::StatusOr<std::optional<KeyValue>> get(const std::string& key) override {
+    return inner_.get(key);
+  }
+  absl::StatusOr<ListResult> list(const std::string& prefix) override {
+    return inner_.list(prefix);
+  }
+  absl::StatusOr<int64_t> put(const std::string& key, const std::string& value,
+                              int64_t lease) override {
+    return inner_.put(key, value, lease);
+  }
+  absl::StatusOr<int64_t> del(const std::string& key) override { return inner_.del(key); }
+  absl::StatusOr<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& then,
+                                const std::vector<Op>& otherwise) override {
+    ++txns;
+    if (then.size() > kMaxTxnOps || otherwise.size() > kMaxTxnOps) {
+      return absl::InvalidArgumentError("etcdserver: too many operations in txn request");
+    }
+    return inner_.txn(compares, then, otherwise);
+  }
+  absl::StatusOr<int64_t> grantLease(std::chrono::seconds ttl) override {
+    return inner_.grantLease(ttl);
+  }
+  absl::Status keepAlive(int64_t lease) override { return inner_.keepAlive(lease); }
+  absl::Status revokeLease(int64_t lease) override { return inner_.revokeLease(lease); }
+  absl::StatusOr<std::unique_ptr<Watch>> watch(const std::string& prefix, int64_t start_revision,
+                                               WatchCallback callback) override {
+    return inner_.watch(prefix, start_revision, std::move(callback));
+  }
+  std::string describe() const override { return "etcd-sized " + inner_.describe(); }
+  int txns = 0;
+
+ private:
+  Store& inner_;
+};
+
+// More objects than one etcd transaction holds: applied and removed in several, every one
+// reported.
+TEST_F(ObjectStoreTest, ApplyAndRemoveMoreObjectsThanOneTransactionHolds) {
+  EtcdSizedStore etcd(*store_);
+  ObjectStore objects(etcd);
+  const size_t n = 3 * kMaxTxnOps + 5;
+  std::string list = "[";
+  for (size_t i = 0; i < n; ++i) {
+    list += std::string(i ? "," : "") + R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns)" +
+            std::to_string(i) + R"("}})";
+  }
+  list += "]";
+  auto created = objects.apply({list});
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->size(), n);
+  EXPECT_EQ(created->back(), "Namespace ns" + std::to_string(n - 1) + " created");
+  EXPECT_EQ(store_->list("k8s/namespace/")->kvs.size(), n);
+  EXPECT_GT(etcd.txns, 2);
+  auto again = objects.apply({list});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->at(kMaxTxnOps + 1), "Namespace ns" + std::to_string(kMaxTxnOps + 1) + " unchanged");
+  auto removed = objects.remove({list});
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  ASSERT_EQ(removed->size(), n);
+  EXPECT_EQ(removed->back(), "Namespace ns" + std::to_string(n - 1) + " deleted");
+  EXPECT_TRUE(store_->list("k8s/namespace/")->kvs.empty());
+}
+
 // What quasarctl apply sends reaches quasard as JSON text: a list nested far too deep is
 // refused before anything walks it (parseManifest recurses into lists).
 TEST_F(ObjectStoreTest, ApplyRefusesDeeplyNestedJson) {

@@ -107,6 +107,10 @@ inline std::string prefixRangeEnd(std::string prefix) {
   return "";
 }
 
+// The most operations one transaction may hold in either branch: etcd refuses more (its
+// --max-txn-ops, 128 by default; store_etcd_test checks it). Callers with more split them.
+inline constexpr size_t kMaxTxnOps = 128;
+
 class Store {
  public:
   // Called with each batch of events, in revision order, exactly once per event, across
@@ -123,7 +127,8 @@ class Store {
                                       int64_t lease = 0) = 0;
   // Returns how many keys were deleted (0 or 1).
   virtual absl::StatusOr<int64_t> del(const std::string& key) = 0;
-  // All compares hold: `then` runs, else `otherwise`; atomically, at one revision.
+  // All compares hold: `then` runs, else `otherwise`; atomically, at one revision. At most
+  // kMaxTxnOps in each branch.
   virtual absl::StatusOr<TxnResult> txn(const std::vector<Compare>& compares,
                                         const std::vector<Op>& then,
                                         const std::vector<Op>& otherwise) = 0;

@@ -207,6 +207,21 @@ TEST_F(StoreContract, CompareAndSwapOnModRevisionAndValue) {
   EXPECT_FALSE(store_->txn({Compare::valueIs("absent", "x")}, {}, {})->succeeded);
 }
 
+// kMaxTxnOps operations fit in one transaction on every backend; etcd refuses one more (its
+// default --max-txn-ops), which is why callers with more split them (ObjectStore).
+TEST_F(StoreContract, ATransactionHoldsUpToMaxTxnOps) {
+  std::vector<Op> puts;
+  for (size_t i = 0; i < kMaxTxnOps; ++i) puts.push_back(Op::put("many/" + std::to_string(i), "v"));
+  auto r = store_->txn({}, puts, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(store_->list("many/")->kvs.size(), kMaxTxnOps);
+#ifdef QUASAR_STORE_BACKEND_ETCD
+  puts.push_back(Op::put("many/one-more", "v"));
+  EXPECT_FALSE(store_->txn({}, puts, {}).ok()) << "etcd took more than kMaxTxnOps";
+  EXPECT_FALSE(store_->get("many/one-more")->has_value());
+#endif
+}
+
 TEST_F(StoreContract, LeaseExpiryDeletesItsKeysAndKeepAliveDefersIt) {
   auto kept = store_->grantLease(2s);
   auto dropped = store_->grantLease(2s);
