@@ -5,7 +5,8 @@
 # "physical" subnet, etcd holds the cluster; one pair of nodes per routing mode (host-gw,
 # vxlan-always, and ipip-always where the kernel has the ipip module), one host-gw pair
 # enforcing 1,000 NetworkPolicies, one without policy, two for the reference (one with conntrack
-# on), and a node with floating-IP pods (veth and macvlan) that a plain host on the subnet reaches. Every test runs for SECONDS,
+# on), a node with floating-IP pods (veth and macvlan) that a plain host on the subnet reaches, and
+# an ENI pod on an instance of vpc-sim's emulated VPC that a VPC host reaches. Every test runs for SECONDS,
 # ROUNDS times, the rows interleaved round by round. Writes the raw figures as JSON (OUT,
 # default /tmp/quasar-netperf-<date>.json), the netperf section of docs/benchmarks.md and
 # docs/netperf.png. Needs root; never touches the root namespace.
@@ -218,7 +219,7 @@ elif [ "$in_vm" = 1 ]; then
 fi
 echo "setting up: etcd, $((6 + ipip)) pairs of nodes (host-gw, vxlan-always,$([ "$ipip" = 1 ] &&
   echo " ipip-always,") policy, no policy, two of the reference), a floating-IP node and a" \
-  "plain host, $((17 + 2 * ipip)) pods..." >&2
+  "plain host, an emulated VPC with an ENI node and a host, $((18 + 2 * ipip)) pods..." >&2
 quasar_node hga 1 host-gw 10.244.0.0/16
 quasar_node hgb 2 host-gw 10.244.0.0/16
 quasar_node vxa 11 vxlan-always 10.245.0.0/16
@@ -300,6 +301,68 @@ in_pool() {  # ADDRESS FIRST LAST: the pod got an address of its pool, not a pod
 in_pool "$flv1" 200 209
 in_pool "$flm1" 210 219
 
+# --- ENI multi-IP: vpc-sim (tests/vpc/vpc_sim.py, docs/vpc-sim.md), the emulated VPC speaking
+# EC2's API, with one instance running quasard in ENI mode (its pod takes a secondary address of
+# the instance's interfaces) and one VPC host, the client. Every path crosses vpc-sim's router
+# namespace, as in a VPC, so its floor is the VPC host to the instance. networkPolicy: false, as
+# every ENI configuration tested (docs/eni.md).
+mkdir -p "$dir/vpc" "$dir/ena"
+cat >"$dir/vpc/vpc.json" <<JSON
+{
+  "routerNetns": "$tag-vpcr", "region": "us-sim-1", "vpcCidr": "10.40.0.0/16",
+  "apiPort": 8080, "imdsPort": 80,
+  "credentials": {"accessKeyId": "AKIDVPCSIMEXAMPLE01",
+                  "secretAccessKey": "vpc-sim/secret+key/EXAMPLE",
+                  "sessionToken": "vpc-sim-session-token", "role": "quasar-node"},
+  "subnets": [{"id": "subnet-a", "cidr": "10.40.0.0/20", "az": "us-sim-1a"}],
+  "securityGroups": [{"id": "sg-00000000000000001", "name": "nodes"}],
+  "instanceTypes": [{"name": "sim.bench", "maxInterfaces": 4, "ipv4PerInterface": 15}],
+  "instances": [{"id": "i-00000000000000001", "type": "sim.bench", "subnet": "subnet-a",
+                 "primaryIp": "10.40.0.11", "netns": "$tag-ena"}],
+  "vpcHosts": [{"name": "client", "netns": "$tag-vhost", "ip": "10.40.0.50"}]
+}
+JSON
+/usr/bin/python3 "$quasar_root/tests/vpc/vpc_sim.py" --config "$dir/vpc/vpc.json" \
+  --control "$dir/vpc/control.sock" >/dev/null 2>"$dir/vpc/vpc-sim.log" &
+pids+=($!)
+n=$((300 * patience))
+for i in $(seq $n); do
+  curl -sS --fail --unix-socket "$dir/vpc/control.sock" http://x/healthz >/dev/null 2>&1 && break
+  [ "$i" -eq $n ] && { echo "vpc-sim did not come up:" >&2; cat "$dir/vpc/vpc-sim.log" >&2; exit 1; }
+  sleep 0.1
+done
+cat >"$dir/ena/quasard.yaml" <<YAML
+nodeName: ena
+socket: $dir/ena/quasard.sock
+cniSocket: $dir/ena/cni.sock
+stateDir: $dir/ena/state
+podCIDRs: [10.242.0.0/16]
+routingMode: host-gw
+networkPolicy: false
+logLevel: warn
+eni:
+  ec2Endpoint: http://10.40.0.1:8080
+  imdsEndpoint: http://169.254.169.254:80
+  warmIPTarget: 2
+  minimumIPTarget: 0
+  warmENITarget: 0
+YAML
+ip netns exec "$tag-ena" "$bin/quasard" -c "$dir/ena/quasard.yaml" >/dev/null \
+  2>"$dir/ena/quasard.log" &
+daemons+=($!)
+n=$((300 * patience))
+for i in $(seq $n); do  # up, and its warm pool filled (the ADD then needs no EC2 call)
+  "$bin/quasarctl" --socket "$dir/ena/quasard.sock" -o json status 2>/dev/null | python3 -c '
+import json, sys
+s = json.load(sys.stdin).get("eni") or {}
+sys.exit(0 if s.get("started") and s["addresses"]["free"] >= 2 else 1)' 2>/dev/null && break
+  [ "$i" -eq $n ] && { echo "quasard (ENI) on ena did not fill its pool:" >&2
+    cat "$dir/ena/quasard.log" >&2; exit 1; }
+  sleep 0.1
+done
+enp1=$(quasar_pod ena enp1)
+[[ $enp1 == 10.40.* ]] || { echo "ENI pod got $enp1, not a VPC address" >&2; exit 1; }
+
 # --- NetworkPolicy: the policy pair's cluster holds 1,000 policies over 1,000 pods elsewhere
 # (tests/bench_policy's scale shape: namespaces ns0..ns99), none selecting the pods measured.
 # Namespace "free" has no policy; in "allowed" one policy selects the server (role=server) and
@@ -379,6 +442,8 @@ rows=(
   "hgnopol|hna1|hnb1|$hnb1|quasar host-gw, networkPolicy: false (no chains, no conntrack)"
   "fipveth|plain|flv1|$flv1|floating-IP pod (veth, node's proxy ARP) from a plain host on the subnet"
   "fipmacvlan|plain|flm1|$flm1|floating-IP pod (macvlan) from a plain host on the subnet"
+  "vpcnode|vhost|ena|10.40.0.11|VPC host to an instance, through the emulated VPC's router (the ENI row's floor)"
+  "eni|vhost|enp1|$enp1|ENI secondary-IP pod from a VPC host, through the emulated VPC's router"
   "pol1000|pfr1|pfr2|$pfr2|host-gw pod to pod, 1,000 policies installed, none selecting the pair"
   "polallow|pal1|pal2|$pal2|host-gw pod to pod, 1,000 policies + one selecting the server, allowing the client"
 )
@@ -438,6 +503,7 @@ path_is pla "$pfr2" up0
 path_is pla "$pal2" up0
 path_is plain "$flv1" up0  # on-link: the subnet's own route, nothing else
 path_is plain "$flm1" up0
+path_is vhost "$enp1" eth0  # to vpc-sim's router, which routes it to the pod's interface
 # The policy rows cross quasar's chains on both nodes: they hold the rules of 1,001 policies, and
 # the engine that programmed them says the measured pairs are allowed (a policy selects the
 # "allowed" server; nothing selects the "free" pods).

@@ -262,6 +262,14 @@ def setup_text(results):
             "namespace on the bridge, no quasar, no route but the subnet's own), as a legacy "
             "machine reaching a pod; the script checks that the pods' addresses come from the "
             "pools and that the plain host reaches them on-link.")
+    if "eni" in rows:
+        text.append(
+            "An emulated VPC (vpc-sim: tests/vpc/vpc_sim.py, docs/vpc-sim.md, a stand-in for "
+            "EC2 speaking its API, whose router is a namespace every interface is a veth to) "
+            "has one instance running quasard in ENI mode (`networkPolicy: false`, as every ENI "
+            "configuration tested) with a pod on a secondary address of the instance's interfaces, "
+            "and a VPC host, the client; the `vpcnode` row, the VPC host to the instance, is "
+            "that path's floor (one more routing hop, the VPC's router, than node to node).")
     text.append(
         "Pods are made by the plugins themselves (CNI ADD); the script checks that each "
         "cross-node row's route goes over its device (up0, quasar.vxlan%s). netserver and "

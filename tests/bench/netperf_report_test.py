@@ -234,6 +234,17 @@ class Section(unittest.TestCase):
         for want in ("FloatingIPPools", "a plain host on the subnet", "floating-IP pod (macvlan)"):
             self.assertIn(want, text)
 
+    def test_eni_rows_are_described_only_when_measured(self):
+        r = results(SAMPLES)
+        self.assertNotIn("vpc-sim", " ".join(nr.section(r).split()))
+        r["rows"].append({"id": "eni", "label": "ENI secondary-IP pod"})
+        for test in ("tcp_rr", "stream1"):
+            r["samples"].append({"round": 1, "row": "eni", "test": test, "value": 1,
+                                 "flows": [1]})
+        text = " ".join(nr.section(r).split())
+        for want in ("vpc-sim", "ENI mode", "`vpcnode` row", "ENI secondary-IP pod"):
+            self.assertIn(want, text)
+
     def test_says_so_when_the_cpu_was_busy_before_the_run(self):
         r = results(SAMPLES)
         r["load_average"]["before"] = "3.20"
