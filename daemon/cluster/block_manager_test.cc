@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "daemon/store/forwarding_store.h"
 #include "daemon/store/sqlite_kv_store.h"
 
 namespace quasar::daemon {
@@ -12,9 +13,9 @@ namespace {
 // A store whose transactions and reads can be made to fail: `commit_then_fail` transactions
 // reach the backend and then report a timeout (the outcome is unknown to the caller), and
 // `failing_gets` reads fail.
-class FlakyStore final : public Store {
+class FlakyStore final : public testing::ForwardingStore {
  public:
-  explicit FlakyStore(Store& inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   int commit_then_fail = 0;
   int failing_gets = 0;
   // Transactions sent twice, as a retry after a lost answer would: the caller sees the second.
@@ -27,14 +28,6 @@ class FlakyStore final : public Store {
     }
     return inner_.get(key);
   }
-  absl::StatusOr<ListResult> list(const std::string& prefix) override {
-    return inner_.list(prefix);
-  }
-  absl::StatusOr<int64_t> put(const std::string& key, const std::string& value,
-                              int64_t lease) override {
-    return inner_.put(key, value, lease);
-  }
-  absl::StatusOr<int64_t> del(const std::string& key) override { return inner_.del(key); }
   absl::StatusOr<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& then,
                                 const std::vector<Op>& otherwise) override {
     auto r = inner_.txn(compares, then, otherwise);
@@ -48,19 +41,7 @@ class FlakyStore final : public Store {
     }
     return r;
   }
-  absl::StatusOr<int64_t> grantLease(std::chrono::seconds ttl) override {
-    return inner_.grantLease(ttl);
-  }
-  absl::Status keepAlive(int64_t lease) override { return inner_.keepAlive(lease); }
-  absl::Status revokeLease(int64_t lease) override { return inner_.revokeLease(lease); }
-  absl::StatusOr<std::unique_ptr<Watch>> watch(const std::string& prefix, int64_t start_revision,
-                                               WatchCallback callback) override {
-    return inner_.watch(prefix, start_revision, std::move(callback));
-  }
   std::string describe() const override { return "flaky:" + inner_.describe(); }
-
- private:
-  Store& inner_;
 };
 
 class BlockManagerTest : public ::testing::Test {

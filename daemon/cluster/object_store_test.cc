@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "daemon/store/forwarding_store.h"
 #include "daemon/store/sqlite_kv_store.h"
 
 namespace quasar::daemon {
@@ -31,20 +32,9 @@ class ObjectStoreTest : public ::testing::Test {
 
 // The store as etcd is: a transaction with more than kMaxTxnOps operations in a branch is
 // refused (etcd's --max-txn-ops). Everything else goes to the SQLite store.
-class EtcdSizedStore final : public Store {
+class EtcdSizedStore final : public testing::ForwardingStore {
  public:
-  explicit EtcdSizedStore(Store& inner) : inner_(inner) {}
-  absl::StatusOr<std::optional<KeyValue>> get(const std::string& key) override {
-    return inner_.get(key);
-  }
-  absl::StatusOr<ListResult> list(const std::string& prefix) override {
-    return inner_.list(prefix);
-  }
-  absl::StatusOr<int64_t> put(const std::string& key, const std::string& value,
-                              int64_t lease) override {
-    return inner_.put(key, value, lease);
-  }
-  absl::StatusOr<int64_t> del(const std::string& key) override { return inner_.del(key); }
+  using ForwardingStore::ForwardingStore;
   absl::StatusOr<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& then,
                                 const std::vector<Op>& otherwise) override {
     ++txns;
@@ -53,20 +43,7 @@ class EtcdSizedStore final : public Store {
     }
     return inner_.txn(compares, then, otherwise);
   }
-  absl::StatusOr<int64_t> grantLease(std::chrono::seconds ttl) override {
-    return inner_.grantLease(ttl);
-  }
-  absl::Status keepAlive(int64_t lease) override { return inner_.keepAlive(lease); }
-  absl::Status revokeLease(int64_t lease) override { return inner_.revokeLease(lease); }
-  absl::StatusOr<std::unique_ptr<Watch>> watch(const std::string& prefix, int64_t start_revision,
-                                               WatchCallback callback) override {
-    return inner_.watch(prefix, start_revision, std::move(callback));
-  }
-  std::string describe() const override { return "etcd-sized " + inner_.describe(); }
   int txns = 0;
-
- private:
-  Store& inner_;
 };
 
 // More objects than one etcd transaction holds: applied and removed in several, every one

@@ -10,6 +10,7 @@
 #include "daemon/cluster/object_store.h"
 #include "daemon/cluster/object_view.h"
 #include "daemon/cluster/pod_addresses.h"
+#include "daemon/store/forwarding_store.h"
 #include "daemon/store/sqlite_kv_store.h"
 
 namespace quasar::daemon {
@@ -20,9 +21,9 @@ using std::chrono::steady_clock;
 
 // The SQLite store, with a switch that cuts the view's watch off: while cut, its events are
 // dropped (a lost connection), and fail() ends it with an error, as a compaction would.
-class CuttableStore : public Store {
+class CuttableStore : public testing::ForwardingStore {
  public:
-  explicit CuttableStore(Store& inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   void cut() { cut_ = true; }
   // Ends every open watch with `error`; the next watches deliver again.
   void fail(absl::Status error) {
@@ -63,26 +64,9 @@ class CuttableStore : public Store {
           (*cb)(events, e);
         });
   }
-  absl::StatusOr<std::optional<KeyValue>> get(const std::string& k) override {
-    return inner_.get(k);
-  }
-  absl::StatusOr<int64_t> put(const std::string& k, const std::string& v, int64_t l) override {
-    return inner_.put(k, v, l);
-  }
-  absl::StatusOr<int64_t> del(const std::string& k) override { return inner_.del(k); }
-  absl::StatusOr<TxnResult> txn(const std::vector<Compare>& c, const std::vector<Op>& t,
-                                const std::vector<Op>& o) override {
-    return inner_.txn(c, t, o);
-  }
-  absl::StatusOr<int64_t> grantLease(std::chrono::seconds ttl) override {
-    return inner_.grantLease(ttl);
-  }
-  absl::Status keepAlive(int64_t l) override { return inner_.keepAlive(l); }
-  absl::Status revokeLease(int64_t l) override { return inner_.revokeLease(l); }
   std::string describe() const override { return "cuttable " + inner_.describe(); }
 
  private:
-  Store& inner_;
   std::mutex mu_;
   std::vector<std::shared_ptr<WatchCallback>> callbacks_;
   std::atomic<bool> cut_{false};
