@@ -211,39 +211,32 @@ class Section(unittest.TestCase):
             self.assertIn(want, text)
         self.assertNotIn("shared with other work", text)
 
-    def test_conntrack_pairs_are_described_only_when_measured(self):
+    def assert_described_only_when_measured(self, row_id, label, marker, wants):
+        """Without the row the section lacks `marker`; with it (measured) it has every want."""
         r = results(SAMPLES)
-        self.assertNotIn("what conntrack costs", " ".join(nr.section(r).split()))
-        r["rows"].append({"id": "ptpct", "label": "ptp, conntrack on"})
-        r["samples"].append({"round": 1, "row": "ptpct", "test": "tcp_rr", "value": 1,
-                             "flows": [1]})
-        r["samples"].append({"round": 1, "row": "ptpct", "test": "stream1", "value": 1,
-                             "flows": [1]})
+        self.assertNotIn(marker, " ".join(nr.section(r).split()))
+        r["rows"].append({"id": row_id, "label": label})
+        for test in ("tcp_rr", "stream1"):
+            r["samples"].append({"round": 1, "row": row_id, "test": test, "value": 1,
+                                 "flows": [1]})
         text = " ".join(nr.section(r).split())
-        for want in ("what conntrack costs", "`networkPolicy: false`", "--ctstate ESTABLISHED"):
+        for want in (marker,) + wants:
             self.assertIn(want, text)
+
+    def test_conntrack_pairs_are_described_only_when_measured(self):
+        self.assert_described_only_when_measured(
+            "ptpct", "ptp, conntrack on", "what conntrack costs",
+            ("`networkPolicy: false`", "--ctstate ESTABLISHED"))
 
     def test_floating_ip_rows_are_described_only_when_measured(self):
-        r = results(SAMPLES)
-        self.assertNotIn("FloatingIPPools", " ".join(nr.section(r).split()))
-        r["rows"].append({"id": "fipmacvlan", "label": "floating-IP pod (macvlan)"})
-        for test in ("tcp_rr", "stream1"):
-            r["samples"].append({"round": 1, "row": "fipmacvlan", "test": test, "value": 1,
-                                 "flows": [1]})
-        text = " ".join(nr.section(r).split())
-        for want in ("FloatingIPPools", "a plain host on the subnet", "floating-IP pod (macvlan)"):
-            self.assertIn(want, text)
+        self.assert_described_only_when_measured(
+            "fipmacvlan", "floating-IP pod (macvlan)", "FloatingIPPools",
+            ("a plain host on the subnet", "floating-IP pod (macvlan)"))
 
     def test_eni_rows_are_described_only_when_measured(self):
-        r = results(SAMPLES)
-        self.assertNotIn("vpc-sim", " ".join(nr.section(r).split()))
-        r["rows"].append({"id": "eni", "label": "ENI secondary-IP pod"})
-        for test in ("tcp_rr", "stream1"):
-            r["samples"].append({"round": 1, "row": "eni", "test": test, "value": 1,
-                                 "flows": [1]})
-        text = " ".join(nr.section(r).split())
-        for want in ("vpc-sim", "ENI mode", "`vpcnode` row", "ENI secondary-IP pod"):
-            self.assertIn(want, text)
+        self.assert_described_only_when_measured(
+            "eni", "ENI secondary-IP pod", "vpc-sim",
+            ("ENI mode", "`vpcnode` row", "ENI secondary-IP pod"))
 
     def test_says_so_when_the_cpu_was_busy_before_the_run(self):
         r = results(SAMPLES)
